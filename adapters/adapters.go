@@ -1,0 +1,75 @@
+// Package adapters is the contract between the sidecar and a CAD integration: a Source
+// yields CAD incident records, a Sink writes notes into CAD incidents. Each integration
+// style (rest, sql, filedrop, push, eido) lives in its own sub-package and registers itself
+// by name, the way database/sql drivers do; the sidecar selects one with cad.adapter.
+package adapters
+
+import (
+	"context"
+	"log/slog"
+)
+
+// Record is one CAD incident record in generic form, whatever the CAD's format: JSON objects
+// decode to map[string]any with json.Number for numbers, lists to []any.
+type Record = map[string]any
+
+// Batch is what one poll of a Source returns.
+type Batch struct {
+	Records []Record
+	// Cursor is the cursor to pass to the next poll ("" = keep the previous one).
+	Cursor string
+}
+
+// Source yields CAD incident records.
+type Source interface {
+	// Poll fetches the records changed since cursor ("" on the first poll). It must honour
+	// ctx and never block longer than its configured timeout.
+	Poll(ctx context.Context, cursor string) (Batch, error)
+}
+
+// Scheduled is implemented by a Source that knows its own poll schedule (robfig/cron spec).
+type Scheduled interface {
+	Schedule() string
+}
+
+// Note is one note to write into a CAD incident: the note template data of DESIGN.md.
+type Note struct {
+	IncidentID string
+	CallID     string
+	UserID     string
+	Type       string // CALL_COMPLETED | INFO
+	Note       string // the note text as Assist produced it
+	Critical   bool
+	CreatedAt  string
+	Text       string // the rendered mapping.note.text
+	// Key is the note's idempotency key, for sinks that can deduplicate.
+	Key string
+}
+
+// Sink writes notes into the CAD. WriteNote returns nil only once the CAD accepted the
+// note; failures are classified with outbox.Permanent / outbox.Transient / outbox.RetryAfter.
+type Sink interface {
+	WriteNote(ctx context.Context, n Note) error
+}
+
+// Problem is one thing wrong with an adapter's configuration. Key is relative to the
+// adapter's section (e.g. "poll.schedule" under cad.rest).
+type Problem struct {
+	Key string
+	Msg string
+}
+
+// Deps are what the host gives an adapter.
+type Deps struct {
+	Logger *slog.Logger
+}
+
+// Factory describes one adapter. NewConfig returns a pointer to a config struct (koanf
+// tags) already holding the defaults; Validate checks a decoded config; New builds the
+// Source and Sink from it.
+type Factory struct {
+	Name      string
+	NewConfig func() any
+	Validate  func(cfg any) []Problem
+	New       func(cfg any, deps Deps) (Source, Sink, error)
+}
