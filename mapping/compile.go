@@ -1,0 +1,309 @@
+package mapping
+
+import (
+	"strconv"
+	"strings"
+	"sync"
+	"text/template"
+
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/cad-sidecar/cad-sidecar/adapters"
+	"github.com/cad-sidecar/cad-sidecar/assist"
+)
+
+// Mapper is a compiled mapping. It is immutable and safe for concurrent use.
+type Mapper struct {
+	incidentID Path
+	userID     Path
+	hasUser    bool
+	filter     *vm.Program
+	filterSrc  string
+	fields     []field
+	note       *template.Template
+
+	// Expression environment: the top-level record keys the expressions read (all of
+	// them when an expression uses $env).
+	needEnv bool
+	envAll  bool
+	envKeys []string
+	envPool sync.Pool
+}
+
+type fieldKind uint8
+
+const (
+	kindFrom fieldKind = iota
+	kindExpr
+	kindValue
+)
+
+type field struct {
+	name, desc string
+	kind       fieldKind
+	path       Path
+	prog       *vm.Program
+	value      string
+	lookup     map[string]string
+	def        string
+	key        string // "fields[1]"
+}
+
+// Result is the outcome of mapping one record.
+type Result struct {
+	Request assist.LinkIncidentRequest
+	// Filtered is true when the filter returned false; Request is then zero.
+	Filtered bool
+	// Reason says why a record was filtered, e.g. `filter Status != "CLOSED" is false`.
+	Reason string
+}
+
+// Error is a record the mapping cannot handle. Key is the key path under mapping
+// ("incident_id", "filter", "fields[1]"); Field is the field's name for fields.
+type Error struct {
+	Key   string
+	Field string
+	Msg   string
+	Err   error // the underlying expression error, if any
+}
+
+func (e *Error) Error() string {
+	switch {
+	case e.Field != "":
+		return "mapping." + e.Key + " (" + e.Field + "): " + e.Msg
+	case e.Key == "incident_id" || e.Key == "user_id":
+		return e.Key + ": " + e.Msg
+	}
+	return "mapping." + e.Key + ": " + e.Msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Compile checks c and compiles every path, expression and template once. It applies the
+// defaults of SetDefaults to its own copy. Problems lists every problem found, in key order;
+// the Mapper is nil when there are any.
+func Compile(c Config) (*Mapper, []Problem) {
+	c.SetDefaults()
+	var probs []Problem
+	add := func(key, msg string) { probs = append(probs, Problem{Key: key, Msg: msg}) }
+	m := &Mapper{}
+	names := map[string]struct{}{}
+	useExpr := func(p *vm.Program) {
+		m.needEnv = true
+		if identifiers(p, names) {
+			m.envAll = true
+		}
+	}
+
+	if strings.TrimSpace(c.IncidentID) == "" {
+		add("incident_id", `is required: the path of the incident number in the record, e.g. "IncidentNumber"`)
+	} else if p, err := ParsePath(strings.TrimSpace(c.IncidentID)); err != nil {
+		add("incident_id", "invalid path "+strconv.Quote(c.IncidentID)+": "+err.Error())
+	} else {
+		m.incidentID = p
+	}
+	if strings.TrimSpace(c.UserID) != "" {
+		if p, err := ParsePath(strings.TrimSpace(c.UserID)); err != nil {
+			add("user_id", "invalid path "+strconv.Quote(c.UserID)+": "+err.Error())
+		} else {
+			m.userID, m.hasUser = p, true
+		}
+	}
+	if src := strings.TrimSpace(c.Filter); src != "" {
+		if p, err := compileExpr(src, true); err != nil {
+			add("filter", "cannot compile "+strconv.Quote(c.Filter)+": "+exprError(err))
+		} else {
+			m.filter, m.filterSrc = p, src
+			useExpr(p)
+		}
+	}
+
+	seen := map[string]int{}
+	for i, f := range c.Fields {
+		key := "fields[" + strconv.Itoa(i) + "]"
+		cf := field{name: f.Name, desc: f.Description, lookup: f.Lookup, def: f.Default, key: key}
+		if strings.TrimSpace(f.Name) == "" {
+			add(key+".name", "is required"+describe(f))
+		} else if j, dup := seen[f.Name]; dup {
+			add(key+".name", "duplicate name "+strconv.Quote(f.Name)+" (also fields["+strconv.Itoa(j)+"])")
+		} else {
+			seen[f.Name] = i
+		}
+		var set []string
+		if f.From != "" {
+			set = append(set, "from "+strconv.Quote(f.From))
+		}
+		if f.Expr != "" {
+			set = append(set, "expr "+strconv.Quote(f.Expr))
+		}
+		if f.Value != "" {
+			set = append(set, "value "+strconv.Quote(f.Value))
+		}
+		switch {
+		case len(set) != 1:
+			msg := "exactly one of from, expr, value is required"
+			if len(set) > 1 {
+				msg += " (got " + strings.Join(set, " and ") + ")"
+			} else {
+				msg += " (got none)"
+			}
+			add(key, msg)
+		case f.From != "":
+			cf.kind = kindFrom
+			if p, err := ParsePath(strings.TrimSpace(f.From)); err != nil {
+				add(key+".from", "invalid path "+strconv.Quote(f.From)+": "+err.Error())
+			} else {
+				cf.path = p
+			}
+		case f.Expr != "":
+			cf.kind = kindExpr
+			if p, err := compileExpr(f.Expr, false); err != nil {
+				add(key+".expr", "cannot compile "+strconv.Quote(f.Expr)+": "+exprError(err))
+			} else {
+				cf.prog = p
+				useExpr(p)
+			}
+		default:
+			cf.kind = kindValue
+			cf.value = f.Value
+		}
+		m.fields = append(m.fields, cf)
+	}
+
+	if t, msg := compileNote(c.Note.Text); msg != "" {
+		add("note.text", msg)
+	} else {
+		m.note = t
+	}
+
+	if len(probs) > 0 {
+		return nil, probs
+	}
+	for k := range names {
+		m.envKeys = append(m.envKeys, k)
+	}
+	size := len(m.envKeys)
+	m.envPool.New = func() any { return make(map[string]any, size) }
+	return m, nil
+}
+
+// describe identifies a field without a name by its source, for problem messages.
+func describe(f Field) string {
+	switch {
+	case f.From != "":
+		return " (the field with from " + strconv.Quote(f.From) + ")"
+	case f.Expr != "":
+		return " (the field with expr " + strconv.Quote(f.Expr) + ")"
+	case f.Value != "":
+		return " (the field with value " + strconv.Quote(f.Value) + ")"
+	}
+	return ""
+}
+
+// Map maps one record. A record the filter rejects gives Filtered with a Reason. Errors
+// are *Error and name the key, e.g. `mapping.fields[1] (Address): ...` or
+// `incident_id: "IncidentNumber" not found in record`.
+func (m *Mapper) Map(rec adapters.Record) (Result, error) {
+	var env map[string]any
+	if m.needEnv {
+		env = m.env(rec)
+		defer m.releaseEnv(env)
+	}
+	if m.filter != nil {
+		out, err := run(m.filter, env)
+		if err != nil {
+			return Result{}, &Error{Key: "filter", Msg: strconv.Quote(m.filterSrc) + ": " + exprError(err), Err: err}
+		}
+		if b, _ := out.(bool); !b {
+			return Result{Filtered: true, Reason: "filter " + m.filterSrc + " is false"}, nil
+		}
+	}
+
+	v, ok := m.incidentID.Lookup(rec)
+	if !ok {
+		return Result{}, &Error{Key: "incident_id", Msg: strconv.Quote(m.incidentID.src) + " not found in record"}
+	}
+	req := assist.LinkIncidentRequest{IncidentID: String(v)}
+	if req.IncidentID == "" {
+		return Result{}, &Error{Key: "incident_id", Msg: strconv.Quote(m.incidentID.src) + " is empty in record"}
+	}
+	if m.hasUser {
+		if v, ok := m.userID.Lookup(rec); ok {
+			req.UserID = String(v)
+		}
+	}
+
+	req.Fields = make([]assist.IncidentField, len(m.fields))
+	for i := range m.fields {
+		f := &m.fields[i]
+		val, err := f.eval(rec, env)
+		if err != nil {
+			return Result{}, err
+		}
+		req.Fields[i] = assist.IncidentField{Name: f.name, Description: f.desc, Value: val}
+	}
+	return Result{Request: req}, nil
+}
+
+func (f *field) eval(rec adapters.Record, env map[string]any) (string, error) {
+	var s string
+	switch f.kind {
+	case kindFrom:
+		if v, ok := f.path.Lookup(rec); ok {
+			s = String(v)
+		}
+	case kindExpr:
+		out, err := run(f.prog, env)
+		if err != nil {
+			return "", &Error{Key: f.key, Field: f.name, Msg: exprError(err), Err: err}
+		}
+		s = String(out)
+	case kindValue:
+		s = f.value
+	}
+	if f.lookup != nil {
+		if out, ok := f.lookup[s]; ok {
+			return out, nil
+		}
+		if f.def != "" {
+			return f.def, nil
+		}
+	}
+	if s == "" {
+		return f.def, nil
+	}
+	return s, nil
+}
+
+// IncidentID extracts the incident id of rec; false when it is missing or empty.
+func (m *Mapper) IncidentID(rec adapters.Record) (string, bool) {
+	v, ok := m.incidentID.Lookup(rec)
+	if !ok {
+		return "", false
+	}
+	s := String(v)
+	return s, s != ""
+}
+
+// env builds the expression environment for rec: the keys the expressions read, with
+// values converted by exprValue.
+func (m *Mapper) env(rec adapters.Record) map[string]any {
+	env := m.envPool.Get().(map[string]any)
+	if m.envAll {
+		for k, v := range rec {
+			env[k], _ = exprValue(v)
+		}
+		return env
+	}
+	for _, k := range m.envKeys {
+		if v, ok := rec[k]; ok {
+			env[k], _ = exprValue(v)
+		}
+	}
+	return env
+}
+
+func (m *Mapper) releaseEnv(env map[string]any) {
+	clear(env)
+	m.envPool.Put(env)
+}
