@@ -1,0 +1,152 @@
+package assist
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/cad-sidecar/cad-sidecar/outbox"
+)
+
+// MaxRetryAfter caps the delay taken from a Retry-After header, so that a misconfigured
+// gateway cannot park a message for days. The outbox applies its own bounds on top.
+const MaxRetryAfter = time.Hour
+
+// maxExcerpt is the most bytes of a response body quoted in an error message.
+const maxExcerpt = 200
+
+// HTTPError is a non-2xx answer from Assist. The client returns it wrapped in the outbox
+// vocabulary (outbox.Permanent, outbox.Transient or outbox.RetryAfter); errors.As gets it
+// back for callers that need the status code. It never holds request body contents.
+type HTTPError struct {
+	Method     string // GET, POST
+	Path       string // relative to the base URL, escaped, without the query string
+	StatusCode int    // e.g. 503
+	Status     string // e.g. "503 Service Unavailable"
+	Message    string // the answer's errorMessage / error_message, when it had one
+	Body       string // at most 200 bytes of the response body, control characters blanked
+}
+
+func (e *HTTPError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "assist: %s %s: HTTP %s", e.Method, e.Path, e.Status)
+	if e.Message != "" {
+		fmt.Fprintf(&b, ": %s", e.Message)
+	} else if e.Body != "" {
+		fmt.Fprintf(&b, ": %s", e.Body)
+	}
+	return b.String()
+}
+
+// classifyStatus turns a non-2xx answer into an outbox error: 408, 429 and 5xx are
+// transient (with the server's Retry-After, if any); everything else is permanent.
+func classifyStatus(method, path string, resp *http.Response, body []byte, now time.Time) error {
+	he := &HTTPError{
+		Method:     method,
+		Path:       path,
+		StatusCode: resp.StatusCode,
+		Status:     statusText(resp),
+		Message:    errorMessageOf(body),
+		Body:       excerpt(body),
+	}
+	if !isTransientStatus(resp.StatusCode) {
+		return outbox.Permanent(he)
+	}
+	if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), now); ok {
+		return outbox.RetryAfter(he, d)
+	}
+	return outbox.Transient(he)
+}
+
+// isTransientStatus reports whether a request answered with code is worth retrying.
+func isTransientStatus(code int) bool {
+	return code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500
+}
+
+// statusText is resp.Status, or the code and its standard text when the server sent none.
+func statusText(resp *http.Response) string {
+	if resp.Status != "" {
+		return resp.Status
+	}
+	return strconv.Itoa(resp.StatusCode) + " " + http.StatusText(resp.StatusCode)
+}
+
+// parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP-date. It reports
+// false for an absent, unparsable or non-positive value; the delay is capped at MaxRetryAfter.
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	var d time.Duration
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs > int64(MaxRetryAfter/time.Second) {
+			return MaxRetryAfter, true
+		}
+		d = time.Duration(secs) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	} else {
+		return 0, false
+	}
+	if d <= 0 {
+		return 0, false
+	}
+	return min(d, MaxRetryAfter), true
+}
+
+// excerpt returns at most maxExcerpt bytes of body as valid UTF-8 on one line.
+func excerpt(body []byte) string {
+	s := strings.TrimSpace(string(body))
+	if len(s) > maxExcerpt {
+		cut := maxExcerpt
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut]
+	}
+	s = strings.ToValidUTF8(s, "?")
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+// requestError wraps a failure to get any answer (network, time-out, cancelled context).
+// It is always transient: the request may not even have reached Assist.
+func requestError(method, path string, err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err // the url.Error text repeats the full URL; we name the path ourselves
+	}
+	what := "request failed"
+	if ne, ok := err.(interface{ Timeout() bool }); ok && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
+		what = "request timed out"
+	}
+	return outbox.Transient(fmt.Errorf("assist: %s %s: %s: %w", method, path, what, err))
+}
+
+// errorMessageOf extracts a short error text from a JSON error body: errorMessage,
+// error_message, message, or error when it is a string. It returns "" otherwise.
+func errorMessageOf(body []byte) string {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(body, &m) != nil {
+		return ""
+	}
+	for _, k := range []string{"errorMessage", "error_message", "message", "error"} {
+		var s string
+		if raw, ok := m[k]; ok && json.Unmarshal(raw, &s) == nil && strings.TrimSpace(s) != "" {
+			return excerpt([]byte(s))
+		}
+	}
+	return ""
+}

@@ -1,0 +1,48 @@
+package assist
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"strings"
+	"time"
+)
+
+// PushedNoteKey is the idempotency key of a note derived from its content, for notes that
+// carry no noteId (pushed ones): "h:" + hex SHA-256 over callId, createdAt, type and note
+// text, each length-prefixed so that fields cannot run together. Critical and NoteID are not
+// part of it.
+//
+// createdAt is normalised when it parses as RFC 3339 (UTC, no trailing fractional zeros),
+// so "2024-05-01T10:00:00Z", "2024-05-01T10:00:00.000Z" and "2024-05-01T12:00:00+02:00"
+// give the same key; anything else is hashed as sent.
+func PushedNoteKey(callID string, n IncidentNote) string {
+	h := sha256.New()
+	var lenBuf [8]byte
+	for _, f := range [...]string{callID, normCreatedAt(n.CreatedAt), n.Type, n.Note} {
+		binary.BigEndian.PutUint64(lenBuf[:], uint64(len(f)))
+		h.Write(lenBuf[:])
+		h.Write([]byte(f))
+	}
+	return "h:" + hex.EncodeToString(h.Sum(nil))
+}
+
+// NoteKeys returns the dedup keys of a note: always PushedNoteKey, plus
+// "id:<callId>/<noteId>" when the note has a NoteID. A note pulled after being pushed (or
+// the other way round) shares the content key, and a pulled note seen twice shares both.
+func NoteKeys(callID string, n IncidentNote) []string {
+	keys := []string{PushedNoteKey(callID, n)}
+	if n.NoteID != "" {
+		keys = append(keys, "id:"+callID+"/"+n.NoteID)
+	}
+	return keys
+}
+
+// normCreatedAt normalises an RFC 3339 timestamp to UTC; other strings pass unchanged.
+func normCreatedAt(s string) string {
+	s = strings.TrimSpace(s)
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UTC().Format(time.RFC3339Nano)
+	}
+	return s
+}
