@@ -1,0 +1,178 @@
+// Package rest is the CAD adapter for CADs that expose an HTTP/JSON API (cad.adapter: rest).
+//
+// The Source polls a list endpoint on a cron schedule, GET base_url+poll.path, takes the
+// record list at poll.items and advances a cursor to the maximum of poll.cursor_field over
+// the records it got. The Sink writes each note with one request rendered from the
+// write_note templates. Both classify failures with the outbox error vocabulary: 2xx is
+// success, 408/429 and 5xx and network errors are transient (honouring Retry-After), any
+// other 4xx and any template error is permanent.
+//
+// Templates are Go text/templates with the helpers json (JSON-encode a value, quotes
+// included), xml (XML-escape), query (URL-query-escape) and path (URL-path-escape).
+// URL templates are safe by default: in poll.path, {{.Cursor}} is already query-escaped
+// ({{.RawCursor}} is the cursor as is); in write_note.path every string field of the note
+// (e.g. {{.IncidentID}}) is already path-escaped. Applying query or path to such an
+// already escaped value does not escape it twice.
+package rest
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/cad-sidecar/cad-sidecar/adapters"
+)
+
+// Name is the adapter's name in cad.adapter.
+const Name = "rest"
+
+// Defaults.
+const (
+	DefaultTimeout     = 10 * time.Second
+	DefaultSchedule    = "@every 5s"
+	DefaultMethod      = "POST"
+	DefaultNotePath    = "/incidents/{{.IncidentID}}/notes"
+	DefaultNoteBody    = `{"text": {{json .Text}}, "critical": {{.Critical}}}`
+	DefaultContentType = "application/json"
+)
+
+// Config is the cad.rest section.
+type Config struct {
+	// BaseURL is the CAD API's absolute http(s) URL; the paths are appended to it.
+	BaseURL string `koanf:"base_url"`
+	// Headers are sent with every request (e.g. X-Api-Key).
+	Headers map[string]string `koanf:"headers"`
+	// Auth is optional bearer or basic authentication.
+	Auth AuthConfig `koanf:"auth"`
+	// Timeout bounds each request, response body included.
+	Timeout time.Duration `koanf:"timeout"`
+	// Poll says how to fetch changed incidents.
+	Poll PollConfig `koanf:"poll"`
+	// WriteNote says how to write a note into an incident.
+	WriteNote WriteNoteConfig `koanf:"write_note"`
+}
+
+// AuthConfig is cad.rest.auth: at most one of Bearer and Basic.
+type AuthConfig struct {
+	Bearer string    `koanf:"bearer"`
+	Basic  BasicAuth `koanf:"basic"`
+}
+
+// BasicAuth is cad.rest.auth.basic.
+type BasicAuth struct {
+	Username string `koanf:"username"`
+	Password string `koanf:"password"`
+}
+
+// LogValue keeps the secrets out of logs.
+func (a AuthConfig) LogValue() slog.Value {
+	switch {
+	case a.Bearer != "":
+		return slog.StringValue("bearer ***")
+	case a.Basic.Username != "":
+		return slog.StringValue("basic " + a.Basic.Username + ":***")
+	}
+	return slog.StringValue("none")
+}
+
+// String keeps the secrets out of fmt output.
+func (a AuthConfig) String() string { return a.LogValue().String() }
+
+// PollConfig is cad.rest.poll.
+type PollConfig struct {
+	// Schedule is a robfig/cron spec ("@every 5s", "*/1 * * * *").
+	Schedule string `koanf:"schedule"`
+	// Path is a template appended to base_url; data: .Cursor (query-escaped), .RawCursor.
+	Path string `koanf:"path"`
+	// Items is the dotted path to the record list in the answer ("" = the body is the list).
+	Items string `koanf:"items"`
+	// CursorField is the (dotted) record field whose maximum is the next cursor; numbers
+	// compare as numbers, anything else as strings. "" = no cursor.
+	CursorField string `koanf:"cursor_field"`
+}
+
+// WriteNoteConfig is cad.rest.write_note. The templates get adapters.Note as data.
+type WriteNoteConfig struct {
+	Method      string `koanf:"method"`
+	Path        string `koanf:"path"`
+	Body        string `koanf:"body"`
+	ContentType string `koanf:"content_type"`
+}
+
+// NewConfig returns a Config holding the defaults.
+func NewConfig() *Config {
+	return &Config{
+		Headers: map[string]string{},
+		Timeout: DefaultTimeout,
+		Poll:    PollConfig{Schedule: DefaultSchedule},
+		WriteNote: WriteNoteConfig{
+			Method:      DefaultMethod,
+			Path:        DefaultNotePath,
+			Body:        DefaultNoteBody,
+			ContentType: DefaultContentType,
+		},
+	}
+}
+
+func init() {
+	adapters.Register(adapters.Factory{
+		Name:      Name,
+		NewConfig: func() any { return NewConfig() },
+		Validate: func(cfg any) []adapters.Problem {
+			c, err := asConfig(cfg)
+			if err != nil {
+				return []adapters.Problem{{Key: "", Msg: err.Error()}}
+			}
+			return Validate(c)
+		},
+		New: func(cfg any, deps adapters.Deps) (adapters.Source, adapters.Sink, error) {
+			c, err := asConfig(cfg)
+			if err != nil {
+				return nil, nil, err
+			}
+			src, sink, err := New(c, deps)
+			if err != nil {
+				return nil, nil, err
+			}
+			return src, sink, nil
+		},
+	})
+}
+
+func asConfig(cfg any) (*Config, error) {
+	switch c := cfg.(type) {
+	case *Config:
+		if c == nil {
+			return nil, fmt.Errorf("rest: nil config")
+		}
+		return c, nil
+	case Config:
+		return &c, nil
+	}
+	return nil, fmt.Errorf("rest: config is %T, want *rest.Config", cfg)
+}
+
+// New builds the Source and the Sink from a config; it fails if Validate reports problems.
+func New(c *Config, deps adapters.Deps) (*Source, *Sink, error) {
+	if probs := Validate(c); len(probs) > 0 {
+		msgs := make([]string, len(probs))
+		for i, p := range probs {
+			msgs[i] = p.Key + ": " + p.Msg
+		}
+		return nil, nil, fmt.Errorf("rest: invalid config: %s", strings.Join(msgs, "; "))
+	}
+	log := deps.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("adapter", Name)
+	t, terrs := parseTemplates(c)
+	if len(terrs) > 0 { // cannot happen after Validate
+		return nil, nil, terrs[0]
+	}
+	cl := newClient(c, log)
+	src := &Source{cl: cl, path: t.pollPath, items: c.Poll.Items, cursorField: c.Poll.CursorField, schedule: c.Poll.Schedule, log: log}
+	sink := &Sink{cl: cl, method: strings.ToUpper(c.WriteNote.Method), path: t.notePath, body: t.noteBody, contentType: c.WriteNote.ContentType, log: log}
+	return src, sink, nil
+}

@@ -1,0 +1,55 @@
+package rest
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"text/template"
+
+	"github.com/cad-sidecar/cad-sidecar/adapters"
+	"github.com/cad-sidecar/cad-sidecar/outbox"
+)
+
+var _ adapters.Sink = (*Sink)(nil)
+
+// Sink writes notes into CAD incidents, one request per note.
+type Sink struct {
+	cl          *client
+	method      string
+	path, body  *template.Template
+	contentType string
+	log         *slog.Logger
+}
+
+// WriteNote renders write_note.path and write_note.body for n and sends them. It returns
+// nil on 2xx; an outbox.Permanent error on other 4xx and on template errors (also when a
+// JSON content type gets a body that is not JSON); outbox.Transient (or outbox.RetryAfter
+// when the CAD sent Retry-After) on 408, 429, 5xx and network errors. n.Key, when set, is
+// sent as the Idempotency-Key header.
+func (s *Sink) WriteNote(ctx context.Context, n adapters.Note) error {
+	path, err := render(s.path, newNotePathData(n))
+	if err != nil {
+		return outbox.Permanentf("rest: incident %s: write_note.path: %v", n.IncidentID, err)
+	}
+	body, err := render(s.body, n)
+	if err != nil {
+		return outbox.Permanentf("rest: incident %s: write_note.body: %v", n.IncidentID, err)
+	}
+	if strings.Contains(s.contentType, "json") && strings.TrimSpace(body) != "" && !json.Valid([]byte(body)) {
+		return outbox.Permanentf("rest: incident %s: write_note.body did not render to valid JSON (check the escaping: {{json .Text}})", n.IncidentID)
+	}
+	h := map[string]string{"Content-Type": s.contentType}
+	if n.Key != "" {
+		h["Idempotency-Key"] = n.Key
+	}
+	resp, err := s.cl.do(ctx, s.method, path, []byte(body), h)
+	if err != nil {
+		return err
+	}
+	if err := classify(s.method, path, resp); err != nil {
+		return err
+	}
+	s.log.Debug("note written", "incident", n.IncidentID, "call", n.CallID, "status", resp.status)
+	return nil
+}

@@ -1,0 +1,173 @@
+package rest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"net/url"
+	"strconv"
+	"strings"
+	"text/template"
+
+	"github.com/cad-sidecar/cad-sidecar/adapters"
+)
+
+var (
+	_ adapters.Source    = (*Source)(nil)
+	_ adapters.Scheduled = (*Source)(nil)
+)
+
+// Source polls the CAD's incident list.
+type Source struct {
+	cl          *client
+	path        *template.Template
+	items       string
+	cursorField string
+	schedule    string
+	log         *slog.Logger
+}
+
+// Schedule is poll.schedule (adapters.Scheduled).
+func (s *Source) Schedule() string { return s.schedule }
+
+// Poll fetches the records changed since cursor. The next cursor is the maximum of
+// poll.cursor_field over the records and the incoming cursor. Errors are classified like
+// the Sink's (outbox.IsPermanent / outbox.RetryDelay).
+func (s *Source) Poll(ctx context.Context, cursor string) (adapters.Batch, error) {
+	path, err := render(s.path, pollData{Cursor: queryEscaped(url.QueryEscape(cursor)), RawCursor: cursor})
+	if err != nil {
+		return adapters.Batch{}, fmt.Errorf("rest: poll.path: %w", err)
+	}
+	resp, err := s.cl.do(ctx, "GET", path, nil, map[string]string{"Accept": "application/json"})
+	if err != nil {
+		return adapters.Batch{}, err
+	}
+	if err := classify("GET", path, resp); err != nil {
+		return adapters.Batch{}, err
+	}
+	records, err := decodeRecords(resp.body, s.items)
+	if err != nil {
+		return adapters.Batch{}, fmt.Errorf("rest: GET %s: %w", path, err)
+	}
+	next := cursor
+	if s.cursorField != "" {
+		for _, r := range records {
+			v, ok := lookup(r, s.cursorField)
+			if !ok || v == nil {
+				continue
+			}
+			if c := cursorString(v); c != "" && (next == "" || compareCursor(c, next) > 0) {
+				next = c
+			}
+		}
+	}
+	s.log.Debug("cad poll", "path", path, "records", len(records), "cursor", next)
+	return adapters.Batch{Records: records, Cursor: next}, nil
+}
+
+// decodeRecords decodes body (numbers as json.Number) and returns the objects of the list
+// found at the dotted path items ("" = the body itself). A null list is empty.
+func decodeRecords(body []byte, items string) ([]adapters.Record, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var doc any
+	if err := dec.Decode(&doc); err != nil {
+		return nil, fmt.Errorf("answer is not JSON: %w", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("answer is not one JSON value")
+	}
+	list := doc
+	if items != "" {
+		v, ok := lookup(doc, items)
+		if !ok {
+			return nil, fmt.Errorf("poll.items %q not found in the answer", items)
+		}
+		list = v
+	}
+	if list == nil {
+		return nil, nil
+	}
+	arr, ok := list.([]any)
+	if !ok {
+		where := "the answer"
+		if items != "" {
+			where = fmt.Sprintf("poll.items %q", items)
+		}
+		return nil, fmt.Errorf("%s is %s, not a list", where, jsonKind(list))
+	}
+	records := make([]adapters.Record, 0, len(arr))
+	for i, it := range arr {
+		m, ok := it.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("record %d is %s, not an object", i, jsonKind(it))
+		}
+		records = append(records, m)
+	}
+	return records, nil
+}
+
+// lookup follows a dotted path through objects (and, with numeric segments, lists).
+func lookup(v any, path string) (any, bool) {
+	for _, seg := range strings.Split(path, ".") {
+		switch x := v.(type) {
+		case map[string]any:
+			var ok bool
+			if v, ok = x[seg]; !ok {
+				return nil, false
+			}
+		case []any:
+			i, err := strconv.Atoi(seg)
+			if err != nil || i < 0 || i >= len(x) {
+				return nil, false
+			}
+			v = x[i]
+		default:
+			return nil, false
+		}
+	}
+	return v, true
+}
+
+func jsonKind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "a boolean"
+	case json.Number, float64:
+		return "a number"
+	case string:
+		return "a string"
+	case []any:
+		return "a list"
+	case map[string]any:
+		return "an object"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+func cursorString(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case json.Number:
+		return x.String()
+	}
+	return fmt.Sprint(v)
+}
+
+// compareCursor compares two cursors as numbers when both are numbers, else as strings
+// (RFC 3339 timestamps in one zone compare correctly as strings).
+func compareCursor(a, b string) int {
+	if x, ok := new(big.Float).SetString(a); ok {
+		if y, ok := new(big.Float).SetString(b); ok {
+			return x.Cmp(y)
+		}
+	}
+	return strings.Compare(a, b)
+}

@@ -1,0 +1,154 @@
+package rest
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"net/url"
+	"text/template"
+
+	"github.com/cad-sidecar/cad-sidecar/adapters"
+)
+
+// queryEscaped is a string that is already URL-query-escaped; pathEscaped one that is
+// already URL-path-escaped. They print as themselves, and the query and path helpers
+// convert rather than escape them twice.
+type (
+	queryEscaped string
+	pathEscaped  string
+)
+
+// funcs are the template helpers.
+var funcs = template.FuncMap{
+	"json":  jsonFunc,
+	"xml":   xmlFunc,
+	"query": queryFunc,
+	"path":  pathFunc,
+}
+
+// jsonFunc returns v encoded as JSON (a string comes back quoted and escaped).
+func jsonFunc(v any) (string, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", err
+	}
+	return string(b), nil
+}
+
+// xmlFunc returns v as text with the XML special characters escaped.
+func xmlFunc(v any) (string, error) {
+	var b bytes.Buffer
+	if err := xml.EscapeText(&b, []byte(toString(v))); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+func queryFunc(v any) string {
+	switch v := v.(type) {
+	case queryEscaped:
+		return string(v)
+	case pathEscaped:
+		raw, err := url.PathUnescape(string(v))
+		if err != nil {
+			raw = string(v)
+		}
+		return url.QueryEscape(raw)
+	}
+	return url.QueryEscape(toString(v))
+}
+
+func pathFunc(v any) string {
+	switch v := v.(type) {
+	case pathEscaped:
+		return string(v)
+	case queryEscaped:
+		raw, err := url.QueryUnescape(string(v))
+		if err != nil {
+			raw = string(v)
+		}
+		return url.PathEscape(raw)
+	}
+	return url.PathEscape(toString(v))
+}
+
+func toString(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case nil:
+		return ""
+	}
+	return fmt.Sprint(v)
+}
+
+// pollData is the data of the poll.path template.
+type pollData struct {
+	Cursor    queryEscaped // query-escaped
+	RawCursor string
+}
+
+// notePathData is the data of the write_note.path template: adapters.Note with every
+// string already path-escaped.
+type notePathData struct {
+	IncidentID, CallID, UserID, Type, Note pathEscaped
+	Critical                               bool
+	CreatedAt, Text, Key                   pathEscaped
+}
+
+func newNotePathData(n adapters.Note) notePathData {
+	e := func(s string) pathEscaped { return pathEscaped(url.PathEscape(s)) }
+	return notePathData{
+		IncidentID: e(n.IncidentID), CallID: e(n.CallID), UserID: e(n.UserID), Type: e(n.Type),
+		Note: e(n.Note), Critical: n.Critical, CreatedAt: e(n.CreatedAt), Text: e(n.Text), Key: e(n.Key),
+	}
+}
+
+type templates struct {
+	pollPath, notePath, noteBody *template.Template
+}
+
+// templateError is a template that does not parse or cannot run; Key is relative to cad.rest.
+type templateError struct {
+	Key, Text string
+	Err       error
+}
+
+func (e *templateError) Error() string { return e.Key + ": " + e.Err.Error() }
+
+// parseTemplates parses the three templates and runs each once on sample data, so that a
+// misspelt field is reported at start-up rather than on the first note.
+func parseTemplates(c *Config) (templates, []*templateError) {
+	var t templates
+	var errs []*templateError
+	sample := adapters.Note{IncidentID: "1", CallID: "c", UserID: "u", Type: "INFO", Note: "n", CreatedAt: "2006-01-02T15:04:05Z", Text: "t", Key: "k"}
+	for _, x := range []struct {
+		key, text string
+		data      any
+		dst       **template.Template
+	}{
+		{"poll.path", c.Poll.Path, pollData{Cursor: "0", RawCursor: "0"}, &t.pollPath},
+		{"write_note.path", c.WriteNote.Path, newNotePathData(sample), &t.notePath},
+		{"write_note.body", c.WriteNote.Body, sample, &t.noteBody},
+	} {
+		tm, err := template.New(x.key).Funcs(funcs).Option("missingkey=error").Parse(x.text)
+		if err == nil {
+			err = tm.Execute(new(bytes.Buffer), x.data)
+		}
+		if err != nil {
+			errs = append(errs, &templateError{Key: x.key, Text: x.text, Err: err})
+			continue
+		}
+		*x.dst = tm
+	}
+	return t, errs
+}
+
+func render(t *template.Template, data any) (string, error) {
+	var b bytes.Buffer
+	if err := t.Execute(&b, data); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}

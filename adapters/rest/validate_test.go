@@ -1,0 +1,82 @@
+package rest
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/cad-sidecar/cad-sidecar/adapters"
+)
+
+func TestValidate(t *testing.T) {
+	valid := func() *Config {
+		c := NewConfig()
+		c.BaseURL = "http://cad.local/api"
+		c.Poll.Path = "/incidents?since={{.Cursor}}"
+		return c
+	}
+	if p := Validate(valid()); len(p) != 0 {
+		t.Fatalf("valid config: %v", p)
+	}
+	for _, tc := range []struct {
+		name      string
+		edit      func(c *Config)
+		key, want string
+	}{
+		{"no base_url", func(c *Config) { c.BaseURL = "" }, "base_url", "required"},
+		{"relative base_url", func(c *Config) { c.BaseURL = "cad.local/api" }, "base_url", `"cad.local/api" is not an absolute http(s) URL`},
+		{"ftp base_url", func(c *Config) { c.BaseURL = "ftp://cad.local" }, "base_url", `"ftp://cad.local"`},
+		{"bad schedule", func(c *Config) { c.Poll.Schedule = "every 5s" }, "poll.schedule", `"every 5s" is not a valid cron schedule`},
+		{"no poll path", func(c *Config) { c.Poll.Path = "" }, "poll.path", "required"},
+		{"bad poll template", func(c *Config) { c.Poll.Path = "/i?since={{.Cursor" }, "poll.path", `"/i?since={{.Cursor"`},
+		{"unknown field", func(c *Config) { c.WriteNote.Path = "/i/{{.Incident}}/notes" }, "write_note.path", `"/i/{{.Incident}}/notes"`},
+		{"unknown func", func(c *Config) { c.WriteNote.Body = "{{html .Text}}x{{nope .Text}}" }, "write_note.body", `function "nope" not defined`},
+		{"bad method", func(c *Config) { c.WriteNote.Method = "GET" }, "write_note.method", `"GET" is not one of POST, PUT, PATCH`},
+		{"timeout", func(c *Config) { c.Timeout = 0 }, "timeout", "must be > 0"},
+		{"two auths", func(c *Config) { c.Auth.Bearer = "x"; c.Auth.Basic.Username = "u" }, "auth", "either bearer or basic"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := valid()
+			tc.edit(c)
+			probs := Validate(c)
+			if len(probs) != 1 || probs[0].Key != tc.key || !strings.Contains(probs[0].Msg, tc.want) {
+				t.Fatalf("problems %+v; want one at %s containing %q", probs, tc.key, tc.want)
+			}
+		})
+	}
+}
+
+func TestRegistered(t *testing.T) {
+	f, ok := adapters.Lookup(Name)
+	if !ok {
+		t.Fatal("rest is not registered")
+	}
+	cfg := f.NewConfig()
+	if probs := f.Validate(cfg); len(probs) == 0 {
+		t.Fatal("an empty config validated")
+	}
+	c := cfg.(*Config)
+	c.BaseURL = "https://cad.local"
+	c.Poll.Path = "/i"
+	src, sink, err := f.New(c, adapters.Deps{})
+	if err != nil || src == nil || sink == nil {
+		t.Fatalf("New: %v", err)
+	}
+	if _, ok := src.(adapters.Scheduled); !ok {
+		t.Fatal("Source is not adapters.Scheduled")
+	}
+	c.BaseURL = ""
+	if _, _, err := f.New(c, adapters.Deps{}); err == nil || !strings.Contains(err.Error(), "base_url") {
+		t.Fatalf("New with a bad config: %v", err)
+	}
+}
+
+func TestAuthRedacted(t *testing.T) {
+	a := AuthConfig{Bearer: "s3cret"}
+	if strings.Contains(a.String(), "s3cret") {
+		t.Fatal(a.String())
+	}
+	a = AuthConfig{Basic: BasicAuth{Username: "u", Password: "s3cret"}}
+	if strings.Contains(a.LogValue().String(), "s3cret") {
+		t.Fatal(a.LogValue())
+	}
+}
