@@ -1,0 +1,98 @@
+package assist
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestDecodeEvent(t *testing.T) {
+	cases := []struct {
+		name string
+		body string
+		want Event
+	}{
+		{"note", `{"callId":"c1","incidentId":"INC-1","note":{"type":"INFO","note":"gas leak","critical":true,"createdAt":"2024-05-01T10:00:00Z"}}`,
+			Event{Kind: EventNote, Note: &IncidentNotePayload{CallID: "c1", IncidentID: "INC-1", Note: IncidentNote{Type: NoteInfo, Note: "gas leak", Critical: true, CreatedAt: "2024-05-01T10:00:00Z"}}}},
+		{"note snake_case, numeric incident, extra fields", `{"call_id":"c1","incident_id":4711,"v":2,"note":{"type":"CALL_COMPLETED","note":"done","created_at":"2024-05-01T10:00:00Z","lang":"en"}}`,
+			Event{Kind: EventNote, Note: &IncidentNotePayload{CallID: "c1", IncidentID: "4711", Note: IncidentNote{Type: NoteCallCompleted, Note: "done", CreatedAt: "2024-05-01T10:00:00Z"}}}},
+		{"note with noteId and string critical", `{"callId":"c1","incidentId":"I","note":{"noteId":"n1","type":"INFO","note":"x","critical":"true","createdAt":"t"}}`,
+			Event{Kind: EventNote, Note: &IncidentNotePayload{CallID: "c1", IncidentID: "I", Note: IncidentNote{NoteID: "n1", Type: NoteInfo, Note: "x", Critical: true, CreatedAt: "t"}}}},
+		{"status", `{"callId":"c2","status":"STARTED"}`,
+			Event{Kind: EventCallStatus, Status: &CallStatusUpdateWebhook{CallID: "c2", Status: CallStarted}}},
+		{"status ended", `{"callId":"c2","status":"ENDED","at":"x"}`,
+			Event{Kind: EventCallStatus, Status: &CallStatusUpdateWebhook{CallID: "c2", Status: CallEnded}}},
+		{"activation", `{"callId":"c3","assistantId":12,"assistantName":"Fire","assistantActivationExplanation":"smoke mentioned"}`,
+			Event{Kind: EventActivation, Activation: &AssistantActivationWebhook{CallID: "c3", AssistantID: 12, AssistantName: "Fire", AssistantActivationExplanation: "smoke mentioned"}}},
+		{"activation name only", `{"callId":"c3","assistantName":"EMS"}`,
+			Event{Kind: EventActivation, Activation: &AssistantActivationWebhook{CallID: "c3", AssistantName: "EMS"}}},
+		{"activation string id", `{"callId":"c3","assistantId":"99"}`,
+			Event{Kind: EventActivation, Activation: &AssistantActivationWebhook{CallID: "c3", AssistantID: 99}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := DecodeEvent([]byte(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("got %+v\nwant %+v", got, tc.want)
+			}
+			if got.CallID() == "" {
+				t.Error("CallID() empty")
+			}
+		})
+	}
+}
+
+func TestDecodeEventErrors(t *testing.T) {
+	const secret = "caller name is John Doe"
+	cases := []struct {
+		name, body, want string
+	}{
+		{"empty", ``, "empty body"},
+		{"malformed", `{"callId":`, "malformed JSON"},
+		{"array", `[{"callId":"c"}]`, "not a JSON object"},
+		{"unknown shape", `{"callId":"c","foo":1}`, "unknown event"},
+		{"note missing callId", `{"incidentId":"I","note":{"type":"INFO","note":"` + secret + `","createdAt":"t"}}`, "callId: missing"},
+		{"note empty callId", `{"callId":" ","incidentId":"I","note":{"type":"INFO","note":"` + secret + `","createdAt":"t"}}`, "callId: empty"},
+		{"note missing incidentId", `{"callId":"c","note":{"type":"INFO","note":"` + secret + `","createdAt":"t"}}`, "incidentId: missing"},
+		{"note not an object", `{"callId":"c","incidentId":"I","note":"` + secret + `"}`, "note: not a JSON object"},
+		{"note bad type", `{"callId":"c","incidentId":"I","note":{"type":"GOSSIP","note":"` + secret + `","createdAt":"t"}}`, "note.type: want CALL_COMPLETED or INFO"},
+		{"note missing type", `{"callId":"c","incidentId":"I","note":{"note":"` + secret + `","createdAt":"t"}}`, "note.type: missing"},
+		{"note empty text", `{"callId":"c","incidentId":"I","note":{"type":"INFO","note":"","createdAt":"t"}}`, "note.note: empty"},
+		{"note text not a string", `{"callId":"c","incidentId":"I","note":{"type":"INFO","note":["` + secret + `"],"createdAt":"t"}}`, "note.note: want a string"},
+		{"note missing createdAt", `{"callId":"c","incidentId":"I","note":{"type":"INFO","note":"` + secret + `"}}`, "note.createdAt: missing"},
+		{"note bad critical", `{"callId":"c","incidentId":"I","note":{"type":"INFO","note":"` + secret + `","createdAt":"t","critical":"` + secret + `"}}`, "note.critical: want a bool"},
+		{"status missing callId", `{"status":"STARTED"}`, "callId: missing"},
+		{"status bad value", `{"callId":"c","status":"PAUSED"}`, "status: want STARTED or ENDED"},
+		{"activation missing callId", `{"assistantId":1}`, "callId: missing"},
+		{"activation bad id", `{"callId":"c","assistantId":"abc"}`, "assistantId: want an integer"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := DecodeEvent([]byte(tc.body))
+			if err == nil {
+				t.Fatal("want error")
+			}
+			if !errors.Is(err, ErrInvalidEvent) {
+				t.Errorf("error does not wrap ErrInvalidEvent: %v", err)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q lacks %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "John") {
+				t.Errorf("error quotes note text: %q", err)
+			}
+		})
+	}
+}
+
+func TestEventKindString(t *testing.T) {
+	for k, want := range map[EventKind]string{EventNote: "note", EventCallStatus: "call_status", EventActivation: "activation", 0: "unknown"} {
+		if k.String() != want {
+			t.Errorf("%d.String() = %q", k, k.String())
+		}
+	}
+}
