@@ -88,11 +88,19 @@ func Compile(c Config) (*Mapper, []Problem) {
 	add := func(key, msg string) { probs = append(probs, Problem{Key: key, Msg: msg}) }
 	m := &Mapper{}
 	names := map[string]struct{}{}
-	useExpr := func(p *vm.Program) {
-		m.needEnv = true
-		if identifiers(p, names) {
-			m.envAll = true
+	// compile compiles an expression and notes the record keys it reads.
+	compile := func(src string, asBool bool) (*vm.Program, error) {
+		p, err := compileExpr(src, asBool)
+		if err != nil {
+			return nil, err
 		}
+		all, err := identifiers(p, names)
+		if err != nil {
+			return nil, err
+		}
+		m.needEnv = true
+		m.envAll = m.envAll || all
+		return p, nil
 	}
 
 	if strings.TrimSpace(c.IncidentID) == "" {
@@ -110,11 +118,10 @@ func Compile(c Config) (*Mapper, []Problem) {
 		}
 	}
 	if src := strings.TrimSpace(c.Filter); src != "" {
-		if p, err := compileExpr(src, true); err != nil {
+		if p, err := compile(src, true); err != nil {
 			add("filter", "cannot compile "+strconv.Quote(c.Filter)+": "+exprError(err))
 		} else {
 			m.filter, m.filterSrc = p, src
-			useExpr(p)
 		}
 	}
 
@@ -157,11 +164,10 @@ func Compile(c Config) (*Mapper, []Problem) {
 			}
 		case f.Expr != "":
 			cf.kind = kindExpr
-			if p, err := compileExpr(f.Expr, false); err != nil {
+			if p, err := compile(f.Expr, false); err != nil {
 				add(key+".expr", "cannot compile "+strconv.Quote(f.Expr)+": "+exprError(err))
 			} else {
 				cf.prog = p
-				useExpr(p)
 			}
 		default:
 			cf.kind = kindValue

@@ -12,6 +12,7 @@ import (
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/builtin"
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
 )
@@ -67,25 +68,45 @@ func compileExpr(src string, asBool bool) (*vm.Program, error) {
 	return expr.Compile(src, opts...)
 }
 
-// identifiers adds the names p reads to names; it reports true when p uses $env (needs all).
-func identifiers(p *vm.Program, names map[string]struct{}) (all bool) {
+// functionNames are the functions an expression can call: expr's builtins and our helpers.
+var functionNames = func() map[string]bool {
+	names := map[string]bool{"str": true, "num": true, "coalesce": true, "join": true, "digits": true}
+	for _, f := range builtin.Builtins {
+		names[f.Name] = true
+	}
+	return names
+}()
+
+// identifiers adds the names p reads to names; all reports that p uses $env (it needs every
+// key). With undefined variables allowed, a call of an unknown function compiles (it would
+// call a record value); it is reported here as an error instead.
+func identifiers(p *vm.Program, names map[string]struct{}) (all bool, err error) {
 	v := &identVisitor{names: names}
 	n := p.Node()
 	ast.Walk(&n, v)
-	return v.all
+	if v.unknown != "" {
+		return false, errors.New("unknown function " + v.unknown + " (helpers: str, num, coalesce, join, digits, and expr-lang's builtins)")
+	}
+	return v.all, nil
 }
 
 type identVisitor struct {
-	names map[string]struct{}
-	all   bool
+	names   map[string]struct{}
+	all     bool
+	unknown string
 }
 
 func (v *identVisitor) Visit(n *ast.Node) {
-	if id, ok := (*n).(*ast.IdentifierNode); ok {
-		if id.Value == "$env" {
+	switch x := (*n).(type) {
+	case *ast.IdentifierNode:
+		if x.Value == "$env" {
 			v.all = true
 		} else {
-			v.names[id.Value] = struct{}{}
+			v.names[x.Value] = struct{}{}
+		}
+	case *ast.CallNode:
+		if id, ok := x.Callee.(*ast.IdentifierNode); ok && !functionNames[id.Value] && v.unknown == "" {
+			v.unknown = id.Value
 		}
 	}
 }
