@@ -1,0 +1,179 @@
+package outbox
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// On-disk record encodings (format version 1). All integers are Go varints/uvarints
+// (encoding/binary); times are Unix nanoseconds, 0 meaning the zero time; strings and byte
+// slices are a uvarint length followed by the bytes. The payload comes last so the index
+// can be built at Open without touching (copying) payloads.
+//
+// queue value:  0x01 key attempts createdAt nextAttempt firstErrorAt lastErrorAt replayedAt lastError payload
+// dead value:   0x01 deadAt reason <queue value>
+//
+// Seq and Topic are not stored in the value: they are the bbolt key and bucket.
+
+const recordV1 = 0x01
+
+var errCorrupt = errors.New("outbox: corrupt record")
+
+func appendTime(b []byte, t time.Time) []byte {
+	if t.IsZero() {
+		return binary.AppendVarint(b, 0)
+	}
+	return binary.AppendVarint(b, t.UnixNano())
+}
+
+func appendBytes(b, v []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(v)))
+	return append(b, v...)
+}
+
+func encodeMessage(m *Message) []byte {
+	b := make([]byte, 0, 1+len(m.Key)+len(m.LastError)+len(m.Payload)+6*binary.MaxVarintLen64+3)
+	b = append(b, recordV1)
+	b = appendBytes(b, []byte(m.Key))
+	b = binary.AppendUvarint(b, uint64(max(m.Attempts, 0)))
+	b = appendTime(b, m.CreatedAt)
+	b = appendTime(b, m.NextAttempt)
+	b = appendTime(b, m.FirstErrorAt)
+	b = appendTime(b, m.LastErrorAt)
+	b = appendTime(b, m.ReplayedAt)
+	b = appendBytes(b, []byte(m.LastError))
+	b = appendBytes(b, m.Payload)
+	return b
+}
+
+func encodeDead(d *DeadLetter) []byte {
+	b := make([]byte, 0, 1+binary.MaxVarintLen64+len(d.Reason)+binary.MaxVarintLen64)
+	b = append(b, recordV1)
+	b = appendTime(b, d.DeadAt)
+	b = appendBytes(b, []byte(d.Reason))
+	return append(b, encodeMessage(&d.Message)...)
+}
+
+// reader decodes a record; the first error sticks.
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) uvarint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.err = errCorrupt
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) time() time.Time {
+	if r.err != nil {
+		return time.Time{}
+	}
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.err = errCorrupt
+		return time.Time{}
+	}
+	r.b = r.b[n:]
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, v)
+}
+
+// bytes returns a sub-slice of the record (not a copy).
+func (r *reader) bytes() []byte {
+	n := r.uvarint()
+	if r.err != nil {
+		return nil
+	}
+	if n > uint64(len(r.b)) {
+		r.err = errCorrupt
+		return nil
+	}
+	v := r.b[:n:n]
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) version() {
+	if r.err != nil {
+		return
+	}
+	if len(r.b) == 0 || r.b[0] != recordV1 {
+		r.err = fmt.Errorf("%w: unknown record version", errCorrupt)
+		return
+	}
+	r.b = r.b[1:]
+}
+
+// msgHeader is what the in-memory index needs: no payload copy.
+type msgHeader struct {
+	key         []byte // aliases the record
+	nextAttempt time.Time
+	payloadLen  int
+}
+
+func decodeHeader(v []byte) (msgHeader, error) {
+	r := reader{b: v}
+	r.version()
+	var h msgHeader
+	h.key = r.bytes()
+	r.uvarint()
+	r.time()
+	h.nextAttempt = r.time()
+	r.time()
+	r.time()
+	r.time()
+	r.bytes()
+	h.payloadLen = len(r.bytes())
+	return h, r.err
+}
+
+// decodeMessage decodes a queue value into a Message that owns its memory (bbolt values
+// are only valid during their transaction).
+func decodeMessage(v []byte, topic Topic, seq uint64) (Message, error) {
+	r := reader{b: v}
+	r.version()
+	m := decodeMessageBody(&r)
+	m.Topic, m.Seq = topic, seq
+	return m, r.err
+}
+
+func decodeMessageBody(r *reader) Message {
+	var m Message
+	m.Key = string(r.bytes())
+	m.Attempts = int(r.uvarint())
+	m.CreatedAt = r.time()
+	m.NextAttempt = r.time()
+	m.FirstErrorAt = r.time()
+	m.LastErrorAt = r.time()
+	m.ReplayedAt = r.time()
+	m.LastError = string(r.bytes())
+	m.Payload = append([]byte{}, r.bytes()...)
+	return m
+}
+
+func decodeDead(v []byte, topic Topic, seq uint64) (DeadLetter, error) {
+	r := reader{b: v}
+	r.version()
+	var d DeadLetter
+	d.DeadAt = r.time()
+	d.Reason = string(r.bytes())
+	r.version()
+	d.Message = decodeMessageBody(&r)
+	d.Topic, d.Seq = topic, seq
+	return d, r.err
+}
+
+func u64key(v uint64) []byte { return binary.BigEndian.AppendUint64(make([]byte, 0, 8), v) }
