@@ -159,7 +159,8 @@ func TestClientStatusClassification(t *testing.T) {
 		delay      time.Duration // 0: none requested
 	}{
 		{"400", 400, "", true, 0},
-		{"401", 401, "", true, 0},
+		{"401 is transient (operator fixes the token)", 401, "", false, 0},
+		{"403 is transient (operator fixes the token)", 403, "", false, 0},
 		{"404", 404, "", true, 0},
 		{"422 ignores Retry-After", 422, "5", true, 0},
 		{"302 redirect not followed", 302, "", true, 0},

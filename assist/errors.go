@@ -46,7 +46,9 @@ func (e *HTTPError) Error() string {
 }
 
 // classifyStatus turns a non-2xx answer into an outbox error: 408, 429 and 5xx are
-// transient (with the server's Retry-After, if any); everything else is permanent.
+// transient (with the server's Retry-After, if any), and so are 401 and 403: a revoked or
+// mistyped token is an operator's fix, after which every waiting message must still go
+// through, not sit in the dead letters. Everything else is permanent.
 func classifyStatus(method, path string, resp *http.Response, body []byte, now time.Time) error {
 	he := &HTTPError{
 		Method:     method,
@@ -67,7 +69,11 @@ func classifyStatus(method, path string, resp *http.Response, body []byte, now t
 
 // isTransientStatus reports whether a request answered with code is worth retrying.
 func isTransientStatus(code int) bool {
-	return code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500
+	switch code {
+	case http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusUnauthorized, http.StatusForbidden:
+		return true
+	}
+	return code >= 500
 }
 
 // statusText is resp.Status, or the code and its standard text when the server sent none.

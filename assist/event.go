@@ -59,7 +59,7 @@ var ErrInvalidEvent = errors.New("invalid webhook event")
 // DecodeEvent decodes a webhook body. All event types arrive at one URL, so the type is
 // told by the fields present (not null):
 //
-//   - "note" → EventNote: callId, incidentId, note.type (CALL_COMPLETED | INFO), note.note
+//   - "note" → EventNote: callId, incidentId, note.type (CALL_COMPLETED, INFO or any later type), note.note
 //     (non-empty) and note.createdAt are required; note.critical defaults to false.
 //   - "status" → EventCallStatus: callId, status (STARTED | ENDED) required.
 //   - "assistantId" or "assistantName" → EventActivation: callId required.
@@ -118,7 +118,9 @@ func decodeNotePayload(obj object) (*IncidentNotePayload, error) {
 		return nil, fmt.Errorf("note: %v", err)
 	}
 	n.prefix = "note."
-	if p.Note.Type, err = n.enum("type", NoteCallCompleted, NoteInfo); err != nil {
+	// Any type is accepted, not only CALL_COMPLETED and INFO: refusing a note of a type
+	// Assist adds later would lose it, and a lost note can be a lost hazard warning.
+	if p.Note.Type, err = n.str("type", true); err != nil {
 		return nil, err
 	}
 	if p.Note.Note, err = n.str("note", true); err != nil {

@@ -1,0 +1,97 @@
+// Command cad-sidecar links CAD incidents to live Assist calls and writes Assist's notes
+// back into the CAD. Subcommands: run, validate, map, demo, healthcheck, version.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	// CAD adapters register themselves by name.
+	_ "github.com/cad-sidecar/cad-sidecar/adapters/rest"
+)
+
+// Exit codes.
+const (
+	exitOK       = 0
+	exitFailure  = 1
+	exitProblems = 2 // bad config or input
+	exitFiltered = 3 // map: the record was filtered out
+)
+
+// version is set at build time: -ldflags "-X main.version=1.2.3".
+var version = "dev"
+
+const usage = `cad-sidecar links CAD incidents to live Assist calls and writes Assist's notes into the CAD.
+
+Usage:
+  cad-sidecar run         [--config FILE]          run the sidecar
+  cad-sidecar validate    [--config FILE]          check a config file (exit 0 good, 2 problems)
+  cad-sidecar map         [--config FILE] --input FILE|-
+                                                   map one CAD record (exit 0 mapped, 3 filtered, 2 error)
+  cad-sidecar demo        [--duration D]           run against simulated CAD and Assist
+  cad-sidecar healthcheck [--config FILE] [--ready] probe the admin listener (Docker HEALTHCHECK)
+  cad-sidecar version
+
+--config defaults to $CAD_SIDECAR_CONFIG, then ./config.yaml.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitProblems
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "run":
+		return cmdRun(ctx, rest, stderr)
+	case "validate":
+		return cmdValidate(rest, stdout, stderr)
+	case "map":
+		return cmdMap(rest, stdin, stdout, stderr)
+	case "demo":
+		return cmdDemo(ctx, rest, stdout, stderr)
+	case "healthcheck":
+		return cmdHealthcheck(ctx, rest, stdout, stderr)
+	case "version", "--version", "-v":
+		fmt.Fprintln(stdout, "cad-sidecar", version)
+		return exitOK
+	case "help", "--help", "-h":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "unknown command %q\n\n%s", cmd, usage)
+	return exitProblems
+}
+
+// newFlags returns a flag set that reports errors to stderr and does not exit.
+func newFlags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+func parse(fs *flag.FlagSet, args []string) int {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitProblems
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		return exitProblems
+	}
+	return -1
+}

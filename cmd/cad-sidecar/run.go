@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/cad-sidecar/cad-sidecar/config"
+	"github.com/cad-sidecar/cad-sidecar/sidecar"
+)
+
+func cmdRun(ctx context.Context, args []string, stderr io.Writer) int {
+	fs := newFlags("run", stderr)
+	cfgPath := fs.String("config", "", "config file (default $CAD_SIDECAR_CONFIG, then ./config.yaml)")
+	if code := parse(fs, args); code >= 0 {
+		return code
+	}
+	cfg, code := loadConfig(*cfgPath, stderr)
+	if cfg == nil {
+		return code
+	}
+	log := newLogger(stderr, cfg.Log)
+	s, err := sidecar.New(cfg, sidecar.Options{Logger: log})
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		return exitFailure
+	}
+	if err := s.Run(ctx); err != nil {
+		log.Error("stopped with an error", "err", err)
+		return exitFailure
+	}
+	log.Info("stopped")
+	return exitOK
+}
+
+func cmdValidate(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("validate", stderr)
+	cfgPath := fs.String("config", "", "config file (default $CAD_SIDECAR_CONFIG, then ./config.yaml)")
+	if code := parse(fs, args); code >= 0 {
+		return code
+	}
+	cfg, code := loadConfig(*cfgPath, stdout)
+	if cfg == nil {
+		return code
+	}
+	fmt.Fprintf(stdout, "%s: ok (adapter %s, notes %s)\n", cfg.File, cfg.CAD.Adapter, cfg.Assist.Notes)
+	return exitOK
+}
+
+// loadConfig loads and validates the config; on problems it prints one line per problem
+// to w and returns exit code 2.
+func loadConfig(flagPath string, w io.Writer) (*config.Config, int) {
+	path := config.ResolvePath(flagPath)
+	cfg, err := config.Load(path, config.Options{})
+	if err != nil {
+		var ps config.Problems
+		if errors.As(err, &ps) {
+			for _, p := range ps {
+				fmt.Fprintln(w, p.String())
+			}
+		} else {
+			fmt.Fprintf(w, "%s: %v\n", path, err)
+		}
+		return nil, exitProblems
+	}
+	return cfg, exitOK
+}
+
+func newLogger(w io.Writer, c config.LogConfig) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+

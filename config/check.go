@@ -1,0 +1,236 @@
+package config
+
+import (
+	"fmt"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+var (
+	durationType = reflect.TypeOf(time.Duration(0))
+	byteSizeType = reflect.TypeOf(ByteSize(0))
+)
+
+// checker walks a raw decoded document against the Go type it will be decoded into and
+// reports unknown keys and values of the wrong shape, each with its full key path, before
+// the decoder (whose errors know no paths) sees them. It removes what it reports from the
+// document, so that the rest can still be decoded and validated and the operator sees
+// every problem in one run.
+type checker struct {
+	problems []Problem
+}
+
+func (c *checker) add(path, format string, args ...any) {
+	c.problems = append(c.problems, Problem{Key: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (c *checker) check(v any, t reflect.Type, path string) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if v == nil {
+		return // an empty key ("token:") keeps the default
+	}
+	switch {
+	case t == durationType:
+		c.checkDuration(v, path)
+		return
+	case t == byteSizeType:
+		c.checkByteSize(v, path)
+		return
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		m, ok := v.(map[string]any)
+		if !ok {
+			c.add(path, "expected a section of keys, got %s", describe(v))
+			return
+		}
+		c.checkStruct(m, t, path)
+	case reflect.Map:
+		m, ok := v.(map[string]any)
+		if !ok {
+			c.add(path, "expected a map of names to values, got %s", describe(v))
+			return
+		}
+		for _, k := range sortedKeys(m) {
+			c.check(m[k], t.Elem(), joinKey(path, k))
+		}
+	case reflect.Slice:
+		l, ok := v.([]any)
+		if !ok {
+			c.add(path, "expected a list, got %s", describe(v))
+			return
+		}
+		for i, e := range l {
+			c.check(e, t.Elem(), path+"["+strconv.Itoa(i)+"]")
+		}
+	case reflect.String:
+		if !isScalar(v) {
+			c.add(path, "expected a single value, got %s", describe(v))
+		}
+	case reflect.Bool:
+		if _, ok := v.(bool); ok {
+			return
+		}
+		if s, ok := v.(string); ok {
+			if _, err := strconv.ParseBool(s); err == nil {
+				return
+			}
+		}
+		c.add(path, "expected true or false, got %s", describe(v))
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		switch x := v.(type) {
+		case int, int64, uint64:
+			return
+		case string:
+			if _, err := strconv.Atoi(strings.TrimSpace(x)); err == nil {
+				return
+			}
+		}
+		c.add(path, "expected a whole number, got %s", describe(v))
+	case reflect.Interface:
+	default:
+		c.add(path, "cannot be set from the config file")
+	}
+}
+
+func (c *checker) checkStruct(m map[string]any, t reflect.Type, path string) {
+	fields := structKeys(t)
+	for _, k := range sortedKeys(m) {
+		ft, ok := fields[k]
+		if !ok {
+			msg := "unknown key"
+			if s := closest(k, fields); s != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", s)
+			}
+			c.add(joinKey(path, k), "%s", msg)
+			delete(m, k)
+			continue
+		}
+		before := len(c.problems)
+		p := joinKey(path, k)
+		c.check(m[k], ft, p)
+		for _, prob := range c.problems[before:] {
+			if prob.Key == p {
+				delete(m, k) // a bad value falls back to the default
+				break
+			}
+		}
+	}
+}
+
+func (c *checker) checkDuration(v any, path string) {
+	switch x := v.(type) {
+	case string:
+		if _, err := time.ParseDuration(strings.TrimSpace(x)); err == nil {
+			return
+		}
+	case int:
+		if x == 0 {
+			return
+		}
+	}
+	c.add(path, "expected a duration such as 500ms, 30s, 5m or 72h, got %s", describe(v))
+}
+
+func (c *checker) checkByteSize(v any, path string) {
+	switch x := v.(type) {
+	case string:
+		if _, err := ParseByteSize(x); err == nil {
+			return
+		}
+	case int:
+		if x >= 0 {
+			return
+		}
+	case uint64:
+		return
+	}
+	c.add(path, "expected a size such as 1048576, 512KiB or 1GiB, got %s", describe(v))
+}
+
+// structKeys maps the koanf keys of t's fields to their types; fields tagged "-" are not
+// settable from a file.
+func structKeys(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		tag := f.Tag.Get("koanf")
+		if tag == "-" {
+			continue
+		}
+		if tag == "" {
+			tag = strings.ToLower(f.Name)
+		}
+		out[strings.Split(tag, ",")[0]] = f.Type
+	}
+	return out
+}
+
+func isScalar(v any) bool {
+	switch v.(type) {
+	case string, bool, int, int64, uint64, float64:
+		return true
+	}
+	return false
+}
+
+func describe(v any) string {
+	switch x := v.(type) {
+	case map[string]any:
+		return "a section of keys"
+	case []any:
+		return "a list"
+	case string:
+		return strconv.Quote(x)
+	default:
+		return fmt.Sprintf("%v", x)
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// closest returns the known key nearest to k when it is a plausible typo.
+func closest(k string, known map[string]reflect.Type) string {
+	best, bestD := "", 3
+	for _, cand := range sortedKeys(known) {
+		if d := editDistance(k, cand); d < bestD {
+			best, bestD = cand, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

@@ -1,0 +1,124 @@
+// Package config loads the sidecar's one YAML file: defaults first, then the YAML, then
+// CAD_SIDECAR_* environment overrides, then *_file secrets; then a strict check (unknown
+// keys, wrong types) and a validation pass. Every problem is reported with its key path and
+// the line of the file it came from, all at once, so an operator fixes a config in one go.
+package config
+
+import (
+	"time"
+
+	"github.com/cad-sidecar/cad-sidecar/mapping"
+)
+
+// Config is the whole configuration. Field tags are the YAML keys of DESIGN.md.
+type Config struct {
+	DataDir string        `koanf:"data_dir"`
+	Log     LogConfig     `koanf:"log"`
+	Server  ServerConfig  `koanf:"server"`
+	Admin   AdminConfig   `koanf:"admin"`
+	Assist  AssistConfig  `koanf:"assist"`
+	CAD     CADConfig     `koanf:"cad"`
+	Mapping mapping.Config `koanf:"mapping"`
+	Outbox  OutboxConfig  `koanf:"outbox"`
+
+	// File is the absolute path of the file the config was loaded from.
+	File string `koanf:"-"`
+	// Mapper is Mapping compiled at load time.
+	Mapper *mapping.Mapper `koanf:"-"`
+}
+
+// LogConfig is the `log:` section.
+type LogConfig struct {
+	Level  string `koanf:"level"`  // debug | info | warn | error
+	Format string `koanf:"format"` // json | text
+}
+
+// ServerConfig is the public listener that receives Assist's webhooks.
+type ServerConfig struct {
+	Listen    string `koanf:"listen"`
+	PublicURL string `koanf:"public_url"` // how Assist reaches this listener (targetUrl = public_url + webhook path)
+	TLSCert   string `koanf:"tls_cert"`   // optional: serve HTTPS with this certificate (PEM) ...
+	TLSKey    string `koanf:"tls_key"`    // ... and key; both or neither
+}
+
+// AdminConfig is the admin listener (health, readiness, metrics).
+type AdminConfig struct {
+	Listen string `koanf:"listen"`
+}
+
+// AssistConfig is the `assist:` section.
+type AssistConfig struct {
+	BaseURL string        `koanf:"base_url"`
+	Token   string        `koanf:"token"`
+	Timeout time.Duration `koanf:"timeout"`
+	Notes   string        `koanf:"notes"` // push | pull | both
+	Webhook WebhookConfig `koanf:"webhook"`
+	Pull    PullConfig    `koanf:"pull"`
+}
+
+// WebhookConfig is `assist.webhook`.
+type WebhookConfig struct {
+	Register  bool     `koanf:"register"`
+	Events    string   `koanf:"events"`
+	AuthToken string   `koanf:"auth_token"`
+	Path      string   `koanf:"path"`
+	MaxBody   ByteSize `koanf:"max_body"`
+}
+
+// PullConfig is `assist.pull`: how linked calls are polled for notes in pull/both mode.
+type PullConfig struct {
+	Schedule string        `koanf:"schedule"` // robfig/cron spec
+	Grace    time.Duration `koanf:"grace"`    // keep polling this long after a call ENDED
+}
+
+// CADConfig is the `cad:` section. Adapter selects the integration; its own section
+// (cad.rest, cad.sql, ...) is decoded into Settings by the adapter's Factory.
+type CADConfig struct {
+	Adapter  string `koanf:"adapter"`
+	Settings any    `koanf:"-"`
+}
+
+// OutboxConfig is the `outbox:` section.
+type OutboxConfig struct {
+	Retry       RetryConfig   `koanf:"retry"`
+	MaxAge      time.Duration `koanf:"max_age"`
+	MaxBytes    ByteSize      `koanf:"max_bytes"`
+	Concurrency int           `koanf:"concurrency"`
+}
+
+// RetryConfig is `outbox.retry`: capped exponential backoff with jitter.
+type RetryConfig struct {
+	Initial time.Duration `koanf:"initial"`
+	Max     time.Duration `koanf:"max"`
+}
+
+// Default returns the configuration every file starts from.
+func Default() Config {
+	c := Config{
+		DataDir: "./data",
+		Log:     LogConfig{Level: "info", Format: "json"},
+		Server:  ServerConfig{Listen: ":8080"},
+		Admin:   AdminConfig{Listen: "127.0.0.1:9090"},
+		Assist: AssistConfig{
+			Timeout: 10 * time.Second,
+			Notes:   "push",
+			Webhook: WebhookConfig{Register: true, Events: "*", Path: "/webhookhandler/cad", MaxBody: MiB},
+			Pull:    PullConfig{Schedule: "@every 5s", Grace: 10 * time.Minute},
+		},
+		CAD: CADConfig{Adapter: "rest"},
+		Outbox: OutboxConfig{
+			Retry:       RetryConfig{Initial: time.Second, Max: 5 * time.Minute},
+			MaxAge:      72 * time.Hour,
+			MaxBytes:    GiB,
+			Concurrency: 8,
+		},
+	}
+	c.Mapping.SetDefaults()
+	return c
+}
+
+// PushNotes reports whether notes arrive by webhook (push or both).
+func (c *Config) PushNotes() bool { return c.Assist.Notes == "push" || c.Assist.Notes == "both" }
+
+// PullNotes reports whether notes are polled (pull or both).
+func (c *Config) PullNotes() bool { return c.Assist.Notes == "pull" || c.Assist.Notes == "both" }

@@ -1,0 +1,119 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/cad-sidecar/cad-sidecar/adapters"
+)
+
+// minAuthTokenLen keeps the webhook's shared secret out of guessing range.
+const minAuthTokenLen = 16
+
+// validate checks the decoded values; it runs after the strict shape check, so every key
+// here exists and has the right type.
+func (c *Config) validate() []Problem {
+	var ps []Problem
+	bad := func(key, format string, args ...any) {
+		ps = append(ps, Problem{Key: key, Msg: fmt.Sprintf(format, args...)})
+	}
+	if c.DataDir == "" {
+		bad("data_dir", "must not be empty")
+	}
+	oneOf(bad, "log.level", c.Log.Level, "debug", "info", "warn", "error")
+	oneOf(bad, "log.format", c.Log.Format, "json", "text")
+	checkListen(bad, "server.listen", c.Server.Listen)
+	checkListen(bad, "admin.listen", c.Admin.Listen)
+	if (c.Server.TLSCert == "") != (c.Server.TLSKey == "") {
+		bad("server.tls_cert", "tls_cert and tls_key must be set together")
+	}
+
+	a := c.Assist
+	checkURL(bad, "assist.base_url", a.BaseURL, true)
+	if a.Token == "" {
+		bad("assist.token", "is required (the Assist API token; or set assist.token_file or CAD_SIDECAR_ASSIST__TOKEN)")
+	}
+	if a.Timeout <= 0 {
+		bad("assist.timeout", "must be positive, got %s", a.Timeout)
+	}
+	oneOf(bad, "assist.notes", a.Notes, "push", "pull", "both")
+	if c.PushNotes() {
+		if len(a.Webhook.AuthToken) < minAuthTokenLen {
+			bad("assist.webhook.auth_token", "must be at least %d characters when assist.notes is %q (Assist sends it with every webhook)", minAuthTokenLen, a.Notes)
+		}
+		if !strings.HasPrefix(a.Webhook.Path, "/") {
+			bad("assist.webhook.path", "must start with /, got %q", a.Webhook.Path)
+		}
+		if a.Webhook.Register {
+			checkURL(bad, "server.public_url", c.Server.PublicURL, true)
+			if a.Webhook.Events == "" {
+				bad("assist.webhook.events", `must not be empty (use "*" for all events)`)
+			}
+		}
+		if a.Webhook.MaxBody < 1024 {
+			bad("assist.webhook.max_body", "must be at least 1KiB, got %s", a.Webhook.MaxBody)
+		}
+	}
+	if c.PullNotes() {
+		if _, err := cron.ParseStandard(a.Pull.Schedule); err != nil {
+			bad("assist.pull.schedule", "%q is not a cron schedule: %v", a.Pull.Schedule, err)
+		}
+		if a.Pull.Grace < 0 {
+			bad("assist.pull.grace", "must not be negative, got %s", a.Pull.Grace)
+		}
+	}
+
+	if _, ok := adapters.Lookup(c.CAD.Adapter); !ok {
+		bad("cad.adapter", "unknown adapter %q (available: %s)", c.CAD.Adapter, strings.Join(adapters.Names(), ", "))
+	}
+
+	o := c.Outbox
+	if o.Retry.Initial <= 0 {
+		bad("outbox.retry.initial", "must be positive, got %s", o.Retry.Initial)
+	}
+	if o.Retry.Max < o.Retry.Initial {
+		bad("outbox.retry.max", "must be at least outbox.retry.initial (%s), got %s", o.Retry.Initial, o.Retry.Max)
+	}
+	if o.MaxAge <= 0 {
+		bad("outbox.max_age", "must be positive, got %s", o.MaxAge)
+	}
+	if o.MaxBytes < MiB {
+		bad("outbox.max_bytes", "must be at least 1MiB, got %s", o.MaxBytes)
+	}
+	if o.Concurrency < 1 || o.Concurrency > 256 {
+		bad("outbox.concurrency", "must be between 1 and 256, got %d", o.Concurrency)
+	}
+	return ps
+}
+
+func oneOf(bad func(string, string, ...any), key, v string, allowed ...string) {
+	for _, a := range allowed {
+		if v == a {
+			return
+		}
+	}
+	bad(key, "must be one of %s, got %q", strings.Join(allowed, " | "), v)
+}
+
+func checkListen(bad func(string, string, ...any), key, v string) {
+	if _, _, err := net.SplitHostPort(v); err != nil {
+		bad(key, "%q is not a listen address such as :8080 or 127.0.0.1:9090", v)
+	}
+}
+
+func checkURL(bad func(string, string, ...any), key, v string, required bool) {
+	if v == "" {
+		if required {
+			bad(key, "is required")
+		}
+		return
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad(key, "%q is not an absolute http(s) URL", v)
+	}
+}

@@ -1,0 +1,73 @@
+package sidecar
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// adminHandler serves /healthz (the process answers), /readyz (it can do its job) and
+// /metrics on the admin listener.
+func (s *Sidecar) adminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		ready, checks := s.Ready()
+		code := http.StatusOK
+		if !ready {
+			code = http.StatusServiceUnavailable
+		}
+		writeJSON(w, code, map[string]any{"ready": ready, "checks": checks})
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.gather, promhttp.HandlerOpts{}))
+	return mux
+}
+
+// Check is one readiness check's outcome.
+type Check struct {
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Ready reports whether the store is open, the webhook registered (when push is on and
+// registration enabled) and the last CAD poll succeeded.
+func (s *Sidecar) Ready() (bool, map[string]Check) {
+	checks := map[string]Check{}
+	_, err := s.store.Stats()
+	checks["store"] = Check{OK: err == nil, Detail: errString(err)}
+	if s.registered.Load() {
+		checks["webhook"] = Check{OK: true}
+	} else {
+		checks["webhook"] = Check{Detail: "not registered with Assist yet"}
+	}
+	switch last := s.lastPollOK.Load(); {
+	case s.pollErr.Load() != nil:
+		checks["cad_poll"] = Check{Detail: "last poll failed: " + *s.pollErr.Load()}
+	case last == 0:
+		checks["cad_poll"] = Check{Detail: "no successful poll yet"}
+	default:
+		checks["cad_poll"] = Check{OK: true, Detail: "last success " + time.Unix(0, last).UTC().Format(time.RFC3339)}
+	}
+	ready := true
+	for _, c := range checks {
+		ready = ready && c.OK
+	}
+	return ready, checks
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,131 @@
+package sidecar
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/cad-sidecar/cad-sidecar/assist"
+	"github.com/cad-sidecar/cad-sidecar/mapping"
+	"github.com/cad-sidecar/cad-sidecar/outbox"
+)
+
+// State buckets in the store.
+const (
+	bucketCursor = "cursor" // "cad" → the CAD poll cursor; "notes/<callId>" → notes pull cursor
+	bucketHash   = "hash"   // incidentId → content hash of the last queued LinkIncidentRequest
+	bucketMeta   = "meta"   // "webhook_id", "webhook_registration"
+	cadCursorKey = "cad"
+)
+
+// pollCAD runs one poll of the CAD source: map each record, queue a link for each new or
+// changed incident, then advance the cursor. One bad record is reported and skipped; it
+// never stops the poll.
+func (s *Sidecar) pollCAD(ctx context.Context) {
+	if ctx.Err() != nil {
+		return
+	}
+	if err := s.pollOnce(ctx); err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		msg := err.Error()
+		s.pollErr.Store(&msg)
+		s.metrics.Polls.WithLabelValues("error").Inc()
+		s.log.Warn("CAD poll failed", "err", err)
+		return
+	}
+	s.pollErr.Store(nil)
+	now := time.Now()
+	s.lastPollOK.Store(now.UnixNano())
+	s.metrics.Polls.WithLabelValues("ok").Inc()
+	s.metrics.LastPoll.Set(float64(now.Unix()))
+}
+
+func (s *Sidecar) pollOnce(ctx context.Context) error {
+	cursor, _, err := s.store.Get(bucketCursor, cadCursorKey)
+	if err != nil {
+		return fmt.Errorf("read CAD cursor: %w", err)
+	}
+	batch, err := s.source.Poll(ctx, cursor)
+	if err != nil {
+		return fmt.Errorf("poll CAD: %w", err)
+	}
+	for i, rec := range batch.Records {
+		res, err := s.mapper.Map(rec)
+		if err != nil {
+			id, _ := s.mapper.IncidentID(rec)
+			s.metrics.Records.WithLabelValues("error").Inc()
+			s.log.Warn("CAD record skipped: mapping failed", "incident_id", id, "record", i, "err", err)
+			continue
+		}
+		if res.Filtered {
+			s.metrics.Records.WithLabelValues("filtered").Inc()
+			s.log.Debug("CAD record filtered out", "reason", res.Reason)
+			continue
+		}
+		if err := s.queueLink(ctx, res.Request); err != nil {
+			return err
+		}
+	}
+	if batch.Cursor != "" && batch.Cursor != cursor {
+		if err := s.store.Put(bucketCursor, cadCursorKey, batch.Cursor); err != nil {
+			return fmt.Errorf("save CAD cursor: %w", err)
+		}
+	}
+	return nil
+}
+
+// queueLink enqueues a link for req unless the same content was queued before.
+func (s *Sidecar) queueLink(ctx context.Context, req assist.LinkIncidentRequest) error {
+	id := req.IncidentID
+	h := mapping.Hash(req)
+	prev, _, err := s.store.Get(bucketHash, id)
+	if err != nil {
+		return fmt.Errorf("read hash of incident %s: %w", id, err)
+	}
+	if prev == h {
+		s.metrics.Records.WithLabelValues("unchanged").Inc()
+		return nil
+	}
+	payload, err := json.Marshal(req)
+	if err != nil {
+		return fmt.Errorf("encode link of incident %s: %w", id, err)
+	}
+	if _, err := s.store.Enqueue(ctx, outbox.TopicLink, id, payload); err != nil {
+		return fmt.Errorf("queue link of incident %s: %w", id, err)
+	}
+	// The hash is written after the enqueue: a crash in between re-queues the same link on
+	// the next poll (harmless, linking is idempotent), never skips one.
+	if err := s.store.Put(bucketHash, id, h); err != nil {
+		return fmt.Errorf("save hash of incident %s: %w", id, err)
+	}
+	s.metrics.Records.WithLabelValues("queued").Inc()
+	if prev == "" {
+		s.log.Info("incident queued for linking", "incident_id", id)
+	} else {
+		s.log.Info("incident changed, queued for re-linking", "incident_id", id)
+	}
+	return nil
+}
+
+// deliverLink sends one queued link to Assist and stores the callId it returns.
+func (s *Sidecar) deliverLink(ctx context.Context, m outbox.Message) error {
+	var req assist.LinkIncidentRequest
+	if err := json.Unmarshal(m.Payload, &req); err != nil {
+		return outbox.Permanent(fmt.Errorf("stored link of incident %s is not valid JSON: %w", m.Key, err))
+	}
+	resp, err := s.client.LinkIncident(ctx, req)
+	if err != nil {
+		s.metrics.Links.WithLabelValues("error").Inc()
+		s.log.Warn("link to Assist failed", "incident_id", req.IncidentID, "attempt", m.Attempts+1, "err", err)
+		return err
+	}
+	s.metrics.Links.WithLabelValues("ok").Inc()
+	if err := s.store.PutLink(outbox.Link{IncidentID: req.IncidentID, CallID: resp.CallID, UserID: req.UserID}); err != nil {
+		return fmt.Errorf("store link %s ↔ %s: %w", req.IncidentID, resp.CallID, err)
+	}
+	s.log.Info("incident linked", "incident_id", req.IncidentID, "call_id", resp.CallID)
+	return nil
+}

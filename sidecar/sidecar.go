@@ -1,0 +1,257 @@
+// Package sidecar wires the pieces into the running service: the CAD poller and link
+// delivery (CAD → Assist), the webhook receiver, notes puller and note delivery
+// (Assist → CAD), webhook registration, the HTTP listeners and their lifecycle.
+package sidecar
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/robfig/cron/v3"
+
+	"github.com/cad-sidecar/cad-sidecar/adapters"
+	"github.com/cad-sidecar/cad-sidecar/assist"
+	"github.com/cad-sidecar/cad-sidecar/config"
+	"github.com/cad-sidecar/cad-sidecar/mapping"
+	"github.com/cad-sidecar/cad-sidecar/outbox"
+)
+
+// Sidecar is one running instance. Build it with New, then Run it.
+type Sidecar struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	store   *outbox.Store
+	client  *assist.Client
+	source  adapters.Source
+	sink    adapters.Sink
+	mapper  *mapping.Mapper
+	metrics *Metrics
+	gather  prometheus.Gatherer
+
+	receiver *assist.Receiver
+
+	registered atomic.Bool
+	lastPollOK atomic.Int64 // unix nanos of the last good poll; 0 = none yet
+	pollErr    atomic.Pointer[string]
+
+	publicLn, adminLn net.Listener
+}
+
+// Options carry what the host injects.
+type Options struct {
+	Logger *slog.Logger
+	// Registry receives the metrics; nil = a new registry of its own.
+	Registry *prometheus.Registry
+}
+
+// New opens the store and builds every component; it starts nothing.
+func New(cfg *config.Config, o Options) (*Sidecar, error) {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	reg := o.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	f, ok := adapters.Lookup(cfg.CAD.Adapter)
+	if !ok {
+		return nil, fmt.Errorf("cad.adapter %q is not registered", cfg.CAD.Adapter)
+	}
+	source, sink, err := f.New(cfg.CAD.Settings, adapters.Deps{Logger: log.With("component", "cad")})
+	if err != nil {
+		return nil, fmt.Errorf("cad adapter %s: %w", cfg.CAD.Adapter, err)
+	}
+	client, err := assist.NewClient(assist.ClientOptions{
+		BaseURL: cfg.Assist.BaseURL, Token: cfg.Assist.Token, Timeout: cfg.Assist.Timeout,
+		Logger: log.With("component", "assist"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("assist client: %w", err)
+	}
+	store, err := outbox.Open(StorePath(cfg), outbox.Options{
+		RetryInitial: cfg.Outbox.Retry.Initial,
+		RetryMax:     cfg.Outbox.Retry.Max,
+		MaxAge:       cfg.Outbox.MaxAge,
+		MaxBytes:     int64(cfg.Outbox.MaxBytes),
+		Concurrency:  cfg.Outbox.Concurrency,
+		Logger:       log.With("component", "outbox"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open outbox: %w", err)
+	}
+	s := &Sidecar{
+		cfg: cfg, log: log, store: store, client: client, source: source, sink: sink,
+		mapper: cfg.Mapper, metrics: newMetrics(reg), gather: reg,
+	}
+	if cfg.PushNotes() {
+		s.receiver, err = assist.NewReceiver(assist.ReceiverOptions{
+			AuthToken: cfg.Assist.Webhook.AuthToken,
+			MaxBody:   int64(cfg.Assist.Webhook.MaxBody),
+			Logger:    log.With("component", "webhook"),
+			Handle:    s.handleEvent,
+		})
+		if err != nil {
+			store.Close()
+			return nil, fmt.Errorf("webhook receiver: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// StorePath is the bbolt file inside data_dir.
+func StorePath(cfg *config.Config) string { return cfg.DataDir + "/sidecar.db" }
+
+// Store exposes the outbox (demo summary, tests).
+func (s *Sidecar) Store() *outbox.Store { return s.store }
+
+// Listen binds both listeners now, so that a port conflict is reported before anything
+// starts and tests can ask for the bound addresses.
+func (s *Sidecar) Listen() error {
+	var err error
+	if s.publicLn == nil && s.receiver != nil {
+		if s.publicLn, err = net.Listen("tcp", s.cfg.Server.Listen); err != nil {
+			return fmt.Errorf("server.listen %s: %w", s.cfg.Server.Listen, err)
+		}
+	}
+	if s.adminLn == nil {
+		if s.adminLn, err = net.Listen("tcp", s.cfg.Admin.Listen); err != nil {
+			return fmt.Errorf("admin.listen %s: %w", s.cfg.Admin.Listen, err)
+		}
+	}
+	return nil
+}
+
+// PublicAddr and AdminAddr are the bound addresses (after Listen).
+func (s *Sidecar) PublicAddr() string { return addr(s.publicLn) }
+
+// AdminAddr is the admin listener's bound address.
+func (s *Sidecar) AdminAddr() string { return addr(s.adminLn) }
+
+func addr(l net.Listener) string {
+	if l == nil {
+		return ""
+	}
+	return l.Addr().String()
+}
+
+// Run starts every component and blocks until ctx is cancelled or a listener fails; then
+// it stops them all (in-flight deliveries finish or are left in the outbox) and closes
+// the store.
+func (s *Sidecar) Run(ctx context.Context) error {
+	defer s.store.Close()
+	if err := s.Listen(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	goOwned := func(name string, fn func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fn(ctx); err != nil && ctx.Err() == nil {
+				cancel(fmt.Errorf("%s: %w", name, err))
+			}
+		}()
+	}
+
+	goOwned("link delivery", func(ctx context.Context) error {
+		return ignoreCanceled(s.store.Deliver(ctx, outbox.TopicLink, s.deliverLink))
+	})
+	goOwned("note delivery", func(ctx context.Context) error {
+		return ignoreCanceled(s.store.Deliver(ctx, outbox.TopicNote, s.deliverNote))
+	})
+	if s.receiver != nil && s.cfg.Assist.Webhook.Register {
+		goOwned("webhook registration", s.registerWebhook)
+	} else {
+		s.setRegistered()
+	}
+
+	sched := cron.New(cron.WithChain(cron.SkipIfStillRunning(cronLogger{s.log})), cron.WithLogger(cronLogger{s.log}))
+	pollSpec := "@every 5s"
+	if sc, ok := s.source.(adapters.Scheduled); ok && sc.Schedule() != "" {
+		pollSpec = sc.Schedule()
+	}
+	poll := cron.FuncJob(func() { s.pollCAD(ctx) })
+	if _, err := sched.AddJob(pollSpec, poll); err != nil {
+		return fmt.Errorf("cad poll schedule %q: %w", pollSpec, err)
+	}
+	if s.cfg.PullNotes() {
+		if _, err := sched.AddFunc(s.cfg.Assist.Pull.Schedule, func() { s.pullNotes(ctx) }); err != nil {
+			return fmt.Errorf("assist.pull.schedule %q: %w", s.cfg.Assist.Pull.Schedule, err)
+		}
+	}
+	sched.Start()
+	goOwned("first poll", func(ctx context.Context) error { s.pollCAD(ctx); return nil })
+
+	servers := []*http.Server{s.serve(goOwned, "admin listener", s.adminLn, s.adminHandler())}
+	if s.receiver != nil {
+		mux := http.NewServeMux()
+		mux.Handle(s.cfg.Assist.Webhook.Path, s.receiver)
+		servers = append(servers, s.serve(goOwned, "public listener", s.publicLn, mux))
+	}
+	s.log.Info("sidecar started", "adapter", s.cfg.CAD.Adapter, "notes", s.cfg.Assist.Notes,
+		"public", s.PublicAddr(), "admin", s.AdminAddr(), "data", StorePath(s.cfg))
+
+	<-ctx.Done()
+	s.log.Info("sidecar stopping", "reason", context.Cause(ctx))
+	shutdownCtx, done := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer done()
+	for _, srv := range servers {
+		_ = srv.Shutdown(shutdownCtx)
+	}
+	<-sched.Stop().Done()
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+func (s *Sidecar) serve(goOwned func(string, func(context.Context) error), name string, ln net.Listener, h http.Handler) *http.Server {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	goOwned(name, func(context.Context) error {
+		var err error
+		if name == "public listener" && s.cfg.Server.TLSCert != "" {
+			err = srv.ServeTLS(ln, s.cfg.Server.TLSCert, s.cfg.Server.TLSKey)
+		} else {
+			err = srv.Serve(ln)
+		}
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return err
+	})
+	return srv
+}
+
+func ignoreCanceled(err error) error {
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// cronLogger adapts slog to robfig/cron's logger.
+type cronLogger struct{ log *slog.Logger }
+
+func (l cronLogger) Info(msg string, kv ...any) { l.log.Debug("cron: "+msg, kv...) }
+func (l cronLogger) Error(err error, msg string, kv ...any) {
+	l.log.Error("cron: "+msg, append(kv, "err", err)...)
+}
