@@ -1,0 +1,358 @@
+package sim
+
+import (
+	"cmp"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// CADOptions configure a simulated CAD.
+type CADOptions struct {
+	Logger *slog.Logger
+	Seed   int64
+	// NewIncidentEvery is how often Start's generator creates an incident (0 = never).
+	NewIncidentEvery time.Duration
+	// ChangeEvery is how often the generator changes an open incident (0 = never).
+	ChangeEvery time.Duration
+	// APIKey, when set, must be sent as X-Api-Key (or Authorization: Bearer); else 401.
+	APIKey string
+}
+
+// CADIncident is an incident record as the simulated CAD serves it.
+type CADIncident struct {
+	IncidentNumber int64       `json:"IncidentNumber"`
+	Status         string      `json:"Status"` // OPEN | DISPATCHED | CLOSED
+	Nature         CADNature   `json:"Nature"`
+	Loc            CADLocation `json:"Loc"`
+	Pri            string      `json:"Pri"` // "1".."3"
+	CallTaker      CADUser     `json:"CallTaker"`
+	Updated        int64       `json:"updated"` // change sequence number: the poll cursor
+}
+
+// CADNature is an incident's nature code.
+type CADNature struct {
+	Code        string `json:"Code"`
+	Description string `json:"Description"`
+}
+
+// CADLocation is an incident's address.
+type CADLocation struct {
+	Number string `json:"Number"`
+	Street string `json:"Street"`
+	City   string `json:"City"`
+}
+
+// CADUser is a CAD user.
+type CADUser struct {
+	ID string `json:"Id"`
+}
+
+// CADNote is a note written into the simulated CAD.
+type CADNote struct {
+	Text     string    `json:"text"`
+	Critical bool      `json:"critical"`
+	Key      string    `json:"key,omitempty"` // the Idempotency-Key header, if sent
+	At       time.Time `json:"at"`
+}
+
+// CAD is a simulated REST CAD:
+//
+//	GET  /api/incidents?since=N       {"data":[records with updated > N, oldest change first]}
+//	GET  /api/incidents/{id}          one record
+//	POST /api/incidents/{id}/notes    JSON object with "text" (and "critical") → 201; 404 unknown
+//	GET  /api/incidents/{id}/notes    {"notes":[CADNote...]}
+type CAD struct {
+	o   CADOptions
+	log *slog.Logger
+	mux *http.ServeMux
+
+	down      atomic.Bool
+	noteDelay atomic.Int64
+
+	mu        sync.Mutex
+	rng       *rand.Rand
+	seq       int64 // last "updated" value handed out
+	next      int64 // next incident number
+	incidents map[string]*CADIncident
+	order     []string
+	notes     map[string][]CADNote
+	noteCount int
+
+	run    sync.Mutex
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// NewCAD returns a CAD with no incidents.
+func NewCAD(o CADOptions) *CAD {
+	c := &CAD{
+		o:         o,
+		log:       orDiscard(o.Logger).With("sim", "cad"),
+		rng:       rand.New(rand.NewPCG(uint64(o.Seed), 0xCAD)),
+		next:      260045123,
+		incidents: map[string]*CADIncident{},
+		notes:     map[string][]CADNote{},
+	}
+	c.mux = http.NewServeMux()
+	c.mux.HandleFunc("GET /api/incidents", c.list)
+	c.mux.HandleFunc("GET /api/incidents/{id}", c.get)
+	c.mux.HandleFunc("POST /api/incidents/{id}/notes", c.postNote)
+	c.mux.HandleFunc("GET /api/incidents/{id}/notes", c.getNotes)
+	return c
+}
+
+// Start runs the incident generator until ctx ends or Close is called. A second Start is a
+// no-op.
+func (c *CAD) Start(ctx context.Context) {
+	c.run.Lock()
+	defer c.run.Unlock()
+	if c.cancel != nil {
+		return
+	}
+	ctx, c.cancel = context.WithCancel(ctx)
+	every := func(d time.Duration, f func()) {
+		if d <= 0 {
+			return
+		}
+		c.wg.Go(func() {
+			t := time.NewTicker(d)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					f()
+				}
+			}
+		})
+	}
+	every(c.o.NewIncidentEvery, func() { c.AddIncident() })
+	every(c.o.ChangeEvery, c.changeOne)
+}
+
+// Close stops the generator and waits for it. The handler keeps serving.
+func (c *CAD) Close() {
+	c.run.Lock()
+	if c.cancel == nil {
+		c.cancel = func() {} // a later Start does nothing
+	}
+	c.cancel()
+	c.run.Unlock()
+	c.wg.Wait()
+}
+
+var (
+	natures = []CADNature{
+		{"FIRE", "Structure fire"}, {"MED", "Medical emergency"}, {"TC", "Traffic collision"},
+		{"BURG", "Burglary"}, {"GAS", "Gas leak"}, {"ALARM", "Fire alarm"}, {"WELF", "Welfare check"},
+	}
+	streets = []string{"Main St", "Oak Ave", "Elm St", "Maple Dr", "Evergreen Terrace", "Industrial Way", "River Rd"}
+)
+
+// AddIncident creates an OPEN incident now and returns its id (its IncidentNumber).
+func (c *CAD) AddIncident() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.seq++
+	inc := &CADIncident{
+		IncidentNumber: c.next,
+		Status:         "OPEN",
+		Nature:         natures[c.rng.IntN(len(natures))],
+		Loc:            CADLocation{Number: strconv.Itoa(100 * (1 + c.rng.IntN(40))), Street: streets[c.rng.IntN(len(streets))], City: "Springfield"},
+		Pri:            strconv.Itoa(1 + c.rng.IntN(3)),
+		CallTaker:      CADUser{ID: fmt.Sprintf("ct%03d", 1+c.rng.IntN(60))},
+		Updated:        c.seq,
+	}
+	c.next += int64(1 + c.rng.IntN(3))
+	id := strconv.FormatInt(inc.IncidentNumber, 10)
+	c.incidents[id] = inc
+	c.order = append(c.order, id)
+	c.log.Debug("incident created", "incident", id, "nature", inc.Nature.Code)
+	return id
+}
+
+// UpdateIncident changes one field of an incident (status OPEN → DISPATCHED → CLOSED, or
+// the priority) and bumps its updated sequence. It reports whether the incident exists.
+func (c *CAD) UpdateIncident(id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	inc, ok := c.incidents[id]
+	if !ok {
+		return false
+	}
+	c.update(inc)
+	return true
+}
+
+func (c *CAD) update(inc *CADIncident) {
+	switch {
+	case inc.Status == "OPEN":
+		inc.Status = "DISPATCHED"
+	case inc.Status == "DISPATCHED" && c.rng.IntN(2) == 0:
+		inc.Status = "CLOSED"
+	default:
+		pri, _ := strconv.Atoi(inc.Pri)
+		inc.Pri = strconv.Itoa(pri%3 + 1)
+	}
+	c.seq++
+	inc.Updated = c.seq
+}
+
+// changeOne updates a random incident that is not closed.
+func (c *CAD) changeOne() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var open []*CADIncident
+	for _, id := range c.order {
+		if inc := c.incidents[id]; inc.Status != "CLOSED" {
+			open = append(open, inc)
+		}
+	}
+	if len(open) > 0 {
+		c.update(open[c.rng.IntN(len(open))])
+	}
+}
+
+// SetDown makes every endpoint answer 503 with Retry-After: 1 (true) or serve again (false).
+func (c *CAD) SetDown(down bool) { c.down.Store(down) }
+
+// SetNoteDelay makes POST .../notes wait d before storing and answering.
+func (c *CAD) SetNoteDelay(d time.Duration) { c.noteDelay.Store(int64(d)) }
+
+// Incidents lists the incident ids in creation order.
+func (c *CAD) Incidents() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.order)
+}
+
+// Incident returns a copy of one incident.
+func (c *CAD) Incident(id string) (CADIncident, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	inc, ok := c.incidents[id]
+	if !ok {
+		return CADIncident{}, false
+	}
+	return *inc, true
+}
+
+// Notes returns the notes written into an incident, in arrival order.
+func (c *CAD) Notes(incidentID string) []CADNote {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.notes[incidentID])
+}
+
+// NoteCount is the number of notes written into all incidents.
+func (c *CAD) NoteCount() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.noteCount
+}
+
+// ServeHTTP serves the CAD API.
+func (c *CAD) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if c.down.Load() {
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "CAD is down for maintenance", http.StatusServiceUnavailable)
+		return
+	}
+	if k := c.o.APIKey; k != "" {
+		got := r.Header.Get("X-Api-Key")
+		if got == "" {
+			got, _ = strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		}
+		if subtle.ConstantTimeCompare([]byte(got), []byte(k)) != 1 {
+			http.Error(w, "invalid API key", http.StatusUnauthorized)
+			return
+		}
+	}
+	c.mux.ServeHTTP(w, r)
+}
+
+func (c *CAD) list(w http.ResponseWriter, r *http.Request) {
+	var since int64
+	if s := r.URL.Query().Get("since"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			http.Error(w, fmt.Sprintf("since: %q is not a number", s), http.StatusBadRequest)
+			return
+		}
+		since = n
+	}
+	c.mu.Lock()
+	data := []CADIncident{}
+	for _, id := range c.order {
+		if inc := c.incidents[id]; inc.Updated > since {
+			data = append(data, *inc)
+		}
+	}
+	c.mu.Unlock()
+	slices.SortFunc(data, func(a, b CADIncident) int { return cmp.Compare(a.Updated, b.Updated) })
+	writeJSON(w, http.StatusOK, map[string]any{"data": data})
+}
+
+func (c *CAD) get(w http.ResponseWriter, r *http.Request) {
+	inc, ok := c.Incident(r.PathValue("id"))
+	if !ok {
+		http.Error(w, "no such incident", http.StatusNotFound)
+		return
+	}
+	writeJSON(w, http.StatusOK, inc)
+}
+
+func (c *CAD) postNote(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	var body map[string]any
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody)).Decode(&body); err != nil || body == nil {
+		http.Error(w, "body must be a JSON object", http.StatusBadRequest)
+		return
+	}
+	if d := time.Duration(c.noteDelay.Load()); d > 0 {
+		select {
+		case <-time.After(d):
+		case <-r.Context().Done():
+			return
+		}
+	}
+	text, _ := body["text"].(string)
+	critical, _ := body["critical"].(bool)
+	c.mu.Lock()
+	if _, ok := c.incidents[id]; !ok {
+		c.mu.Unlock()
+		http.Error(w, "no such incident", http.StatusNotFound)
+		return
+	}
+	c.notes[id] = append(c.notes[id], CADNote{Text: text, Critical: critical, Key: r.Header.Get("Idempotency-Key"), At: time.Now()})
+	c.noteCount++
+	n := len(c.notes[id])
+	c.mu.Unlock()
+	c.log.Debug("note stored", "incident", id, "n", n)
+	writeJSON(w, http.StatusCreated, map[string]any{"incident": id, "note": n})
+}
+
+func (c *CAD) getNotes(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if _, ok := c.Incident(id); !ok {
+		http.Error(w, "no such incident", http.StatusNotFound)
+		return
+	}
+	notes := c.Notes(id)
+	if notes == nil {
+		notes = []CADNote{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"notes": notes})
+}
