@@ -151,6 +151,7 @@ func (s *Sidecar) Run(ctx context.Context) error {
 	if err := s.Listen(); err != nil {
 		return err
 	}
+	parent := ctx
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var wg sync.WaitGroup
@@ -211,10 +212,10 @@ func (s *Sidecar) Run(ctx context.Context) error {
 	}
 	<-sched.Stop().Done()
 	wg.Wait()
-	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
-		return err
+	if parent.Err() != nil {
+		return nil // asked to stop: a clean stop
 	}
-	return nil
+	return context.Cause(ctx) // a component failed
 }
 
 func (s *Sidecar) serve(goOwned func(string, func(context.Context) error), name string, ln net.Listener, h http.Handler) *http.Server {
