@@ -35,6 +35,11 @@ func newClient(c *Config, log *slog.Logger) *client {
 		SetRetryCount(0).
 		SetResponseBodyLimit(maxResponseBytes).
 		SetLogger(restyLogger{log}).
+		// A redirect is not followed: Go would turn a POST into a GET that "succeeds"
+		// without writing the note. classify reports it with its Location.
+		SetRedirectPolicy(resty.RedirectPolicyFunc(func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		})).
 		SetHeader("User-Agent", "cad-sidecar")
 	for k, v := range c.Headers {
 		r.SetHeader(k, v)
@@ -96,12 +101,16 @@ func (c *client) do(ctx context.Context, method, path string, body []byte, heade
 }
 
 // classify turns a non-2xx answer into an outbox error: 408, 429 and 5xx are transient
-// (with the Retry-After delay when given), any other status is permanent.
+// (with the Retry-After delay when given), any other status (3xx included) is permanent.
 func classify(method, path string, r response) error {
 	if r.status >= 200 && r.status < 300 {
 		return nil
 	}
-	err := fmt.Errorf("rest: %s %s: %d %s%s", method, path, r.status, http.StatusText(r.status), bodySnippet(r.body))
+	detail := bodySnippet(r.body)
+	if r.status >= 300 && r.status < 400 {
+		detail = fmt.Sprintf(": redirected to %q (redirects are not followed: check base_url)", r.header.Get("Location"))
+	}
+	err := fmt.Errorf("rest: %s %s: %d %s%s", method, path, r.status, http.StatusText(r.status), detail)
 	if r.status == http.StatusRequestTimeout || r.status == http.StatusTooManyRequests || r.status >= 500 {
 		if d, ok := retryAfter(r.header.Get("Retry-After"), time.Now()); ok {
 			return outbox.RetryAfter(err, d)

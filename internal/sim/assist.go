@@ -312,8 +312,15 @@ func (a *Assist) LastLink(incidentID string) (assist.LinkIncidentRequest, bool) 
 	return r, ok
 }
 
-// LinkCount is the number of link requests accepted, re-links included.
+// LinkCount is the number of distinct incidents linked (each has one call).
 func (a *Assist) LinkCount() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.byIncident)
+}
+
+// LinkRequests is the number of link requests accepted, re-links included.
+func (a *Assist) LinkRequests() int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.linkCount
