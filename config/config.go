@@ -12,14 +12,14 @@ import (
 
 // Config is the whole configuration. Field tags are the YAML keys of DESIGN.md.
 type Config struct {
-	DataDir string        `koanf:"data_dir"`
-	Log     LogConfig     `koanf:"log"`
-	Server  ServerConfig  `koanf:"server"`
-	Admin   AdminConfig   `koanf:"admin"`
-	Assist  AssistConfig  `koanf:"assist"`
-	CAD     CADConfig     `koanf:"cad"`
+	DataDir string         `koanf:"data_dir"`
+	Log     LogConfig      `koanf:"log"`
+	Server  ServerConfig   `koanf:"server"`
+	Admin   AdminConfig    `koanf:"admin"`
+	Assist  AssistConfig   `koanf:"assist"`
+	CAD     CADConfig      `koanf:"cad"`
 	Mapping mapping.Config `koanf:"mapping"`
-	Outbox  OutboxConfig  `koanf:"outbox"`
+	Outbox  OutboxConfig   `koanf:"outbox"`
 
 	// File is the absolute path of the file the config was loaded from.
 	File string `koanf:"-"`

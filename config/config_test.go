@@ -83,7 +83,9 @@ func TestProblems(t *testing.T) {
 	}{
 		{
 			name: "unknown key with suggestion",
-			edit: func(s string) string { return strings.Replace(s, "  token: test-token", "  token: test-token\n  tokn: x", 1) },
+			edit: func(s string) string {
+				return strings.Replace(s, "  token: test-token", "  token: test-token\n  tokn: x", 1)
+			},
 			want: []string{`assist.tokn: unknown key (did you mean "token"?) (config.yaml:5)`},
 		},
 		{
@@ -141,7 +143,9 @@ func TestProblems(t *testing.T) {
 		},
 		{
 			name: "mapping problem",
-			edit: func(s string) string { return strings.Replace(s, "from: Nature.Code}", "from: Nature.Code, expr: 'x'}", 1) },
+			edit: func(s string) string {
+				return strings.Replace(s, "from: Nature.Code}", "from: Nature.Code, expr: 'x'}", 1)
+			},
 			want: []string{`mapping.fields[0]: `},
 		},
 		{

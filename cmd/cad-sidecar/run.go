@@ -77,4 +77,3 @@ func newLogger(w io.Writer, c config.LogConfig) *slog.Logger {
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
-
