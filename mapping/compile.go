@@ -22,11 +22,8 @@ type Mapper struct {
 	fields     []field
 	note       *template.Template
 
-	// Expression environment: the top-level record keys the expressions read (all of
-	// them when an expression uses $env).
-	needEnv bool
-	envAll  bool
-	envKeys []string
+	// Expression environment: what the programs read of the record (see env.go).
+	plan    envPlan
 	envPool sync.Pool
 }
 
@@ -87,19 +84,15 @@ func Compile(c Config) (*Mapper, []Problem) {
 	var probs []Problem
 	add := func(key, msg string) { probs = append(probs, Problem{Key: key, Msg: msg}) }
 	m := &Mapper{}
-	names := map[string]struct{}{}
-	// compile compiles an expression and notes the record keys it reads.
+	// compile compiles an expression and notes what it reads of the record.
 	compile := func(src string, asBool bool) (*vm.Program, error) {
 		p, err := compileExpr(src, asBool)
 		if err != nil {
 			return nil, err
 		}
-		all, err := identifiers(p, names)
-		if err != nil {
+		if err := m.plan.analyze(p); err != nil {
 			return nil, err
 		}
-		m.needEnv = true
-		m.envAll = m.envAll || all
 		return p, nil
 	}
 
@@ -185,10 +178,8 @@ func Compile(c Config) (*Mapper, []Problem) {
 	if len(probs) > 0 {
 		return nil, probs
 	}
-	for k := range names {
-		m.envKeys = append(m.envKeys, k)
-	}
-	size := len(m.envKeys)
+	m.plan.freeze()
+	size := len(m.plan.keys)
 	m.envPool.New = func() any { return make(map[string]any, size) }
 	return m, nil
 }
@@ -211,9 +202,12 @@ func describe(f Field) string {
 // `incident_id: "IncidentNumber" not found in record`.
 func (m *Mapper) Map(rec adapters.Record) (Result, error) {
 	var env map[string]any
-	if m.needEnv {
-		env = m.env(rec)
-		defer m.releaseEnv(env)
+	if m.plan.used {
+		var pooled bool
+		env, pooled = m.env(rec)
+		if pooled {
+			defer m.releaseEnv(env)
+		}
 	}
 	if m.filter != nil {
 		out, err := run(m.filter, env)
@@ -289,27 +283,4 @@ func (m *Mapper) IncidentID(rec adapters.Record) (string, bool) {
 	}
 	s := String(v)
 	return s, s != ""
-}
-
-// env builds the expression environment for rec: the keys the expressions read, with
-// values converted by exprValue.
-func (m *Mapper) env(rec adapters.Record) map[string]any {
-	env := m.envPool.Get().(map[string]any)
-	if m.envAll {
-		for k, v := range rec {
-			env[k], _ = exprValue(v)
-		}
-		return env
-	}
-	for _, k := range m.envKeys {
-		if v, ok := rec[k]; ok {
-			env[k], _ = exprValue(v)
-		}
-	}
-	return env
-}
-
-func (m *Mapper) releaseEnv(env map[string]any) {
-	clear(env)
-	m.envPool.Put(env)
 }

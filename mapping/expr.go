@@ -1,17 +1,14 @@
 package mapping
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/expr-lang/expr"
-	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/builtin"
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
@@ -77,40 +74,6 @@ var functionNames = func() map[string]bool {
 	return names
 }()
 
-// identifiers adds the names p reads to names; all reports that p uses $env (it needs every
-// key). With undefined variables allowed, a call of an unknown function compiles (it would
-// call a record value); it is reported here as an error instead.
-func identifiers(p *vm.Program, names map[string]struct{}) (all bool, err error) {
-	v := &identVisitor{names: names}
-	n := p.Node()
-	ast.Walk(&n, v)
-	if v.unknown != "" {
-		return false, errors.New("unknown function " + v.unknown + " (helpers: str, num, coalesce, join, digits, and expr-lang's builtins)")
-	}
-	return v.all, nil
-}
-
-type identVisitor struct {
-	names   map[string]struct{}
-	all     bool
-	unknown string
-}
-
-func (v *identVisitor) Visit(n *ast.Node) {
-	switch x := (*n).(type) {
-	case *ast.IdentifierNode:
-		if x.Value == "$env" {
-			v.all = true
-		} else {
-			v.names[x.Value] = struct{}{}
-		}
-	case *ast.CallNode:
-		if id, ok := x.Callee.(*ast.IdentifierNode); ok && !functionNames[id.Value] && v.unknown == "" {
-			v.unknown = id.Value
-		}
-	}
-}
-
 // exprError shortens an expr error to one line: message and position, no snippet.
 func exprError(err error) string {
 	var fe *file.Error
@@ -130,58 +93,6 @@ func run(p *vm.Program, env map[string]any) (any, error) {
 	out, err := m.Run(p, env)
 	vmPool.Put(m)
 	return out, err
-}
-
-// exprValue converts v for expressions (see the comment on exprOptions). changed is false
-// when v is returned as is.
-func exprValue(v any) (out any, changed bool) {
-	switch x := v.(type) {
-	case json.Number:
-		return numberValue(x), true
-	case []byte:
-		return string(x), true
-	case map[string]any:
-		var cp map[string]any
-		for k, e := range x {
-			if ne, ch := exprValue(e); ch {
-				if cp == nil {
-					cp = maps.Clone(x)
-				}
-				cp[k] = ne
-			}
-		}
-		if cp != nil {
-			return cp, true
-		}
-	case []any:
-		var cp []any
-		for i, e := range x {
-			if ne, ch := exprValue(e); ch {
-				if cp == nil {
-					cp = slices.Clone(x)
-				}
-				cp[i] = ne
-			}
-		}
-		if cp != nil {
-			return cp, true
-		}
-	}
-	return v, false
-}
-
-func numberValue(n json.Number) any {
-	s := string(n)
-	if i, err := strconv.ParseInt(s, 10, 64); err == nil && int64(int(i)) == i {
-		return int(i)
-	}
-	if !strings.ContainsAny(s, ".eE") {
-		return s // integer beyond int64: keep exact
-	}
-	if f, err := strconv.ParseFloat(s, 64); err == nil {
-		return f
-	}
-	return s
 }
 
 func toFloat(v any) (float64, error) {

@@ -135,6 +135,15 @@ func TestMap(t *testing.T) {
 		{"expr optional chaining", Field{Expr: `Nope?.X ?? "none"`}, "none"},
 		{"expr through lookup", Field{Expr: `Status`, Lookup: map[string]string{"OPEN": "Open"}}, "Open"},
 		{"expr $env", Field{Expr: `$env["Status"]`}, "OPEN"},
+		{"expr $env member number", Field{Expr: `$env.PriNum + 1`}, "3"},
+		{"expr $env whole", Field{Expr: `get($env, "PriNum") + 1`}, "3"},
+		{"expr member chain number", Field{Expr: `Loc.Number + 1`}, "1201"},
+		{"expr index member", Field{Expr: `Loc["Number"] + 2`}, "1202"},
+		{"expr list element number", Field{Expr: `Matrix[1][1] * 10`}, "40"},
+		{"expr deep chain", Field{Expr: `Units[0].Crew[0].Name + "!"`}, "Ann!"},
+		{"expr whole value via let", Field{Expr: `let l = Loc; l.Number - 200`}, "1000"},
+		{"expr whole value via function", Field{Expr: `sum(values(Obj) | filter(# == 1))`}, "1"},
+		{"expr string member leaves numbers", Field{Expr: `Loc.Street`}, "Main St"},
 	}
 	r := decodeRecord(t, []byte(rec))
 	for _, tc := range tests {
