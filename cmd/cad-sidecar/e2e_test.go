@@ -371,4 +371,3 @@ func TestVersionAndUnknownCommand(t *testing.T) {
 		t.Fatalf("unknown command: exit %d %q", code, errb.String())
 	}
 }
-
