@@ -12,12 +12,12 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/cad-sidecar/cad-sidecar/internal/httpclass"
 	"github.com/cad-sidecar/cad-sidecar/outbox"
 )
 
-// MaxRetryAfter caps the delay taken from a Retry-After header, so that a misconfigured
-// gateway cannot park a message for days. The outbox applies its own bounds on top.
-const MaxRetryAfter = time.Hour
+// MaxRetryAfter caps the delay taken from a Retry-After header.
+const MaxRetryAfter = httpclass.MaxRetryAfter
 
 // maxExcerpt is the most bytes of a response body quoted in an error message.
 const maxExcerpt = 200
@@ -58,22 +58,7 @@ func classifyStatus(method, path string, resp *http.Response, body []byte, now t
 		Message:    errorMessageOf(body),
 		Body:       excerpt(body),
 	}
-	if !isTransientStatus(resp.StatusCode) {
-		return outbox.Permanent(he)
-	}
-	if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), now); ok {
-		return outbox.RetryAfter(he, d)
-	}
-	return outbox.Transient(he)
-}
-
-// isTransientStatus reports whether a request answered with code is worth retrying.
-func isTransientStatus(code int) bool {
-	switch code {
-	case http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusUnauthorized, http.StatusForbidden:
-		return true
-	}
-	return code >= 500
+	return httpclass.Classify(resp.StatusCode, resp.Header, he, now)
 }
 
 // statusText is resp.Status, or the code and its standard text when the server sent none.
@@ -82,30 +67,6 @@ func statusText(resp *http.Response) string {
 		return resp.Status
 	}
 	return strconv.Itoa(resp.StatusCode) + " " + http.StatusText(resp.StatusCode)
-}
-
-// parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP-date. It reports
-// false for an absent, unparsable or non-positive value; the delay is capped at MaxRetryAfter.
-func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	var d time.Duration
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs > int64(MaxRetryAfter/time.Second) {
-			return MaxRetryAfter, true
-		}
-		d = time.Duration(secs) * time.Second
-	} else if t, err := http.ParseTime(v); err == nil {
-		d = t.Sub(now)
-	} else {
-		return 0, false
-	}
-	if d <= 0 {
-		return 0, false
-	}
-	return min(d, MaxRetryAfter), true
 }
 
 // excerpt returns at most maxExcerpt bytes of body as valid UTF-8 on one line.

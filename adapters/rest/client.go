@@ -7,12 +7,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/go-resty/resty/v2"
 
+	"github.com/cad-sidecar/cad-sidecar/internal/httpclass"
 	"github.com/cad-sidecar/cad-sidecar/outbox"
 )
 
@@ -100,8 +100,8 @@ func (c *client) do(ctx context.Context, method, path string, body []byte, heade
 	return response{status: resp.StatusCode(), header: resp.Header(), body: resp.Body()}, nil
 }
 
-// classify turns a non-2xx answer into an outbox error: 408, 429 and 5xx are transient
-// (with the Retry-After delay when given), any other status (3xx included) is permanent.
+// classify turns a non-2xx answer into an outbox error (see httpclass.Retryable); a 3xx is
+// permanent and names where it pointed.
 func classify(method, path string, r response) error {
 	if r.status >= 200 && r.status < 300 {
 		return nil
@@ -111,13 +111,7 @@ func classify(method, path string, r response) error {
 		detail = fmt.Sprintf(": redirected to %q (redirects are not followed: check base_url)", r.header.Get("Location"))
 	}
 	err := fmt.Errorf("rest: %s %s: %d %s%s", method, path, r.status, http.StatusText(r.status), detail)
-	if r.status == http.StatusRequestTimeout || r.status == http.StatusTooManyRequests || r.status >= 500 {
-		if d, ok := retryAfter(r.header.Get("Retry-After"), time.Now()); ok {
-			return outbox.RetryAfter(err, d)
-		}
-		return outbox.Transient(err)
-	}
-	return outbox.Permanent(err)
+	return httpclass.Classify(r.status, r.header, err, time.Now())
 }
 
 // bodySnippet is ": " + at most maxErrorBody bytes of body, on one line.
@@ -130,26 +124,6 @@ func bodySnippet(b []byte) string {
 		s = strings.ToValidUTF8(s[:maxErrorBody], "") + "…"
 	}
 	return ": " + strings.Join(strings.Fields(s), " ")
-}
-
-// retryAfter parses a Retry-After value: delay-seconds or an HTTP date.
-func retryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if n <= 0 {
-			return 0, false
-		}
-		return time.Duration(n) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return d, true
-		}
-	}
-	return 0, false
 }
 
 // restyLogger sends resty's own messages to slog at debug level: every failure it logs is

@@ -208,25 +208,3 @@ func TestWriteNoteRedirectIsNotFollowed(t *testing.T) {
 	default:
 	}
 }
-
-func TestRetryAfter(t *testing.T) {
-	now := time.Date(2026, 1, 2, 10, 0, 0, 0, time.UTC)
-	for _, tc := range []struct {
-		v    string
-		want time.Duration
-		ok   bool
-	}{
-		{"5", 5 * time.Second, true},
-		{" 120 ", 2 * time.Minute, true},
-		{"0", 0, false},
-		{"-1", 0, false},
-		{"", 0, false},
-		{"soon", 0, false},
-		{now.Add(30 * time.Second).Format(http.TimeFormat), 30 * time.Second, true},
-		{now.Add(-time.Minute).Format(http.TimeFormat), 0, false},
-	} {
-		if d, ok := retryAfter(tc.v, now); d != tc.want || ok != tc.ok {
-			t.Errorf("retryAfter(%q) = %v %v, want %v %v", tc.v, d, ok, tc.want, tc.ok)
-		}
-	}
-}

@@ -168,7 +168,8 @@ func TestPollErrorsClassified(t *testing.T) {
 	defer srv.Close()
 	src, _ := newTest(t, srv, nil)
 	_, err := src.Poll(context.Background(), "")
-	if !outbox.IsPermanent(err) || !strings.Contains(err.Error(), "401") {
+	// A rejected key is the operator's to fix; the poll is retried, never given up.
+	if outbox.IsPermanent(err) || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("401: %v", err)
 	}
 	src, _ = newTest(t, srv, func(c *Config) { c.Headers = map[string]string{"X-Api-Key": "k"} })
