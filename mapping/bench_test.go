@@ -1,7 +1,9 @@
 package mapping
 
 import (
+	"runtime"
 	"strconv"
+	"sync"
 	"testing"
 
 	"github.com/cad-sidecar/cad-sidecar/adapters"
@@ -67,6 +69,31 @@ func BenchmarkMapAndHash(b *testing.B) {
 			}
 			_ = Hash(res.Request)
 		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/10k")
+}
+
+// BenchmarkMapAndHashParallel is BenchmarkMapAndHash spread over GOMAXPROCS goroutines, the
+// way a sidecar maps a large poll batch on all its cores.
+func BenchmarkMapAndHashParallel(b *testing.B) {
+	m, recs := benchSetup(b, 10_000)
+	workers := runtime.GOMAXPROCS(0)
+	b.ReportAllocs()
+	for b.Loop() {
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Go(func() {
+				for i := w; i < len(recs); i += workers {
+					res, err := m.Map(recs[i])
+					if err != nil || res.Filtered {
+						b.Error(err, res.Reason)
+						return
+					}
+					_ = Hash(res.Request)
+				}
+			})
+		}
+		wg.Wait()
 	}
 	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/10k")
 }

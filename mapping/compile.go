@@ -17,10 +17,13 @@ type Mapper struct {
 	incidentID Path
 	userID     Path
 	hasUser    bool
-	filter     *vm.Program
-	filterSrc  string
-	fields     []field
-	note       *template.Template
+	// Every path, resolved once per record sharing prefixes; the ints are pathSet nodes.
+	paths                  pathSet
+	incidentNode, userNode int
+	filter                 *vm.Program
+	filterSrc              string
+	fields                 []field
+	note                   *template.Template
 
 	// Expression environment: what the programs read of the record (see env.go).
 	plan    envPlan
@@ -38,7 +41,7 @@ const (
 type field struct {
 	name, desc string
 	kind       fieldKind
-	path       Path
+	node       int // pathSet node of from
 	prog       *vm.Program
 	value      string
 	lookup     map[string]string
@@ -102,12 +105,14 @@ func Compile(c Config) (*Mapper, []Problem) {
 		add("incident_id", "invalid path "+strconv.Quote(c.IncidentID)+": "+err.Error())
 	} else {
 		m.incidentID = p
+		m.incidentNode = m.paths.add(p)
 	}
 	if strings.TrimSpace(c.UserID) != "" {
 		if p, err := ParsePath(strings.TrimSpace(c.UserID)); err != nil {
 			add("user_id", "invalid path "+strconv.Quote(c.UserID)+": "+err.Error())
 		} else {
 			m.userID, m.hasUser = p, true
+			m.userNode = m.paths.add(p)
 		}
 	}
 	if src := strings.TrimSpace(c.Filter); src != "" {
@@ -153,7 +158,7 @@ func Compile(c Config) (*Mapper, []Problem) {
 			if p, err := ParsePath(strings.TrimSpace(f.From)); err != nil {
 				add(key+".from", "invalid path "+strconv.Quote(f.From)+": "+err.Error())
 			} else {
-				cf.path = p
+				cf.node = m.paths.add(p)
 			}
 		case f.Expr != "":
 			cf.kind = kindExpr
@@ -219,7 +224,14 @@ func (m *Mapper) Map(rec adapters.Record) (Result, error) {
 		}
 	}
 
-	v, ok := m.incidentID.Lookup(rec)
+	var buf [64]resolved
+	vals := buf[:]
+	if n := len(m.paths.nodes); n > len(buf) {
+		vals = make([]resolved, n)
+	}
+	m.paths.resolve(rec, vals)
+
+	v, ok := get(rec, vals, m.incidentNode)
 	if !ok {
 		return Result{}, &Error{Key: "incident_id", Msg: strconv.Quote(m.incidentID.src) + " not found in record"}
 	}
@@ -228,7 +240,7 @@ func (m *Mapper) Map(rec adapters.Record) (Result, error) {
 		return Result{}, &Error{Key: "incident_id", Msg: strconv.Quote(m.incidentID.src) + " is empty in record"}
 	}
 	if m.hasUser {
-		if v, ok := m.userID.Lookup(rec); ok {
+		if v, ok := get(rec, vals, m.userNode); ok {
 			req.UserID = String(v)
 		}
 	}
@@ -236,7 +248,7 @@ func (m *Mapper) Map(rec adapters.Record) (Result, error) {
 	req.Fields = make([]assist.IncidentField, len(m.fields))
 	for i := range m.fields {
 		f := &m.fields[i]
-		val, err := f.eval(rec, env)
+		val, err := f.eval(rec, vals, env)
 		if err != nil {
 			return Result{}, err
 		}
@@ -245,11 +257,11 @@ func (m *Mapper) Map(rec adapters.Record) (Result, error) {
 	return Result{Request: req}, nil
 }
 
-func (f *field) eval(rec adapters.Record, env map[string]any) (string, error) {
+func (f *field) eval(rec adapters.Record, vals []resolved, env map[string]any) (string, error) {
 	var s string
 	switch f.kind {
 	case kindFrom:
-		if v, ok := f.path.Lookup(rec); ok {
+		if v, ok := get(rec, vals, f.node); ok {
 			s = String(v)
 		}
 	case kindExpr:

@@ -103,7 +103,7 @@ func (plan *envPlan) analyze(p *vm.Program) error {
 		bases[id] = true
 	}
 	for _, id := range c.idents {
-		if bases[id] {
+		if bases[id] || c.callees[id] {
 			continue
 		}
 		if id.Value == "$env" {
@@ -124,6 +124,7 @@ type collector struct {
 	idents  []*ast.IdentifierNode
 	members []*ast.MemberNode
 	inner   map[*ast.MemberNode]bool // member nodes that are the Node of another
+	callees map[*ast.IdentifierNode]bool
 	unknown string
 }
 
@@ -142,8 +143,14 @@ func (c *collector) Visit(n *ast.Node) {
 			}
 		}
 	case *ast.CallNode:
-		if id, ok := x.Callee.(*ast.IdentifierNode); ok && !functionNames[id.Value] && c.unknown == "" {
-			c.unknown = id.Value
+		if id, ok := x.Callee.(*ast.IdentifierNode); ok {
+			if !functionNames[id.Value] && c.unknown == "" {
+				c.unknown = id.Value
+			}
+			if c.callees == nil {
+				c.callees = map[*ast.IdentifierNode]bool{}
+			}
+			c.callees[id] = true
 		}
 	}
 }

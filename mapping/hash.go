@@ -29,7 +29,9 @@ func Hash(req assist.LinkIncidentRequest) string {
 	sum := sha256.Sum256(b)
 	*bp = b
 	hashBufs.Put(bp)
-	return hex.EncodeToString(sum[:])
+	var out [2 * sha256.Size]byte
+	hex.Encode(out[:], sum[:])
+	return string(out[:])
 }
 
 func appendString(b []byte, s string) []byte {
