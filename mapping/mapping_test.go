@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -319,5 +320,30 @@ func TestSetDefaults(t *testing.T) {
 	c.SetDefaults()
 	if c.Note.Text != "x" {
 		t.Errorf("SetDefaults overwrote Note.Text: %q", c.Note.Text)
+	}
+}
+
+// A SQL row arrives with Go types rather than json.Number: int64, float64, []byte, time.Time.
+func TestMapSQLRow(t *testing.T) {
+	opened := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	rec := adapters.Record{"inc_no": int64(260045123), "pri": int64(1), "amount": 12.5,
+		"street": []byte("Main St"), "opened": opened, "closed": nil}
+	c := Config{IncidentID: "inc_no", Filter: `pri <= 2 && closed == nil`, Fields: []Field{
+		{Name: "Priority", From: "pri", Lookup: map[string]string{"1": "High"}},
+		{Name: "Street", Expr: `street + " (" + str(amount) + ")"`},
+		{Name: "Opened", From: "opened"},
+		{Name: "Year", Expr: `opened.Year()`},
+	}}
+	res, err := mustCompile(t, c).Map(rec)
+	if err != nil || res.Filtered {
+		t.Fatalf("Map = %+v, %v", res, err)
+	}
+	var got []string
+	for _, f := range res.Request.Fields {
+		got = append(got, f.Value)
+	}
+	want := []string{"High", "Main St (12.5)", "2026-01-02T03:04:05Z", "2026"}
+	if res.Request.IncidentID != "260045123" || !reflect.DeepEqual(got, want) {
+		t.Errorf("Map = %q %q, want %q", res.Request.IncidentID, got, want)
 	}
 }
