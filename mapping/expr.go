@@ -19,17 +19,22 @@ import (
 // environment with AllowUndefinedVariables, a misspelt name is simply nil at run time
 // (syntax, unknown functions and wrong helper arity are still caught by Compile). A later
 // issue adds declared record schemas, which will let Compile check names and types.
+// A record key that is also a builtin's name (type, len, now, ...) is read as $env.type.
+// A member of a missing value is a run-time error (Loc.Street when Loc is absent): write
+// Loc?.Street, or Loc?.Street ?? "" for a default.
 //
 // Numbers: records decoded from JSON carry json.Number, which expr cannot compare or add.
-// Before running, every value an expression can reach is converted (copy-on-write, the
-// record itself is never modified):
+// Before running, the values the expressions read are converted (copy-on-write, the record
+// itself is never modified; see env.go):
 //   - an integer literal that fits in int64 → int (so Pri == 1, Count > 2, Id + 1 work)
 //   - a decimal or exponent literal → float64 (Lat > 40.5 works; exactness is lost, so
 //     str(Amount) of 12.50 is "12.5" — use `from:` to copy a number without loss)
 //   - an integer literal too large for int64 → string, to keep long ids exact
 //   - []byte → string
 //
-// Strings stay strings: Pri == "1" is true only when the record holds the string "1".
+// Strings stay strings: Pri == "1" is true only when the record holds the string "1", and
+// "No. " + Loc.Number is an error when Number is a number: write str(Loc.Number). A filter
+// whose result is nil (a missing flag) counts as false.
 // Helpers: str(x), num(x), coalesce(a, b, ...), join(list, sep), digits(x).
 var exprOptions = []expr.Option{
 	expr.Env(map[string]any{}),
