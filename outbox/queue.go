@@ -170,3 +170,28 @@ func (s *Store) submitInternal(r *writeReq) error {
 	}
 	return r.err
 }
+
+// Pending lists up to limit (0 = all) pending messages of topic in seq order, payloads
+// included (for diagnostics, tests and the admin API; O(limit) reads).
+func (s *Store) Pending(topic Topic, limit int) ([]Message, error) {
+	var out []Message
+	err := s.view(func(tx *bolt.Tx) error {
+		b := tx.Bucket(queueBucket(topic))
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		for k, v := c.First(); k != nil && (limit <= 0 || len(out) < limit); k, v = c.Next() {
+			m, err := decodeMessage(v, topic, seqOf(k))
+			if err != nil {
+				return fmt.Errorf("seq %d: %w", seqOf(k), err)
+			}
+			out = append(out, m)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("outbox: pending of %s: %w", topic, err)
+	}
+	return out, nil
+}
