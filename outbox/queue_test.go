@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -230,5 +232,59 @@ func TestCodecRoundTrip(t *testing.T) {
 		if _, err := decodeMessage(bad, TopicNote, 1); !errors.Is(err, errCorrupt) {
 			t.Errorf("decode(%v) = %v, want errCorrupt", bad, err)
 		}
+	}
+}
+
+func TestDedupConcurrentProducers(t *testing.T) {
+	s := openT(t, dbPath(t), Options{})
+	var wg sync.WaitGroup
+	var added atomic.Int32
+	for i := range 32 {
+		wg.Go(func() {
+			ok, err := s.Enqueue(context.Background(), TopicNote, "inc", []byte(fmt.Sprint(i)), "same-note")
+			if err != nil {
+				t.Errorf("Enqueue: %v", err)
+			}
+			if ok {
+				added.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if added.Load() != 1 || stats(t, s).Pending[TopicNote] != 1 {
+		t.Fatalf("%d producers won with one idempotency key; Stats %+v", added.Load(), stats(t, s))
+	}
+}
+
+func TestReplayGoesToEndOfKeyFIFO(t *testing.T) {
+	s := openT(t, dbPath(t), Options{})
+	enqueue(t, s, TopicNote, "a", "bad")
+	var fail atomic.Bool
+	fail.Store(true)
+	var r recorder
+	h := func(ctx context.Context, m Message) error {
+		if string(m.Payload) == "bad" && fail.Load() {
+			return Permanentf("422")
+		}
+		return r.handle(ctx, m)
+	}
+	stop := deliverBg(t, s, TopicNote, h)
+	waitFor(t, "dead letter", func() bool { return stats(t, s).Dead[TopicNote] == 1 })
+	stop()
+	enqueue(t, s, TopicNote, "a", "later")
+	dl := deadLetters(t, s, TopicNote)
+	fail.Store(false)
+	if err := s.Replay(TopicNote, dl[0].Seq); err != nil {
+		t.Fatal(err)
+	}
+	ms := pending(t, s, TopicNote)
+	if len(ms) != 2 || string(ms[1].Payload) != "bad" || ms[1].Seq <= dl[0].Seq || ms[1].Attempts != 0 ||
+		ms[1].LastError != "" || ms[1].ReplayedAt.IsZero() || !ms[1].CreatedAt.Equal(dl[0].CreatedAt) {
+		t.Fatalf("pending after Replay = %+v", ms)
+	}
+	deliverBg(t, s, TopicNote, h)
+	waitFor(t, "both delivered", func() bool { return r.count() == 2 })
+	if got := r.snapshot(); fmt.Sprint(got) != "[later bad]" {
+		t.Fatalf("delivered %v", got)
 	}
 }

@@ -245,6 +245,7 @@ func createTopicBuckets(tx *bolt.Tx, t Topic) error {
 // loadIndex iterates one queue bucket (keys and headers only) into the in-memory index.
 func (s *Store) loadIndex(t Topic, b *bolt.Bucket) error {
 	ti := s.topicLocked(t)
+	now := s.opts.Now()
 	c := b.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		if len(k) != 8 {
@@ -254,7 +255,7 @@ func (s *Store) loadIndex(t Topic, b *bolt.Bucket) error {
 		if err != nil {
 			return fmt.Errorf("topic %q seq %d: %w", t, seqOf(k), err)
 		}
-		ti.add(h.key, seqOf(k), h.nextAttempt, s.opts.Now())
+		ti.add(h.key, seqOf(k), h.nextAttempt, now)
 		ti.pending++
 		s.pendingBytes += int64(h.payloadLen)
 	}

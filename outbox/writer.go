@@ -201,16 +201,22 @@ func (s *Store) apply(tx *bolt.Tx, r *writeReq, now time.Time, cur *int64) error
 			r.err = ErrNotFound
 			return nil
 		}
+		if r.kind == opAck { // only the size is needed: no payload copy
+			h, err := decodeHeader(v)
+			if err != nil {
+				return err
+			}
+			if err := q.Delete(k); err != nil {
+				return err
+			}
+			r.bytesDelta, r.pendingDelta = -int64(h.payloadLen), -1
+			break
+		}
 		m, err := decodeMessage(v, r.topic, r.seq)
 		if err != nil {
 			return err
 		}
 		switch r.kind {
-		case opAck:
-			if err := q.Delete(k); err != nil {
-				return err
-			}
-			r.bytesDelta, r.pendingDelta = -int64(len(m.Payload)), -1
 		case opRetry:
 			copyBookkeeping(&m, &r.msg)
 			if err := q.Put(k, encodeMessage(&m)); err != nil {
