@@ -175,7 +175,7 @@ func Open(path string, opts Options) (*Store, error) {
 		db:         db,
 		path:       path,
 		opts:       opts,
-		log:        opts.Logger.With("component", "outbox"),
+		log:        opts.Logger,
 		reqs:       make(chan *writeReq),
 		stopWriter: make(chan struct{}),
 		writerDone: make(chan struct{}),
