@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
-	"net/url"
 	"strconv"
 	"strings"
 	"text/template"
@@ -15,14 +14,12 @@ import (
 // TemplateFuncs are the helpers every template of the product gets:
 //   - json: JSON-encodes any value (a string becomes quoted and escaped; no HTML escaping)
 //   - xml: XML-escapes the text of a value (String rendering)
-//   - pathescape: escapes the text of a value for one URL path segment (url.PathEscape)
 //
 // text/template's own urlquery escapes for query strings.
 func TemplateFuncs() template.FuncMap {
 	return template.FuncMap{
-		"json":       jsonFunc,
-		"xml":        xmlFunc,
-		"pathescape": func(v any) string { return url.PathEscape(String(v)) },
+		"json": jsonFunc,
+		"xml":  xmlFunc,
 	}
 }
 

@@ -2,13 +2,11 @@ package rest
 
 import (
 	"bytes"
-	"encoding/json"
-	"encoding/xml"
-	"fmt"
 	"net/url"
 	"text/template"
 
 	"github.com/cad-sidecar/cad-sidecar/adapters"
+	"github.com/cad-sidecar/cad-sidecar/mapping"
 )
 
 // queryEscaped is a string that is already URL-query-escaped; pathEscaped one that is
@@ -19,31 +17,14 @@ type (
 	pathEscaped  string
 )
 
-// funcs are the template helpers.
-var funcs = template.FuncMap{
-	"json":  jsonFunc,
-	"xml":   xmlFunc,
-	"query": queryFunc,
-	"path":  pathFunc,
-}
-
-// jsonFunc returns v encoded as JSON (a string comes back quoted and escaped).
-func jsonFunc(v any) (string, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return "", err
-	}
-	return string(b), nil
-}
-
-// xmlFunc returns v as text with the XML special characters escaped.
-func xmlFunc(v any) (string, error) {
-	var b bytes.Buffer
-	if err := xml.EscapeText(&b, []byte(toString(v))); err != nil {
-		return "", err
-	}
-	return b.String(), nil
-}
+// funcs are the template helpers: the product's json and xml (mapping.TemplateFuncs),
+// plus query and path, which know the pre-escaped values of this adapter's URL templates.
+var funcs = func() template.FuncMap {
+	f := mapping.TemplateFuncs()
+	f["query"] = queryFunc
+	f["path"] = pathFunc
+	return f
+}()
 
 func queryFunc(v any) string {
 	switch v := v.(type) {
@@ -56,7 +37,7 @@ func queryFunc(v any) string {
 		}
 		return url.QueryEscape(raw)
 	}
-	return url.QueryEscape(toString(v))
+	return url.QueryEscape(mapping.String(v))
 }
 
 func pathFunc(v any) string {
@@ -70,17 +51,7 @@ func pathFunc(v any) string {
 		}
 		return url.PathEscape(raw)
 	}
-	return url.PathEscape(toString(v))
-}
-
-func toString(v any) string {
-	switch v := v.(type) {
-	case string:
-		return v
-	case nil:
-		return ""
-	}
-	return fmt.Sprint(v)
+	return url.PathEscape(mapping.String(v))
 }
 
 // pollData is the data of the poll.path template.
