@@ -48,6 +48,8 @@ type envOptions struct {
 	edit     func(*config.Config)
 	cadDown  bool
 	register bool
+	// wrapAssist puts a test's handler in front of the simulated Assist.
+	wrapAssist func(http.Handler) http.Handler
 }
 
 type syncBuffer struct {
@@ -85,7 +87,11 @@ func start(t *testing.T, o envOptions) *env {
 	e.as = sim.NewAssist(sim.AssistOptions{Token: assistToken, Seed: 3, NotesPerCall: 3, NoteEvery: 50 * time.Millisecond, PushRetryEvery: 50 * time.Millisecond})
 	e.cad.SetDown(o.cadDown)
 	cadSrv := httptest.NewServer(e.cad)
-	asSrv := httptest.NewServer(e.as)
+	var asHandler http.Handler = e.as
+	if o.wrapAssist != nil {
+		asHandler = o.wrapAssist(e.as)
+	}
+	asSrv := httptest.NewServer(asHandler)
 	e.cad.Start(ctx)
 	e.as.Start(ctx)
 	cadURL := cadSrv.URL + "/api"

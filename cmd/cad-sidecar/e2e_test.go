@@ -188,6 +188,17 @@ outbox: {retry: {initial: 100ms, max: 500ms}}
 
 	p = startSidecar(t, bin, cfgPath, logPath)
 	waitFor(t, 15*time.Second, "restarted sidecar", func() bool { return httpOK("http://" + admin + "/healthz") })
+	// The Docker HEALTHCHECK: alive, but not ready while the CAD cannot be polled.
+	if out, err := exec.Command(bin, "healthcheck", "--addr", admin).CombinedOutput(); err != nil {
+		t.Fatalf("healthcheck: %v\n%s", err, out)
+	}
+	waitFor(t, 10*time.Second, "readiness to report the CAD down", func() bool {
+		out, err := exec.Command(bin, "healthcheck", "--addr", admin, "--ready").CombinedOutput()
+		return err != nil && strings.Contains(string(out), "cad_poll")
+	})
+	if n := as.Registrations(); n != 1 {
+		t.Fatalf("the unchanged webhook was registered %d times across a restart", n)
+	}
 	time.Sleep(500 * time.Millisecond) // retries hit the 503 again after the restart
 	cad.SetDown(false)
 
