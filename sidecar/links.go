@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cad-sidecar/cad-sidecar/adapters"
 	"github.com/cad-sidecar/cad-sidecar/assist"
-	"github.com/cad-sidecar/cad-sidecar/mapping"
 	"github.com/cad-sidecar/cad-sidecar/outbox"
 )
 
@@ -52,21 +52,27 @@ func (s *Sidecar) pollOnce(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("poll CAD: %w", err)
 	}
-	for i, rec := range batch.Records {
-		res, err := s.mapper.Map(rec)
-		if err != nil {
-			id, _ := s.mapper.IncidentID(rec)
+	if err := s.warmHashes(batch.Records); err != nil {
+		return err
+	}
+	for i, c := range Detect(s.mapper, batch.Records, s.knownHash) {
+		switch c.Outcome {
+		case Failed:
 			s.metrics.Records.WithLabelValues("error").Inc()
-			s.log.Warn("CAD record skipped: mapping failed", "incident_id", id, "record", i, "err", err)
-			continue
-		}
-		if res.Filtered {
+			s.log.Warn("CAD record skipped: mapping failed", "incident_id", c.IncidentID, "record", i, "err", c.Err)
+		case Filtered:
 			s.metrics.Records.WithLabelValues("filtered").Inc()
-			s.log.Debug("CAD record filtered out", "reason", res.Reason)
-			continue
-		}
-		if err := s.queueLink(ctx, res.Request); err != nil {
-			return err
+			s.log.Debug("CAD record filtered out", "incident_id", c.IncidentID, "reason", c.Reason)
+		case Unchanged:
+			s.metrics.Records.WithLabelValues("unchanged").Inc()
+		case Queue:
+			if c.Hash == s.knownHash(c.IncidentID) { // the same incident twice in one poll
+				s.metrics.Records.WithLabelValues("unchanged").Inc()
+				continue
+			}
+			if err := s.queueLink(ctx, c); err != nil {
+				return err
+			}
 		}
 	}
 	if batch.Cursor != "" && batch.Cursor != cursor {
@@ -77,19 +83,35 @@ func (s *Sidecar) pollOnce(ctx context.Context) error {
 	return nil
 }
 
-// queueLink enqueues a link for req unless the same content was queued before.
-func (s *Sidecar) queueLink(ctx context.Context, req assist.LinkIncidentRequest) error {
-	id := req.IncidentID
-	h := mapping.Hash(req)
-	prev, _, err := s.store.Get(bucketHash, id)
-	if err != nil {
-		return fmt.Errorf("read hash of incident %s: %w", id, err)
+// warmHashes loads into the cache the stored hash of every incident of the batch not
+// cached yet (after a restart), so that Detect compares in memory.
+func (s *Sidecar) warmHashes(recs []adapters.Record) error {
+	for _, rec := range recs {
+		id, ok := s.mapper.IncidentID(rec)
+		if !ok {
+			continue
+		}
+		if _, cached := s.hashes.get(id); cached {
+			continue
+		}
+		h, _, err := s.store.Get(bucketHash, id)
+		if err != nil {
+			return fmt.Errorf("read hash of incident %s: %w", id, err)
+		}
+		s.hashes.set(id, h)
 	}
-	if prev == h {
-		s.metrics.Records.WithLabelValues("unchanged").Inc()
-		return nil
-	}
-	payload, err := json.Marshal(req)
+	return nil
+}
+
+func (s *Sidecar) knownHash(id string) string {
+	h, _ := s.hashes.get(id)
+	return h
+}
+
+// queueLink enqueues the link of a new or changed incident and records its hash.
+func (s *Sidecar) queueLink(ctx context.Context, c Change) error {
+	id := c.IncidentID
+	payload, err := json.Marshal(c.Request)
 	if err != nil {
 		return fmt.Errorf("encode link of incident %s: %w", id, err)
 	}
@@ -98,9 +120,11 @@ func (s *Sidecar) queueLink(ctx context.Context, req assist.LinkIncidentRequest)
 	}
 	// The hash is written after the enqueue: a crash in between re-queues the same link on
 	// the next poll (harmless, linking is idempotent), never skips one.
-	if err := s.store.Put(bucketHash, id, h); err != nil {
+	if err := s.store.Put(bucketHash, id, c.Hash); err != nil {
 		return fmt.Errorf("save hash of incident %s: %w", id, err)
 	}
+	prev := s.knownHash(id)
+	s.hashes.set(id, c.Hash)
 	s.metrics.Records.WithLabelValues("queued").Inc()
 	if prev == "" {
 		s.log.Info("incident queued for linking", "incident_id", id)

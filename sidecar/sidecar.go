@@ -37,6 +37,7 @@ type Sidecar struct {
 	gather  prometheus.Gatherer
 
 	receiver *assist.Receiver
+	hashes   hashCache
 
 	registered atomic.Bool
 	lastPollOK atomic.Int64 // unix nanos of the last good poll; 0 = none yet
