@@ -27,6 +27,9 @@ type CADOptions struct {
 	ChangeEvery time.Duration
 	// APIKey, when set, must be sent as X-Api-Key (or Authorization: Bearer); else 401.
 	APIKey string
+	// DedupByKey makes the CAD honour the Idempotency-Key header, as some CADs do: a note
+	// whose key it already has is answered 200 and not stored again (see Duplicates).
+	DedupByKey bool
 }
 
 // CADIncident is an incident record as the simulated CAD serves it.
@@ -88,6 +91,8 @@ type CAD struct {
 	order     []string
 	notes     map[string][]CADNote
 	noteCount int
+	keys      map[string]bool // Idempotency-Keys stored (DedupByKey)
+	dups      int
 
 	run    sync.Mutex
 	cancel context.CancelFunc
@@ -256,6 +261,13 @@ func (c *CAD) Notes(incidentID string) []CADNote {
 	return slices.Clone(c.notes[incidentID])
 }
 
+// Duplicates is the number of notes refused as duplicates by Idempotency-Key (DedupByKey).
+func (c *CAD) Duplicates() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.dups
+}
+
 // NoteCount is the number of notes written into all incidents.
 func (c *CAD) NoteCount() int {
 	c.mu.Lock()
@@ -336,7 +348,20 @@ func (c *CAD) postNote(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no such incident", http.StatusNotFound)
 		return
 	}
-	c.notes[id] = append(c.notes[id], CADNote{Text: text, Critical: critical, Key: r.Header.Get("Idempotency-Key"), At: time.Now()})
+	key := r.Header.Get("Idempotency-Key")
+	if c.o.DedupByKey && key != "" {
+		if c.keys[id+"\x00"+key] {
+			c.dups++
+			c.mu.Unlock()
+			writeJSON(w, http.StatusOK, map[string]any{"incident": id, "duplicate": true})
+			return
+		}
+		if c.keys == nil {
+			c.keys = map[string]bool{}
+		}
+		c.keys[id+"\x00"+key] = true
+	}
+	c.notes[id] = append(c.notes[id], CADNote{Text: text, Critical: critical, Key: key, At: time.Now()})
 	c.noteCount++
 	n := len(c.notes[id])
 	c.mu.Unlock()

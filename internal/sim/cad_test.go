@@ -229,3 +229,27 @@ func TestRESTAdapterAgainstCAD(t *testing.T) {
 		t.Fatalf("notes %+v", n)
 	}
 }
+
+func TestCADDedupByKey(t *testing.T) {
+	for _, dedup := range []bool{false, true} {
+		c, srv := newCAD(t, CADOptions{Seed: 1, DedupByKey: dedup})
+		id := c.AddIncident()
+		url := srv.URL + "/api/incidents/" + id + "/notes"
+		codes := []int{
+			post(t, url, `{"text":"one"}`, map[string]string{"Idempotency-Key": "k1"}),
+			post(t, url, `{"text":"one"}`, map[string]string{"Idempotency-Key": "k1"}),
+			post(t, url, `{"text":"no key"}`, nil),
+			post(t, url, `{"text":"no key"}`, nil),
+		}
+		wantNotes, wantDups, second := 4, 0, 201
+		if dedup {
+			wantNotes, wantDups, second = 3, 1, 200
+		}
+		if codes[0] != 201 || codes[1] != second || codes[2] != 201 || codes[3] != 201 {
+			t.Fatalf("dedup=%v: codes %v", dedup, codes)
+		}
+		if len(c.Notes(id)) != wantNotes || c.Duplicates() != wantDups {
+			t.Fatalf("dedup=%v: %d notes, %d duplicates", dedup, len(c.Notes(id)), c.Duplicates())
+		}
+	}
+}
