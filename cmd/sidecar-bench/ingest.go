@@ -1,0 +1,337 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	_ "github.com/cad-sidecar/cad-sidecar/adapters/rest" // cad.adapter: rest
+	"github.com/cad-sidecar/cad-sidecar/assist"
+	"github.com/cad-sidecar/cad-sidecar/config"
+	"github.com/cad-sidecar/cad-sidecar/internal/sim"
+	"github.com/cad-sidecar/cad-sidecar/sidecar"
+)
+
+type ingestResult struct {
+	Bench           string  `json:"bench"`
+	Conns           int     `json:"conns"`
+	ReqPerS         float64 `json:"req_per_s"`
+	P50ms           float64 `json:"p50_ms"`
+	P99ms           float64 `json:"p99_ms"`
+	BaselineReqPerS float64 `json:"baseline_req_per_s"`
+	Ratio           float64 `json:"ratio"`
+	Target          string  `json:"target"`
+	OK              bool    `json:"ok"`
+}
+
+func (ingestResult) failed() error { return nil }
+
+const (
+	benchHookToken   = "sidecar-bench-webhook-token-0123456789"
+	benchAssistToken = "sidecar-bench-assist-token"
+	webhookPath      = "/webhookhandler/cad"
+)
+
+// runIngest measures the baseline receiver, then the real sidecar, with the same load
+// generator, back to back; each server is fully stopped before the next starts.
+func runIngest(ctx context.Context, p params) (result, error) {
+	dir, err := os.MkdirTemp(p.Dir, "sidecar-bench-ingest-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+
+	// The CAD the sidecar delivers the notes to, with the incidents the notes are for.
+	cad := sim.NewCAD(sim.CADOptions{Seed: 1})
+	incidents := make([]string, p.IngestKeys)
+	for i := range incidents {
+		incidents[i] = cad.AddIncident()
+	}
+
+	base, err := ingestBaseline(ctx, p, dir, incidents)
+	if err != nil {
+		return nil, fmt.Errorf("baseline: %w", err)
+	}
+	got, delivered, err := ingestSidecar(ctx, p, dir, cad, incidents)
+	if err != nil {
+		return nil, fmt.Errorf("sidecar: %w", err)
+	}
+	p.logf("ingest: baseline %d req in %s (p50 %.2f ms, p99 %.2f ms); sidecar %d req in %s, %d notes written to the simulated CAD meanwhile",
+		base.n, base.dur, ms(base.p50), ms(base.p99), got.n, got.dur, delivered)
+
+	r := ingestResult{
+		Bench:           "ingest",
+		Conns:           p.IngestConns,
+		ReqPerS:         round(got.rate(), 0),
+		P50ms:           round(ms(got.p50), 2),
+		P99ms:           round(ms(got.p99), 2),
+		BaselineReqPerS: round(base.rate(), 0),
+		Target:          "req_per_s>=8000, p99_ms<=25, ratio>=4",
+	}
+	r.Ratio = ratio(r.ReqPerS, r.BaselineReqPerS)
+	r.OK = r.ReqPerS >= 8000 && r.P99ms <= 25 && r.Ratio >= 4
+	return r, nil
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// ingestSidecar runs a real sidecar.Sidecar (config.Load from a YAML file, REST adapter to
+// the simulated CAD, notes pushed, no webhook registration), loads its public listener and
+// stops it. It returns the load figures and the notes the CAD received meanwhile.
+func ingestSidecar(ctx context.Context, p params, dir string, cad *sim.CAD, incidents []string) (loadStats, int, error) {
+	cadSrv := httptest.NewServer(cad)
+	defer cadSrv.Close()
+	// Assist is never called: the filter drops every CAD record (no links) and notes are
+	// pushed; a simulator answers anyway should that change.
+	as := sim.NewAssist(sim.AssistOptions{Token: benchAssistToken})
+	asSrv := httptest.NewServer(as)
+	defer asSrv.Close()
+	defer as.Close()
+
+	yaml := fmt.Sprintf(`data_dir: %q
+log: {level: error}
+server: {listen: "127.0.0.1:0", public_url: "http://127.0.0.1"}
+admin: {listen: "127.0.0.1:0"}
+assist:
+  base_url: %s
+  token: %s
+  notes: push
+  webhook: {register: false, auth_token: %s, path: %s}
+cad:
+  adapter: rest
+  rest:
+    base_url: %s/api
+    poll: {schedule: "@every 1h", path: "/incidents?since={{.Cursor}}", items: data, cursor_field: updated}
+mapping:
+  incident_id: IncidentNumber
+  user_id: CallTaker.Id
+  filter: 'false'
+  fields:
+    - {name: Status, from: Status}
+  note: {text: '[Assist{{if .Critical}} CRITICAL{{end}}] {{.Note}}'}
+`, filepath.Join(dir, "data"), asSrv.URL, benchAssistToken, benchHookToken, webhookPath, cadSrv.URL)
+	path := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		return loadStats{}, 0, err
+	}
+	cfg, err := config.Load(path, config.Options{Environ: []string{}})
+	if err != nil {
+		return loadStats{}, 0, err
+	}
+	s, err := sidecar.New(cfg, sidecar.Options{})
+	if err != nil {
+		return loadStats{}, 0, err
+	}
+	if err := s.Listen(); err != nil {
+		s.Store().Close()
+		return loadStats{}, 0, err
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- s.Run(runCtx) }()
+	stop := func() error {
+		cancel()
+		return <-done
+	}
+	before := cad.NoteCount()
+	st, err := loadGen(ctx, p, "http://"+s.PublicAddr()+webhookPath, incidents)
+	delivered := cad.NoteCount() - before
+	if rerr := stop(); err == nil && rerr != nil {
+		err = fmt.Errorf("run: %w", rerr)
+	}
+	return st, delivered, err
+}
+
+// ingestBaseline serves the same assist.Receiver with a Handle that does one bbolt Update
+// per request (the payload under the next sequence plus its dedup keys, a duplicate
+// stored nowhere) on a plain bbolt file, over the same kind of loopback server.
+func ingestBaseline(ctx context.Context, p params, dir string, incidents []string) (loadStats, error) {
+	db, err := bolt.Open(filepath.Join(dir, "baseline.db"), 0o600, nil)
+	if err != nil {
+		return loadStats{}, err
+	}
+	defer db.Close()
+	if err := db.Update(func(tx *bolt.Tx) error {
+		for _, b := range []string{"queue", "dedup"} {
+			if _, err := tx.CreateBucketIfNotExists([]byte(b)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return loadStats{}, err
+	}
+	rcv, err := assist.NewReceiver(assist.ReceiverOptions{
+		AuthToken: benchHookToken,
+		Handle: func(_ context.Context, ev assist.Event) error {
+			if ev.Note == nil {
+				return nil
+			}
+			payload, err := json.Marshal(*ev.Note)
+			if err != nil {
+				return err
+			}
+			keys := assist.NoteKeys(ev.Note.CallID, ev.Note.Note)
+			return db.Update(func(tx *bolt.Tx) error {
+				d := tx.Bucket([]byte("dedup"))
+				for _, k := range keys {
+					if d.Get([]byte(k)) != nil {
+						return nil
+					}
+				}
+				q := tx.Bucket([]byte("queue"))
+				seq, err := q.NextSequence()
+				if err != nil {
+					return err
+				}
+				if err := q.Put(binary.BigEndian.AppendUint64(nil, seq), payload); err != nil {
+					return err
+				}
+				now := binary.BigEndian.AppendUint64(nil, uint64(time.Now().UnixNano()))
+				for _, k := range keys {
+					if err := d.Put([]byte(k), now); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		},
+	})
+	if err != nil {
+		return loadStats{}, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return loadStats{}, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle(webhookPath, rcv)
+	// The sidecar's public server settings (sidecar.serve).
+	srv := &http.Server{
+		Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	st, err := loadGen(ctx, p, "http://"+ln.Addr().String()+webhookPath, incidents)
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if serr := srv.Shutdown(sctx); err == nil && serr != nil {
+		err = serr
+	}
+	if serr := <-served; err == nil && !errors.Is(serr, http.ErrServerClosed) {
+		err = serr
+	}
+	return st, err
+}
+
+// loadStats are the client-side figures of one load run.
+type loadStats struct {
+	n        int           // requests answered 200 inside the measured window
+	dur      time.Duration // the measured window
+	p50, p99 time.Duration // over the requests counted in n
+}
+
+func (s loadStats) rate() float64 { return float64(s.n) / s.dur.Seconds() }
+
+// loadGen posts distinct IncidentNotePayload webhooks from p.IngestConns goroutines, each
+// on its own keep-alive connection, for p.IngestWarmup (not counted) then
+// p.IngestDuration. Only requests started and finished inside the measured window count.
+// Any answer other than 200 is an error.
+func loadGen(ctx context.Context, p params, url string, incidents []string) (loadStats, error) {
+	tr := &http.Transport{
+		MaxIdleConns: p.IngestConns, MaxIdleConnsPerHost: p.IngestConns, MaxConnsPerHost: p.IngestConns,
+		DisableCompression: true, IdleConnTimeout: time.Minute,
+	}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+
+	var seq atomic.Int64
+	start := time.Now()
+	from := start.Add(p.IngestWarmup)
+	to := from.Add(p.IngestDuration)
+	lats := make([][]time.Duration, p.IngestConns)
+	var firstErr error
+	var errOnce sync.Once
+	var failed atomic.Bool
+	var wg sync.WaitGroup
+	for c := range p.IngestConns {
+		wg.Go(func() {
+			var buf []byte
+			auth := "Bearer " + benchHookToken
+			for ctx.Err() == nil && !failed.Load() {
+				t0 := time.Now()
+				if !t0.Before(to) {
+					return
+				}
+				i := int(seq.Add(1))
+				buf = noteWebhook(buf[:0], i, incidents[i%len(incidents)])
+				req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(buf))
+				if err == nil {
+					req.Header.Set("Authorization", auth)
+					req.Header.Set("Content-Type", "application/json")
+					var resp *http.Response
+					if resp, err = client.Do(req); err == nil {
+						_, _ = io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+						if resp.StatusCode != http.StatusOK {
+							err = fmt.Errorf("POST %s: HTTP %d", url, resp.StatusCode)
+						}
+					}
+				}
+				if err != nil {
+					if ctx.Err() == nil {
+						errOnce.Do(func() { firstErr = err })
+						failed.Store(true)
+					}
+					return
+				}
+				t1 := time.Now()
+				if !t0.Before(from) && !t1.After(to) {
+					lats[c] = append(lats[c], t1.Sub(t0))
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if firstErr == nil && ctx.Err() != nil {
+		firstErr = ctx.Err()
+	}
+	all := slices.Concat(lats...)
+	slices.Sort(all)
+	st := loadStats{n: len(all), dur: p.IngestDuration}
+	if len(all) > 0 {
+		st.p50 = all[len(all)*50/100]
+		st.p99 = all[min(len(all)-1, len(all)*99/100)]
+	} else if firstErr == nil {
+		firstErr = errors.New("no request completed in the measured window")
+	}
+	return st, firstErr
+}
+
+// noteWebhook appends a distinct IncidentNotePayload (about 250 bytes) for note i.
+func noteWebhook(b []byte, i int, incident string) []byte {
+	b = append(b, `{"callId":"call-`...)
+	b = append(b, incident...)
+	b = append(b, `","incidentId":"`...)
+	b = append(b, incident...)
+	b = append(b, `","note":{"type":"INFO","critical":false,"createdAt":"2026-01-01T10:00:00Z","note":"Caller reports smoke on the second floor, two occupants still inside; bench note `...)
+	b = strconv.AppendInt(b, int64(i), 10)
+	return append(b, `"}}`...)
+}

@@ -1,0 +1,206 @@
+// Command sidecar-bench runs the sidecar's reproducible benchmarks and prints one JSON line
+// per scenario, each measured against its baseline in the same run (same process, same
+// machine noise):
+//
+//	outbox-enqueue  64 producers enqueue notes into an outbox.Store (group commit), against
+//	                one bbolt Update per message on a plain bbolt file
+//	ingest          the real webhook handler of a running sidecar.Sidecar over loopback HTTP
+//	                (64 keep-alive connections), against the same assist.Receiver whose
+//	                Handle does one bbolt Update per request
+//	drain           a backlog delivered by outbox.Deliver to an in-process handler that
+//	                checks per-key order
+//	poll-map        sidecar.Detect (mapping + change detection) over one steady-state poll
+//	                of 10,000 records of 30 fields
+//
+// Usage:
+//
+//	go run ./cmd/sidecar-bench [-quick] [-only outbox-enqueue,ingest,drain,poll-map] [-dir DIR]
+//
+// It exits 0 unless a scenario fails to run or the drain sees an order violation (exit 1).
+// Targets (for a 2-core machine) are printed beside the results in "target" and "ok"; a
+// missed target does not change the exit code.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// params are the sizes of every scenario (full, quick, or the test's tiny ones).
+type params struct {
+	Dir string    // where temp files go
+	Log io.Writer // progress and details (stderr); nil = discard
+
+	EnqueueProducers int
+	EnqueueMsgs      int           // messages enqueued into the outbox
+	EnqueueBaseMax   time.Duration // the baseline stops after this long (or EnqueueMsgs)
+	EnqueueKeys      int
+	PayloadSize      int
+
+	IngestConns    int
+	IngestDuration time.Duration // each of baseline and real
+	IngestWarmup   time.Duration
+	IngestKeys     int // incidents (FIFO keys) the notes are spread over
+
+	DrainMsgs int
+	DrainKeys int
+
+	PollRecords int
+	PollCycles  int
+}
+
+func fullParams() params {
+	return params{
+		EnqueueProducers: 64, EnqueueMsgs: 200_000, EnqueueBaseMax: 5 * time.Second, EnqueueKeys: 1000, PayloadSize: 300,
+		IngestConns: 64, IngestDuration: 5 * time.Second, IngestWarmup: 500 * time.Millisecond, IngestKeys: 1000,
+		DrainMsgs: 100_000, DrainKeys: 1000,
+		PollRecords: 10_000, PollCycles: 7,
+	}
+}
+
+func quickParams() params {
+	return params{
+		EnqueueProducers: 64, EnqueueMsgs: 20_000, EnqueueBaseMax: time.Second, EnqueueKeys: 1000, PayloadSize: 300,
+		IngestConns: 64, IngestDuration: time.Second, IngestWarmup: 200 * time.Millisecond, IngestKeys: 1000,
+		DrainMsgs: 10_000, DrainKeys: 100,
+		PollRecords: 10_000, PollCycles: 3,
+	}
+}
+
+func (p params) logf(format string, args ...any) {
+	if p.Log != nil {
+		fmt.Fprintf(p.Log, "sidecar-bench: "+format+"\n", args...)
+	}
+}
+
+// scenario runs one benchmark and returns its JSON line (a struct with json tags).
+type scenario struct {
+	name string
+	run  func(ctx context.Context, p params) (result, error)
+}
+
+// result is what a scenario prints; failed reports a correctness failure (exit 1).
+type result interface {
+	failed() error
+}
+
+var scenarios = []scenario{
+	{"outbox-enqueue", runEnqueue},
+	{"ingest", runIngest},
+	{"drain", runDrain},
+	{"poll-map", runPollMap},
+}
+
+func main() {
+	quick := flag.Bool("quick", false, "smaller counts and shorter runs (CI)")
+	only := flag.String("only", "", "comma-separated scenarios to run: "+names())
+	dir := flag.String("dir", os.TempDir(), "directory for the temporary bbolt files")
+	flag.Parse()
+
+	p := fullParams()
+	if *quick {
+		p = quickParams()
+	}
+	p.Dir = *dir
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Stdout, os.Stderr, p, *only); err != nil {
+		fmt.Fprintln(os.Stderr, "sidecar-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func names() string {
+	var n []string
+	for _, s := range scenarios {
+		n = append(n, s.name)
+	}
+	return strings.Join(n, ",")
+}
+
+// run runs the selected scenarios one after the other, printing each line as it finishes.
+// Every scenario stops its goroutines, servers and files before returning, so one does not
+// disturb the next. It returns an error if a scenario could not run or failed a
+// correctness check (the other scenarios still run).
+func run(ctx context.Context, out, logw io.Writer, p params, only string) error {
+	sel := map[string]bool{}
+	for n := range strings.SplitSeq(only, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			sel[n] = true
+		}
+	}
+	for n := range sel {
+		if !known(n) {
+			return fmt.Errorf("-only: unknown scenario %q (have %s)", n, names())
+		}
+	}
+	fmt.Fprintf(logw, "sidecar-bench: %s %s/%s, GOMAXPROCS=%d, NumCPU=%d, dir=%s\n",
+		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0), runtime.NumCPU(), p.Dir)
+	p.Log = logw
+	var errs []string
+	enc := json.NewEncoder(out)
+	enc.SetEscapeHTML(false)
+	for _, s := range scenarios {
+		if len(sel) > 0 && !sel[s.name] {
+			continue
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		start := time.Now()
+		runtime.GC()
+		res, err := s.run(ctx, p)
+		if err != nil {
+			errs = append(errs, s.name+": "+err.Error())
+			fmt.Fprintf(logw, "sidecar-bench: %s failed after %s: %v\n", s.name, time.Since(start).Round(time.Millisecond), err)
+			continue
+		}
+		if err := enc.Encode(res); err != nil {
+			return err
+		}
+		if err := res.failed(); err != nil {
+			errs = append(errs, s.name+": "+err.Error())
+		}
+		fmt.Fprintf(logw, "sidecar-bench: %s took %s\n", s.name, time.Since(start).Round(time.Millisecond))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+func known(n string) bool {
+	for _, s := range scenarios {
+		if s.name == n {
+			return true
+		}
+	}
+	return false
+}
+
+// round keeps a figure readable in JSON (3 significant decimals at most).
+func round(v float64, decimals int) float64 {
+	f := 1.0
+	for range decimals {
+		f *= 10
+	}
+	if v >= 0 {
+		return float64(int64(v*f+0.5)) / f
+	}
+	return -float64(int64(-v*f+0.5)) / f
+}
+
+func ratio(a, b float64) float64 {
+	if b <= 0 {
+		return 0
+	}
+	return round(a/b, 2)
+}
