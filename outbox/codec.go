@@ -34,7 +34,10 @@ func appendBytes(b, v []byte) []byte {
 }
 
 func encodeMessage(m *Message) []byte {
-	b := make([]byte, 0, 1+len(m.Key)+len(m.LastError)+len(m.Payload)+6*binary.MaxVarintLen64+3)
+	return appendMessage(make([]byte, 0, 1+len(m.Key)+len(m.LastError)+len(m.Payload)+9*binary.MaxVarintLen64), m)
+}
+
+func appendMessage(b []byte, m *Message) []byte {
 	b = append(b, recordV1)
 	b = appendBytes(b, []byte(m.Key))
 	b = binary.AppendUvarint(b, uint64(max(m.Attempts, 0)))
@@ -120,7 +123,9 @@ func (r *reader) version() {
 // msgHeader is what the in-memory index needs: no payload copy.
 type msgHeader struct {
 	key         []byte // aliases the record
+	createdAt   time.Time
 	nextAttempt time.Time
+	replayedAt  time.Time
 	payloadLen  int
 }
 
@@ -130,11 +135,11 @@ func decodeHeader(v []byte) (msgHeader, error) {
 	var h msgHeader
 	h.key = r.bytes()
 	r.uvarint()
-	r.time()
+	h.createdAt = r.time()
 	h.nextAttempt = r.time()
 	r.time()
 	r.time()
-	r.time()
+	h.replayedAt = r.time()
 	r.bytes()
 	h.payloadLen = len(r.bytes())
 	return h, r.err

@@ -1,7 +1,6 @@
 package outbox
 
 import (
-	"context"
 	"fmt"
 	"time"
 
@@ -9,11 +8,26 @@ import (
 )
 
 // DeadLetter is a message that will not be retried: a permanent error, or expired (MaxAge).
-// It keeps its Seq and the bookkeeping of its last attempt.
+// It keeps its Seq and the bookkeeping of its last attempt: Reason, Attempts,
+// FirstErrorAt/LastErrorAt, LastError, and when it died (DeadAt).
 type DeadLetter struct {
 	Message
 	Reason string
 	DeadAt time.Time
+}
+
+// DeadLetterCount returns the number of dead letters of topic (a counter kept in memory
+// and persisted with every change: O(1)).
+func (s *Store) DeadLetterCount(topic Topic) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return 0, ErrClosed
+	}
+	if ti := s.topics[topic]; ti != nil {
+		return ti.dead, nil
+	}
+	return 0, nil
 }
 
 // DeadLetters lists the dead letters of topic in seq order.
@@ -63,8 +77,10 @@ func (s *Store) deadOp(kind opKind, topic Topic, seq uint64) error {
 	if s.isClosed() {
 		return ErrClosed
 	}
-	r := &writeReq{kind: kind, topic: topic, seq: seq}
-	if err := s.submit(context.Background(), r); err != nil {
+	r := getReq()
+	defer putReq(r)
+	r.kind, r.topic, r.seq = kind, topic, seq
+	if err := s.submitAll([]*writeReq{r}); err != nil {
 		return err
 	}
 	if r.err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -21,24 +22,32 @@ type Handler func(ctx context.Context, m Message) error
 const maxLastError = 4096
 
 // Deliver runs delivery for one topic until ctx is done or the Store is closed, then waits
-// for its in-flight handlers and returns ctx.Err() (or ErrClosed when Close stopped it). One
-// Deliver per topic may run at a time; a second one returns an error at once.
+// for its in-flight handlers (and the commit of their outcomes) and returns ctx.Err() (or
+// ErrClosed when Close stopped it). One Deliver per topic may run at a time; a second one
+// returns an error at once.
 //
 //   - FIFO per Key: the next message of a key is handed out only after the previous one was
-//     deleted or dead-lettered. Different keys run in parallel, at most Options.Concurrency
-//     at once.
+//     deleted or dead-lettered (committed). Different keys run in parallel, at most
+//     Options.Concurrency handlers at once; outcomes are committed through the writer, in
+//     groups, after the handler's slot was freed.
 //   - nil → deleted. Permanent error → dead letter with reason err.Error(). Other errors →
 //     Attempts+1, LastError, First/LastErrorAt, NextAttempt = now + backoff (capped
 //     exponential RetryInitial..RetryMax with jitter in [d/2, d], or RetryDelay(err) capped
 //     at RetryMax); the key waits until then (its later messages too).
+//   - Circuit breaker per topic: a transient error also marks the destination down. Then
+//     only one message at a time (the probe: the next ready key, round-robin, so one failing
+//     message cannot keep it down) is handed out, after a capped exponential backoff
+//     (RetryInitial..RetryMax, jitter; RetryDelay(err) honoured) that grows with each failed
+//     probe. The first success (or permanent error: the destination answered) restores full
+//     concurrency. Stats.Backoff shows when the next probe is due.
 //   - A message older than MaxAge when it comes up is dead-lettered with reason
-//     "expired after <age>: <last error>".
+//     "expired after <age>: <last error>" (a sweep also does it behind stuck keys).
 //   - Enqueue and Replay wake Deliver at once; a timer wakes it at the earliest NextAttempt.
 //   - A handler that fails because ctx was cancelled does not count as an attempt: the
 //     message is left pending as it was.
 //
-// Finding the next message is O(log keys) through the in-memory index (see the package
-// doc); only the message handed out is read from disk.
+// Finding the next message is O(log keys) in memory plus one seek in bykey and one read of
+// the head (see the package doc): flat in the size of the backlog.
 func (s *Store) Deliver(ctx context.Context, topic Topic, h Handler) error {
 	if err := validTopic(topic); err != nil {
 		return err
@@ -62,6 +71,8 @@ func (s *Store) Deliver(ctx context.Context, topic Topic, h Handler) error {
 	defer func() {
 		s.mu.Lock()
 		ti.delivering = false
+		// A probe cannot outlive its Deliver.
+		ti.brProbe = false
 		s.mu.Unlock()
 		s.deliverWG.Done()
 	}()
@@ -70,29 +81,31 @@ func (s *Store) Deliver(ctx context.Context, topic Topic, h Handler) error {
 	defer cancel()
 	defer context.AfterFunc(s.closeCtx, cancel)()
 
-	done := make(chan struct{}, s.opts.Concurrency)
-	inflight := 0
+	slots := make(chan struct{}, s.opts.Concurrency) // a handler returned
+	var wg sync.WaitGroup                            // handlers and their commits
+	running := 0
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
 		wait := time.Duration(0)
-		for inflight < s.opts.Concurrency && dctx.Err() == nil {
+		for running < s.opts.Concurrency && dctx.Err() == nil {
 			s.mu.Lock()
-			key, seq, ok, w := ti.next(s.opts.Now())
+			ks, probe, w := ti.next(s.opts.Now())
 			s.mu.Unlock()
-			if !ok {
+			if ks == nil {
 				wait = w
 				break
 			}
-			m, err := s.loadMessage(topic, seq)
+			m, err := s.loadHead(topic, ks.key)
 			if err != nil {
-				s.loadFailed(ti, key, seq, err)
+				s.loadFailed(ti, ks.key, probe, err)
 				continue
 			}
-			inflight++
+			running++
+			wg.Add(1)
 			go func() {
-				defer func() { done <- struct{}{} }()
-				s.handle(dctx, ti, m, h)
+				defer wg.Done()
+				s.handle(dctx, ti, m, h, probe, slots)
 			}()
 		}
 		timerC := (<-chan time.Time)(nil)
@@ -102,27 +115,40 @@ func (s *Store) Deliver(ctx context.Context, topic Topic, h Handler) error {
 		}
 		select {
 		case <-dctx.Done():
-			for ; inflight > 0; inflight-- {
-				<-done
-			}
+			wg.Wait()
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 			return ErrClosed
-		case <-done:
-			inflight--
+		case <-slots:
+			running--
 		case <-ti.wake:
 		case <-timerC:
+		}
+		if timerC != nil && !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
 		}
 	}
 }
 
-func (s *Store) loadMessage(topic Topic, seq uint64) (Message, error) {
+// loadHead reads the head (smallest pending seq) of key: one seek in bykey, one get.
+func (s *Store) loadHead(topic Topic, key string) (Message, error) {
 	var m Message
 	err := s.view(func(tx *bolt.Tx) error {
-		v := tx.Bucket(queueBucket(topic)).Get(u64key(seq))
-		if v == nil {
+		bk, q := tx.Bucket(bykeyBucket(topic)), tx.Bucket(queueBucket(topic))
+		if bk == nil || q == nil {
 			return ErrNotFound
+		}
+		seq, ok := headSeq(bk.Cursor(), []byte(key))
+		if !ok {
+			return ErrNotFound
+		}
+		v := q.Get(u64key(seq))
+		if v == nil {
+			return fmt.Errorf("seq %d in bykey but not in queue: %w", seq, errCorrupt)
 		}
 		var err error
 		m, err = decodeMessage(v, topic, seq)
@@ -131,43 +157,68 @@ func (s *Store) loadMessage(topic Topic, seq uint64) (Message, error) {
 	return m, err
 }
 
-func (s *Store) loadFailed(ti *topicIndex, key string, seq uint64, err error) {
+func (s *Store) loadFailed(ti *topicIndex, key string, probe bool, err error) {
 	now := s.opts.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if probe {
+		ti.brProbe = false
+	}
 	if errors.Is(err, ErrNotFound) {
-		// The index had a seq the file has not: drop it from the index.
-		s.log.Error("outbox index out of step with the file; skipping", "key", key, "seq", seq)
-		ti.release(key, true, time.Time{}, now)
+		// Its last message was removed by a commit whose effects on the index are being
+		// applied (expiry sweep): the count catches up, then the key is dropped.
+		s.log.Debug("outbox key has no pending message on disk; retrying later", "key", key)
+		ti.release(key, now.Add(s.opts.RetryInitial), now)
 		return
 	}
 	if !s.closed {
-		s.log.Error("outbox cannot read message; will retry", "key", key, "seq", seq, "err", err)
+		s.log.Error("outbox cannot read message; will retry", "key", key, "err", err)
 	}
-	ti.release(key, false, now.Add(s.opts.RetryInitial), now)
+	ti.release(key, now.Add(s.opts.RetryInitial), now)
 }
 
-// handle runs one message through h and records the outcome (commit first, then the
-// in-memory index).
-func (s *Store) handle(ctx context.Context, ti *topicIndex, m Message, h Handler) {
+// ageBase is when MaxAge starts counting for m.
+func ageBase(m *Message) time.Time {
+	if m.ReplayedAt.After(m.CreatedAt) {
+		return m.ReplayedAt
+	}
+	return m.CreatedAt
+}
+
+func expiredReason(m *Message, now time.Time) string {
+	last := m.LastError
+	if last == "" {
+		last = "no error recorded"
+	}
+	return fmt.Sprintf("expired after %s: %s", now.Sub(ageBase(m)).Truncate(time.Millisecond), last)
+}
+
+// handle runs one message through h and records the outcome: the breaker at once, then the
+// handler slot is freed, then the commit, then the in-memory index.
+func (s *Store) handle(ctx context.Context, ti *topicIndex, m Message, h Handler, probe bool, slots chan<- struct{}) {
 	log := s.log.With("topic", string(m.Topic), "key", m.Key, "seq", m.Seq)
+	freed := false
+	free := func(o brOutcome, err error) {
+		if freed {
+			return
+		}
+		freed = true
+		s.recordOutcome(ti, probe, o, err)
+		slots <- struct{}{}
+	}
+	defer free(brNoAnswer, nil)
+
 	now := s.opts.Now()
 	if m.NextAttempt.After(now) { // not due (e.g. clock moved back): put it back
-		s.release(ti, m.Key, false, m.NextAttempt)
+		free(brNoAnswer, nil)
+		s.release(ti, m.Key, m.NextAttempt)
 		return
 	}
-	base := m.CreatedAt
-	if m.ReplayedAt.After(base) {
-		base = m.ReplayedAt
-	}
-	if age := now.Sub(base); age > s.opts.MaxAge {
-		last := m.LastError
-		if last == "" {
-			last = "no error recorded"
-		}
-		reason := fmt.Sprintf("expired after %s: %s", age.Truncate(time.Millisecond), last)
+	if now.Sub(ageBase(&m)) > s.opts.MaxAge {
+		free(brNoAnswer, nil)
+		reason := expiredReason(&m, now)
 		log.Error("outbox message expired; moved to dead letters", "attempts", m.Attempts, "reason", reason)
-		s.finish(ti, &writeReq{kind: opDead, topic: m.Topic, seq: m.Seq, msg: m, reason: reason}, m.Key, log)
+		s.finish(ti, opDead, m, reason, log)
 		return
 	}
 
@@ -175,11 +226,13 @@ func (s *Store) handle(ctx context.Context, ti *topicIndex, m Message, h Handler
 	now = s.opts.Now()
 	switch {
 	case err == nil:
+		free(brReached, nil)
 		log.Debug("outbox message delivered", "attempts", m.Attempts)
-		s.finish(ti, &writeReq{kind: opAck, topic: m.Topic, seq: m.Seq}, m.Key, log)
+		s.finish(ti, opAck, m, "", log)
 	case ctx.Err() != nil:
+		free(brNoAnswer, nil)
 		log.Debug("outbox delivery interrupted by shutdown; left pending", "err", err)
-		s.release(ti, m.Key, false, m.NextAttempt)
+		s.release(ti, m.Key, m.NextAttempt)
 	default:
 		m.Attempts++
 		if m.FirstErrorAt.IsZero() {
@@ -188,35 +241,65 @@ func (s *Store) handle(ctx context.Context, ti *topicIndex, m Message, h Handler
 		m.LastErrorAt = now
 		m.LastError = truncate(err.Error(), maxLastError)
 		if IsPermanent(err) {
+			free(brReached, nil)
 			log.Error("outbox delivery failed permanently; moved to dead letters", "attempts", m.Attempts, "err", err)
-			s.finish(ti, &writeReq{kind: opDead, topic: m.Topic, seq: m.Seq, msg: m, reason: m.LastError}, m.Key, log)
+			s.finish(ti, opDead, m, m.LastError, log)
 			return
 		}
+		free(brDown, err)
 		delay := s.backoff(m.Attempts, err)
 		m.NextAttempt = now.Add(delay)
 		log.Warn("outbox delivery failed; will retry", "attempts", m.Attempts, "retry_in", delay, "err", err)
-		if werr := s.submitInternal(&writeReq{kind: opRetry, topic: m.Topic, seq: m.Seq, msg: m}); werr != nil {
+		r := getReq()
+		r.kind, r.topic, r.seq, r.msg = opRetry, m.Topic, m.Seq, m
+		if werr := s.submitInternal(r); werr != nil {
 			log.Error("outbox cannot record failed attempt", "err", werr)
 		}
-		s.release(ti, m.Key, false, m.NextAttempt)
+		putReq(r)
+		s.release(ti, m.Key, m.NextAttempt)
+	}
+}
+
+// recordOutcome feeds the topic's circuit breaker.
+func (s *Store) recordOutcome(ti *topicIndex, probe bool, o brOutcome, err error) {
+	now := s.opts.Now()
+	s.mu.Lock()
+	wasOpen := ti.brOpen
+	closed := ti.record(probe, o, now, func(failures int) time.Duration { return s.backoff(failures, err) })
+	isOpen, next := ti.brOpen, ti.brNext
+	s.mu.Unlock()
+	switch {
+	case closed:
+		s.log.Info("outbox destination reachable again; full speed", "topic", string(ti.topic))
+	case isOpen && (!wasOpen || probe):
+		s.log.Warn("outbox destination down; probing with one message at a time", "topic", string(ti.topic), "next_probe", next, "err", err)
+	}
+	if closed || probe {
+		ti.poke()
 	}
 }
 
 // finish commits an ack or dead letter, then advances the key. If the commit fails the
 // message stays at the head of its key and is retried after RetryInitial (it may be
 // delivered again: at-least-once).
-func (s *Store) finish(ti *topicIndex, r *writeReq, key string, log *slog.Logger) {
+func (s *Store) finish(ti *topicIndex, kind opKind, m Message, reason string, log *slog.Logger) {
+	r := getReq()
+	defer putReq(r)
+	r.kind, r.topic, r.seq, r.reason = kind, m.Topic, m.Seq, reason
+	if kind == opDead {
+		r.msg = m
+	}
 	if err := s.submitInternal(r); err != nil {
-		log.Error("outbox cannot record delivery outcome; message stays pending", "op", r.kind.String(), "err", err)
-		s.release(ti, key, false, s.opts.Now().Add(s.opts.RetryInitial))
+		log.Error("outbox cannot record delivery outcome; message stays pending", "op", kind.String(), "err", err)
+		s.release(ti, m.Key, s.opts.Now().Add(s.opts.RetryInitial))
 		return
 	}
-	s.release(ti, key, true, time.Time{})
+	s.release(ti, m.Key, time.Time{})
 }
 
-func (s *Store) release(ti *topicIndex, key string, removed bool, notBefore time.Time) {
+func (s *Store) release(ti *topicIndex, key string, notBefore time.Time) {
 	s.mu.Lock()
-	ti.release(key, removed, notBefore, s.opts.Now())
+	ti.release(key, notBefore, s.opts.Now())
 	s.mu.Unlock()
 	ti.poke()
 }

@@ -1,60 +1,109 @@
 package outbox
 
 import (
+	"bytes"
 	"container/heap"
 	"encoding/binary"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
-// topicIndex is the in-memory view of one topic's queue, derived from the file (rebuilt at
-// Open) and updated only after the corresponding commit. It lets delivery find the next
-// deliverable message without scanning: each key with pending messages is in exactly one of
-// these states:
+// maxKeyLen bounds a FIFO key (it is part of a bbolt key in bykey/<topic>).
+const maxKeyLen = 4096
+
+// bykeyPrefixOf is the prefix of every bykey entry of key: u16 BE length ‖ key. The length
+// makes the prefix unambiguous whatever bytes the key holds.
+func appendBykeyPrefix(b []byte, key string) []byte {
+	b = binary.BigEndian.AppendUint16(b, uint16(len(key)))
+	return append(b, key...)
+}
+
+func appendBykey(b []byte, key string, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(appendBykeyPrefix(b, key), seq)
+}
+
+// headSeq returns the smallest pending seq of key (its FIFO head) with one seek.
+func headSeq(c *bolt.Cursor, key []byte) (uint64, bool) {
+	p := appendBykeyPrefix(make([]byte, 0, 2+len(key)), string(key))
+	k, _ := c.Seek(p)
+	if k == nil || len(k) != len(p)+8 || !bytes.HasPrefix(k, p) {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(k[len(p):]), true
+}
+
+// topicIndex is the in-memory view of one topic's queue: O(keys with pending messages),
+// derived from the file (keys/<topic> at Open) and updated only after the corresponding
+// commit. Each key with pending messages is in exactly one of these states:
 //
 //   - in ready (its head may be delivered now),
 //   - in timers (its head waits for NextAttempt),
-//   - inflight (its head is with a handler; later messages wait: FIFO per key).
+//   - inflight (its head is with a handler or its outcome is being committed; later
+//     messages wait: FIFO per key).
+//
+// The head itself is not kept in memory: it is read from bykey when the key is handed out.
+//
+// It also holds the topic's circuit breaker: after a transient failure the destination is
+// considered down and only one message (the probe) is handed out at a time, at capped
+// exponential intervals, until one succeeds.
 //
 // All fields are guarded by Store.mu.
 type topicIndex struct {
+	topic      Topic
 	keys       map[string]*keyState
 	ready      []*keyState // FIFO of keys whose head is deliverable
 	timers     timerHeap
-	pending    int           // messages in the queue bucket
-	wake       chan struct{} // poked (non-blocking) when a key may have become ready
-	delivering bool          // a Deliver call runs for this topic
+	pending    int   // messages in the queue bucket
+	bytes      int64 // their payload bytes
+	dead       int   // dead letters
+	wake       chan struct{}
+	delivering bool // a Deliver call runs for this topic
+
+	brOpen     bool      // destination considered down
+	brFailures int       // consecutive failed probes (for the backoff)
+	brNext     time.Time // when the next probe may go
+	brProbe    bool      // a probe is with a handler
 }
 
 type keyState struct {
 	key       string
-	seqs      []uint64 // pending seqs of this key, ascending; seqs[0] is the head
+	count     int // pending messages of this key
 	notBefore time.Time
 	inflight  bool
 	queued    bool // in ready or timers
 }
 
-func newTopicIndex() *topicIndex {
-	return &topicIndex{keys: map[string]*keyState{}, wake: make(chan struct{}, 1)}
+func newTopicIndex(t Topic) *topicIndex {
+	return &topicIndex{topic: t, keys: map[string]*keyState{}, wake: make(chan struct{}, 1)}
 }
 
 func seqOf(k []byte) uint64 { return binary.BigEndian.Uint64(k) }
 
-// add appends seq to key's FIFO (seqs are handed out ascending by the single writer).
-func (ti *topicIndex) add(key []byte, seq uint64, notBefore, now time.Time) {
-	ks := ti.keys[string(key)]
+// addCount changes key's pending count by delta (after a commit) and schedules it when it
+// has become deliverable. notBefore applies only when the key is new.
+func (ti *topicIndex) addCount(key string, delta int, notBefore, now time.Time) {
+	ks := ti.keys[key]
 	if ks == nil {
-		ks = &keyState{key: string(key)}
-		ti.keys[ks.key] = ks
+		if delta <= 0 {
+			return
+		}
+		ks = &keyState{key: key, notBefore: notBefore}
+		ti.keys[key] = ks
 	}
-	ks.seqs = append(ks.seqs, seq)
-	if len(ks.seqs) == 1 && !ks.inflight {
-		ks.notBefore = notBefore
-		ti.schedule(ks, now)
+	ks.count += delta
+	if ks.count <= 0 {
+		ks.count = 0
+		if !ks.inflight && !ks.queued {
+			delete(ti.keys, key)
+		}
+		return
 	}
+	ti.schedule(ks, now)
 }
 
 func (ti *topicIndex) schedule(ks *keyState, now time.Time) {
-	if ks.queued || ks.inflight || len(ks.seqs) == 0 {
+	if ks.queued || ks.inflight || ks.count == 0 {
 		return
 	}
 	ks.queued = true
@@ -65,46 +114,96 @@ func (ti *topicIndex) schedule(ks *keyState, now time.Time) {
 	ti.ready = append(ti.ready, ks)
 }
 
-// next hands out the head of the first ready key (moving due timers to ready first) and
-// marks the key in flight. wait is the delay until the earliest timer when nothing is ready
-// (0 = no timer).
-func (ti *topicIndex) next(now time.Time) (key string, seq uint64, ok bool, wait time.Duration) {
+// next hands out the first ready key (moving due timers to ready first) and marks it in
+// flight. probe reports that the breaker is open and this is its one probe. wait is the
+// delay until something may become deliverable when nothing is (0 = wait for a wake-up).
+func (ti *topicIndex) next(now time.Time) (ks *keyState, probe bool, wait time.Duration) {
 	for len(ti.timers) > 0 && !ti.timers[0].notBefore.After(now) {
-		ks := heap.Pop(&ti.timers).(*keyState)
-		ti.ready = append(ti.ready, ks)
+		k := heap.Pop(&ti.timers).(*keyState)
+		ti.ready = append(ti.ready, k)
 	}
-	if len(ti.ready) == 0 {
-		if len(ti.timers) > 0 {
-			wait = max(ti.timers[0].notBefore.Sub(now), time.Millisecond)
+	if ti.brOpen {
+		if ti.brProbe {
+			return nil, false, 0 // the probe's outcome wakes us
 		}
-		return "", 0, false, wait
+		if ti.brNext.After(now) {
+			at := ti.brNext
+			if len(ti.ready) == 0 && len(ti.timers) > 0 && ti.timers[0].notBefore.After(at) {
+				at = ti.timers[0].notBefore
+			}
+			return nil, false, max(at.Sub(now), time.Millisecond)
+		}
 	}
-	ks := ti.ready[0]
-	ti.ready[0] = nil
-	ti.ready = ti.ready[1:]
-	ks.queued = false
-	ks.inflight = true
-	return ks.key, ks.seqs[0], true, 0
+	for len(ti.ready) > 0 {
+		k := ti.ready[0]
+		ti.ready[0] = nil
+		ti.ready = ti.ready[1:]
+		k.queued = false
+		if k.count == 0 || ti.keys[k.key] != k {
+			if ti.keys[k.key] == k && !k.inflight {
+				delete(ti.keys, k.key)
+			}
+			continue
+		}
+		k.inflight = true
+		if ti.brOpen {
+			ti.brProbe = true
+			probe = true
+		}
+		return k, probe, 0
+	}
+	if len(ti.timers) > 0 {
+		wait = max(ti.timers[0].notBefore.Sub(now), time.Millisecond)
+	}
+	return nil, false, wait
 }
 
-// release ends a key's in-flight state. removed: its head was deleted or dead-lettered.
-// Otherwise the head stays and is due again at notBefore.
-func (ti *topicIndex) release(key string, removed bool, notBefore, now time.Time) {
+// release ends a key's in-flight state; its (new) head is due at notBefore.
+func (ti *topicIndex) release(key string, notBefore, now time.Time) {
 	ks := ti.keys[key]
 	if ks == nil {
 		return
 	}
 	ks.inflight = false
 	ks.notBefore = notBefore
-	if removed && len(ks.seqs) > 0 {
-		ks.seqs = ks.seqs[1:]
-		ks.notBefore = time.Time{}
-	}
-	if len(ks.seqs) == 0 {
-		delete(ti.keys, key)
+	if ks.count == 0 {
+		if !ks.queued {
+			delete(ti.keys, key)
+		}
 		return
 	}
 	ti.schedule(ks, now)
+}
+
+// outcome kinds for the breaker.
+type brOutcome uint8
+
+const (
+	brReached   brOutcome = iota // the destination answered (success or permanent error)
+	brDown                       // transient error: destination considered down
+	brNoAnswer                   // no answer (not due, cancelled, unreadable): neutral
+)
+
+// record updates the breaker with a handler outcome. delay is the next probe's delay when
+// the breaker opens or a probe failed. It reports whether the breaker closed.
+func (ti *topicIndex) record(probe bool, o brOutcome, now time.Time, delay func(failures int) time.Duration) (closed bool) {
+	if probe {
+		ti.brProbe = false
+	}
+	switch o {
+	case brReached:
+		if ti.brOpen {
+			ti.brOpen, ti.brFailures, ti.brNext = false, 0, time.Time{}
+			return true
+		}
+	case brDown:
+		if probe || !ti.brOpen {
+			ti.brOpen = true
+			ti.brFailures++
+			ti.brNext = now.Add(delay(ti.brFailures))
+		}
+	}
+	return false
 }
 
 func (ti *topicIndex) poke() {

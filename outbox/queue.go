@@ -37,39 +37,70 @@ const maxDedupKeyLen = 4096
 // and it returns (true, nil). Empty dedup keys are ignored (never "seen").
 //
 // It returns ErrFull (nothing written) once the pending payload bytes have reached
-// Options.MaxBytes; a duplicate is reported as (false, nil) even then. ctx cancels the wait
-// for the writer: if ctx ends before the request was handed to the writer, nothing is written
-// and ctx's error is returned; once handed off, Enqueue waits for the commit (milliseconds)
-// so its answer is always exact.
+// Options.MaxBytes; a duplicate is reported as (false, nil) even then. If ctx is already
+// done, nothing is written and ctx's error is returned; once handed to the writer (at
+// once: the hand-off never blocks), Enqueue waits for the commit (milliseconds) so its
+// answer is always exact.
 //
 // Messages of one key are delivered in the order their Enqueue calls committed.
 func (s *Store) Enqueue(ctx context.Context, topic Topic, key string, payload []byte, dedupKeys ...string) (bool, error) {
+	added, _, err := s.enqueue(ctx, topic, key, payload, false, dedupKeys)
+	return added, err
+}
+
+// EnqueueLatest stores the message durably like Enqueue (no idempotency keys) and, in the
+// same transaction, deletes the pending messages of the same topic and key that are not in
+// flight: the latest state wins (used for "link" messages: a changed incident replaces its
+// unsent older link). If a message of the key is with a handler, it is kept and the new
+// one is delivered after it. It reports whether older messages were replaced. ErrFull as
+// for Enqueue.
+//
+// Do not use it for messages that must all be delivered (notes).
+func (s *Store) EnqueueLatest(ctx context.Context, topic Topic, key string, payload []byte) (replaced bool, err error) {
+	_, n, err := s.enqueue(ctx, topic, key, payload, true, nil)
+	return n > 0, err
+}
+
+func (s *Store) enqueue(ctx context.Context, topic Topic, key string, payload []byte, latest bool, dedupKeys []string) (bool, int, error) {
 	if err := validTopic(topic); err != nil {
-		return false, err
+		return false, 0, err
+	}
+	if len(key) > maxKeyLen {
+		return false, 0, fmt.Errorf("outbox: enqueue %s: key longer than %d bytes", topic, maxKeyLen)
 	}
 	if int64(len(payload)) > bolt.MaxValueSize-1024-int64(len(key)) {
-		return false, fmt.Errorf("outbox: enqueue %s/%s: payload of %d bytes is too large", topic, key, len(payload))
+		return false, 0, fmt.Errorf("outbox: enqueue %s/%s: payload of %d bytes is too large", topic, key, len(payload))
 	}
 	var dk []string
-	for _, k := range dedupKeys {
+	for i, k := range dedupKeys {
 		if len(k) > maxDedupKeyLen {
-			return false, fmt.Errorf("outbox: enqueue %s/%s: idempotency key longer than %d bytes", topic, key, maxDedupKeyLen)
+			return false, 0, fmt.Errorf("outbox: enqueue %s/%s: idempotency key longer than %d bytes", topic, key, maxDedupKeyLen)
 		}
-		if k != "" {
+		if k == "" && dk == nil {
+			dk = make([]string, 0, len(dedupKeys))
+			dk = append(dk, dedupKeys[:i]...)
+		} else if k != "" && dk != nil {
 			dk = append(dk, k)
 		}
 	}
-	if s.isClosed() {
-		return false, ErrClosed
+	if dk == nil {
+		dk = dedupKeys
 	}
-	r := &writeReq{kind: opEnqueue, topic: topic, key: key, payload: payload, dedup: dk}
-	if err := s.submit(ctx, r); err != nil {
-		return false, err
+	if ctx != nil && ctx.Err() != nil {
+		return false, 0, fmt.Errorf("outbox: enqueue %s: not written: %w", topic, ctx.Err())
+	}
+	r := getReq()
+	defer putReq(r)
+	r.kind, r.topic, r.key, r.latest, r.dedup, r.payLen = opEnqueue, topic, key, latest, dk, len(payload)
+	m := Message{Key: key, Payload: payload, CreatedAt: s.opts.Now()}
+	r.rec = appendMessage(r.rec[:0], &m)
+	if err := s.submitAll([]*writeReq{r}); err != nil {
+		return false, 0, err
 	}
 	if r.err != nil {
-		return false, r.err
+		return false, 0, r.err
 	}
-	return r.added, nil
+	return r.added, r.replaced, nil
 }
 
 // Seen reports whether an idempotency key is recorded (and not older than DedupRetention).
@@ -98,26 +129,32 @@ func (s *Store) seenIn(tx *bolt.Tx, dedupKey string, now time.Time) bool {
 }
 
 // recordDedup stores dedupKey → now and keeps the time index in step.
-func recordDedup(tx *bolt.Tx, dedupKey string, now time.Time) error {
+func recordDedup(tx *bolt.Tx, dedupKey string, now time.Time, w *wbuf) error {
 	d, dt := tx.Bucket(bktDedup), tx.Bucket(bktDedupTime)
-	k := []byte(dedupKey)
+	k := append(w.take(len(dedupKey)), dedupKey...)
 	if old := d.Get(k); len(old) == 8 {
-		if err := dt.Delete(append(append([]byte{}, old...), k...)); err != nil {
+		if err := dt.Delete(append(append(w.take(8+len(k)), old...), k...)); err != nil {
 			return err
 		}
 	}
-	t := binary.BigEndian.AppendUint64(nil, uint64(now.UnixNano()))
-	if err := d.Put(k, t); err != nil {
+	tk := binary.BigEndian.AppendUint64(w.take(8+len(k)), uint64(now.UnixNano()))
+	tk = append(tk, k...)
+	if err := d.Put(k, tk[:8:8]); err != nil {
 		return err
 	}
-	return dt.Put(append(t, k...), nil)
+	return dt.Put(tk, nil)
 }
 
-// Stats is a snapshot of the queue sizes.
+// Stats is a snapshot of the queue sizes and delivery state.
 type Stats struct {
 	Pending      map[Topic]int
 	Dead         map[Topic]int
 	PendingBytes int64 // sum of payload sizes of pending messages (what MaxBytes limits)
+	// Keys: keys with pending messages, per topic (what the in-memory index holds).
+	Keys map[Topic]int
+	// Backoff: per topic, when the next probe of a destination considered down is due
+	// (its circuit breaker is open: one message at a time); zero when closed.
+	Backoff map[Topic]time.Time
 }
 
 // Stats returns the current counts (kept in memory, updated after each commit; O(topics)).
@@ -130,39 +167,28 @@ func (s *Store) Stats() (Stats, error) {
 	st := Stats{
 		Pending:      map[Topic]int{TopicLink: 0, TopicNote: 0},
 		Dead:         map[Topic]int{TopicLink: 0, TopicNote: 0},
+		Keys:         map[Topic]int{TopicLink: 0, TopicNote: 0},
+		Backoff:      map[Topic]time.Time{TopicLink: {}, TopicNote: {}},
 		PendingBytes: s.pendingBytes,
 	}
 	for t, ti := range s.topics {
 		st.Pending[t] = ti.pending
-	}
-	for t, n := range s.dead {
-		st.Dead[t] = n
+		st.Dead[t] = ti.dead
+		st.Keys[t] = len(ti.keys)
+		if ti.brOpen {
+			st.Backoff[t] = ti.brNext
+		} else {
+			st.Backoff[t] = time.Time{}
+		}
 	}
 	return st, nil
 }
 
-// submit hands r to the writer and waits for its commit. Only the hand-off can be cancelled
-// by ctx: after it, the result is always awaited.
-func (s *Store) submit(ctx context.Context, r *writeReq) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	r.done = make(chan struct{})
-	select {
-	case s.reqs <- r:
-	case <-ctx.Done():
-		return fmt.Errorf("outbox: %s %s: not written: %w", r.kind, r.topic, ctx.Err())
-	case <-s.writerDone:
-		return ErrClosed
-	}
-	<-r.done
-	return nil
-}
-
-// submitInternal is submit for the outbox's own bookkeeping (acks, retries, dead letters):
-// never cancelled, so a handler's success is recorded even while Deliver stops.
+// submitInternal hands one request of the outbox's own bookkeeping (acks, retries, dead
+// letters) to the writer: never cancelled, so a handler's success is recorded even while
+// Deliver stops. ErrNotFound (already gone) is not an error.
 func (s *Store) submitInternal(r *writeReq) error {
-	if err := s.submit(context.Background(), r); err != nil {
+	if err := s.submitAll([]*writeReq{r}); err != nil {
 		return err
 	}
 	if errors.Is(r.err, ErrNotFound) {

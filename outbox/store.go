@@ -4,15 +4,18 @@
 // # Guarantees
 //
 // Enqueue returns only after the message is committed and fsynced. A message leaves the
-// queue only when its handler returned nil (deleted) or it was moved to the dead letters (in
-// the same transaction that removes it from the queue). Every change is a bbolt transaction,
-// so a crash at any instant leaves the file either before or after it; nothing authoritative
-// lives only in memory. Delivery is at-least-once: on restart everything not acked is
-// delivered again.
+// queue only when its handler returned nil (deleted), it was moved to the dead letters (in
+// the same transaction that removes it from the queue), or it was replaced by a newer
+// message of its key through EnqueueLatest. Every change is a bbolt transaction, so a crash
+// at any instant leaves the file either before or after it; nothing authoritative lives only
+// in memory. Delivery is at-least-once: on restart everything not acked is delivered again.
 //
-// # On-disk layout (one bbolt file)
+// # On-disk layout (one bbolt file, format 2)
 //
 //	queue/<topic>     seq (8-byte big-endian, bucket NextSequence) → message record
+//	bykey/<topic>     u16 BE len(key) ‖ key ‖ seq (8-byte BE) → empty  (per-key FIFO index)
+//	keys/<topic>      key → uvarint count of its pending messages (one entry per key with
+//	                  pending messages)
 //	dead/<topic>      seq → dead-letter record (reason, time, message)
 //	dedup             idempotency key → 8-byte big-endian Unix nanos when recorded
 //	dedup_time        8-byte Unix nanos ‖ idempotency key → empty (time index for pruning)
@@ -20,21 +23,28 @@
 //	links_by_call     call id → incident id
 //	pending_status    call id → status that arrived before its link (JSON)
 //	kv/<name>         generic state of Get/Put/Delete ("cursor", "hash", "meta", ...)
-//	sys               "format" → "1"
+//	sys               "format" → "2";
+//	                  "count/<topic>" → pending count ‖ pending payload bytes ‖ dead count
+//	                  (three 8-byte BE integers)
+//
+// bykey, keys and the sys counters are written in the same transactions as queue and dead,
+// so they are always in step with them. A format 1 file (queue and dead only) is migrated
+// to format 2 in one transaction at Open.
 //
 // Record encodings are described in codec.go (compact binary, versioned).
 //
 // # Memory
 //
-// Open scans every queue bucket once (reading keys and record headers, never copying
-// payloads) to build an in-memory index: per topic and FIFO key, the list of pending seqs
-// (8 bytes per message) plus a ready list and a timer heap of keys. Delivery then finds the
-// next message in O(log n) without rescanning the backlog; only the head message of a key
-// is ever read from disk, when it is handed to a handler.
+// Open reads the sys counters and walks keys/<topic> (one entry per key with pending
+// messages; for each, one seek in bykey for its head), never the messages: memory is
+// O(keys with pending messages), not O(messages). Delivery finds the next key from an
+// in-memory ready list and timer heap and reads only the head of that key (one seek in
+// bykey, one get in queue), so its cost does not grow with the backlog.
 package outbox
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -53,14 +63,15 @@ type Options struct {
 	RetryInitial time.Duration // default 1s
 	RetryMax     time.Duration // default 5m
 	// MaxAge: a message older than this (since CreatedAt, or since its last Replay) is moved
-	// to the dead letters with reason "expired after <age>: <last error>" when it comes up for
-	// delivery, instead of being retried. It is never deleted. Default 72h.
+	// to the dead letters with reason "expired after <age>: <last error>", by a sweep that
+	// runs at Open and every minute (even behind a stuck key) and when it comes up for
+	// delivery. It is never deleted. Default 72h.
 	MaxAge time.Duration
 	// MaxBytes: Enqueue returns ErrFull (nothing written) once the payload bytes of pending
 	// messages reach it. Default (and 0) = 1 GiB. Replay is not limited.
 	MaxBytes int64
-	// Concurrency: at most this many messages (of different keys) are delivered at once per
-	// topic. Default 8.
+	// Concurrency: at most this many handlers (of different keys) run at once per topic.
+	// Default 8.
 	Concurrency int
 	// DedupRetention: how long idempotency keys are remembered. Default 7 days.
 	DedupRetention time.Duration
@@ -111,7 +122,10 @@ const (
 	TopicNote Topic = "note"
 )
 
-const formatVersion = "1"
+const (
+	formatVersion   = "2"
+	formatVersionV1 = "1"
+)
 
 var (
 	bktDedup         = []byte("dedup")
@@ -120,16 +134,57 @@ var (
 	bktLinksByCall   = []byte("links_by_call")
 	bktPendingStatus = []byte("pending_status")
 	bktSys           = []byte("sys")
+	sysFormat        = []byte("format")
 )
 
 const (
 	queuePrefix = "queue/"
 	deadPrefix  = "dead/"
+	bykeyPrefix = "bykey/"
+	keysPrefix  = "keys/"
 	kvPrefix    = "kv/"
+	countPrefix = "count/"
 )
 
 func queueBucket(t Topic) []byte { return []byte(queuePrefix + string(t)) }
 func deadBucket(t Topic) []byte  { return []byte(deadPrefix + string(t)) }
+func bykeyBucket(t Topic) []byte { return []byte(bykeyPrefix + string(t)) }
+func keysBucket(t Topic) []byte  { return []byte(keysPrefix + string(t)) }
+func countKey(t Topic) []byte    { return []byte(countPrefix + string(t)) }
+
+// counters are the persisted per-topic sizes (sys "count/<topic>").
+type counters struct {
+	pending int64
+	bytes   int64
+	dead    int64
+}
+
+func (c counters) add(d counters) counters {
+	return counters{c.pending + d.pending, c.bytes + d.bytes, c.dead + d.dead}
+}
+
+func getCounters(tx *bolt.Tx, t Topic) (counters, error) {
+	v := tx.Bucket(bktSys).Get(countKey(t))
+	if v == nil {
+		return counters{}, nil
+	}
+	if len(v) != 24 {
+		return counters{}, fmt.Errorf("topic %q: counters of %d bytes: %w", t, len(v), errCorrupt)
+	}
+	return counters{
+		int64(binary.BigEndian.Uint64(v)),
+		int64(binary.BigEndian.Uint64(v[8:])),
+		int64(binary.BigEndian.Uint64(v[16:])),
+	}, nil
+}
+
+func putCounters(tx *bolt.Tx, t Topic, c counters) error {
+	v := make([]byte, 24)
+	binary.BigEndian.PutUint64(v, uint64(c.pending))
+	binary.BigEndian.PutUint64(v[8:], uint64(c.bytes))
+	binary.BigEndian.PutUint64(v[16:], uint64(c.dead))
+	return tx.Bucket(bktSys).Put(countKey(t), v)
+}
 
 // Store is an open outbox file. All methods are safe for concurrent use.
 type Store struct {
@@ -138,33 +193,43 @@ type Store struct {
 	opts Options
 	log  *slog.Logger
 
-	closeCtx    context.Context // cancelled by Close: stops Deliver loops and the pruner
+	closeCtx    context.Context // cancelled by Close: stops Deliver loops, pruner and sweeper
 	cancelClose context.CancelFunc
 	closeOnce   sync.Once
 	closeErr    error
 
-	reqs       chan *writeReq // to the writer goroutine (unbuffered: a handed-off request is always processed)
+	wq         writeQueue // to the writer goroutine
 	stopWriter chan struct{}
-	writerDone chan struct{}
-	bg         sync.WaitGroup // writer + pruner
+	bg         sync.WaitGroup // pruner + sweeper
+	writerWG   sync.WaitGroup
 	deliverWG  sync.WaitGroup // running Deliver calls
 
 	mu           sync.Mutex
 	closed       bool
 	topics       map[Topic]*topicIndex
-	dead         map[Topic]int
 	pendingBytes int64
+}
+
+// boltOptions: NoFreelistSync + map freelist: the freelist is not written at each commit
+// (one page write less per fsync) and is rebuilt by bbolt when the file is opened.
+func boltOptions() *bolt.Options {
+	return &bolt.Options{
+		Timeout:        time.Second,
+		FreelistType:   bolt.FreelistMapType,
+		NoFreelistSync: true,
+	}
 }
 
 // Open opens (creating if needed) the outbox file at path. Its parent directory is created
 // with mode 0o750 and the file with 0o600. If another process holds the file, Open fails
-// after about one second with an error naming the path.
+// after about one second with an error naming the path. A format 1 file is migrated to
+// format 2.
 func Open(path string, opts Options) (*Store, error) {
 	opts.setDefaults()
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("outbox: create directory for %s: %w", path, err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, FreelistType: bolt.FreelistMapType})
+	db, err := bolt.Open(path, 0o600, boltOptions())
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("outbox: open %s: the file is locked: another process (a running sidecar?) holds it: %w", path, err)
@@ -176,24 +241,25 @@ func Open(path string, opts Options) (*Store, error) {
 		path:       path,
 		opts:       opts,
 		log:        opts.Logger,
-		reqs:       make(chan *writeReq),
 		stopWriter: make(chan struct{}),
-		writerDone: make(chan struct{}),
 		topics:     map[Topic]*topicIndex{},
-		dead:       map[Topic]int{},
 	}
+	s.wq.signal = make(chan struct{}, 1)
 	s.closeCtx, s.cancelClose = context.WithCancel(context.Background())
 	if err := s.init(); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("outbox: open %s: %w", path, err)
 	}
-	s.bg.Add(2)
+	s.writerWG.Add(1)
 	go s.writer()
+	s.bg.Add(2)
 	go s.pruner()
+	go s.sweeper()
 	return s, nil
 }
 
-// init creates the fixed buckets, checks the format and builds the in-memory index.
+// init creates the fixed buckets, checks (or migrates) the format and builds the in-memory
+// index from the keys buckets and counters.
 func (s *Store) init() error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		for _, name := range [][]byte{bktDedup, bktDedupTime, bktLinks, bktLinksByCall, bktPendingStatus, bktSys} {
@@ -201,80 +267,99 @@ func (s *Store) init() error {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
 		}
+		sys := tx.Bucket(bktSys)
+		switch v := sys.Get(sysFormat); {
+		case v == nil:
+			if err := sys.Put(sysFormat, []byte(formatVersion)); err != nil {
+				return err
+			}
+		case string(v) == formatVersionV1:
+			if err := migrateV1(tx, s.log); err != nil {
+				return fmt.Errorf("migrate format 1 to 2: %w", err)
+			}
+		case string(v) != formatVersion:
+			return fmt.Errorf("unsupported file format %q (this version reads %q and migrates %q)", v, formatVersion, formatVersionV1)
+		}
 		for _, t := range []Topic{TopicLink, TopicNote} {
 			if err := createTopicBuckets(tx, t); err != nil {
 				return err
 			}
-		}
-		sys := tx.Bucket(bktSys)
-		switch v := sys.Get([]byte("format")); {
-		case v == nil:
-			return sys.Put([]byte("format"), []byte(formatVersion))
-		case string(v) != formatVersion:
-			return fmt.Errorf("unsupported file format %q (this version reads %q)", v, formatVersion)
 		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
+	now := s.opts.Now()
 	return s.db.View(func(tx *bolt.Tx) error {
-		return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
-			switch n := string(name); {
-			case strings.HasPrefix(n, queuePrefix):
-				return s.loadIndex(Topic(strings.TrimPrefix(n, queuePrefix)), b)
-			case strings.HasPrefix(n, deadPrefix):
-				t := Topic(strings.TrimPrefix(n, deadPrefix))
-				s.dead[t] = b.Stats().KeyN
+		return tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+			n, ok := strings.CutPrefix(string(name), queuePrefix)
+			if !ok {
+				return nil
 			}
-			return nil
+			return s.loadTopic(tx, Topic(n), now)
 		})
 	})
 }
 
 func createTopicBuckets(tx *bolt.Tx, t Topic) error {
-	if _, err := tx.CreateBucketIfNotExists(queueBucket(t)); err != nil {
-		return fmt.Errorf("create queue bucket for topic %q: %w", t, err)
-	}
-	if _, err := tx.CreateBucketIfNotExists(deadBucket(t)); err != nil {
-		return fmt.Errorf("create dead-letter bucket for topic %q: %w", t, err)
+	for _, name := range [][]byte{queueBucket(t), deadBucket(t), bykeyBucket(t), keysBucket(t)} {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
 	}
 	return nil
 }
 
-// loadIndex iterates one queue bucket (keys and headers only) into the in-memory index.
-func (s *Store) loadIndex(t Topic, b *bolt.Bucket) error {
+// loadTopic reads the counters of t and walks its keys (not its messages): for each key,
+// its head is found by one seek in bykey to schedule it at the head's NextAttempt.
+func (s *Store) loadTopic(tx *bolt.Tx, t Topic, now time.Time) error {
 	ti := s.topicLocked(t)
-	now := s.opts.Now()
-	c := b.Cursor()
-	for k, v := c.First(); k != nil; k, v = c.Next() {
-		if len(k) != 8 {
-			return fmt.Errorf("topic %q: bad queue key %x: %w", t, k, errCorrupt)
-		}
-		h, err := decodeHeader(v)
-		if err != nil {
-			return fmt.Errorf("topic %q seq %d: %w", t, seqOf(k), err)
-		}
-		ti.add(h.key, seqOf(k), h.nextAttempt, now)
-		ti.pending++
-		s.pendingBytes += int64(h.payloadLen)
+	c, err := getCounters(tx, t)
+	if err != nil {
+		return err
 	}
-	return nil
+	ti.pending, ti.bytes, ti.dead = int(c.pending), c.bytes, int(c.dead)
+	s.pendingBytes += c.bytes
+	keys, bk, q := tx.Bucket(keysBucket(t)), tx.Bucket(bykeyBucket(t)), tx.Bucket(queueBucket(t))
+	if keys == nil || bk == nil || q == nil {
+		return fmt.Errorf("topic %q: missing index buckets: %w", t, errCorrupt)
+	}
+	bc := bk.Cursor()
+	return keys.ForEach(func(k, v []byte) error {
+		n, sz := binary.Uvarint(v)
+		if sz <= 0 || n == 0 {
+			return fmt.Errorf("topic %q key %q: bad count: %w", t, k, errCorrupt)
+		}
+		var notBefore time.Time
+		if seq, ok := headSeq(bc, k); ok {
+			if rec := q.Get(u64key(seq)); rec != nil {
+				h, err := decodeHeader(rec)
+				if err != nil {
+					return fmt.Errorf("topic %q seq %d: %w", t, seq, err)
+				}
+				notBefore = h.nextAttempt
+			}
+		}
+		ti.addCount(string(k), int(n), notBefore, now)
+		return nil
+	})
 }
 
 // topicLocked returns the index of t, creating it. Caller holds s.mu (or is in Open).
 func (s *Store) topicLocked(t Topic) *topicIndex {
 	ti := s.topics[t]
 	if ti == nil {
-		ti = newTopicIndex()
+		ti = newTopicIndex(t)
 		s.topics[t] = ti
 	}
 	return ti
 }
 
 // Close stops delivery (Deliver calls return ErrClosed after their in-flight handlers
-// finish), commits writes already handed to the writer, stops the background goroutines and
-// closes the file. Safe to call more than once; later calls return the first result.
+// finish and their outcomes are committed), commits writes already handed to the writer,
+// stops the background goroutines and closes the file. Safe to call more than once; later
+// calls return the first result.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.mu.Lock()
@@ -282,8 +367,9 @@ func (s *Store) Close() error {
 		s.mu.Unlock()
 		s.cancelClose()
 		s.deliverWG.Wait()
-		close(s.stopWriter)
 		s.bg.Wait()
+		close(s.stopWriter)
+		s.writerWG.Wait()
 		if err := s.db.Close(); err != nil {
 			s.closeErr = fmt.Errorf("outbox: close %s: %w", s.path, err)
 		}

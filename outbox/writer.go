@@ -1,25 +1,33 @@
 package outbox
 
 import (
+	"encoding/binary"
 	"fmt"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
 
-// The writer goroutine owns every queue mutation (enqueue, ack, retry, dead letter, replay,
-// drop). It takes one request, then everything else already waiting (up to maxBatch
-// requests / maxBatchBytes of payload), applies them in order in ONE bbolt transaction and
-// fsyncs once (group commit). There is no fixed delay: a lone request commits at once, and
-// under load the batch grows with the number of waiting callers. Each caller is answered
-// after the commit, with its own outcome.
+// The writer goroutine owns every queue mutation (enqueue, ack, retry, dead letter, expiry,
+// replay, drop). Callers append their request to an unbounded in-memory list and wait. The
+// writer takes everything that is waiting (up to maxBatch requests / maxBatchBytes of
+// records per transaction), applies it in order in ONE bbolt transaction and fsyncs once
+// (group commit). There is no fixed delay: a lone request commits at once, and every
+// request that arrives while a commit is in flight goes into the next one, so under load
+// the batch grows with the number of waiting callers. Each caller is answered after the
+// commit, with its own outcome.
+//
+// Callers encode their record before handing it over; sequence numbers come from the
+// bucket sequence (kept in the bucket header: no read), idempotency keys are checked
+// against the file in the transaction (that is the source of truth).
 //
 // If the transaction fails, each request of the batch is retried in a transaction of its
 // own, so one bad request cannot fail the others.
 
 const (
-	maxBatch      = 4096
-	maxBatchBytes = 16 << 20
+	maxBatch      = 8192
+	maxBatchBytes = 32 << 20
 )
 
 type opKind uint8
@@ -31,87 +39,170 @@ const (
 	opDead
 	opReplay
 	opDrop
+	opExpire
 )
 
 func (k opKind) String() string {
-	return [...]string{"enqueue", "ack", "retry", "dead-letter", "replay", "drop"}[k]
+	return [...]string{"enqueue", "ack", "retry", "dead-letter", "replay", "drop", "expire"}[k]
 }
 
 type writeReq struct {
 	kind    opKind
 	topic   Topic
 	key     string
-	payload []byte
+	rec     []byte // opEnqueue: the encoded record (built by the caller)
+	payLen  int    // opEnqueue: payload length
+	latest  bool   // opEnqueue: replace the key's pending messages not in flight
 	dedup   []string
 	seq     uint64
 	msg     Message // opRetry/opDead: the delivery bookkeeping fields to store
 	reason  string  // opDead
 
-	// outcome, set by the writer before done is closed
-	added bool
-	err   error // per-request outcome (ErrFull, ErrNotFound, commit error)
-	done  chan struct{}
+	// outcome, set by the writer before done is signalled
+	added    bool
+	replaced int   // opEnqueue latest: how many older messages were replaced
+	err      error // per-request outcome (ErrFull, ErrNotFound, commit error)
+	done     chan struct{}
 
 	// effects on the in-memory state, applied after the commit
-	newSeq       uint64
-	newKey       string
-	bytesDelta   int64
-	pendingDelta int
-	deadDelta    int
+	effKey   string
+	keyDelta int
+	delta    counters
 }
 
 func (r *writeReq) reset() {
-	r.added, r.err = false, nil
-	r.newSeq, r.newKey, r.bytesDelta, r.pendingDelta, r.deadDelta = 0, "", 0, 0, 0
+	r.added, r.replaced, r.err = false, 0, nil
+	r.effKey, r.keyDelta, r.delta = "", 0, counters{}
+}
+
+var reqPool = sync.Pool{New: func() any { return &writeReq{done: make(chan struct{}, 1)} }}
+
+func getReq() *writeReq { return reqPool.Get().(*writeReq) }
+
+func putReq(r *writeReq) {
+	done, rec := r.done, r.rec[:0]
+	*r = writeReq{done: done, rec: rec}
+	if cap(rec) > 64<<10 {
+		r.rec = nil
+	}
+	reqPool.Put(r)
+}
+
+// writeQueue is the unbounded hand-off list between callers and the writer.
+type writeQueue struct {
+	mu      sync.Mutex
+	reqs    []*writeReq
+	stopped bool
+	signal  chan struct{} // capacity 1: "there is something"
+}
+
+// push hands r to the writer; false if the writer has stopped.
+func (q *writeQueue) push(rs ...*writeReq) bool {
+	q.mu.Lock()
+	if q.stopped {
+		q.mu.Unlock()
+		return false
+	}
+	q.reqs = append(q.reqs, rs...)
+	q.mu.Unlock()
+	select {
+	case q.signal <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+func (q *writeQueue) take(spare []*writeReq, stop bool) []*writeReq {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	got := q.reqs
+	q.reqs = spare[:0]
+	if stop {
+		q.stopped = true
+	}
+	return got
 }
 
 func (s *Store) writer() {
-	defer s.bg.Done()
-	defer close(s.writerDone)
-	batch := make([]*writeReq, 0, 64)
+	defer s.writerWG.Done()
+	var spare []*writeReq
+	w := &wbuf{}
 	for {
-		batch = batch[:0]
+		stop := false
 		select {
-		case r := <-s.reqs:
-			batch = append(batch, r)
+		case <-s.wq.signal:
 		case <-s.stopWriter:
-			// Commit whatever was handed off; later senders see writerDone.
-			for {
-				select {
-				case r := <-s.reqs:
-					s.commit([]*writeReq{r})
-					continue
-				default:
-				}
-				return
-			}
+			stop = true
 		}
-		size := len(batch[0].payload)
-	drain:
-		for len(batch) < maxBatch && size < maxBatchBytes {
-			select {
-			case r := <-s.reqs:
-				batch = append(batch, r)
-				size += len(r.payload)
-			default:
-				break drain
+		batch := s.wq.take(spare, stop)
+		for len(batch) > 0 {
+			n, size := 0, 0
+			for n < len(batch) && n < maxBatch && size < maxBatchBytes {
+				size += len(batch[n].rec)
+				n++
 			}
+			s.commit(batch[:n], w)
+			batch = batch[n:]
 		}
-		s.commit(batch)
+		clear(batch[:cap(batch)])
+		spare = batch[:0]
+		if stop {
+			return
+		}
 	}
 }
 
-func (s *Store) commit(batch []*writeReq) {
+// wbuf hands out key buffers that bbolt may keep until the commit; reused after it.
+type wbuf struct{ b []byte }
+
+func (w *wbuf) reset() { w.b = w.b[:0] }
+
+func (w *wbuf) take(n int) []byte {
+	if cap(w.b)-len(w.b) < n {
+		w.b = make([]byte, 0, max(256<<10, 2*n))
+	}
+	l := len(w.b)
+	w.b = w.b[:l+n]
+	return w.b[l : l : l+n]
+}
+
+func (w *wbuf) seqKey(seq uint64) []byte {
+	b := w.take(8)
+	return append(b, byte(seq>>56), byte(seq>>48), byte(seq>>40), byte(seq>>32), byte(seq>>24), byte(seq>>16), byte(seq>>8), byte(seq))
+}
+
+func (w *wbuf) bykey(key string, seq uint64) []byte {
+	return appendBykey(w.take(2+len(key)+8), key, seq)
+}
+
+func (s *Store) commit(batch []*writeReq, w *wbuf) {
 	s.mu.Lock()
 	pending := s.pendingBytes
 	s.mu.Unlock()
 	now := s.opts.Now()
+	w.reset()
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		cur := pending
+		touched := map[Topic]counters{}
 		for _, r := range batch {
 			r.reset()
-			if err := s.apply(tx, r, now, &cur); err != nil {
+			if err := s.apply(tx, r, now, &cur, w); err != nil {
 				return fmt.Errorf("%s %s seq %d: %w", r.kind, r.topic, r.seq, err)
+			}
+			if r.err == nil && r.delta != (counters{}) {
+				touched[r.topic] = touched[r.topic].add(r.delta)
+			}
+		}
+		for t, d := range touched {
+			if d == (counters{}) {
+				continue
+			}
+			c, err := getCounters(tx, t)
+			if err != nil {
+				return err
+			}
+			if err := putCounters(tx, t, c.add(d)); err != nil {
+				return err
 			}
 		}
 		return nil
@@ -119,7 +210,7 @@ func (s *Store) commit(batch []*writeReq) {
 	if err != nil && len(batch) > 1 {
 		s.log.Warn("outbox batch commit failed; retrying its requests one by one", "requests", len(batch), "err", err)
 		for _, r := range batch {
-			s.commit([]*writeReq{r})
+			s.commit([]*writeReq{r}, w)
 		}
 		return
 	}
@@ -128,7 +219,7 @@ func (s *Store) commit(batch []*writeReq) {
 		r.reset()
 		r.err = fmt.Errorf("outbox: commit: %w", err)
 		s.log.Error("outbox commit failed", "op", r.kind.String(), "topic", string(r.topic), "key", r.key, "seq", r.seq, "err", err)
-		close(r.done)
+		r.done <- struct{}{}
 		return
 	}
 	var poke []*topicIndex
@@ -137,13 +228,16 @@ func (s *Store) commit(batch []*writeReq) {
 		if r.err != nil {
 			continue
 		}
-		s.pendingBytes += r.bytesDelta
-		s.dead[r.topic] += r.deadDelta
 		ti := s.topicLocked(r.topic)
-		ti.pending += r.pendingDelta
-		if r.newSeq != 0 {
-			ti.add([]byte(r.newKey), r.newSeq, time.Time{}, now)
-			poke = append(poke, ti)
+		s.pendingBytes += r.delta.bytes
+		ti.bytes += r.delta.bytes
+		ti.pending += int(r.delta.pending)
+		ti.dead += int(r.delta.dead)
+		if r.keyDelta != 0 {
+			ti.addCount(r.effKey, r.keyDelta, time.Time{}, now)
+			if r.keyDelta > 0 && (len(poke) == 0 || poke[len(poke)-1] != ti) {
+				poke = append(poke, ti)
+			}
 		}
 	}
 	s.mu.Unlock()
@@ -151,14 +245,14 @@ func (s *Store) commit(batch []*writeReq) {
 		ti.poke()
 	}
 	for _, r := range batch {
-		close(r.done)
+		r.done <- struct{}{}
 	}
 }
 
 // apply performs one request inside the batch transaction. Outcomes that are the
 // request's own business (duplicate, full, not found) are recorded in r and return nil; a
 // returned error aborts the transaction. cur is the running pending-bytes total.
-func (s *Store) apply(tx *bolt.Tx, r *writeReq, now time.Time, cur *int64) error {
+func (s *Store) apply(tx *bolt.Tx, r *writeReq, now time.Time, cur *int64, w *wbuf) error {
 	q := tx.Bucket(queueBucket(r.topic))
 	if q == nil {
 		if err := createTopicBuckets(tx, r.topic); err != nil {
@@ -166,7 +260,10 @@ func (s *Store) apply(tx *bolt.Tx, r *writeReq, now time.Time, cur *int64) error
 		}
 		q = tx.Bucket(queueBucket(r.topic))
 	}
-	dead := tx.Bucket(deadBucket(r.topic))
+	dead, bk, keys := tx.Bucket(deadBucket(r.topic)), tx.Bucket(bykeyBucket(r.topic)), tx.Bucket(keysBucket(r.topic))
+	if dead == nil || bk == nil || keys == nil {
+		return fmt.Errorf("topic %q: missing buckets: %w", r.topic, errCorrupt)
+	}
 	switch r.kind {
 	case opEnqueue:
 		for _, k := range r.dedup {
@@ -178,38 +275,57 @@ func (s *Store) apply(tx *bolt.Tx, r *writeReq, now time.Time, cur *int64) error
 			r.err = ErrFull
 			return nil
 		}
+		keyDelta := 1
+		if r.latest {
+			n, bytes, err := s.coalesce(q, bk, r.topic, r.key)
+			if err != nil {
+				return err
+			}
+			r.replaced = n
+			keyDelta -= n
+			r.delta.pending -= int64(n)
+			r.delta.bytes -= bytes
+		}
 		seq, err := q.NextSequence()
 		if err != nil {
 			return err
 		}
-		m := Message{Key: r.key, Payload: r.payload, CreatedAt: now}
-		if err := q.Put(u64key(seq), encodeMessage(&m)); err != nil {
+		if err := q.Put(w.seqKey(seq), r.rec); err != nil {
+			return err
+		}
+		if err := bk.Put(w.bykey(r.key, seq), nil); err != nil {
+			return err
+		}
+		if err := bumpKey(keys, r.key, keyDelta, w); err != nil {
 			return err
 		}
 		for _, k := range r.dedup {
-			if err := recordDedup(tx, k, now); err != nil {
+			if err := recordDedup(tx, k, now, w); err != nil {
 				return err
 			}
 		}
-		r.added, r.newSeq, r.newKey = true, seq, r.key
-		r.bytesDelta, r.pendingDelta = int64(len(r.payload)), 1
+		r.added, r.effKey, r.keyDelta = true, r.key, keyDelta
+		r.delta.pending++
+		r.delta.bytes += int64(r.payLen)
 
-	case opAck, opRetry, opDead:
-		k := u64key(r.seq)
+	case opAck, opRetry, opDead, opExpire:
+		k := w.seqKey(r.seq)
 		v := q.Get(k)
 		if v == nil {
 			r.err = ErrNotFound
 			return nil
 		}
-		if r.kind == opAck { // only the size is needed: no payload copy
+		if r.kind == opAck { // only key and size are needed: no payload copy
 			h, err := decodeHeader(v)
 			if err != nil {
 				return err
 			}
-			if err := q.Delete(k); err != nil {
+			key := string(h.key)
+			if err := removeQueued(q, bk, keys, k, key, r.seq, w); err != nil {
 				return err
 			}
-			r.bytesDelta, r.pendingDelta = -int64(h.payloadLen), -1
+			r.effKey, r.keyDelta = key, -1
+			r.delta = counters{pending: -1, bytes: -int64(h.payloadLen)}
 			break
 		}
 		m, err := decodeMessage(v, r.topic, r.seq)
@@ -222,20 +338,34 @@ func (s *Store) apply(tx *bolt.Tx, r *writeReq, now time.Time, cur *int64) error
 			if err := q.Put(k, encodeMessage(&m)); err != nil {
 				return err
 			}
-		case opDead:
-			copyBookkeeping(&m, &r.msg)
-			d := DeadLetter{Message: m, Reason: r.reason, DeadAt: now}
+		case opDead, opExpire:
+			reason := r.reason
+			if r.kind == opDead {
+				copyBookkeeping(&m, &r.msg)
+			} else {
+				if age := now.Sub(ageBase(&m)); age <= s.opts.MaxAge {
+					r.err = ErrNotFound // not expired (any more): nothing to do
+					return nil
+				}
+				if s.isInflightHead(bk, r.topic, m.Key, r.seq) {
+					r.err = ErrNotFound // with a handler: its outcome decides
+					return nil
+				}
+				reason = expiredReason(&m, now)
+			}
+			d := DeadLetter{Message: m, Reason: reason, DeadAt: now}
 			if err := dead.Put(k, encodeDead(&d)); err != nil {
 				return err
 			}
-			if err := q.Delete(k); err != nil {
+			if err := removeQueued(q, bk, keys, k, m.Key, r.seq, w); err != nil {
 				return err
 			}
-			r.bytesDelta, r.pendingDelta, r.deadDelta = -int64(len(m.Payload)), -1, 1
+			r.effKey, r.keyDelta = m.Key, -1
+			r.delta = counters{pending: -1, bytes: -int64(len(m.Payload)), dead: 1}
 		}
 
 	case opReplay, opDrop:
-		k := u64key(r.seq)
+		k := w.seqKey(r.seq)
 		v := dead.Get(k)
 		if v == nil {
 			r.err = ErrNotFound
@@ -253,19 +383,109 @@ func (s *Store) apply(tx *bolt.Tx, r *writeReq, now time.Time, cur *int64) error
 			if err != nil {
 				return err
 			}
-			if err := q.Put(u64key(seq), encodeMessage(&m)); err != nil {
+			if err := q.Put(w.seqKey(seq), encodeMessage(&m)); err != nil {
 				return err
 			}
-			r.newSeq, r.newKey = seq, m.Key
-			r.bytesDelta, r.pendingDelta = int64(len(m.Payload)), 1
+			if err := bk.Put(w.bykey(m.Key, seq), nil); err != nil {
+				return err
+			}
+			if err := bumpKey(keys, m.Key, 1, w); err != nil {
+				return err
+			}
+			r.effKey, r.keyDelta = m.Key, 1
+			r.delta = counters{pending: 1, bytes: int64(len(m.Payload))}
 		}
 		if err := dead.Delete(k); err != nil {
 			return err
 		}
-		r.deadDelta = -1
+		r.delta.dead--
 	}
-	*cur += r.bytesDelta
+	*cur += r.delta.bytes
 	return nil
+}
+
+// removeQueued deletes one message from queue, bykey and the key's count.
+func removeQueued(q, bk, keys *bolt.Bucket, k []byte, key string, seq uint64, w *wbuf) error {
+	if err := q.Delete(k); err != nil {
+		return err
+	}
+	if err := bk.Delete(w.bykey(key, seq)); err != nil {
+		return err
+	}
+	return bumpKey(keys, key, -1, w)
+}
+
+// bumpKey adds delta to the pending count of key (removing the entry at 0).
+func bumpKey(keys *bolt.Bucket, key string, delta int, w *wbuf) error {
+	if delta == 0 {
+		return nil
+	}
+	kb := append(w.take(len(key)), key...)
+	var n int64
+	if v := keys.Get(kb); v != nil {
+		u, sz := binary.Uvarint(v)
+		if sz <= 0 {
+			return fmt.Errorf("key %q: bad count: %w", key, errCorrupt)
+		}
+		n = int64(u)
+	}
+	n += int64(delta)
+	if n <= 0 {
+		return keys.Delete(kb)
+	}
+	return keys.Put(kb, binary.AppendUvarint(w.take(binary.MaxVarintLen64), uint64(n)))
+}
+
+// coalesce deletes the pending messages of key that are not in flight (EnqueueLatest). It
+// returns how many it deleted and their payload bytes.
+func (s *Store) coalesce(q, bk *bolt.Bucket, t Topic, key string) (int, int64, error) {
+	s.mu.Lock()
+	ks := s.topicLocked(t).keys[key]
+	inflight := ks != nil && ks.inflight
+	s.mu.Unlock()
+	p := appendBykeyPrefix(nil, key)
+	var victims [][]byte
+	c := bk.Cursor()
+	first := true
+	for k, _ := c.Seek(p); k != nil && len(k) == len(p)+8 && string(k[:len(p)]) == string(p); k, _ = c.Next() {
+		if first && inflight {
+			first = false
+			continue // the head is with a handler: the new message queues behind it
+		}
+		first = false
+		victims = append(victims, append([]byte(nil), k...))
+	}
+	var bytes int64
+	for _, v := range victims {
+		seqk := v[len(p):]
+		if rec := q.Get(seqk); rec != nil {
+			h, err := decodeHeader(rec)
+			if err != nil {
+				return 0, 0, err
+			}
+			bytes += int64(h.payloadLen)
+			if err := q.Delete(seqk); err != nil {
+				return 0, 0, err
+			}
+		}
+		if err := bk.Delete(v); err != nil {
+			return 0, 0, err
+		}
+	}
+	return len(victims), bytes, nil
+}
+
+// isInflightHead reports whether seq is the head of key and key is with a handler.
+func (s *Store) isInflightHead(bk *bolt.Bucket, t Topic, key string, seq uint64) bool {
+	s.mu.Lock()
+	ks := s.topicLocked(t).keys[key]
+	inflight := ks != nil && ks.inflight
+	s.mu.Unlock()
+	if !inflight {
+		return false
+	}
+	head, ok := headSeq(bk.Cursor(), []byte(key))
+	return ok && head == seq
 }
 
 func copyBookkeeping(dst, src *Message) {
@@ -274,4 +494,16 @@ func copyBookkeeping(dst, src *Message) {
 	dst.FirstErrorAt = src.FirstErrorAt
 	dst.LastErrorAt = src.LastErrorAt
 	dst.LastError = src.LastError
+}
+
+// submitAll hands rs to the writer and waits for all their commits. ErrClosed if the writer
+// has stopped (then none was handed over).
+func (s *Store) submitAll(rs []*writeReq) error {
+	if !s.wq.push(rs...) {
+		return ErrClosed
+	}
+	for _, r := range rs {
+		<-r.done
+	}
+	return nil
 }
