@@ -1,0 +1,93 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+// tinyParams are quick mode shrunk further so that every scenario runs in a few seconds.
+func tinyParams(t *testing.T) params {
+	p := quickParams()
+	p.Dir = t.TempDir()
+	p.EnqueueMsgs, p.EnqueueBaseMax, p.EnqueueKeys = 2000, 300*time.Millisecond, 100
+	p.IngestDuration, p.IngestWarmup, p.IngestKeys = 400*time.Millisecond, 50*time.Millisecond, 50
+	p.DrainMsgs, p.DrainKeys = 2000, 20
+	p.PollRecords, p.PollCycles = 1000, 2
+	return p
+}
+
+// TestScenarios runs every scenario with tiny counts and checks the lines, not the targets:
+// each parses, has its exact keys, positive rates and no order violation.
+func TestScenarios(t *testing.T) {
+	var out, logs bytes.Buffer
+	if err := run(context.Background(), &out, &logs, tinyParams(t), ""); err != nil {
+		t.Fatalf("run: %v\n%s", err, logs.String())
+	}
+	t.Logf("stderr:\n%s", logs.String())
+	want := map[string][]string{
+		"outbox-enqueue": {"producers", "msgs_per_s", "baseline_msgs_per_s", "ratio"},
+		"ingest":         {"conns", "req_per_s", "p50_ms", "p99_ms", "baseline_req_per_s", "ratio"},
+		"drain":          {"messages", "keys", "msgs_per_s", "order_violations"},
+		"poll-map":       {"records", "ms_per_cycle", "allocs_per_record"},
+	}
+	positive := []string{"msgs_per_s", "baseline_msgs_per_s", "ratio", "req_per_s", "p50_ms", "p99_ms",
+		"baseline_req_per_s", "ms_per_cycle", "allocs_per_record", "producers", "conns", "messages", "keys", "records"}
+	seen := map[string]bool{}
+	sc := bufio.NewScanner(&out)
+	for sc.Scan() {
+		line := sc.Text()
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("line is not JSON: %v\n%s", err, line)
+		}
+		name, _ := m["bench"].(string)
+		keys, ok := want[name]
+		if !ok {
+			t.Fatalf("unknown bench %q: %s", name, line)
+		}
+		if seen[name] {
+			t.Fatalf("bench %q printed twice", name)
+		}
+		seen[name] = true
+		for _, k := range keys {
+			if _, ok := m[k].(float64); !ok {
+				t.Errorf("%s: %q missing or not a number: %s", name, k, line)
+			}
+		}
+		for _, k := range positive {
+			if v, ok := m[k].(float64); ok && v <= 0 {
+				t.Errorf("%s: %s = %v, want > 0: %s", name, k, v, line)
+			}
+		}
+		if v, ok := m["order_violations"].(float64); ok && v != 0 {
+			t.Errorf("%s: %v order violations", name, v)
+		}
+		if _, ok := m["ok"].(bool); !ok {
+			t.Errorf("%s: no ok field: %s", name, line)
+		}
+	}
+	for name := range want {
+		if !seen[name] {
+			t.Errorf("no line for %s:\n%s", name, out.String())
+		}
+	}
+}
+
+func TestOnly(t *testing.T) {
+	var out, logs bytes.Buffer
+	p := tinyParams(t)
+	if err := run(context.Background(), &out, &logs, p, "poll-map"); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(out.String(), "\n"); n != 1 || !strings.Contains(out.String(), `"bench":"poll-map"`) {
+		t.Fatalf("-only poll-map printed:\n%s", out.String())
+	}
+	if err := run(context.Background(), &out, &logs, p, "poll-map,nope"); err == nil || !strings.Contains(err.Error(), `"nope"`) {
+		t.Fatalf("unknown scenario: err = %v", err)
+	}
+}
