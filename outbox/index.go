@@ -179,9 +179,9 @@ func (ti *topicIndex) release(key string, notBefore, now time.Time) {
 type brOutcome uint8
 
 const (
-	brReached   brOutcome = iota // the destination answered (success or permanent error)
-	brDown                       // transient error: destination considered down
-	brNoAnswer                   // no answer (not due, cancelled, unreadable): neutral
+	brReached  brOutcome = iota // the destination answered (success or permanent error)
+	brDown                      // transient error: destination considered down
+	brNoAnswer                  // no answer (not due, cancelled, unreadable): neutral
 )
 
 // record updates the breaker with a handler outcome. delay is the next probe's delay when

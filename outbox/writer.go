@@ -47,16 +47,16 @@ func (k opKind) String() string {
 }
 
 type writeReq struct {
-	kind    opKind
-	topic   Topic
-	key     string
-	rec     []byte // opEnqueue: the encoded record (built by the caller)
-	payLen  int    // opEnqueue: payload length
-	latest  bool   // opEnqueue: replace the key's pending messages not in flight
-	dedup   []string
-	seq     uint64
-	msg     Message // opRetry/opDead: the delivery bookkeeping fields to store
-	reason  string  // opDead
+	kind   opKind
+	topic  Topic
+	key    string
+	rec    []byte // opEnqueue: the encoded record (built by the caller)
+	payLen int    // opEnqueue: payload length
+	latest bool   // opEnqueue: replace the key's pending messages not in flight
+	dedup  []string
+	seq    uint64
+	msg    Message // opRetry/opDead: the delivery bookkeeping fields to store
+	reason string  // opDead
 
 	// outcome, set by the writer before done is signalled
 	added    bool
