@@ -84,8 +84,8 @@ var (
 type Error struct {
 	Format Format
 	Line   int   // 1-based line; 0 = unknown
-	Column int   // 1-based column (bytes); 0 = unknown
-	Offset int64 // byte offset; -1 = unknown
+	Column int   // 1-based column in bytes, where the decoder stopped; 0 = unknown
+	Offset int64 // 0-based byte offset (of the UTF-8 text, after any transcoding); -1 = unknown
 	Err    error
 }
 
