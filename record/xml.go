@@ -173,12 +173,15 @@ func (x *xmlBuilder) start(t xml.StartElement) error {
 		p.hasChild = true
 		p.endRun()
 	}
+	if len(t.Name.Local) > x.lim.MaxString {
+		return x.errorf(x.lim.stringTooLong())
+	}
 	f := &xmlFrame{name: t.Name.Local}
 	for _, a := range t.Attr {
 		if a.Name.Space == "xmlns" || (a.Name.Space == "" && a.Name.Local == "xmlns") {
 			continue
 		}
-		if len(a.Value) > x.lim.MaxString {
+		if len(a.Value) > x.lim.MaxString || len(a.Name.Local) > x.lim.MaxString {
 			return x.errorf(x.lim.stringTooLong())
 		}
 		if f.m == nil {
