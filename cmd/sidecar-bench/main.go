@@ -14,7 +14,7 @@
 //
 // Usage:
 //
-//	go run ./cmd/sidecar-bench [-quick] [-only outbox-enqueue,ingest,drain,poll-map] [-dir DIR]
+//	go run ./cmd/sidecar-bench [-quick] [-only outbox-enqueue,ingest,drain,poll-map] [-dir DIR] [-cpuprofile PREFIX]
 //
 // It exits 0 unless a scenario fails to run or the drain sees an order violation (exit 1).
 // Targets (for a 2-core machine) are printed beside the results in "target" and "ok"; a
@@ -30,6 +30,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"time"
 )
@@ -38,6 +39,8 @@ import (
 type params struct {
 	Dir string    // where temp files go
 	Log io.Writer // progress and details (stderr); nil = discard
+	// CPUProfile, if set, is a path prefix: each scenario writes PREFIX<scenario>.pprof.
+	CPUProfile string
 
 	EnqueueProducers int
 	EnqueueMsgs      int           // messages enqueued into the outbox
@@ -103,6 +106,7 @@ func main() {
 	quick := flag.Bool("quick", false, "smaller counts and shorter runs (CI)")
 	only := flag.String("only", "", "comma-separated scenarios to run: "+names())
 	dir := flag.String("dir", os.TempDir(), "directory for the temporary bbolt files")
+	prof := flag.String("cpuprofile", "", "write a CPU profile of each scenario to `PREFIX`<scenario>.pprof")
 	flag.Parse()
 
 	p := fullParams()
@@ -110,6 +114,7 @@ func main() {
 		p = quickParams()
 	}
 	p.Dir = *dir
+	p.CPUProfile = *prof
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if err := run(ctx, os.Stdout, os.Stderr, p, *only); err != nil {
@@ -157,7 +162,12 @@ func run(ctx context.Context, out, logw io.Writer, p params, only string) error 
 		}
 		start := time.Now()
 		runtime.GC()
+		stopProf, err := startProfile(p.CPUProfile, s.name)
+		if err != nil {
+			return err
+		}
 		res, err := s.run(ctx, p)
+		stopProf()
 		if err != nil {
 			errs = append(errs, s.name+": "+err.Error())
 			fmt.Fprintf(logw, "sidecar-bench: %s failed after %s: %v\n", s.name, time.Since(start).Round(time.Millisecond), err)
@@ -175,6 +185,25 @@ func run(ctx context.Context, out, logw io.Writer, p params, only string) error 
 		return fmt.Errorf("%s", strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+// startProfile starts a CPU profile into prefix+name+".pprof" (nothing if prefix is "").
+func startProfile(prefix, name string) (stop func(), err error) {
+	if prefix == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(prefix + name + ".pprof")
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 func known(n string) bool {
