@@ -46,8 +46,8 @@ const maxLastError = 4096
 //   - A handler that fails because ctx was cancelled does not count as an attempt: the
 //     message is left pending as it was.
 //
-// Finding the next message is O(log keys) in memory plus one seek in bykey and one read of
-// the head (see the package doc): flat in the size of the backlog.
+// Finding the next message is O(log keys) in memory plus one get in keys/<topic> and one
+// read of the head (see the package doc): flat in the size of the backlog.
 func (s *Store) Deliver(ctx context.Context, topic Topic, h Handler) error {
 	if err := validTopic(topic); err != nil {
 		return err
@@ -134,23 +134,25 @@ func (s *Store) Deliver(ctx context.Context, topic Topic, h Handler) error {
 	}
 }
 
-// loadHead reads the head (smallest pending seq) of key: one seek in bykey, one get.
+// loadHead reads the head (oldest pending message) of key: two gets.
 func (s *Store) loadHead(topic Topic, key string) (Message, error) {
 	var m Message
 	err := s.view(func(tx *bolt.Tx) error {
-		bk, q := tx.Bucket(bykeyBucket(topic)), tx.Bucket(queueBucket(topic))
-		if bk == nil || q == nil {
+		keys, q := tx.Bucket(keysBucket(topic)), tx.Bucket(queueBucket(topic))
+		if keys == nil || q == nil {
 			return ErrNotFound
 		}
-		seq, ok := headSeq(bk.Cursor(), []byte(key))
+		seq, ok, err := headOf(keys, []byte(key))
+		if err != nil {
+			return err
+		}
 		if !ok {
 			return ErrNotFound
 		}
 		v := q.Get(u64key(seq))
 		if v == nil {
-			return fmt.Errorf("seq %d in bykey but not in queue: %w", seq, errCorrupt)
+			return fmt.Errorf("head seq %d of key %q not in queue: %w", seq, key, errCorrupt)
 		}
-		var err error
 		m, err = decodeMessage(v, topic, seq)
 		return err
 	})

@@ -1,37 +1,13 @@
 package outbox
 
 import (
-	"bytes"
 	"container/heap"
 	"encoding/binary"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
-// maxKeyLen bounds a FIFO key (it is part of a bbolt key in bykey/<topic>).
+// maxKeyLen bounds a FIFO key (it is a bbolt key in keys/<topic>).
 const maxKeyLen = 4096
-
-// bykeyPrefixOf is the prefix of every bykey entry of key: u16 BE length ‖ key. The length
-// makes the prefix unambiguous whatever bytes the key holds.
-func appendBykeyPrefix(b []byte, key string) []byte {
-	b = binary.BigEndian.AppendUint16(b, uint16(len(key)))
-	return append(b, key...)
-}
-
-func appendBykey(b []byte, key string, seq uint64) []byte {
-	return binary.BigEndian.AppendUint64(appendBykeyPrefix(b, key), seq)
-}
-
-// headSeq returns the smallest pending seq of key (its FIFO head) with one seek.
-func headSeq(c *bolt.Cursor, key []byte) (uint64, bool) {
-	p := appendBykeyPrefix(make([]byte, 0, 2+len(key)), string(key))
-	k, _ := c.Seek(p)
-	if k == nil || len(k) != len(p)+8 || !bytes.HasPrefix(k, p) {
-		return 0, false
-	}
-	return binary.BigEndian.Uint64(k[len(p):]), true
-}
 
 // topicIndex is the in-memory view of one topic's queue: O(keys with pending messages),
 // derived from the file (keys/<topic> at Open) and updated only after the corresponding
@@ -42,7 +18,8 @@ func headSeq(c *bolt.Cursor, key []byte) (uint64, bool) {
 //   - inflight (its head is with a handler or its outcome is being committed; later
 //     messages wait: FIFO per key).
 //
-// The head itself is not kept in memory: it is read from bykey when the key is handed out.
+// The head itself is not kept in memory: it is read from keys/<topic> when the key is
+// handed out.
 //
 // It also holds the topic's circuit breaker: after a transient failure the destination is
 // considered down and only one message (the probe) is handed out at a time, at capped

@@ -1,7 +1,6 @@
 package outbox
 
 import (
-	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -11,7 +10,7 @@ import (
 
 // migrateV1 turns a format 1 file (queue/<topic> and dead/<topic> only; the index was
 // rebuilt in memory at each Open) into format 2 in the caller's transaction: it builds
-// bykey/<topic>, keys/<topic> and the sys counters from the records. Records themselves
+// keys/<topic>, next/<topic> and the sys counters from the records. Records themselves
 // are unchanged. It reads every message once, which format 2 never needs to do again.
 func migrateV1(tx *bolt.Tx, log *slog.Logger) error {
 	var topics []Topic
@@ -28,8 +27,9 @@ func migrateV1(tx *bolt.Tx, log *slog.Logger) error {
 		if err := createTopicBuckets(tx, t); err != nil {
 			return err
 		}
-		q, bk, keys := tx.Bucket(queueBucket(t)), tx.Bucket(bykeyBucket(t)), tx.Bucket(keysBucket(t))
-		counts := map[string]uint64{}
+		q := tx.Bucket(queueBucket(t))
+		ch := chain{q: q, next: tx.Bucket(nextBucket(t)), keys: tx.Bucket(keysBucket(t)), w: &wbuf{}}
+		keys := map[string]bool{}
 		var c counters
 		err := q.ForEach(func(k, v []byte) error {
 			if len(k) != 8 {
@@ -39,10 +39,10 @@ func migrateV1(tx *bolt.Tx, log *slog.Logger) error {
 			if err != nil {
 				return fmt.Errorf("topic %q seq %d: %w", t, seqOf(k), err)
 			}
-			if err := bk.Put(appendBykey(nil, string(h.key), seqOf(k)), nil); err != nil {
+			if err := ch.append(string(h.key), seqOf(k)); err != nil {
 				return err
 			}
-			counts[string(h.key)]++
+			keys[string(h.key)] = true
 			c.pending++
 			c.bytes += int64(h.payloadLen)
 			return nil
@@ -50,16 +50,11 @@ func migrateV1(tx *bolt.Tx, log *slog.Logger) error {
 		if err != nil {
 			return err
 		}
-		for k, n := range counts {
-			if err := keys.Put([]byte(k), binary.AppendUvarint(nil, n)); err != nil {
-				return err
-			}
-		}
 		c.dead = int64(tx.Bucket(deadBucket(t)).Stats().KeyN)
 		if err := putCounters(tx, t, c); err != nil {
 			return err
 		}
-		log.Info("outbox topic migrated to format 2", "topic", string(t), "pending", c.pending, "keys", len(counts), "dead", c.dead)
+		log.Info("outbox topic migrated to format 2", "topic", string(t), "pending", c.pending, "keys", len(keys), "dead", c.dead)
 	}
 	return tx.Bucket(bktSys).Put(sysFormat, []byte(formatVersion))
 }

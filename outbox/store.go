@@ -13,9 +13,10 @@
 // # On-disk layout (one bbolt file, format 2)
 //
 //	queue/<topic>     seq (8-byte big-endian, bucket NextSequence) → message record
-//	bykey/<topic>     u16 BE len(key) ‖ key ‖ seq (8-byte BE) → empty  (per-key FIFO index)
-//	keys/<topic>      key → uvarint count of its pending messages (one entry per key with
-//	                  pending messages)
+//	keys/<topic>      key → head seq ‖ tail seq (8-byte BE each) ‖ uvarint count of its
+//	                  pending messages (one entry per key with pending messages)
+//	next/<topic>      seq → seq of the next pending message of the same key (8-byte BE):
+//	                  with keys, the per-key FIFO as a linked chain (see chain.go)
 //	dead/<topic>      seq → dead-letter record (reason, time, message)
 //	dedup             idempotency key → 8-byte big-endian Unix nanos when recorded
 //	dedup_time        8-byte Unix nanos ‖ idempotency key → empty (time index for pruning)
@@ -27,7 +28,7 @@
 //	                  "count/<topic>" → pending count ‖ pending payload bytes ‖ dead count
 //	                  (three 8-byte BE integers)
 //
-// bykey, keys and the sys counters are written in the same transactions as queue and dead,
+// keys, next and the sys counters are written in the same transactions as queue and dead,
 // so they are always in step with them. A format 1 file (queue and dead only) is migrated
 // to format 2 in one transaction at Open.
 //
@@ -36,10 +37,10 @@
 // # Memory
 //
 // Open reads the sys counters and walks keys/<topic> (one entry per key with pending
-// messages; for each, one seek in bykey for its head), never the messages: memory is
-// O(keys with pending messages), not O(messages). Delivery finds the next key from an
-// in-memory ready list and timer heap and reads only the head of that key (one seek in
-// bykey, one get in queue), so its cost does not grow with the backlog.
+// messages; for each, one read of its head record for its NextAttempt), never the
+// messages: memory is O(keys with pending messages), not O(messages). Delivery finds the
+// next key from an in-memory ready list and timer heap and reads only the head of that key
+// (one get in keys, one in queue), so its cost does not grow with the backlog.
 package outbox
 
 import (
@@ -140,7 +141,7 @@ var (
 const (
 	queuePrefix = "queue/"
 	deadPrefix  = "dead/"
-	bykeyPrefix = "bykey/"
+	nextPrefix  = "next/"
 	keysPrefix  = "keys/"
 	kvPrefix    = "kv/"
 	countPrefix = "count/"
@@ -148,7 +149,7 @@ const (
 
 func queueBucket(t Topic) []byte { return []byte(queuePrefix + string(t)) }
 func deadBucket(t Topic) []byte  { return []byte(deadPrefix + string(t)) }
-func bykeyBucket(t Topic) []byte { return []byte(bykeyPrefix + string(t)) }
+func nextBucket(t Topic) []byte  { return []byte(nextPrefix + string(t)) }
 func keysBucket(t Topic) []byte  { return []byte(keysPrefix + string(t)) }
 func countKey(t Topic) []byte    { return []byte(countPrefix + string(t)) }
 
@@ -303,7 +304,7 @@ func (s *Store) init() error {
 }
 
 func createTopicBuckets(tx *bolt.Tx, t Topic) error {
-	for _, name := range [][]byte{queueBucket(t), deadBucket(t), bykeyBucket(t), keysBucket(t)} {
+	for _, name := range [][]byte{queueBucket(t), deadBucket(t), nextBucket(t), keysBucket(t)} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
 		}
@@ -312,7 +313,7 @@ func createTopicBuckets(tx *bolt.Tx, t Topic) error {
 }
 
 // loadTopic reads the counters of t and walks its keys (not its messages): for each key,
-// its head is found by one seek in bykey to schedule it at the head's NextAttempt.
+// its head record is read to schedule it at the head's NextAttempt.
 func (s *Store) loadTopic(tx *bolt.Tx, t Topic, now time.Time) error {
 	ti := s.topicLocked(t)
 	c, err := getCounters(tx, t)
@@ -321,27 +322,24 @@ func (s *Store) loadTopic(tx *bolt.Tx, t Topic, now time.Time) error {
 	}
 	ti.pending, ti.bytes, ti.dead = int(c.pending), c.bytes, int(c.dead)
 	s.pendingBytes += c.bytes
-	keys, bk, q := tx.Bucket(keysBucket(t)), tx.Bucket(bykeyBucket(t)), tx.Bucket(queueBucket(t))
-	if keys == nil || bk == nil || q == nil {
+	keys, q := tx.Bucket(keysBucket(t)), tx.Bucket(queueBucket(t))
+	if keys == nil || q == nil {
 		return fmt.Errorf("topic %q: missing index buckets: %w", t, errCorrupt)
 	}
-	bc := bk.Cursor()
 	return keys.ForEach(func(k, v []byte) error {
-		n, sz := binary.Uvarint(v)
-		if sz <= 0 || n == 0 {
-			return fmt.Errorf("topic %q key %q: bad count: %w", t, k, errCorrupt)
+		e, err := decodeKeyEntry(v)
+		if err != nil {
+			return fmt.Errorf("topic %q key %q: %w", t, k, err)
 		}
 		var notBefore time.Time
-		if seq, ok := headSeq(bc, k); ok {
-			if rec := q.Get(u64key(seq)); rec != nil {
-				h, err := decodeHeader(rec)
-				if err != nil {
-					return fmt.Errorf("topic %q seq %d: %w", t, seq, err)
-				}
-				notBefore = h.nextAttempt
+		if rec := q.Get(u64key(e.head)); rec != nil {
+			h, err := decodeHeader(rec)
+			if err != nil {
+				return fmt.Errorf("topic %q seq %d: %w", t, e.head, err)
 			}
+			notBefore = h.nextAttempt
 		}
-		ti.addCount(string(k), int(n), notBefore, now)
+		ti.addCount(string(k), int(e.count), notBefore, now)
 		return nil
 	})
 }

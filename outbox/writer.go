@@ -1,7 +1,6 @@
 package outbox
 
 import (
-	"encoding/binary"
 	"fmt"
 	"sync"
 	"time"
@@ -171,10 +170,6 @@ func (w *wbuf) seqKey(seq uint64) []byte {
 	return append(b, byte(seq>>56), byte(seq>>48), byte(seq>>40), byte(seq>>32), byte(seq>>24), byte(seq>>16), byte(seq>>8), byte(seq))
 }
 
-func (w *wbuf) bykey(key string, seq uint64) []byte {
-	return appendBykey(w.take(2+len(key)+8), key, seq)
-}
-
 func (s *Store) commit(batch []*writeReq, w *wbuf) {
 	s.mu.Lock()
 	pending := s.pendingBytes
@@ -260,10 +255,11 @@ func (s *Store) apply(tx *bolt.Tx, r *writeReq, now time.Time, cur *int64, w *wb
 		}
 		q = tx.Bucket(queueBucket(r.topic))
 	}
-	dead, bk, keys := tx.Bucket(deadBucket(r.topic)), tx.Bucket(bykeyBucket(r.topic)), tx.Bucket(keysBucket(r.topic))
-	if dead == nil || bk == nil || keys == nil {
+	dead, next, keys := tx.Bucket(deadBucket(r.topic)), tx.Bucket(nextBucket(r.topic)), tx.Bucket(keysBucket(r.topic))
+	if dead == nil || next == nil || keys == nil {
 		return fmt.Errorf("topic %q: missing buckets: %w", r.topic, errCorrupt)
 	}
+	ch := chain{q: q, next: next, keys: keys, w: w}
 	switch r.kind {
 	case opEnqueue:
 		for _, k := range r.dedup {
@@ -277,7 +273,7 @@ func (s *Store) apply(tx *bolt.Tx, r *writeReq, now time.Time, cur *int64, w *wb
 		}
 		keyDelta := 1
 		if r.latest {
-			n, bytes, err := s.coalesce(q, bk, r.topic, r.key)
+			n, bytes, err := ch.truncate(r.key, s.isInflight(r.topic, r.key))
 			if err != nil {
 				return err
 			}
@@ -293,10 +289,7 @@ func (s *Store) apply(tx *bolt.Tx, r *writeReq, now time.Time, cur *int64, w *wb
 		if err := q.Put(w.seqKey(seq), r.rec); err != nil {
 			return err
 		}
-		if err := bk.Put(w.bykey(r.key, seq), nil); err != nil {
-			return err
-		}
-		if err := bumpKey(keys, r.key, keyDelta, w); err != nil {
+		if err := ch.append(r.key, seq); err != nil {
 			return err
 		}
 		for _, k := range r.dedup {
@@ -321,7 +314,7 @@ func (s *Store) apply(tx *bolt.Tx, r *writeReq, now time.Time, cur *int64, w *wb
 				return err
 			}
 			key := string(h.key)
-			if err := removeQueued(q, bk, keys, k, key, r.seq, w); err != nil {
+			if err := removeQueued(ch, k, key, r.seq); err != nil {
 				return err
 			}
 			r.effKey, r.keyDelta = key, -1
@@ -347,7 +340,7 @@ func (s *Store) apply(tx *bolt.Tx, r *writeReq, now time.Time, cur *int64, w *wb
 					r.err = ErrNotFound // not expired (any more): nothing to do
 					return nil
 				}
-				if s.isInflightHead(bk, r.topic, m.Key, r.seq) {
+				if s.isInflightHead(keys, r.topic, m.Key, r.seq) {
 					r.err = ErrNotFound // with a handler: its outcome decides
 					return nil
 				}
@@ -357,7 +350,7 @@ func (s *Store) apply(tx *bolt.Tx, r *writeReq, now time.Time, cur *int64, w *wb
 			if err := dead.Put(k, encodeDead(&d)); err != nil {
 				return err
 			}
-			if err := removeQueued(q, bk, keys, k, m.Key, r.seq, w); err != nil {
+			if err := removeQueued(ch, k, m.Key, r.seq); err != nil {
 				return err
 			}
 			r.effKey, r.keyDelta = m.Key, -1
@@ -386,10 +379,7 @@ func (s *Store) apply(tx *bolt.Tx, r *writeReq, now time.Time, cur *int64, w *wb
 			if err := q.Put(w.seqKey(seq), encodeMessage(&m)); err != nil {
 				return err
 			}
-			if err := bk.Put(w.bykey(m.Key, seq), nil); err != nil {
-				return err
-			}
-			if err := bumpKey(keys, m.Key, 1, w); err != nil {
+			if err := ch.append(m.Key, seq); err != nil {
 				return err
 			}
 			r.effKey, r.keyDelta = m.Key, 1
@@ -404,88 +394,29 @@ func (s *Store) apply(tx *bolt.Tx, r *writeReq, now time.Time, cur *int64, w *wb
 	return nil
 }
 
-// removeQueued deletes one message from queue, bykey and the key's count.
-func removeQueued(q, bk, keys *bolt.Bucket, k []byte, key string, seq uint64, w *wbuf) error {
-	if err := q.Delete(k); err != nil {
+// removeQueued deletes one message from queue and its key's chain.
+func removeQueued(ch chain, k []byte, key string, seq uint64) error {
+	if err := ch.q.Delete(k); err != nil {
 		return err
 	}
-	if err := bk.Delete(w.bykey(key, seq)); err != nil {
-		return err
-	}
-	return bumpKey(keys, key, -1, w)
+	return ch.remove(key, seq)
 }
 
-// bumpKey adds delta to the pending count of key (removing the entry at 0).
-func bumpKey(keys *bolt.Bucket, key string, delta int, w *wbuf) error {
-	if delta == 0 {
-		return nil
-	}
-	kb := append(w.take(len(key)), key...)
-	var n int64
-	if v := keys.Get(kb); v != nil {
-		u, sz := binary.Uvarint(v)
-		if sz <= 0 {
-			return fmt.Errorf("key %q: bad count: %w", key, errCorrupt)
-		}
-		n = int64(u)
-	}
-	n += int64(delta)
-	if n <= 0 {
-		return keys.Delete(kb)
-	}
-	return keys.Put(kb, binary.AppendUvarint(w.take(binary.MaxVarintLen64), uint64(n)))
-}
-
-// coalesce deletes the pending messages of key that are not in flight (EnqueueLatest). It
-// returns how many it deleted and their payload bytes.
-func (s *Store) coalesce(q, bk *bolt.Bucket, t Topic, key string) (int, int64, error) {
+// isInflight reports whether key's head is with a handler.
+func (s *Store) isInflight(t Topic, key string) bool {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	ks := s.topicLocked(t).keys[key]
-	inflight := ks != nil && ks.inflight
-	s.mu.Unlock()
-	p := appendBykeyPrefix(nil, key)
-	var victims [][]byte
-	c := bk.Cursor()
-	first := true
-	for k, _ := c.Seek(p); k != nil && len(k) == len(p)+8 && string(k[:len(p)]) == string(p); k, _ = c.Next() {
-		if first && inflight {
-			first = false
-			continue // the head is with a handler: the new message queues behind it
-		}
-		first = false
-		victims = append(victims, append([]byte(nil), k...))
-	}
-	var bytes int64
-	for _, v := range victims {
-		seqk := v[len(p):]
-		if rec := q.Get(seqk); rec != nil {
-			h, err := decodeHeader(rec)
-			if err != nil {
-				return 0, 0, err
-			}
-			bytes += int64(h.payloadLen)
-			if err := q.Delete(seqk); err != nil {
-				return 0, 0, err
-			}
-		}
-		if err := bk.Delete(v); err != nil {
-			return 0, 0, err
-		}
-	}
-	return len(victims), bytes, nil
+	return ks != nil && ks.inflight
 }
 
 // isInflightHead reports whether seq is the head of key and key is with a handler.
-func (s *Store) isInflightHead(bk *bolt.Bucket, t Topic, key string, seq uint64) bool {
-	s.mu.Lock()
-	ks := s.topicLocked(t).keys[key]
-	inflight := ks != nil && ks.inflight
-	s.mu.Unlock()
-	if !inflight {
+func (s *Store) isInflightHead(keys *bolt.Bucket, t Topic, key string, seq uint64) bool {
+	if !s.isInflight(t, key) {
 		return false
 	}
-	head, ok := headSeq(bk.Cursor(), []byte(key))
-	return ok && head == seq
+	head, ok, err := headOf(keys, []byte(key))
+	return err == nil && ok && head == seq
 }
 
 func copyBookkeeping(dst, src *Message) {
