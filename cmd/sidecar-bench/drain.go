@@ -111,6 +111,8 @@ func runDrain(ctx context.Context, p params) (result, error) {
 		}
 		return nil
 	}
+	stopProf := p.profile("drain")
+	defer stopProf()
 	start := time.Now()
 	deliverErr := make(chan error, 1)
 	go func() { deliverErr <- s.Deliver(dctx, outbox.TopicNote, handler) }()
@@ -118,6 +120,7 @@ func runDrain(ctx context.Context, p params) (result, error) {
 	select {
 	case <-allDone:
 		el = time.Since(start)
+		stopProf()
 	case err := <-deliverErr:
 		return nil, fmt.Errorf("deliver stopped after %d of %d messages: %v", delivered.Load(), p.DrainMsgs, err)
 	case <-ctx.Done():

@@ -42,9 +42,11 @@ func runEnqueue(ctx context.Context, p params) (result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("baseline: %w", err)
 	}
+	stop := p.profile("outbox-enqueue-baseline")
 	bn, bel, err := produce(ctx, p, p.EnqueueMsgs, p.EnqueueBaseMax, func(_ context.Context, i int, payload []byte) error {
 		return enq(payload)
 	})
+	stop()
 	if cerr := closeBase(); err == nil {
 		err = cerr
 	}
@@ -57,6 +59,7 @@ func runEnqueue(ctx context.Context, p params) (result, error) {
 	if err != nil {
 		return nil, err
 	}
+	stop = p.profile("outbox-enqueue")
 	n, el, err := produce(ctx, p, p.EnqueueMsgs, 0, func(ctx context.Context, i int, payload []byte) error {
 		added, err := s.Enqueue(ctx, outbox.TopicNote, "inc-"+strconv.Itoa(i%p.EnqueueKeys), payload, "n-"+strconv.Itoa(i))
 		if err == nil && !added {
@@ -64,6 +67,7 @@ func runEnqueue(ctx context.Context, p params) (result, error) {
 		}
 		return err
 	})
+	stop()
 	if cerr := s.Close(); err == nil {
 		err = cerr
 	}

@@ -150,7 +150,9 @@ mapping:
 		return <-done
 	}
 	before := cad.NoteCount()
+	stopProf := p.profile("ingest")
 	st, err := loadGen(ctx, p, "http://"+s.PublicAddr()+webhookPath, incidents)
+	stopProf()
 	delivered := cad.NoteCount() - before
 	if rerr := stop(); err == nil && rerr != nil {
 		err = fmt.Errorf("run: %w", rerr)
@@ -229,7 +231,9 @@ func ingestBaseline(ctx context.Context, p params, dir string, incidents []strin
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	stopProf := p.profile("ingest-baseline")
 	st, err := loadGen(ctx, p, "http://"+ln.Addr().String()+webhookPath, incidents)
+	stopProf()
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if serr := srv.Shutdown(sctx); err == nil && serr != nil {

@@ -32,6 +32,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -39,7 +40,7 @@ import (
 type params struct {
 	Dir string    // where temp files go
 	Log io.Writer // progress and details (stderr); nil = discard
-	// CPUProfile, if set, is a path prefix: each scenario writes PREFIX<scenario>.pprof.
+	// CPUProfile, if set, is a path prefix: each measured phase writes PREFIX<phase>.pprof.
 	CPUProfile string
 
 	EnqueueProducers int
@@ -106,7 +107,7 @@ func main() {
 	quick := flag.Bool("quick", false, "smaller counts and shorter runs (CI)")
 	only := flag.String("only", "", "comma-separated scenarios to run: "+names())
 	dir := flag.String("dir", os.TempDir(), "directory for the temporary bbolt files")
-	prof := flag.String("cpuprofile", "", "write a CPU profile of each scenario to `PREFIX`<scenario>.pprof")
+	prof := flag.String("cpuprofile", "", "write a CPU profile of each measured phase to `PREFIX`<phase>.pprof (e.g. ingest, ingest-baseline)")
 	flag.Parse()
 
 	p := fullParams()
@@ -147,8 +148,8 @@ func run(ctx context.Context, out, logw io.Writer, p params, only string) error 
 			return fmt.Errorf("-only: unknown scenario %q (have %s)", n, names())
 		}
 	}
-	fmt.Fprintf(logw, "sidecar-bench: %s %s/%s, GOMAXPROCS=%d, NumCPU=%d, dir=%s\n",
-		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0), runtime.NumCPU(), p.Dir)
+	fmt.Fprintf(logw, "sidecar-bench: %s %s/%s, GOMAXPROCS=%d, NumCPU=%d, dir=%s, load average %s\n",
+		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0), runtime.NumCPU(), p.Dir, loadavg())
 	p.Log = logw
 	var errs []string
 	enc := json.NewEncoder(out)
@@ -162,12 +163,7 @@ func run(ctx context.Context, out, logw io.Writer, p params, only string) error 
 		}
 		start := time.Now()
 		runtime.GC()
-		stopProf, err := startProfile(p.CPUProfile, s.name)
-		if err != nil {
-			return err
-		}
 		res, err := s.run(ctx, p)
-		stopProf()
 		if err != nil {
 			errs = append(errs, s.name+": "+err.Error())
 			fmt.Fprintf(logw, "sidecar-bench: %s failed after %s: %v\n", s.name, time.Since(start).Round(time.Millisecond), err)
@@ -179,7 +175,7 @@ func run(ctx context.Context, out, logw io.Writer, p params, only string) error 
 		if err := res.failed(); err != nil {
 			errs = append(errs, s.name+": "+err.Error())
 		}
-		fmt.Fprintf(logw, "sidecar-bench: %s took %s\n", s.name, time.Since(start).Round(time.Millisecond))
+		fmt.Fprintf(logw, "sidecar-bench: %s took %s (load average now %s)\n", s.name, time.Since(start).Round(time.Millisecond), loadavg())
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%s", strings.Join(errs, "; "))
@@ -187,23 +183,40 @@ func run(ctx context.Context, out, logw io.Writer, p params, only string) error 
 	return nil
 }
 
-// startProfile starts a CPU profile into prefix+name+".pprof" (nothing if prefix is "").
-func startProfile(prefix, name string) (stop func(), err error) {
-	if prefix == "" {
-		return func() {}, nil
+// profile starts a CPU profile of one measured phase into CPUProfile+name+".pprof"
+// (nothing if CPUProfile is ""); a failure to profile is logged, not fatal.
+func (p params) profile(name string) (stop func()) {
+	if p.CPUProfile == "" {
+		return func() {}
 	}
-	f, err := os.Create(prefix + name + ".pprof")
+	f, err := os.Create(p.CPUProfile + name + ".pprof")
+	if err == nil {
+		if err = pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+		}
+	}
 	if err != nil {
-		return nil, err
+		p.logf("cpuprofile %s: %v", name, err)
+		return func() {}
 	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() {
+	return sync.OnceFunc(func() {
 		pprof.StopCPUProfile()
 		f.Close()
-	}, nil
+	})
+}
+
+// loadavg is the 1, 5 and 15 minute load averages (Linux), to judge the machine's noise:
+// other processes competing for the cores show up here.
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "n/a"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "n/a"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func known(n string) bool {

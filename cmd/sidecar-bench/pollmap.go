@@ -126,6 +126,8 @@ func runPollMap(ctx context.Context, p params) (result, error) {
 		return nil, err
 	}
 
+	stopProf := p.profile("poll-map")
+	defer stopProf()
 	changed := max(1, len(recs)/100)
 	var times []time.Duration
 	var mallocs uint64
