@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,8 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/cad-sidecar/cad-sidecar/outbox"
 )
@@ -37,8 +34,9 @@ func runEnqueue(ctx context.Context, p params) (result, error) {
 	}
 	defer os.RemoveAll(dir)
 
-	// Baseline.
-	enq, closeBase, err := baselineUpdate(filepath.Join(dir, "baseline.db"))
+	// Baseline: outbox.BaselineUpdate, one bbolt db.Update (commit + fsync) per message on a
+	// plain bbolt file.
+	enq, closeBase, err := outbox.BaselineUpdate(filepath.Join(dir, "baseline.db"))
 	if err != nil {
 		return nil, fmt.Errorf("baseline: %w", err)
 	}
@@ -84,7 +82,7 @@ func runEnqueue(ctx context.Context, p params) (result, error) {
 	}
 	r.Ratio = ratio(r.MsgsPerS, r.BaselineMsgsPerS)
 	r.OK = r.MsgsPerS >= 50_000 && r.Ratio >= 20
-	p.logf("outbox-enqueue: outbox %d msgs in %s; baseline (bbolt Update per message, written in sidecar-bench) %d msgs in %s",
+	p.logf("outbox-enqueue: outbox %d msgs in %s; baseline (outbox.BaselineUpdate: bbolt Update per message) %d msgs in %s",
 		n, el.Round(time.Millisecond), bn, bel.Round(time.Millisecond))
 	return r, nil
 }
@@ -139,47 +137,4 @@ func notePayload(i, size int) []byte {
 		b = append(b, 'x')
 	}
 	return append(b, `"}}`...)
-}
-
-// baselineUpdate opens a plain bbolt file (default options) and returns an enqueue that does
-// what a naive durable queue does: one db.Update (commit + fsync) per message, storing the
-// payload under the next sequence and one dedup key. It has the signature of the
-// outbox.BaselineUpdate hook the outbox package may export, so the two can be swapped.
-func baselineUpdate(path string) (enqueue func([]byte) error, closeFn func() error, err error) {
-	db, err := bolt.Open(path, 0o600, nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range []string{"queue", "dedup"} {
-			if _, err := tx.CreateBucketIfNotExists([]byte(b)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		db.Close()
-		return nil, nil, err
-	}
-	var dedupN atomic.Int64
-	enqueue = func(payload []byte) error {
-		dk := "n-" + strconv.FormatInt(dedupN.Add(1), 10)
-		return db.Update(func(tx *bolt.Tx) error {
-			d := tx.Bucket([]byte("dedup"))
-			if d.Get([]byte(dk)) != nil {
-				return nil
-			}
-			q := tx.Bucket([]byte("queue"))
-			seq, err := q.NextSequence()
-			if err != nil {
-				return err
-			}
-			if err := q.Put(binary.BigEndian.AppendUint64(nil, seq), payload); err != nil {
-				return err
-			}
-			return d.Put([]byte(dk), binary.BigEndian.AppendUint64(nil, uint64(time.Now().UnixNano())))
-		})
-	}
-	return enqueue, db.Close, nil
 }
