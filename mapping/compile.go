@@ -1,12 +1,17 @@
 package mapping
 
 import (
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"text/template"
+	"time"
 
+	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
+	"github.com/go-viper/mapstructure/v2"
 
 	"github.com/cad-sidecar/cad-sidecar/adapters"
 	"github.com/cad-sidecar/cad-sidecar/assist"
@@ -14,16 +19,16 @@ import (
 
 // Mapper is a compiled mapping. It is immutable and safe for concurrent use.
 type Mapper struct {
-	incidentID Path
-	userID     Path
-	hasUser    bool
-	// Every path, resolved once per record sharing prefixes; the ints are pathSet nodes.
-	paths                  pathSet
-	incidentNode, userNode int
-	filter                 *vm.Program
-	filterSrc              string
-	fields                 []field
-	note                   *template.Template
+	incident source
+	user     source
+	hasUser  bool
+	// Every path, resolved once per record sharing prefixes; source.node is a pathSet node.
+	paths     pathSet
+	filter    *vm.Program
+	filterSrc string
+	fields    []field
+	note      noteTemplates
+	loc       *time.Location
 
 	// Expression environment: what the programs read of the record (see env.go).
 	plan    envPlan
@@ -36,17 +41,30 @@ const (
 	kindFrom fieldKind = iota
 	kindExpr
 	kindValue
+	kindTemplate
 )
+
+var kindNames = [...]string{"from", "expr", "value", "template"}
+
+// source is a compiled Source: where a value comes from and its transforms.
+type source struct {
+	key       string // "fields[1]", "incident_id"
+	kind      fieldKind
+	text      string // the path, expression, constant or template as written
+	node      int    // pathSet node of from
+	prog      *vm.Program
+	tmpl      *template.Template
+	lookup    map[string]string
+	def       string
+	trim      bool
+	maxLen    int
+	required  bool
+	omitEmpty bool
+}
 
 type field struct {
 	name, desc string
-	kind       fieldKind
-	node       int // pathSet node of from
-	prog       *vm.Program
-	value      string
-	lookup     map[string]string
-	def        string
-	key        string // "fields[1]"
+	source
 }
 
 // Result is the outcome of mapping one record.
@@ -64,7 +82,7 @@ type Error struct {
 	Key   string
 	Field string
 	Msg   string
-	Err   error // the underlying expression error, if any
+	Err   error // the underlying expression or template error, if any
 }
 
 func (e *Error) Error() string {
@@ -79,109 +97,104 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// Compile checks c and compiles every path, expression and template once. It applies the
-// defaults of SetDefaults to its own copy. Problems lists every problem found, in key order;
-// the Mapper is nil when there are any.
-func Compile(c Config) (*Mapper, []Problem) {
+// Options are what Compile needs from outside the mapping section.
+type Options struct {
+	// Dir is the folder relative paths (mapping.sample) are read from: the config file's
+	// folder. "" is the working directory.
+	Dir string
+}
+
+// Compile is CompileWith(c, Options{}).
+func Compile(c Config) (*Mapper, []Problem) { return CompileWith(c, Options{}) }
+
+// compiler holds the state of one CompileWith.
+type compiler struct {
+	m      *Mapper
+	probs  []Problem
+	opts   []expr.Option // every expression's options (the filter adds AsBool)
+	sample adapters.Record
+	env    map[string]any // the sample as expressions see it
+}
+
+func (cp *compiler) add(key, msg string) { cp.probs = append(cp.probs, Problem{Key: key, Msg: msg}) }
+
+// CompileWith checks c and compiles every path, expression and template once. It applies
+// the defaults of SetDefaults to its own copy. Problems lists every problem found, in key
+// order; the Mapper is nil when there are any.
+func CompileWith(c Config, o Options) (*Mapper, []Problem) {
 	c.SetDefaults()
-	var probs []Problem
-	add := func(key, msg string) { probs = append(probs, Problem{Key: key, Msg: msg}) }
-	m := &Mapper{}
-	// compile compiles an expression and notes what it reads of the record.
-	compile := func(src string, asBool bool) (*vm.Program, error) {
-		p, err := compileExpr(src, asBool)
+	cp := &compiler{m: &Mapper{}}
+	m := cp.m
+
+	loc, err := loadLocation(c.Timezone)
+	if err != nil {
+		cp.add("timezone", err.Error())
+		loc = time.UTC
+	}
+	m.loc = loc
+	cp.opts = exprOptions(loc)
+	if s := strings.TrimSpace(c.Sample); s != "" {
+		file := s
+		if !filepath.IsAbs(file) && o.Dir != "" {
+			file = filepath.Join(o.Dir, file)
+		}
+		rec, err := loadSample(file)
 		if err != nil {
-			return nil, err
+			cp.add("sample", "cannot use "+strconv.Quote(s)+": "+err.Error())
+		} else {
+			cp.sample = rec
+			env, _ := exprValue(map[string]any(rec))
+			cp.env = env.(map[string]any)
+			cp.opts = append([]expr.Option{expr.Env(cp.env)}, cp.opts...)
 		}
-		if err := m.plan.analyze(p); err != nil {
-			return nil, err
-		}
-		return p, nil
+	}
+	if cp.env == nil {
+		cp.opts = append([]expr.Option{expr.Env(map[string]any{}), expr.AllowUndefinedVariables()}, cp.opts...)
 	}
 
-	if strings.TrimSpace(c.IncidentID) == "" {
-		add("incident_id", `is required: the path of the incident number in the record, e.g. "IncidentNumber"`)
-	} else if p, err := ParsePath(strings.TrimSpace(c.IncidentID)); err != nil {
-		add("incident_id", "invalid path "+strconv.Quote(c.IncidentID)+": "+err.Error())
-	} else {
-		m.incidentID = p
-		m.incidentNode = m.paths.add(p)
-	}
-	if strings.TrimSpace(c.UserID) != "" {
-		if p, err := ParsePath(strings.TrimSpace(c.UserID)); err != nil {
-			add("user_id", "invalid path "+strconv.Quote(c.UserID)+": "+err.Error())
-		} else {
-			m.userID, m.hasUser = p, true
-			m.userNode = m.paths.add(p)
+	if s, ok, shorthand := cp.decodeSource("incident_id", c.IncidentID); !ok {
+		if !cp.has("incident_id") {
+			cp.add("incident_id", `is required: the path of the incident number in the record, e.g. "IncidentNumber"`)
 		}
+	} else {
+		if s.OmitEmpty {
+			cp.add("incident_id.omit_empty", "is only for fields: the incident id is always required")
+		}
+		s.Required = true
+		m.incident = cp.source("incident_id", s, shorthand)
+	}
+	if s, ok, shorthand := cp.decodeSource("user_id", c.UserID); ok {
+		if s.OmitEmpty {
+			cp.add("user_id.omit_empty", "is only for fields: an empty user id is sent as \"\"")
+		}
+		m.user, m.hasUser = cp.source("user_id", s, shorthand), true
 	}
 	if src := strings.TrimSpace(c.Filter); src != "" {
-		if p, err := compile(src, true); err != nil {
-			add("filter", "cannot compile "+strconv.Quote(c.Filter)+": "+exprError(err))
+		if p, err := cp.compileExpr(src, true); err != nil {
+			cp.add("filter", "cannot compile "+strconv.Quote(c.Filter)+": "+exprError(err))
 		} else {
 			m.filter, m.filterSrc = p, src
+			cp.tryExpr("filter", src, p)
 		}
 	}
 
 	seen := map[string]int{}
 	for i, f := range c.Fields {
 		key := "fields[" + strconv.Itoa(i) + "]"
-		cf := field{name: f.Name, desc: f.Description, lookup: f.Lookup, def: f.Default, key: key}
 		if strings.TrimSpace(f.Name) == "" {
-			add(key+".name", "is required"+describe(f))
+			cp.add(key+".name", "is required"+describe(f.Source()))
 		} else if j, dup := seen[f.Name]; dup {
-			add(key+".name", "duplicate name "+strconv.Quote(f.Name)+" (also fields["+strconv.Itoa(j)+"])")
+			cp.add(key+".name", "duplicate name "+strconv.Quote(f.Name)+" (also fields["+strconv.Itoa(j)+"])")
 		} else {
 			seen[f.Name] = i
 		}
-		var set []string
-		if f.From != "" {
-			set = append(set, "from "+strconv.Quote(f.From))
-		}
-		if f.Expr != "" {
-			set = append(set, "expr "+strconv.Quote(f.Expr))
-		}
-		if f.Value != "" {
-			set = append(set, "value "+strconv.Quote(f.Value))
-		}
-		switch {
-		case len(set) != 1:
-			msg := "exactly one of from, expr, value is required"
-			if len(set) > 1 {
-				msg += " (got " + strings.Join(set, " and ") + ")"
-			} else {
-				msg += " (got none)"
-			}
-			add(key, msg)
-		case f.From != "":
-			cf.kind = kindFrom
-			if p, err := ParsePath(strings.TrimSpace(f.From)); err != nil {
-				add(key+".from", "invalid path "+strconv.Quote(f.From)+": "+err.Error())
-			} else {
-				cf.node = m.paths.add(p)
-			}
-		case f.Expr != "":
-			cf.kind = kindExpr
-			if p, err := compile(f.Expr, false); err != nil {
-				add(key+".expr", "cannot compile "+strconv.Quote(f.Expr)+": "+exprError(err))
-			} else {
-				cf.prog = p
-			}
-		default:
-			cf.kind = kindValue
-			cf.value = f.Value
-		}
-		m.fields = append(m.fields, cf)
+		m.fields = append(m.fields, field{name: f.Name, desc: f.Description, source: cp.source(key, f.Source(), false)})
 	}
 
-	if t, msg := compileNote(c.Note.Text); msg != "" {
-		add("note.text", msg)
-	} else {
-		m.note = t
-	}
+	cp.compileNotes(c.Note)
 
-	if len(probs) > 0 {
-		return nil, probs
+	if len(cp.probs) > 0 {
+		return nil, cp.probs
 	}
 	m.plan.freeze()
 	size := len(m.plan.keys)
@@ -189,15 +202,196 @@ func Compile(c Config) (*Mapper, []Problem) {
 	return m, nil
 }
 
+func (cp *compiler) has(keyPrefix string) bool {
+	for _, p := range cp.probs {
+		if p.Key == keyPrefix || strings.HasPrefix(p.Key, keyPrefix+".") {
+			return true
+		}
+	}
+	return false
+}
+
+var sourceKeys = func() map[string]bool {
+	keys := map[string]bool{}
+	for _, k := range []string{"from", "expr", "value", "template", "lookup", "default", "trim", "max_length", "required", "omit_empty"} {
+		keys[k] = true
+	}
+	return keys
+}()
+
+// decodeSource reads incident_id or user_id: a path, a Source or a map of Source's keys.
+// ok is false when it is not set (or unusable; the problem is then recorded).
+func (cp *compiler) decodeSource(key string, v any) (s Source, ok, shorthand bool) {
+	switch x := v.(type) {
+	case nil:
+		return s, false, false
+	case string:
+		if strings.TrimSpace(x) == "" {
+			return s, false, false
+		}
+		return Source{From: x}, true, true
+	case Source:
+		return x, true, false
+	case *Source:
+		if x == nil {
+			return s, false, false
+		}
+		return *x, true, false
+	case map[string]any:
+		bad := false
+		for _, k := range sortedKeys(x) {
+			if !sourceKeys[k] {
+				msg := "unknown key"
+				if s := closestKey(k, sourceKeys); s != "" {
+					msg += " (did you mean " + strconv.Quote(s) + "?)"
+				}
+				cp.add(key+"."+k, msg)
+				bad = true
+			}
+		}
+		if bad {
+			return s, false, false
+		}
+		dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
+			Result: &s, TagName: "koanf", WeaklyTypedInput: true,
+		})
+		if err == nil {
+			err = dec.Decode(x)
+		}
+		if err != nil {
+			cp.add(key, "cannot read: "+strings.ReplaceAll(err.Error(), "\n", " "))
+			return s, false, false
+		}
+		return s, true, false
+	}
+	cp.add(key, "expected a path or a section with one of from, expr, value, template; got "+typeName(v))
+	return s, false, false
+}
+
+// source compiles s under key. With shorthand (incident_id: Path) the path's problems are
+// reported on key itself.
+func (cp *compiler) source(key string, s Source, shorthand bool) source {
+	out := source{key: key, lookup: s.Lookup, def: s.Default, trim: s.Trim, maxLen: s.MaxLength,
+		required: s.Required, omitEmpty: s.OmitEmpty, node: -1}
+	if s.MaxLength < 0 {
+		cp.add(key+".max_length", "must be 0 (no limit) or more, got "+strconv.Itoa(s.MaxLength))
+	}
+	var set []string
+	for i, v := range []string{s.From, s.Expr, s.Value, s.Template} {
+		if v != "" {
+			set = append(set, kindNames[i]+" "+strconv.Quote(v))
+			out.kind, out.text = fieldKind(i), v
+		}
+	}
+	if len(set) != 1 {
+		msg := "exactly one of from, expr, value, template is required"
+		if len(set) > 1 {
+			msg += " (got " + strings.Join(set, " and ") + ")"
+		} else {
+			msg += " (got none)"
+		}
+		cp.add(key, msg)
+		return out
+	}
+	sub := key + "." + kindNames[out.kind]
+	if shorthand {
+		sub = key
+	}
+	switch out.kind {
+	case kindFrom:
+		out.text = strings.TrimSpace(out.text)
+		p, err := ParsePath(out.text)
+		if err != nil {
+			cp.add(sub, "invalid path "+strconv.Quote(s.From)+": "+err.Error())
+			return out
+		}
+		out.node = cp.m.paths.add(p)
+		if cp.sample != nil {
+			if missing := missingKey(p, cp.sample); missing != "" {
+				cp.add(sub, strconv.Quote(s.From)+": the sample record has no "+strconv.Quote(missing))
+			}
+		}
+	case kindExpr:
+		p, err := cp.compileExpr(out.text, false)
+		if err != nil {
+			cp.add(sub, "cannot compile "+strconv.Quote(out.text)+": "+exprError(err))
+			return out
+		}
+		out.prog = p
+		cp.tryExpr(sub, out.text, p)
+	case kindTemplate:
+		t, err := template.New(sub).Funcs(TemplateFuncs()).Parse(out.text)
+		if err != nil {
+			cp.add(sub, "cannot parse "+strconv.Quote(out.text)+": "+templateError(err))
+			return out
+		}
+		out.tmpl = t
+		if cp.sample != nil {
+			if _, err := execRecordTemplate(t, cp.sample); err != nil {
+				cp.add(sub, "cannot render "+strconv.Quote(out.text)+" on the sample record: "+templateError(err))
+			}
+		}
+	}
+	return out
+}
+
+// compileExpr compiles an expression and notes what it reads of the record.
+func (cp *compiler) compileExpr(src string, asBool bool) (*vm.Program, error) {
+	opts := cp.opts
+	if asBool {
+		opts = append(slices.Clip(opts), expr.AsBool())
+	}
+	p, err := expr.Compile(src, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if err := cp.m.plan.analyze(p); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// tryExpr runs a compiled expression on the sample record, if there is one.
+func (cp *compiler) tryExpr(key, src string, p *vm.Program) {
+	if cp.env == nil {
+		return
+	}
+	if _, err := run(p, cp.env); err != nil {
+		cp.add(key, strconv.Quote(src)+" fails on the sample record: "+exprError(err))
+	}
+}
+
+// missingKey returns the first key of p that is absent from a map of rec it passes
+// through ("" when p resolves, or stops at a list index or a non-map value).
+func missingKey(p Path, rec any) string {
+	v := rec
+	for _, s := range p.steps {
+		if s.isIndex {
+			var ok bool
+			if v, ok = index(v, s.index); !ok {
+				return ""
+			}
+			continue
+		}
+		m, isMap := v.(map[string]any)
+		if !isMap {
+			return ""
+		}
+		x, ok := m[s.key]
+		if !ok {
+			return s.key
+		}
+		v = x
+	}
+	return ""
+}
+
 // describe identifies a field without a name by its source, for problem messages.
-func describe(f Field) string {
-	switch {
-	case f.From != "":
-		return " (the field with from " + strconv.Quote(f.From) + ")"
-	case f.Expr != "":
-		return " (the field with expr " + strconv.Quote(f.Expr) + ")"
-	case f.Value != "":
-		return " (the field with value " + strconv.Quote(f.Value) + ")"
+func describe(s Source) string {
+	for i, v := range []string{s.From, s.Expr, s.Value, s.Template} {
+		if v != "" {
+			return " (the field with " + kindNames[i] + " " + strconv.Quote(v) + ")"
+		}
 	}
 	return ""
 }
@@ -231,68 +425,252 @@ func (m *Mapper) Map(rec adapters.Record) (Result, error) {
 	}
 	m.paths.resolve(rec, vals)
 
-	v, ok := get(rec, vals, m.incidentNode)
-	if !ok {
-		return Result{}, &Error{Key: "incident_id", Msg: strconv.Quote(m.incidentID.src) + " not found in record"}
+	id, err := m.incident.id(rec, vals, env, nil)
+	if err != nil {
+		return Result{}, err
 	}
-	req := assist.LinkIncidentRequest{IncidentID: String(v)}
-	if req.IncidentID == "" {
-		return Result{}, &Error{Key: "incident_id", Msg: strconv.Quote(m.incidentID.src) + " is empty in record"}
-	}
+	req := assist.LinkIncidentRequest{IncidentID: id}
 	if m.hasUser {
-		if v, ok := get(rec, vals, m.userNode); ok {
-			req.UserID = String(v)
+		if req.UserID, err = m.user.id(rec, vals, env, nil); err != nil {
+			return Result{}, err
 		}
 	}
 
-	req.Fields = make([]assist.IncidentField, len(m.fields))
+	req.Fields = make([]assist.IncidentField, 0, len(m.fields))
 	for i := range m.fields {
 		f := &m.fields[i]
-		val, err := f.eval(rec, vals, env)
+		val, omit, err := f.eval(rec, vals, env, nil)
 		if err != nil {
 			return Result{}, err
 		}
-		req.Fields[i] = assist.IncidentField{Name: f.name, Description: f.desc, Value: val}
+		if !omit {
+			req.Fields = append(req.Fields, assist.IncidentField{Name: f.name, Description: f.desc, Value: val})
+		}
 	}
 	return Result{Request: req}, nil
 }
 
-func (f *field) eval(rec adapters.Record, vals []resolved, env map[string]any) (string, error) {
-	var s string
-	switch f.kind {
-	case kindFrom:
-		if v, ok := get(rec, vals, f.node); ok {
-			s = String(v)
-		}
-	case kindExpr:
-		out, err := run(f.prog, env)
+// id evaluates incident_id or user_id.
+func (s *source) id(rec adapters.Record, vals []resolved, env map[string]any, tr *trace) (string, error) {
+	if s.kind == kindFrom && !s.required {
+		// user_id: a missing path is "", as is an empty value.
+		v, err := s.raw(rec, vals, env)
 		if err != nil {
-			return "", &Error{Key: f.key, Field: f.name, Msg: exprError(err), Err: err}
+			return "", err
 		}
-		s = String(out)
-	case kindValue:
-		s = f.value
+		return s.finish(v, tr), nil
 	}
-	if f.lookup != nil {
-		if out, ok := f.lookup[s]; ok {
-			return out, nil
-		}
-		if f.def != "" {
-			return f.def, nil
+	if s.kind == kindFrom {
+		if _, ok := get(rec, vals, s.node); !ok && s.def == "" {
+			if tr != nil {
+				tr.raw, tr.found = "", false
+			}
+			return "", &Error{Key: s.key, Msg: strconv.Quote(s.text) + " not found in record"}
 		}
 	}
-	if s == "" {
-		return f.def, nil
+	v, err := s.raw(rec, vals, env)
+	if err != nil {
+		return "", err
 	}
-	return s, nil
+	out := s.finish(v, tr)
+	if out == "" && s.required {
+		what := strconv.Quote(s.text)
+		if s.kind != kindFrom {
+			what = kindNames[s.kind] + " " + what
+		}
+		return "", &Error{Key: s.key, Msg: what + " is empty in record"}
+	}
+	return out, nil
 }
 
-// IncidentID extracts the incident id of rec; false when it is missing or empty.
-func (m *Mapper) IncidentID(rec adapters.Record) (string, bool) {
-	v, ok := m.incidentID.Lookup(rec)
-	if !ok {
-		return "", false
+// eval evaluates a field: its value, or omit when omit_empty drops it.
+func (f *field) eval(rec adapters.Record, vals []resolved, env map[string]any, tr *trace) (string, bool, error) {
+	v, err := f.raw(rec, vals, env)
+	if err != nil {
+		if e, ok := err.(*Error); ok {
+			e.Field = f.name
+		}
+		return "", false, err
 	}
-	s := String(v)
-	return s, s != ""
+	s := f.finish(v, tr)
+	if s == "" {
+		if f.required {
+			return "", false, &Error{Key: f.key, Field: f.name, Msg: "is required but empty (" + kindNames[f.kind] + " " + strconv.Quote(f.text) + ")"}
+		}
+		if f.omitEmpty {
+			if tr != nil {
+				tr.step("omit_empty", "(left out)")
+			}
+			return "", true, nil
+		}
+	}
+	return s, false, nil
+}
+
+// raw is the value before the transforms, as text: "" when a path is missing.
+func (s *source) raw(rec adapters.Record, vals []resolved, env map[string]any) (string, error) {
+	switch s.kind {
+	case kindFrom:
+		if v, ok := get(rec, vals, s.node); ok {
+			return String(v), nil
+		}
+		return "", nil
+	case kindExpr:
+		out, err := run(s.prog, env)
+		if err != nil {
+			return "", &Error{Key: s.key, Msg: exprError(err), Err: err}
+		}
+		return String(out), nil
+	case kindTemplate:
+		out, err := execRecordTemplate(s.tmpl, rec)
+		if err != nil {
+			return "", &Error{Key: s.key, Msg: templateError(err), Err: err}
+		}
+		return out, nil
+	}
+	return s.text, nil
+}
+
+// finish applies lookup and default, trim and max_length.
+func (s *source) finish(v string, tr *trace) string {
+	if tr != nil {
+		tr.raw = v
+	}
+	if s.lookup != nil {
+		if out, ok := s.lookup[v]; ok {
+			v = out
+			tr.step("lookup", v)
+		} else if s.def != "" {
+			v = s.def
+			tr.step("lookup miss → default", v)
+		} else {
+			tr.step("lookup miss (kept)", v)
+		}
+	}
+	if v == "" && s.def != "" {
+		v = s.def
+		tr.step("default", v)
+	}
+	if s.trim {
+		v = strings.TrimSpace(v)
+		tr.step("trim", v)
+	}
+	if s.maxLen > 0 && len(v) > s.maxLen {
+		v = truncate(v, s.maxLen)
+		tr.step("max_length "+strconv.Itoa(s.maxLen), v)
+	}
+	return v
+}
+
+// truncate cuts s to at most n runes.
+func truncate(s string, n int) string {
+	i := 0
+	for j := range s {
+		if i == n {
+			return s[:j]
+		}
+		i++
+	}
+	return s
+}
+
+// IncidentID extracts the incident id of rec; false when it is missing or empty, or when
+// its expression or template fails.
+func (m *Mapper) IncidentID(rec adapters.Record) (string, bool) {
+	if m.incident.kind == kindFrom && m.incident.lookup == nil && m.incident.def == "" &&
+		!m.incident.trim && m.incident.maxLen == 0 {
+		v, ok := m.incident.path().Lookup(rec)
+		if !ok {
+			return "", false
+		}
+		s := String(v)
+		return s, s != ""
+	}
+	var env map[string]any
+	if m.plan.used {
+		var pooled bool
+		env, pooled = m.env(rec)
+		if pooled {
+			defer m.releaseEnv(env)
+		}
+	}
+	vals := make([]resolved, len(m.paths.nodes))
+	m.paths.resolve(rec, vals)
+	id, err := m.incident.id(rec, vals, env, nil)
+	return id, err == nil && id != ""
+}
+
+func (s *source) path() Path {
+	p, _ := ParsePath(s.text)
+	return p
+}
+
+// execRecordTemplate renders a template over a record; a missing key renders as "".
+func execRecordTemplate(t *template.Template, rec any) (string, error) {
+	var b strings.Builder
+	if err := t.Execute(&b, rec); err != nil {
+		return "", err
+	}
+	out := b.String()
+	if strings.Contains(out, "<no value>") {
+		out = strings.ReplaceAll(out, "<no value>", "")
+	}
+	return out, nil
+}
+
+func loadLocation(name string) (*time.Location, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || name == "UTC" {
+		return time.UTC, nil
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, &timezoneError{name}
+	}
+	return loc, nil
+}
+
+type timezoneError struct{ name string }
+
+func (e *timezoneError) Error() string {
+	return "unknown time zone " + strconv.Quote(e.name) + ` (an IANA name such as "America/Chicago", or "UTC")`
+}
+
+func closestKey(k string, known map[string]bool) string {
+	best, bestD := "", 3
+	for _, cand := range sortedKeys(known) {
+		if d := editDistance(k, cand); d < bestD {
+			best, bestD = cand, d
+		}
+	}
+	return best
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }

@@ -40,13 +40,13 @@ func TestCompileProblems(t *testing.T) {
 			"note.text", `"{{yaml .Note}}"`, "yaml"},
 		{"two of from, expr, value",
 			base(ok, Field{Name: "B", Value: "b"}, Field{Name: "C", From: "Pri", Expr: `Pri`}),
-			"fields[2]", `from "Pri" and expr "Pri"`, "exactly one of from, expr, value is required"},
+			"fields[2]", `from "Pri" and expr "Pri"`, "exactly one of from, expr, value, template is required"},
 		{"all three",
 			base(Field{Name: "C", From: "P", Expr: `E`, Value: "V"}),
-			"fields[0]", `from "P" and expr "E" and value "V"`, "exactly one of from, expr, value is required"},
+			"fields[0]", `from "P" and expr "E" and value "V"`, "exactly one of from, expr, value, template is required"},
 		{"none of from, expr, value",
 			base(Field{Name: "C"}),
-			"fields[0]", "", "exactly one of from, expr, value is required (got none)"},
+			"fields[0]", "", "exactly one of from, expr, value, template is required (got none)"},
 		{"missing name",
 			base(ok, Field{From: "Nature.Code"}),
 			"fields[1].name", `"Nature.Code"`, "is required"},
@@ -115,7 +115,7 @@ func TestCompileReportsEveryProblem(t *testing.T) {
 
 func TestCompileDefaultNote(t *testing.T) {
 	m := mustCompile(t, Config{IncidentID: "I"})
-	if m.note == nil {
+	if m.note.text == nil {
 		t.Fatal("no note template")
 	}
 }

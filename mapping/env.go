@@ -66,7 +66,10 @@ func (plan *envPlan) analyze(p *vm.Program) error {
 	n := p.Node()
 	ast.Walk(&n, c)
 	if c.unknown != "" {
-		return errors.New("unknown function " + c.unknown + " (helpers: str, num, coalesce, join, digits, and expr-lang's builtins)")
+		return errors.New("unknown function " + c.unknown + " (helpers: " + strings.Join(helperNames, ", ") + ", and expr-lang's builtins)")
+	}
+	if c.badRegexp != "" {
+		return errors.New(c.badRegexp)
 	}
 	bases := map[*ast.IdentifierNode]bool{}
 	for _, m := range c.members {
@@ -126,6 +129,8 @@ type collector struct {
 	inner   map[*ast.MemberNode]bool // member nodes that are the Node of another
 	callees map[*ast.IdentifierNode]bool
 	unknown string
+	// badRegexp is the first invalid constant pattern of extract.
+	badRegexp string
 }
 
 func (c *collector) Visit(n *ast.Node) {
@@ -151,6 +156,19 @@ func (c *collector) Visit(n *ast.Node) {
 				c.callees = map[*ast.IdentifierNode]bool{}
 			}
 			c.callees[id] = true
+			if id.Value == "extract" && len(x.Arguments) > 1 && c.badRegexp == "" {
+				if pat, ok := x.Arguments[1].(*ast.StringNode); ok {
+					if _, err := extract("", pat.Value, -1); err != nil {
+						c.badRegexp = err.Error()
+					} else if len(x.Arguments) > 2 {
+						if g, ok := x.Arguments[2].(*ast.IntegerNode); ok {
+							if _, err := extract("", pat.Value, g.Value); err != nil {
+								c.badRegexp = err.Error()
+							}
+						}
+					}
+				}
+			}
 		}
 	}
 }

@@ -66,6 +66,6 @@ func ExampleCompile_problems() {
 	// Output:
 	// incident_id: is required: the path of the incident number in the record, e.g. "IncidentNumber"
 	// fields[0].expr: cannot compile "Loc.Number +": unexpected token EOF (line 1, column 12)
-	// fields[1]: exactly one of from, expr, value is required (got from "Pri" and value "1")
-	// note.text: cannot render "{{.Nte}}": note.text:1:2: executing "note.text" at <.Nte>: can't evaluate field Nte in type adapters.Note (note data: .IncidentID .CallID .UserID .Type .Note .Critical .CreatedAt)
+	// fields[1]: exactly one of from, expr, value, template is required (got from "Pri" and value "1")
+	// note.text: cannot render "{{.Nte}}": note.text:1:2: executing "note.text" at <.Nte>: can't evaluate field Nte in type mapping.NoteData (data: .IncidentID .CallID .UserID .Type .Label .Note .Critical .CriticalMarker .CreatedAt .Time)
 }

@@ -3,10 +3,10 @@ package mapping
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/builtin"
@@ -14,11 +14,11 @@ import (
 	"github.com/expr-lang/expr/vm"
 )
 
-// Expressions see the record's top-level keys as variables. Records are dynamic maps, so in
-// v1 the names cannot be type-checked: programs are compiled against an empty map
-// environment with AllowUndefinedVariables, a misspelt name is simply nil at run time
-// (syntax, unknown functions and wrong helper arity are still caught by Compile). A later
-// issue adds declared record schemas, which will let Compile check names and types.
+// Expressions see the record's top-level keys as variables. Records are dynamic maps: without
+// mapping.sample, programs are compiled against an empty map environment with
+// AllowUndefinedVariables, and a misspelt name is simply nil at run time (syntax, unknown
+// functions and wrong helper arity are still caught by Compile). With mapping.sample they
+// are compiled against the sample record, so an unknown name is a compile-time problem.
 // A record key that is also a builtin's name (type, len, now, ...) is read as $env.type.
 // A member of a missing value is a run-time error (Loc.Street when Loc is absent): write
 // Loc?.Street, or Loc?.Street ?? "" for a default.
@@ -35,44 +35,81 @@ import (
 // Strings stay strings: Pri == "1" is true only when the record holds the string "1", and
 // "No. " + Loc.Number is an error when Number is a number: write str(Loc.Number). A filter
 // whose result is nil (a missing flag) counts as false.
-// Helpers: str(x), num(x), coalesce(a, b, ...), join(list, sep), digits(x).
-var exprOptions = []expr.Option{
-	expr.Env(map[string]any{}),
-	expr.AllowUndefinedVariables(),
-	expr.Function("str", func(a ...any) (any, error) { return String(a[0]), nil },
-		new(func(any) string)),
-	expr.Function("num", func(a ...any) (any, error) { return toFloat(a[0]) },
-		new(func(any) float64)),
-	expr.Function("coalesce", func(a ...any) (any, error) {
-		for _, v := range a {
-			if !isEmpty(v) {
-				return v, nil
+// Helpers: str(x), num(x), coalesce(a, b, ...), join(list, sep), digits(x),
+// parse_time(s [, layout]), format_time(t [, layout [, zone]]), substr(s, start [, length]),
+// extract(s, regex [, group]), xml(s); expr-lang's builtins (upper, lower, trim, split,
+// replace, hasPrefix, filter, map, first, ...) are there too. See helpers.go.
+//
+// exprOptions are the helpers; Compile adds the environment (an empty map with undefined
+// variables allowed, or the sample record).
+func exprOptions(loc *time.Location) []expr.Option {
+	return []expr.Option{
+		expr.Function("str", func(a ...any) (any, error) { return String(a[0]), nil },
+			new(func(any) string)),
+		expr.Function("num", func(a ...any) (any, error) { return toFloat(a[0]) },
+			new(func(any) float64)),
+		expr.Function("coalesce", func(a ...any) (any, error) {
+			for _, v := range a {
+				if !isEmpty(v) {
+					return v, nil
+				}
 			}
-		}
-		return nil, nil
-	}, new(func(...any) any)),
-	expr.Function("join", func(a ...any) (any, error) {
-		sep := ""
-		if len(a) > 1 {
-			sep = String(a[1])
-		}
-		return join(a[0], sep)
-	}, new(func(any) string), new(func(any, string) string)),
-	expr.Function("digits", func(a ...any) (any, error) { return digits(String(a[0])), nil },
-		new(func(any) string)),
+			return nil, nil
+		}, new(func(...any) any)),
+		expr.Function("join", func(a ...any) (any, error) {
+			sep := ""
+			if len(a) > 1 {
+				sep = String(a[1])
+			}
+			return join(a[0], sep)
+		}, new(func(any) string), new(func(any, string) string)),
+		expr.Function("digits", func(a ...any) (any, error) { return digits(String(a[0])), nil },
+			new(func(any) string)),
+		expr.Function("parse_time", func(a ...any) (any, error) {
+			layout := ""
+			if len(a) > 1 {
+				layout = String(a[1])
+			}
+			return parseTime(a[0], layout, loc)
+		}, new(func(any) any), new(func(any, string) any)),
+		expr.Function("format_time", func(a ...any) (any, error) {
+			layout, zone := "", ""
+			if len(a) > 1 {
+				layout = String(a[1])
+			}
+			if len(a) > 2 {
+				zone = String(a[2])
+			}
+			return formatTime(a[0], layout, zone, loc)
+		}, new(func(any) string), new(func(any, string) string), new(func(any, string, string) string)),
+		expr.Function("substr", func(a ...any) (any, error) {
+			length := -1
+			if len(a) > 2 {
+				length = a[2].(int)
+			}
+			return substr(String(a[0]), a[1].(int), length), nil
+		}, new(func(any, int) string), new(func(any, int, int) string)),
+		expr.Function("extract", func(a ...any) (any, error) {
+			group := -1
+			if len(a) > 2 {
+				group = a[2].(int)
+			}
+			return extract(String(a[0]), String(a[1]), group)
+		}, new(func(any, string) string), new(func(any, string, int) string)),
+		expr.Function("xml", func(a ...any) (any, error) { return parseXML(a[0]) },
+			new(func(any) any)),
+	}
 }
 
-func compileExpr(src string, asBool bool) (*vm.Program, error) {
-	opts := exprOptions
-	if asBool {
-		opts = append(slices.Clip(opts), expr.AsBool())
-	}
-	return expr.Compile(src, opts...)
-}
+// helperNames are our helpers, for error messages and the unknown-function check.
+var helperNames = []string{"str", "num", "coalesce", "join", "digits", "parse_time", "format_time", "substr", "extract", "xml"}
 
 // functionNames are the functions an expression can call: expr's builtins and our helpers.
 var functionNames = func() map[string]bool {
-	names := map[string]bool{"str": true, "num": true, "coalesce": true, "join": true, "digits": true}
+	names := map[string]bool{}
+	for _, n := range helperNames {
+		names[n] = true
+	}
 	for _, f := range builtin.Builtins {
 		names[f.Name] = true
 	}
@@ -84,11 +121,19 @@ func exprError(err error) string {
 	var fe *file.Error
 	if errors.As(err, &fe) {
 		if fe.Line > 0 {
-			return fe.Message + " (line " + strconv.Itoa(fe.Line) + ", column " + strconv.Itoa(fe.Column+1) + ")"
+			return quoteUnknown(fe.Message) + " (line " + strconv.Itoa(fe.Line) + ", column " + strconv.Itoa(fe.Column+1) + ")"
 		}
-		return fe.Message
+		return quoteUnknown(fe.Message)
 	}
 	return err.Error()
+}
+
+// quoteUnknown turns expr's `unknown name Adress` into `unknown name "Adress"`.
+func quoteUnknown(msg string) string {
+	if rest, ok := strings.CutPrefix(msg, "unknown name "); ok && !strings.ContainsAny(rest, " \"") {
+		return "unknown name " + strconv.Quote(rest)
+	}
+	return msg
 }
 
 var vmPool = sync.Pool{New: func() any { return new(vm.VM) }}

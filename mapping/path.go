@@ -9,7 +9,9 @@ import (
 
 // Path is a parsed path into a record: dotted keys, [n] for list elements ([-1] is the last
 // element), e.g. "Units[0].Id". The empty path is the value itself. Keys may contain any
-// character except '.', '[' and ']'. Parse once with ParsePath and reuse.
+// character except '.', '[' and ']'. For XML records, @name is an attribute and #text an
+// element's text ("Location.Address.@type", "Remarks.#text"; #text of an element that has
+// only text is that text). Parse once with ParsePath and reuse.
 type Path struct {
 	src   string
 	steps []step
@@ -98,6 +100,12 @@ func key(v any, k string) (any, bool) {
 		x, ok := m[k]
 		return x, ok
 	case nil:
+		return nil, false
+	case string:
+		// An XML element with only text is its string: Remarks.#text is Remarks.
+		if k == "#text" {
+			return m, true
+		}
 		return nil, false
 	}
 	rv := reflect.ValueOf(v)

@@ -1,0 +1,194 @@
+package mapping
+
+import (
+	"errors"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	_ "time/tzdata" // IANA zones without /usr/share/zoneinfo (the image is distroless/static)
+)
+
+// TimeLayouts are the layouts parse_time tries, in order, when it is given none. A time
+// without a zone is in mapping.timezone.
+var TimeLayouts = []string{
+	time.RFC3339,
+	"2006-01-02 15:04:05",
+	"01/02/2006 15:04:05",
+	"2006-01-02T15:04:05",
+	"20060102150405",
+}
+
+// parseTime is the parse_time helper: nil or "" give nil (so optional times pass through
+// format_time as ""), a time.Time is returned as is.
+func parseTime(v any, layout string, loc *time.Location) (any, error) {
+	if t, ok := v.(time.Time); ok {
+		return t, nil
+	}
+	s := strings.TrimSpace(String(v))
+	if s == "" {
+		return nil, nil
+	}
+	if layout != "" {
+		t, err := time.ParseInLocation(layout, s, loc)
+		if err != nil {
+			return nil, errors.New("parse_time: cannot parse " + strconv.Quote(s) + " with layout " + strconv.Quote(layout))
+		}
+		return t, nil
+	}
+	if t, ok := parseAnyTime(s, loc); ok {
+		return t, nil
+	}
+	return nil, errors.New("parse_time: cannot parse " + strconv.Quote(s) +
+		` (tried RFC 3339, "2006-01-02 15:04:05", "01/02/2006 15:04:05", "2006-01-02T15:04:05", "20060102150405"; give a layout as the second argument)`)
+}
+
+func parseAnyTime(s string, loc *time.Location) (time.Time, bool) {
+	for _, l := range TimeLayouts {
+		if t, err := time.ParseInLocation(l, s, loc); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// formatTime is the format_time helper: the default layout is ISO 8601 in UTC
+// ("2006-01-02T15:04:05Z"); zone (an IANA name) defaults to UTC. A string is parsed as
+// parse_time does; nil gives "".
+func formatTime(v any, layout, zone string, loc *time.Location) (string, error) {
+	if v == nil {
+		return "", nil
+	}
+	t, ok := v.(time.Time)
+	if !ok {
+		p, err := parseTime(v, "", loc)
+		if err != nil {
+			return "", errors.New("format_time: " + strings.TrimPrefix(err.Error(), "parse_time: "))
+		}
+		if p == nil {
+			return "", nil
+		}
+		t = p.(time.Time)
+	}
+	out := time.UTC
+	if zone != "" && zone != "UTC" {
+		z, err := cachedLocation(zone)
+		if err != nil {
+			return "", errors.New("format_time: " + err.Error())
+		}
+		out = z
+	}
+	switch {
+	case layout == "" && zone == "":
+		layout = DefaultOutputTimeLayout
+	case layout == "":
+		layout = time.RFC3339
+	}
+	return t.In(out).Format(layout), nil
+}
+
+var locations sync.Map // zone name → *time.Location
+
+func cachedLocation(name string) (*time.Location, error) {
+	if l, ok := locations.Load(name); ok {
+		return l.(*time.Location), nil
+	}
+	l, err := loadLocation(name)
+	if err != nil {
+		return nil, err
+	}
+	locations.Store(name, l)
+	return l, nil
+}
+
+// substr is the substr helper: runes from start (negative counts from the end), length
+// runes (negative = to the end); out-of-range bounds are clamped.
+func substr(s string, start, length int) string {
+	n := 0
+	for range s {
+		n++
+	}
+	if start < 0 {
+		start += n
+	}
+	start = max(0, min(start, n))
+	end := n
+	if length >= 0 {
+		end = min(n, start+length)
+	}
+	if start == 0 && end == n {
+		return s
+	}
+	i, from, to := 0, len(s), len(s)
+	for j := range s {
+		if i == start {
+			from = j
+		}
+		if i == end {
+			to = j
+			break
+		}
+		i++
+	}
+	return s[from:to]
+}
+
+// Regular expressions of extract, compiled once. Patterns from the config are few; a
+// pattern built at run time from record data is compiled but not cached past the cap.
+var (
+	regexps     sync.Map // pattern → *regexp.Regexp
+	regexpCount atomic.Int32
+)
+
+const regexpCacheMax = 1024
+
+func cachedRegexp(pat string) (*regexp.Regexp, error) {
+	if re, ok := regexps.Load(pat); ok {
+		return re.(*regexp.Regexp), nil
+	}
+	re, err := regexp.Compile(pat)
+	if err != nil {
+		return nil, err
+	}
+	if regexpCount.Add(1) <= regexpCacheMax {
+		regexps.Store(pat, re)
+	}
+	return re, nil
+}
+
+// extract is the extract helper: the first match of pattern in s, its group'th
+// subexpression; group -1 (not given) means 1 when the pattern has a group, else the whole
+// match. No match gives "".
+func extract(s, pattern string, group int) (string, error) {
+	re, err := cachedRegexp(pattern)
+	if err != nil {
+		return "", errors.New("extract: invalid regular expression " + strconv.Quote(pattern) + ": " + err.Error())
+	}
+	if group < 0 {
+		group = min(1, re.NumSubexp())
+	}
+	if group > re.NumSubexp() {
+		return "", errors.New("extract: " + strconv.Quote(pattern) + " has no group " + strconv.Itoa(group))
+	}
+	m := re.FindStringSubmatchIndex(s)
+	if m == nil || m[2*group] < 0 {
+		return "", nil
+	}
+	return s[m[2*group]:m[2*group+1]], nil
+}
+
+// parseXML is the xml helper: an XML document in a string (EIDO's PIDF-LO locationByValue)
+// as a record, its root element dropped (see record.ParseXMLString). nil or "" give nil.
+func parseXML(v any) (any, error) {
+	s := String(v)
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	rec, err := parseXMLString(s)
+	if err != nil {
+		return nil, errors.New("xml: " + err.Error())
+	}
+	return rec, nil
+}
