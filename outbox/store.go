@@ -53,6 +53,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -204,6 +205,8 @@ type Store struct {
 	bg         sync.WaitGroup // pruner + sweeper
 	writerWG   sync.WaitGroup
 	deliverWG  sync.WaitGroup // running Deliver calls
+
+	commits atomic.Int64 // write transactions of the writer (group commits)
 
 	mu           sync.Mutex
 	closed       bool
