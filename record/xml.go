@@ -101,7 +101,7 @@ type xmlFrame struct {
 	hasChild bool
 	run      strings.Builder // the current run of text
 	parts    []string        // finished (trimmed, non-empty) runs, once there is a child
-	textLen  int
+	keptLen  int             // bytes of parts, with separators
 }
 
 type xmlBuilder struct {
@@ -154,8 +154,9 @@ func (x *xmlBuilder) build() (adapters.Record, error) {
 				continue
 			}
 			f := x.stack[len(x.stack)-1]
-			f.textLen += len(t)
-			if f.textLen > x.lim.MaxString {
+			// The text kept so far plus the current run, whose whitespace between child
+			// elements is dropped at the next child (so indentation does not add up).
+			if f.keptLen+f.run.Len()+len(t) > x.lim.MaxString {
 				return nil, x.errorf(x.lim.stringTooLong())
 			}
 			f.run.Write(t)
@@ -226,6 +227,7 @@ func (x *xmlBuilder) end() (any, error) {
 func (f *xmlFrame) endRun() {
 	if s := strings.TrimSpace(f.run.String()); s != "" {
 		f.parts = append(f.parts, s)
+		f.keptLen += len(s) + 1
 	}
 	f.run.Reset()
 }

@@ -250,3 +250,25 @@ func TestParseXMLStringEIDOLocation(t *testing.T) {
 		t.Errorf("DataProviderString = %v", got)
 	}
 }
+
+// Indentation between many children is dropped, so it does not count against MaxString.
+func TestDecodeXMLIndentationNotCounted(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("<r>")
+	for range 100 {
+		b.WriteString("\n        <u>1</u>")
+	}
+	b.WriteString("\n</r>")
+	rec, err := DecodeXML([]byte(b.String()), Limits{MaxString: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(rec["u"].([]any)); n != 100 {
+		t.Errorf("%d units", n)
+	}
+	// Kept text does count: 3 runs of 6 bytes joined by spaces = 20 bytes.
+	_, err = DecodeXML([]byte("<r>SECRET<a/>SECRET<a/>SECRET</r>"), Limits{MaxString: 16})
+	if !errors.Is(err, ErrStringTooLong) {
+		t.Errorf("error %v, want ErrStringTooLong", err)
+	}
+}
