@@ -95,6 +95,9 @@ func openCharset(bom charset, label string, in io.Reader) (io.Reader, error) {
 	return newByteDecoder(in, cs), nil
 }
 
+// xmlSpace is XML's white space (the S production); NBSP and the like are text.
+const xmlSpace = " \t\r\n"
+
 type xmlFrame struct {
 	name     string         // local name
 	m        map[string]any // attributes and children; nil while there are none
@@ -132,10 +135,7 @@ func (x *xmlBuilder) build() (adapters.Record, error) {
 				return nil, err
 			}
 		case xml.EndElement:
-			v, err := x.end()
-			if err != nil {
-				return nil, err
-			}
+			v := x.end()
 			if len(x.stack) == 0 {
 				m, ok := v.(map[string]any)
 				if !ok {
@@ -148,7 +148,7 @@ func (x *xmlBuilder) build() (adapters.Record, error) {
 			}
 		case xml.CharData:
 			if len(x.stack) == 0 {
-				if len(bytes.TrimSpace(t)) > 0 {
+				if len(bytes.Trim(t, xmlSpace)) > 0 {
 					return nil, x.errorf(errors.New("text outside the root element"))
 				}
 				continue
@@ -195,7 +195,7 @@ func (x *xmlBuilder) start(t xml.StartElement) error {
 }
 
 // end closes the innermost element and adds it to its parent; it returns its value.
-func (x *xmlBuilder) end() (any, error) {
+func (x *xmlBuilder) end() any {
 	n := len(x.stack)
 	f := x.stack[n-1]
 	x.stack = x.stack[:n-1]
@@ -203,7 +203,7 @@ func (x *xmlBuilder) end() (any, error) {
 	if f.hasChild {
 		f.endRun()
 		text = strings.Join(f.parts, " ")
-	} else if text = f.run.String(); strings.TrimSpace(text) == "" {
+	} else if text = f.run.String(); strings.Trim(text, xmlSpace) == "" {
 		text = ""
 	}
 	var v any = text
@@ -220,12 +220,12 @@ func (x *xmlBuilder) end() (any, error) {
 		}
 		addValue(p.m, f.name, v)
 	}
-	return v, nil
+	return v
 }
 
 // endRun finishes the current run of text of an element with children.
 func (f *xmlFrame) endRun() {
-	if s := strings.TrimSpace(f.run.String()); s != "" {
+	if s := strings.Trim(f.run.String(), xmlSpace); s != "" {
 		f.parts = append(f.parts, s)
 		f.keptLen += len(s) + 1
 	}

@@ -102,6 +102,7 @@ func TestDecodeXMLRules(t *testing.T) {
 		{"root whitespace", "<r>\n  </r>", adapters.Record{}},
 		{"text-only child verbatim", "<r><a>  x y  </a></r>", adapters.Record{"a": "  x y  "}},
 		{"whitespace-only child is empty", "<r><a>\n   </a><b></b><c/></r>", adapters.Record{"a": "", "b": "", "c": ""}},
+		{"NBSP is text", "<r><a>\u00a0</a></r>", adapters.Record{"a": "\u00a0"}},
 		{"attributes and text", `<r><a k="v"> t </a></r>`, adapters.Record{"a": map[string]any{"@k": "v", "#text": " t "}}},
 		{"attributes, whitespace text omitted", `<r><a k="v">  </a></r>`, adapters.Record{"a": map[string]any{"@k": "v"}}},
 		{"mixed content", "<r><p>\n  Hello <b>world</b>\n  there  <i/> !</p></r>",
