@@ -108,7 +108,7 @@ type NoteConfig struct {
 	CriticalMarker string `koanf:"critical_marker" yaml:"critical_marker"`
 	// TimeLayout is the Go layout of NoteData.Time; default "2006-01-02 15:04:05".
 	TimeLayout string `koanf:"time_layout" yaml:"time_layout"`
-	// Timezone is the IANA zone of NoteData.Time; default mapping.timezone.
+	// Timezone is the IANA zone of NoteData.Time; "" = mapping.timezone.
 	Timezone string `koanf:"timezone" yaml:"timezone"`
 	// MaxLength splits a longer note into several, in order, each marked " (i/n)";
 	// 0 = no limit, otherwise at least MinNoteMaxLength.
@@ -136,7 +136,6 @@ func (c *Config) SetDefaults() {
 	def(&c.Note.Text, DefaultNoteText)
 	def(&c.Note.CriticalMarker, DefaultCriticalMarker)
 	def(&c.Note.TimeLayout, DefaultNoteTimeLayout)
-	def(&c.Note.Timezone, c.Timezone)
 	def(&c.Note.CallStatus.Text, DefaultCallStatusText)
 	def(&c.Note.Activation.Text, DefaultActivationText)
 }
