@@ -12,7 +12,8 @@ import (
 // column names as given; values are nil for NULL, time.Time, int64, float64, bool and
 // string as they are, []byte (and sql.RawBytes) copied into a string, and decimals — which
 // drivers return as strings or bytes — therefore kept exactly as text. A driver.Valuer
-// (sql.NullString, ...) becomes its value, converted the same way; other types are kept.
+// (sql.NullString, ...) becomes its value, converted the same way (nil if Value fails); a
+// *any is followed; other types are kept.
 // A repeated column name keeps the later column's value; a column without a value is nil.
 func FromSQL(columns []string, values []any) adapters.Record {
 	rec := make(adapters.Record, len(columns))
