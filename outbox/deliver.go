@@ -296,6 +296,9 @@ func (s *Store) finish(ti *topicIndex, kind opKind, m Message, reason string, lo
 		s.release(ti, m.Key, s.opts.Now().Add(s.opts.RetryInitial))
 		return
 	}
+	if kind == opAck && s.afterAck != nil {
+		s.afterAck(m)
+	}
 	s.release(ti, m.Key, time.Time{})
 }
 

@@ -207,6 +207,8 @@ type Store struct {
 	deliverWG  sync.WaitGroup // running Deliver calls
 
 	commits atomic.Int64 // write transactions of the writer (group commits)
+	// afterAck, if set (tests), is called after a handler's success was committed.
+	afterAck func(m Message)
 
 	mu           sync.Mutex
 	closed       bool
