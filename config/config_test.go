@@ -272,3 +272,24 @@ func TestByteSize(t *testing.T) {
 		}
 	}
 }
+
+// mapping.sample is read relative to the config file, and a typo in an expression is then
+// reported with its key and line.
+func TestMappingSampleTypeChecks(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "sample.json"), []byte(`{"IncidentNumber": 1, "Address": "1 Main St"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	body := strings.Replace(minimal(t), "    - {name: NatureCode, description: Nature, from: Nature.Code}",
+		"    - {name: Where, expr: 'Adress + \"!\"'}", 1)
+	body = strings.Replace(body, "mapping:\n", "mapping:\n  sample: sample.json\n", 1)
+	p := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := config.Load(p, config.Options{Environ: []string{}})
+	got := problems(t, err)
+	if len(got) != 1 || !strings.HasPrefix(got[0], `mapping.fields[0].expr: `) || !strings.Contains(got[0], `"Adress"`) || !strings.HasSuffix(got[0], "(config.yaml:15)") {
+		t.Fatalf("got %q", got)
+	}
+}

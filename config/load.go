@@ -192,7 +192,7 @@ func Load(path string, o Options) (*Config, error) {
 		}
 		cfg.CAD.Settings = settings
 	}
-	m, mps := mapping.Compile(cfg.Mapping)
+	m, mps := mapping.CompileWith(cfg.Mapping, mapping.Options{Dir: filepath.Dir(abs)})
 	for _, p := range mps {
 		ps = append(ps, Problem{Key: joinKey("mapping", p.Key), Msg: p.Msg})
 	}
@@ -226,7 +226,7 @@ func LoadMapping(path string) (*mapping.Mapper, error) {
 	if err := decode(k, "mapping", &mc); err != nil {
 		return nil, s.attach([]Problem{{Key: "mapping", Msg: err.Error()}})
 	}
-	m, mps := mapping.Compile(mc)
+	m, mps := mapping.CompileWith(mc, mapping.Options{Dir: filepath.Dir(path)})
 	if len(mps) > 0 {
 		ps := make([]Problem, len(mps))
 		for i, p := range mps {
