@@ -7,23 +7,56 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/cad-sidecar/cad-sidecar/adapters"
+	"github.com/cad-sidecar/cad-sidecar/assist"
 	"github.com/cad-sidecar/cad-sidecar/config"
+	"github.com/cad-sidecar/cad-sidecar/mapping"
+	"github.com/cad-sidecar/cad-sidecar/record"
 )
 
-// cmdMap prints the LinkIncidentRequest for one CAD record (exit 0), the filter that
-// dropped it (exit 3), or the error (exit 2). It needs only the mapping section.
+// cmdMap is `cad-sidecar map`: a dry run of the mapping section (the rest of the config is
+// not needed).
+//
+// With --input it decodes the CAD records (JSON object or array, XML, CSV rows; format from
+// --format, else the file's extension, else the first character: { or [ is JSON, < is
+// XML) and maps each. One record prints its LinkIncidentRequest JSON, or "filtered out:
+// reason"; several print a JSON array with one element per record, in order:
+// {"record": n, "request": {...}} | {"record": n, "filtered": reason} |
+// {"record": n, "incidentId": id, "error": msg} (errors are also written to stderr).
+// --explain prints, for every record, how each value was found and transformed, then its
+// outcome. Exit: 2 if any record fails (or the config, flags or input are bad), else 3 if
+// every record was filtered out, else 0.
+//
+// With --note it renders an IncidentNotePayload JSON file as the CAD would receive it:
+// every part (note.max_length), numbered. Exit 0, or 2.
 func cmdMap(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlags("map", stderr)
 	cfgPath := fs.String("config", "", "config file (default $CAD_SIDECAR_CONFIG, then ./config.yaml)")
-	input := fs.String("input", "", "the CAD record: a JSON file, or - for standard input")
+	input := fs.String("input", "", "the CAD record(s): a .json, .xml or .csv file, or - for standard input")
+	format := fs.String("format", "", "json, xml or csv (default: from the file name, else the first character)")
+	explain := fs.Bool("explain", false, "show for each value its source, raw value and each transform's result")
+	note := fs.String("note", "", "render this IncidentNotePayload JSON file (or -) as CAD notes instead of mapping a record")
 	if code := parse(fs, args); code >= 0 {
 		return code
 	}
-	if *input == "" {
-		fmt.Fprintln(stderr, "map: --input FILE|- is required")
+	if *input == "" && *note == "" {
+		fmt.Fprintln(stderr, "map: --input FILE|- (or --note FILE) is required")
 		return exitProblems
+	}
+	if *input != "" && *note != "" {
+		fmt.Fprintln(stderr, "map: give --input or --note, not both")
+		return exitProblems
+	}
+	var f record.Format
+	if *format != "" {
+		f = record.Format(strings.ToLower(*format))
+		if f != record.JSON && f != record.XML && f != record.CSV {
+			fmt.Fprintf(stderr, "map: unknown --format %q: json, xml or csv\n", *format)
+			return exitProblems
+		}
 	}
 	m, err := config.LoadMapping(config.ResolvePath(*cfgPath))
 	if err != nil {
@@ -37,43 +70,172 @@ func cmdMap(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		return exitProblems
 	}
+	if *note != "" {
+		return renderNote(m, *note, stdin, stdout, stderr)
+	}
+
 	data, err := readInput(*input, stdin)
 	if err != nil {
 		fmt.Fprintln(stderr, "map:", err)
 		return exitProblems
 	}
-	rec, err := decodeRecord(data)
-	if err != nil {
-		fmt.Fprintf(stderr, "map: %s: %v\n", *input, err)
-		return exitProblems
-	}
-	res, err := m.Map(rec)
-	if err != nil {
-		id, _ := m.IncidentID(rec)
-		if id != "" {
-			fmt.Fprintf(stderr, "map: incident %s: %v\n", id, err)
-		} else {
+	if f == "" {
+		if f, err = detectFormat(*input, data); err != nil {
 			fmt.Fprintln(stderr, "map:", err)
+			return exitProblems
 		}
+	}
+	recs, err := record.Decode(f, bytes.NewReader(data), record.Limits{})
+	if err != nil {
+		fmt.Fprintf(stderr, "map: %s: not valid %s: %v\n", *input, strings.ToUpper(string(f)), err)
 		return exitProblems
 	}
-	if res.Filtered {
-		fmt.Fprintln(stdout, "filtered out:", res.Reason)
+	if len(recs) == 0 {
+		fmt.Fprintf(stderr, "map: %s holds no record\n", *input)
+		return exitProblems
+	}
+	return mapRecords(m, recs, *explain, stdout, stderr)
+}
+
+// mapOutcome is one record's element of the JSON array printed for several records.
+type mapOutcome struct {
+	Record     int                         `json:"record"`
+	Request    *assist.LinkIncidentRequest `json:"request,omitempty"`
+	Filtered   string                      `json:"filtered,omitempty"`
+	IncidentID string                      `json:"incidentId,omitempty"`
+	Error      string                      `json:"error,omitempty"`
+}
+
+func mapRecords(m *mapping.Mapper, recs []adapters.Record, explain bool, stdout, stderr io.Writer) int {
+	var failed, filtered int
+	var outcomes []mapOutcome
+	for i, rec := range recs {
+		n := i + 1
+		var res mapping.Result
+		var err error
+		if explain {
+			var e mapping.Explanation
+			e, err = m.Explain(rec)
+			res = e.Result
+			if len(recs) > 1 {
+				fmt.Fprintf(stdout, "== record %d ==\n", n)
+			}
+			fmt.Fprint(stdout, e.String())
+		} else {
+			res, err = m.Map(rec)
+		}
+		o := mapOutcome{Record: n}
+		switch {
+		case err != nil:
+			failed++
+			o.IncidentID, _ = m.IncidentID(rec)
+			o.Error = err.Error()
+			where := "map: "
+			if len(recs) > 1 {
+				where += fmt.Sprintf("record %d: ", n)
+			}
+			if o.IncidentID != "" {
+				where += "incident " + o.IncidentID + ": "
+			}
+			fmt.Fprintln(stderr, where+o.Error)
+			if explain {
+				fmt.Fprintln(stdout, "→ error:", o.Error)
+			}
+		case res.Filtered:
+			filtered++
+			o.Filtered = res.Reason
+			if explain || len(recs) == 1 {
+				fmt.Fprintln(stdout, "filtered out:", res.Reason)
+			}
+		default:
+			req := res.Request
+			o.Request = &req
+			if explain || len(recs) == 1 {
+				if err := writeJSON(stdout, req); err != nil {
+					fmt.Fprintln(stderr, "map:", err)
+					return exitFailure
+				}
+			}
+		}
+		outcomes = append(outcomes, o)
+	}
+	if !explain && len(recs) > 1 {
+		if err := writeJSON(stdout, outcomes); err != nil {
+			fmt.Fprintln(stderr, "map:", err)
+			return exitFailure
+		}
+	}
+	switch {
+	case failed > 0:
+		return exitProblems
+	case filtered == len(recs):
 		return exitFiltered
 	}
-	enc := json.NewEncoder(stdout)
+	return exitOK
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(res.Request); err != nil {
+	return enc.Encode(v)
+}
+
+// detectFormat picks the input's format from its file name, else from its first
+// character.
+func detectFormat(name string, data []byte) (record.Format, error) {
+	if name != "-" {
+		if f, ok := record.FormatFromName(name); ok {
+			return f, nil
+		}
+	}
+	trimmed := bytes.TrimLeft(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")), " \t\r\n")
+	if len(trimmed) > 0 {
+		switch trimmed[0] {
+		case '{', '[':
+			return record.JSON, nil
+		case '<':
+			return record.XML, nil
+		}
+	}
+	what := name
+	if name == "-" {
+		what = "standard input"
+	}
+	return "", fmt.Errorf("cannot tell the format of %s (not .json, .xml or .csv, and it starts with neither {, [ nor <): give --format json|xml|csv", what)
+}
+
+// renderNote renders an IncidentNotePayload the way the sidecar writes it into the CAD.
+func renderNote(m *mapping.Mapper, name string, stdin io.Reader, stdout, stderr io.Writer) int {
+	data, err := readInput(name, stdin)
+	if err != nil {
 		fmt.Fprintln(stderr, "map:", err)
-		return exitFailure
+		return exitProblems
+	}
+	var p assist.IncidentNotePayload
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&p); err != nil {
+		fmt.Fprintf(stderr, "map: %s: not an IncidentNotePayload JSON object: %v\n", name, err)
+		return exitProblems
+	}
+	n := adapters.Note{
+		IncidentID: p.IncidentID, CallID: p.CallID, Type: p.Note.Type, Note: p.Note.Note,
+		Critical: p.Note.Critical, CreatedAt: p.Note.CreatedAt, Key: assist.PushedNoteKey(p.CallID, p.Note),
+	}
+	parts, err := m.RenderNoteParts(n)
+	if err != nil {
+		fmt.Fprintf(stderr, "map: incident %s: %v\n", p.IncidentID, err)
+		return exitProblems
+	}
+	for i, text := range parts {
+		fmt.Fprintf(stdout, "--- note %d/%d (%d characters) ---\n%s\n", i+1, len(parts), utf8.RuneCountInString(text), text)
 	}
 	return exitOK
 }
 
 func readInput(name string, stdin io.Reader) ([]byte, error) {
 	const limit = 64 << 20
-	var r io.Reader = stdin
+	var r = stdin
 	if name != "-" {
 		f, err := os.Open(name)
 		if err != nil {
@@ -90,21 +252,4 @@ func readInput(name string, stdin io.Reader) ([]byte, error) {
 		return nil, fmt.Errorf("%s is larger than 64 MiB", name)
 	}
 	return data, nil
-}
-
-// decodeRecord reads one JSON object, keeping numbers exact.
-func decodeRecord(data []byte) (adapters.Record, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var rec adapters.Record
-	if err := dec.Decode(&rec); err != nil {
-		return nil, fmt.Errorf("not a JSON object: %w", err)
-	}
-	if rec == nil {
-		return nil, errors.New("not a JSON object: null")
-	}
-	if dec.More() {
-		return nil, errors.New("more than one JSON value: map takes one record")
-	}
-	return rec, nil
 }
