@@ -88,3 +88,155 @@ func crashChild(path string) {
 	}
 	select {} // until killed
 }
+
+// TestCrashDuringDelivery kills (SIGKILL) a child process while it delivers a backlog and
+// commits acks, then checks: no message is lost, no message whose ack was committed comes
+// back, what is left of each key is a suffix of its FIFO (order kept across the crash), and
+// the file is consistent (counters, index) and delivers the rest in order.
+func TestCrashDuringDelivery(t *testing.T) {
+	if path := os.Getenv("OUTBOX_CRASH_DELIVER_CHILD"); path != "" {
+		crashDeliverChild(path)
+		return
+	}
+	if testing.Short() {
+		t.Skip("spawns a process")
+	}
+	const (
+		keys   = 30
+		perKey = 100
+	)
+	path := dbPath(t)
+	s, err := Open(path, Options{Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	preload(t, s, TopicNote, keys*perKey, keys) // payload "inc-<k>:<i>:..."
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashDuringDelivery$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "OUTBOX_CRASH_DELIVER_CHILD="+path)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	handled, committed := map[string]bool{}, map[string]bool{}
+	sc := bufio.NewScanner(out)
+	deadline := time.Now().Add(10 * time.Second)
+	for len(committed) < keys*perKey/3 && time.Now().Before(deadline) && sc.Scan() {
+		if p, ok := strings.CutPrefix(sc.Text(), "handled "); ok {
+			handled[p] = true
+		} else if p, ok := strings.CutPrefix(sc.Text(), "committed "); ok {
+			committed[p] = true
+		}
+	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	if len(committed) == 0 {
+		t.Fatal("child committed nothing")
+	}
+
+	s = openT(t, path, Options{Concurrency: 8})
+	left := pending(t, s, TopicNote)
+	idx := func(p string) (string, int) {
+		parts := strings.SplitN(p, ":", 3)
+		var i int
+		fmt.Sscanf(parts[1], "%d", &i)
+		return parts[0], i
+	}
+	first := map[string]int{} // per key, index of its first pending message
+	count := map[string]int{}
+	inLeft := map[string]bool{}
+	for _, m := range left {
+		p := string(m.Payload)
+		inLeft[p] = true
+		k, i := idx(p)
+		if committed[p] {
+			t.Errorf("message %q came back although its ack was committed", p)
+		}
+		if _, ok := first[k]; !ok {
+			first[k] = i
+		}
+		if i != first[k]+count[k] {
+			t.Errorf("key %s: pending messages are not a suffix of its FIFO (got index %d after %d from %d)", k, i, count[k], first[k])
+		}
+		count[k]++
+	}
+	for k := range keys {
+		key := fmt.Sprintf("inc-%d", k)
+		if f, ok := first[key]; ok && f+count[key] != perKey {
+			t.Errorf("key %s: pending %d..%d, want up to %d", key, f, f+count[key]-1, perKey-1)
+		}
+		for i := range perKey {
+			if _, ok := first[key]; ok && i >= first[key] {
+				break
+			}
+			// Before the pending suffix: must have been handled (delivered) by the child.
+			p := fmt.Sprintf("%s:%d:", key, i)
+			found := false
+			for h := range handled {
+				if strings.HasPrefix(h, p) {
+					found = true
+					break
+				}
+			}
+			if !found {
+				t.Errorf("message %s%d is neither pending nor delivered: lost", p, i)
+			}
+		}
+	}
+	st := stats(t, s)
+	if st.Pending[TopicNote] != len(left) || st.Keys[TopicNote] != len(first) {
+		t.Errorf("Stats %+v vs %d pending over %d keys", st, len(left), len(first))
+	}
+	t.Logf("killed after %d handled / %d committed acks; %d left over %d keys", len(handled), len(committed), len(left), len(first))
+
+	// The rest is delivered in order.
+	var (
+		mu  sync.Mutex
+		got = map[string][]int{}
+	)
+	deliverBg(t, s, TopicNote, func(_ context.Context, m Message) error {
+		k, i := idx(string(m.Payload))
+		mu.Lock()
+		got[k] = append(got[k], i)
+		mu.Unlock()
+		return nil
+	})
+	waitFor(t, "rest delivered", func() bool { return stats(t, s).Pending[TopicNote] == 0 })
+	mu.Lock()
+	defer mu.Unlock()
+	for k, is := range got {
+		for j, i := range is {
+			if i != first[k]+j {
+				t.Fatalf("key %s after restart delivered %v", k, is)
+			}
+		}
+	}
+}
+
+func crashDeliverChild(path string) {
+	s, err := Open(path, Options{Concurrency: 8})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	var mu sync.Mutex
+	s.afterAck = func(m Message) {
+		mu.Lock()
+		fmt.Fprintf(os.Stdout, "committed %s\n", m.Payload)
+		mu.Unlock()
+	}
+	_ = s.Deliver(context.Background(), TopicNote, func(_ context.Context, m Message) error {
+		mu.Lock()
+		fmt.Fprintf(os.Stdout, "handled %s\n", m.Payload)
+		mu.Unlock()
+		time.Sleep(100 * time.Microsecond)
+		return nil
+	})
+	select {} // until killed
+}
