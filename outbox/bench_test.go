@@ -136,7 +136,7 @@ func BenchmarkDrain(b *testing.B) {
 		msgs = 100_000
 		keys = 1_000
 	)
-	s, err := Open(b.TempDir()+"/drain.db", Options{Concurrency: 64})
+	s, err := Open(b.TempDir()+"/drain.db", Options{}) // default Concurrency (8)
 	if err != nil {
 		b.Fatal(err)
 	}
