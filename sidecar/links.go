@@ -151,5 +151,12 @@ func (s *Sidecar) deliverLink(ctx context.Context, m outbox.Message) error {
 		return fmt.Errorf("store link %s ↔ %s: %w", req.IncidentID, resp.CallID, err)
 	}
 	s.log.Info("incident linked", "incident_id", req.IncidentID, "call_id", resp.CallID)
+	if s.mapper.CallStatusNotes() {
+		// A status that came before the link was kept by the store and is now applied:
+		// write its note now (the idempotency key makes a second one harmless).
+		if l, ok, err := s.store.GetLink(req.IncidentID); err == nil && ok && l.Status != "" {
+			return s.queueStatusNote(ctx, l.CallID, l.IncidentID, l.Status, l.UpdatedAt)
+		}
+	}
 	return nil
 }

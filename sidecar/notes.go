@@ -2,15 +2,34 @@ package sidecar
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/cad-sidecar/cad-sidecar/adapters"
 	"github.com/cad-sidecar/cad-sidecar/assist"
+	"github.com/cad-sidecar/cad-sidecar/mapping"
 	"github.com/cad-sidecar/cad-sidecar/outbox"
 )
+
+// queuedNote is what the note topic stores: an Assist note, or (when mapping.note enables
+// them) a call status change or an assistant activation to be written as an INFO note.
+type queuedNote struct {
+	assist.IncidentNotePayload
+	// Event is "" for an Assist note, "call_status" or "activation".
+	Event      string                             `json:"event,omitempty"`
+	Status     string                             `json:"status,omitempty"`
+	At         string                             `json:"at,omitempty"`
+	Activation *assist.AssistantActivationWebhook `json:"activation,omitempty"`
+}
+
+// bucketParts remembers, per queued message, how many parts of a split note the CAD has
+// accepted, so a retry does not write them again.
+const bucketParts = "note_parts"
 
 // handleEvent is the webhook receiver's durable step: it returns nil only once the event is
 // on disk (or known to be a duplicate).
@@ -21,24 +40,60 @@ func (s *Sidecar) handleEvent(ctx context.Context, ev assist.Event) error {
 		return s.queueNote(ctx, "push", *ev.Note)
 	case assist.EventCallStatus:
 		s.metrics.Webhooks.WithLabelValues("call_status").Inc()
-		st := ev.Status
-		l, known, err := s.store.SetCallStatus(st.CallID, st.Status, time.Now())
-		if err != nil {
-			return fmt.Errorf("store status of call %s: %w", st.CallID, err)
-		}
-		if known {
-			s.log.Info("call "+lower(st.Status), "call_id", st.CallID, "incident_id", l.IncidentID)
-		} else {
-			s.log.Info("call "+lower(st.Status)+" (not linked yet)", "call_id", st.CallID)
-		}
-		return nil
+		return s.callStatus(ctx, *ev.Status)
 	case assist.EventActivation:
 		s.metrics.Webhooks.WithLabelValues("activation").Inc()
-		a := ev.Activation
-		s.log.Info("assistant activated", "call_id", a.CallID, "assistant_id", a.AssistantID)
-		return nil
+		return s.activation(ctx, *ev.Activation)
 	}
 	return fmt.Errorf("unknown event kind %v", ev.Kind)
+}
+
+func (s *Sidecar) callStatus(ctx context.Context, st assist.CallStatusUpdateWebhook) error {
+	now := time.Now().UTC()
+	l, known, err := s.store.SetCallStatus(st.CallID, st.Status, now)
+	if err != nil {
+		return fmt.Errorf("store status of call %s: %w", st.CallID, err)
+	}
+	if !known {
+		s.log.Info("call "+lower(st.Status)+" (not linked yet)", "call_id", st.CallID)
+		return nil
+	}
+	s.log.Info("call "+lower(st.Status), "call_id", st.CallID, "incident_id", l.IncidentID)
+	if !s.mapper.CallStatusNotes() {
+		return nil
+	}
+	return s.queueStatusNote(ctx, st.CallID, l.IncidentID, st.Status, now)
+}
+
+// queueStatusNote queues the CAD note of a call status change (mapping.note.call_status).
+func (s *Sidecar) queueStatusNote(ctx context.Context, callID, incidentID, status string, at time.Time) error {
+	q := queuedNote{Event: "call_status", Status: status, At: at.UTC().Format(time.RFC3339)}
+	q.CallID, q.IncidentID = callID, incidentID
+	return s.enqueueNote(ctx, "push", q, "status:"+callID+"/"+status)
+}
+
+func (s *Sidecar) activation(ctx context.Context, a assist.AssistantActivationWebhook) error {
+	s.log.Info("assistant activated", "call_id", a.CallID, "assistant_id", a.AssistantID)
+	if !s.mapper.ActivationNotes() {
+		return nil
+	}
+	l, known, err := s.store.LinkByCall(a.CallID)
+	if err != nil {
+		return fmt.Errorf("read link of call %s: %w", a.CallID, err)
+	}
+	if !known {
+		s.log.Warn("assistant activation for a call not linked yet: no note written", "call_id", a.CallID)
+		return nil
+	}
+	q := queuedNote{Event: "activation", At: time.Now().UTC().Format(time.RFC3339), Activation: &a}
+	q.CallID, q.IncidentID = a.CallID, l.IncidentID
+	return s.enqueueNote(ctx, "push", q, activationKey(a))
+}
+
+// activationKey is an activation note's idempotency key.
+func activationKey(a assist.AssistantActivationWebhook) string {
+	sum := sha256.Sum256([]byte(a.AssistantName + "\x00" + a.AssistantActivationExplanation))
+	return "activation:" + a.CallID + "/" + strconv.FormatInt(a.AssistantID, 10) + "/" + hex.EncodeToString(sum[:8])
 }
 
 func lower(status string) string {
@@ -51,61 +106,121 @@ func lower(status string) string {
 	return "status " + status
 }
 
-// queueNote stores a note in the outbox, deduplicated by its idempotency keys.
+// queueNote stores an Assist note in the outbox, deduplicated by its idempotency keys.
 func (s *Sidecar) queueNote(ctx context.Context, via string, p assist.IncidentNotePayload) error {
-	payload, err := json.Marshal(p)
+	return s.enqueueNote(ctx, via, queuedNote{IncidentNotePayload: p}, assist.NoteKeys(p.CallID, p.Note)...)
+}
+
+func (s *Sidecar) enqueueNote(ctx context.Context, via string, q queuedNote, keys ...string) error {
+	payload, err := json.Marshal(q)
 	if err != nil {
 		return fmt.Errorf("encode note: %w", err)
 	}
-	fresh, err := s.store.Enqueue(ctx, outbox.TopicNote, p.IncidentID, payload, assist.NoteKeys(p.CallID, p.Note)...)
+	fresh, err := s.store.Enqueue(ctx, outbox.TopicNote, q.IncidentID, payload, keys...)
 	if err != nil {
 		if errors.Is(err, outbox.ErrFull) {
-			s.log.Error("outbox full: refusing note (Assist will retry)", "incident_id", p.IncidentID, "call_id", p.CallID)
+			s.log.Error("outbox full: refusing note (Assist will retry)", "incident_id", q.IncidentID, "call_id", q.CallID)
 		}
-		return fmt.Errorf("queue note for incident %s: %w", p.IncidentID, err)
+		return fmt.Errorf("queue note for incident %s: %w", q.IncidentID, err)
 	}
 	if !fresh {
 		s.metrics.NotesReceived.WithLabelValues(via, "duplicate").Inc()
-		s.log.Debug("duplicate note dropped", "incident_id", p.IncidentID, "call_id", p.CallID, "via", via)
+		s.log.Debug("duplicate note dropped", "incident_id", q.IncidentID, "call_id", q.CallID, "via", via)
 		return nil
 	}
 	s.metrics.NotesReceived.WithLabelValues(via, "queued").Inc()
-	s.log.Info("note received", "incident_id", p.IncidentID, "call_id", p.CallID, "type", p.Note.Type,
-		"critical", p.Note.Critical, "via", via)
+	if q.Event != "" {
+		s.log.Info(q.Event+" note queued", "incident_id", q.IncidentID, "call_id", q.CallID)
+	} else {
+		s.log.Info("note received", "incident_id", q.IncidentID, "call_id", q.CallID, "type", q.Note.Type,
+			"critical", q.Note.Critical, "via", via)
+	}
 	return nil
 }
 
-// deliverNote renders one queued note and writes it into the CAD.
+// deliverNote renders one queued note and writes it into the CAD — as several notes, in
+// order, when mapping.note.max_length splits it. Parts the CAD accepted are remembered, so
+// a retry goes on with the next part instead of writing them again.
 func (s *Sidecar) deliverNote(ctx context.Context, m outbox.Message) error {
-	var p assist.IncidentNotePayload
-	if err := json.Unmarshal(m.Payload, &p); err != nil {
+	var q queuedNote
+	if err := json.Unmarshal(m.Payload, &q); err != nil {
 		return outbox.Permanent(fmt.Errorf("stored note is not valid JSON: %w", err))
 	}
-	n := adapters.Note{
-		IncidentID: p.IncidentID, CallID: p.CallID, Type: p.Note.Type, Note: p.Note.Note,
-		Critical: p.Note.Critical, CreatedAt: p.Note.CreatedAt, Key: assist.PushedNoteKey(p.CallID, p.Note),
-	}
-	if l, ok, err := s.store.GetLink(p.IncidentID); err == nil && ok {
-		n.UserID = l.UserID
-	}
-	text, err := s.mapper.RenderNote(n)
+	n, parts, err := s.renderNote(q)
 	if err != nil {
 		s.metrics.NoteErrors.WithLabelValues("permanent").Inc()
-		return outbox.Permanent(fmt.Errorf("render mapping.note.text for incident %s: %w", p.IncidentID, err))
+		return outbox.Permanent(fmt.Errorf("render the note for incident %s: %w", q.IncidentID, err))
 	}
-	n.Text = text
-	if err := s.sink.WriteNote(ctx, n); err != nil {
-		kind := "transient"
-		if outbox.IsPermanent(err) {
-			kind = "permanent"
+	progressKey := string(m.Topic) + "/" + strconv.FormatUint(m.Seq, 10)
+	done := 0
+	if len(parts) > 1 {
+		if v, ok, err := s.store.Get(bucketParts, progressKey); err != nil {
+			return fmt.Errorf("read progress of note %s: %w", progressKey, err)
+		} else if ok {
+			done, _ = strconv.Atoi(v)
 		}
-		s.metrics.NoteErrors.WithLabelValues(kind).Inc()
-		s.log.Warn("writing note to CAD failed", "incident_id", p.IncidentID, "kind", kind, "attempt", m.Attempts+1, "err", err)
-		return err
+	}
+	baseKey := n.Key
+	for i := done; i < len(parts); i++ {
+		n.Text = parts[i]
+		if len(parts) > 1 {
+			n.Key = fmt.Sprintf("%s#%d/%d", baseKey, i+1, len(parts))
+		}
+		if err := s.sink.WriteNote(ctx, n); err != nil {
+			kind := "transient"
+			if outbox.IsPermanent(err) {
+				kind = "permanent"
+			}
+			s.metrics.NoteErrors.WithLabelValues(kind).Inc()
+			s.log.Warn("writing note to CAD failed", "incident_id", q.IncidentID, "kind", kind, "attempt", m.Attempts+1, "part", i+1, "parts", len(parts), "err", err)
+			return err
+		}
+		if len(parts) > 1 && i+1 < len(parts) {
+			if err := s.store.Put(bucketParts, progressKey, strconv.Itoa(i+1)); err != nil {
+				return fmt.Errorf("save progress of note %s: %w", progressKey, err)
+			}
+		}
+	}
+	if done > 0 || len(parts) > 1 {
+		if err := s.store.Delete(bucketParts, progressKey); err != nil {
+			s.log.Warn("clear progress of a split note", "key", progressKey, "err", err)
+		}
 	}
 	s.metrics.NotesDelivered.Inc()
-	s.log.Info("note written to CAD", "incident_id", p.IncidentID, "type", p.Note.Type, "critical", p.Note.Critical)
+	s.log.Info("note written to CAD", "incident_id", q.IncidentID, "type", n.Type, "critical", n.Critical, "parts", len(parts))
 	return nil
+}
+
+// renderNote turns a queued note into the sink's Note and the text parts to write.
+func (s *Sidecar) renderNote(q queuedNote) (adapters.Note, []string, error) {
+	n := adapters.Note{IncidentID: q.IncidentID, CallID: q.CallID}
+	if l, ok, err := s.store.GetLink(q.IncidentID); err == nil && ok {
+		n.UserID = l.UserID
+	}
+	switch q.Event {
+	case "":
+		n.Type, n.Note, n.Critical, n.CreatedAt = q.Note.Type, q.Note.Note, q.Note.Critical, q.Note.CreatedAt
+		n.Key = assist.PushedNoteKey(q.CallID, q.Note)
+		parts, err := s.mapper.RenderNoteParts(n)
+		return n, parts, err
+	case "call_status":
+		n.Type, n.CreatedAt, n.Key = assist.NoteInfo, q.At, "status:"+q.CallID+"/"+q.Status
+		parts, err := s.mapper.RenderCallStatus(mapping.CallStatusData{
+			IncidentID: n.IncidentID, CallID: n.CallID, UserID: n.UserID, Status: q.Status, At: q.At})
+		return n, parts, err
+	case "activation":
+		a := q.Activation
+		if a == nil {
+			return n, nil, errors.New("activation note without its activation")
+		}
+		n.Type, n.CreatedAt = assist.NoteInfo, q.At
+		n.Key = activationKey(*a)
+		parts, err := s.mapper.RenderActivation(mapping.ActivationData{
+			IncidentID: n.IncidentID, CallID: n.CallID, UserID: n.UserID, AssistantID: a.AssistantID,
+			AssistantName: a.AssistantName, Explanation: a.AssistantActivationExplanation, At: q.At})
+		return n, parts, err
+	}
+	return n, nil, fmt.Errorf("unknown queued event %q", q.Event)
 }
 
 // pullNotes polls Assist for the notes of every linked call that has not ended (or ended
