@@ -25,6 +25,11 @@ type drainResult struct {
 	OK              bool    `json:"ok"`
 }
 
+func (r drainResult) judge() result {
+	r.OK = r.MsgsPerS >= 20_000 && r.OrderViolations == 0
+	return r
+}
+
 func (r drainResult) failed() error {
 	if r.OrderViolations > 0 {
 		return fmt.Errorf("%d per-key order violations", r.OrderViolations)
@@ -150,7 +155,6 @@ func runDrain(ctx context.Context, p params) (result, error) {
 		OrderViolations: violations.Load(),
 		Target:          "msgs_per_s>=20000, order_violations=0",
 	}
-	r.OK = r.MsgsPerS >= 20_000 && r.OrderViolations == 0
 	return r, nil
 }
 

@@ -25,6 +25,11 @@ type enqueueResult struct {
 
 func (enqueueResult) failed() error { return nil }
 
+func (r enqueueResult) judge() result {
+	r.OK = r.MsgsPerS >= 50_000 && r.Ratio >= 20
+	return r
+}
+
 // runEnqueue: the baseline (one bbolt Update per message) first, then the outbox, both with
 // the same producers, payload size, keys and distinct dedup keys, back to back.
 func runEnqueue(ctx context.Context, p params) (result, error) {
@@ -81,7 +86,6 @@ func runEnqueue(ctx context.Context, p params) (result, error) {
 		Target:           "msgs_per_s>=50000, ratio>=20",
 	}
 	r.Ratio = ratio(r.MsgsPerS, r.BaselineMsgsPerS)
-	r.OK = r.MsgsPerS >= 50_000 && r.Ratio >= 20
 	p.logf("outbox-enqueue: outbox %d msgs in %s; baseline (outbox.BaselineUpdate: bbolt Update per message) %d msgs in %s",
 		n, el.Round(time.Millisecond), bn, bel.Round(time.Millisecond))
 	return r, nil

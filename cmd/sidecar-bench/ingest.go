@@ -43,6 +43,11 @@ type ingestResult struct {
 
 func (ingestResult) failed() error { return nil }
 
+func (r ingestResult) judge() result {
+	r.OK = r.ReqPerS >= 8000 && r.P99ms <= 25 && r.Ratio >= 4
+	return r
+}
+
 const (
 	benchHookToken   = "sidecar-bench-webhook-token-0123456789"
 	benchAssistToken = "sidecar-bench-assist-token"
@@ -86,7 +91,6 @@ func runIngest(ctx context.Context, p params) (result, error) {
 		Target:          "req_per_s>=8000, p99_ms<=25, ratio>=4",
 	}
 	r.Ratio = ratio(r.ReqPerS, r.BaselineReqPerS)
-	r.OK = r.ReqPerS >= 8000 && r.P99ms <= 25 && r.Ratio >= 4
 	return r, nil
 }
 

@@ -91,3 +91,20 @@ func TestOnly(t *testing.T) {
 		t.Fatalf("unknown scenario: err = %v", err)
 	}
 }
+
+// TestRounds: several rounds print one line of medians.
+func TestRounds(t *testing.T) {
+	var out, logs bytes.Buffer
+	p := tinyParams(t)
+	p.Rounds = 3
+	if err := run(context.Background(), &out, &logs, p, "drain"); err != nil {
+		t.Fatal(err)
+	}
+	var r drainResult
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+		t.Fatalf("%v: %s", err, out.String())
+	}
+	if r.Messages != p.DrainMsgs || r.MsgsPerS <= 0 || r.OrderViolations != 0 || strings.Count(logs.String(), "drain round") != 3 {
+		t.Fatalf("got %s\nstderr:\n%s", out.String(), logs.String())
+	}
+}

@@ -27,6 +27,11 @@ type pollMapResult struct {
 
 func (pollMapResult) failed() error { return nil }
 
+func (r pollMapResult) judge() result {
+	r.OK = r.MsPerCycle <= 50
+	return r
+}
+
 // pollMapping is a 30-field mapping shaped like a real CAD's: paths (nested, into lists),
 // lookups with defaults, constants, expressions, and a filter.
 func pollMapping() mapping.Config {
@@ -172,6 +177,5 @@ func runPollMap(ctx context.Context, p params) (result, error) {
 		AllocsPerRecord: round(float64(mallocs)/float64(len(times)*len(recs)), 1),
 		Target:          "ms_per_cycle<=50",
 	}
-	r.OK = r.MsPerCycle <= 50
 	return r, nil
 }
