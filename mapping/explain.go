@@ -136,10 +136,14 @@ func errMsg(err error) string {
 
 // String renders the explanation as text, one block per value:
 //
-//	filter       Status != "CLOSED" → true
-//	incident_id  from "IncidentNumber"
-//	    raw      "260045123"
+//	filter Status != "CLOSED" → true
+//	incident_id: from "IncidentNumber"
+//	    raw         "260045123"
 //	    = "260045123"
+//	fields[2] Priority: from "Pri"
+//	    raw         "1"
+//	    lookup      "High"
+//	    = "High"
 func (e Explanation) String() string {
 	var b strings.Builder
 	if f := e.Filter; f != nil {
