@@ -128,12 +128,26 @@ func (s *Store) seenIn(tx *bolt.Tx, dedupKey string, now time.Time) bool {
 	return now.Sub(at) < s.opts.DedupRetention
 }
 
-// recordDedup stores dedupKey → now and keeps the time index in step.
-func recordDedup(tx *bolt.Tx, dedupKey string, now time.Time, w *wbuf) error {
+// dedupAt reads an idempotency key: the Unix nanos it was recorded at (0 = never) and
+// whether it is still within DedupRetention (seen).
+func (s *Store) dedupAt(tx *bolt.Tx, dedupKey string, now time.Time, w *wbuf) (uint64, bool) {
+	v := tx.Bucket(bktDedup).Get(append(w.take(len(dedupKey)), dedupKey...))
+	if len(v) != 8 {
+		return 0, false
+	}
+	at := binary.BigEndian.Uint64(v)
+	return at, now.Sub(time.Unix(0, int64(at))) < s.opts.DedupRetention
+}
+
+// recordDedup stores dedupKey → now and keeps the time index in step (old: the time it was
+// recorded before, 0 = never).
+func recordDedup(tx *bolt.Tx, dedupKey string, old uint64, now time.Time, w *wbuf) error {
 	d, dt := tx.Bucket(bktDedup), tx.Bucket(bktDedupTime)
+	dt.FillPercent = appendFill
 	k := append(w.take(len(dedupKey)), dedupKey...)
-	if old := d.Get(k); len(old) == 8 {
-		if err := dt.Delete(append(append(w.take(8+len(k)), old...), k...)); err != nil {
+	if old != 0 {
+		ok := binary.BigEndian.AppendUint64(w.take(8+len(k)), old)
+		if err := dt.Delete(append(ok, k...)); err != nil {
 			return err
 		}
 	}

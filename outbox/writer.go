@@ -25,6 +25,9 @@ import (
 // If the transaction fails, each request of the batch is retried in a transaction of its
 // own, so one bad request cannot fail the others.
 
+// appendFill is the FillPercent of buckets whose keys are mostly appended (seq, time).
+const appendFill = 0.9
+
 const (
 	maxBatch      = 8192
 	maxBatchBytes = 32 << 20
@@ -289,13 +292,21 @@ func (s *Store) apply(tx *bolt.Tx, r *writeReq, now time.Time, cur *int64, w *wb
 	if dead == nil || next == nil || keys == nil {
 		return fmt.Errorf("topic %q: missing buckets: %w", r.topic, errCorrupt)
 	}
+	// Seq-keyed buckets grow at the end: fill their pages (bbolt splits at 50% by default).
+	q.FillPercent, dead.FillPercent, next.FillPercent = appendFill, appendFill, appendFill
 	ch := chain{q: q, next: next, keys: keys, w: w}
 	switch r.kind {
 	case opEnqueue:
+		// One read per idempotency key: seen (duplicate) or the time it was recorded
+		// before (expired: its time-index entry is replaced below).
+		var oldBuf [4]uint64
+		olds := oldBuf[:0]
 		for _, k := range r.dedup {
-			if s.seenIn(tx, k, now) {
+			at, seen := s.dedupAt(tx, k, now, w)
+			if seen {
 				return nil // duplicate: added stays false
 			}
+			olds = append(olds, at)
 		}
 		if *cur >= s.opts.MaxBytes {
 			r.err = ErrFull
@@ -322,8 +333,8 @@ func (s *Store) apply(tx *bolt.Tx, r *writeReq, now time.Time, cur *int64, w *wb
 		if err := ch.append(r.key, seq); err != nil {
 			return err
 		}
-		for _, k := range r.dedup {
-			if err := recordDedup(tx, k, now, w); err != nil {
+		for i, k := range r.dedup {
+			if err := recordDedup(tx, k, olds[i], now, w); err != nil {
 				return err
 			}
 		}
