@@ -226,7 +226,11 @@ func LoadMapping(path string) (*mapping.Mapper, error) {
 	if err := decode(k, "mapping", &mc); err != nil {
 		return nil, s.attach([]Problem{{Key: "mapping", Msg: err.Error()}})
 	}
-	m, mps := mapping.CompileWith(mc, mapping.Options{Dir: filepath.Dir(path)})
+	dir, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("config path %q: %w", path, err)
+	}
+	m, mps := mapping.CompileWith(mc, mapping.Options{Dir: dir})
 	if len(mps) > 0 {
 		ps := make([]Problem, len(mps))
 		for i, p := range mps {
