@@ -25,6 +25,8 @@ type drainResult struct {
 	OK              bool    `json:"ok"`
 }
 
+func (r drainResult) key() float64 { return r.MsgsPerS }
+
 func (r drainResult) judge() result {
 	r.OK = r.MsgsPerS >= 20_000 && r.OrderViolations == 0
 	return r

@@ -25,6 +25,8 @@ type enqueueResult struct {
 
 func (enqueueResult) failed() error { return nil }
 
+func (r enqueueResult) key() float64 { return r.Ratio }
+
 func (r enqueueResult) judge() result {
 	r.OK = r.MsgsPerS >= 50_000 && r.Ratio >= 20
 	return r

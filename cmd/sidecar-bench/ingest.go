@@ -43,6 +43,8 @@ type ingestResult struct {
 
 func (ingestResult) failed() error { return nil }
 
+func (r ingestResult) key() float64 { return r.Ratio }
+
 func (r ingestResult) judge() result {
 	r.OK = r.ReqPerS >= 8000 && r.P99ms <= 25 && r.Ratio >= 4
 	return r

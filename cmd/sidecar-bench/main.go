@@ -18,10 +18,10 @@
 //	                           [-rounds N] [-cpuprofile PREFIX]
 //
 // Each scenario runs -rounds times (default 3; 1 with -quick), its baseline and measured
-// side back to back in every round, and prints the medians over the rounds (a ratio is the
-// median of the per-round ratios, so that a burst of noise on a shared machine hits both
-// sides of the ratio it shows up in). Every round is also logged on stderr, with the load
-// average, to judge the noise.
+// side back to back in every round, and prints its median round: the round with the median
+// ratio where there is a baseline (a burst of noise on a shared machine then hits both
+// sides of the ratio it shows up in), else the median rate or time. Every round is also
+// logged on stderr, with the load average, to judge the noise.
 //
 // It exits 0 unless a scenario fails to run or the drain sees an order violation (exit 1).
 // Targets (for a 2-core machine) are printed beside the results in "target" and "ok"; a
@@ -29,6 +29,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
@@ -36,7 +37,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"reflect"
 	"runtime"
 	"runtime/pprof"
 	"slices"
@@ -69,9 +69,8 @@ type params struct {
 	PollRecords int
 	PollCycles  int
 
-	// Rounds: each scenario (baseline and measured side back to back) runs this many times;
-	// every figure printed is the median over the rounds (a ratio: the median of the
-	// per-round ratios; order violations: the sum).
+	// Rounds: each scenario (baseline and measured side back to back) runs this many times
+	// and the median round is printed (see combine).
 	Rounds int
 }
 
@@ -107,10 +106,12 @@ type scenario struct {
 	run  func(ctx context.Context, p params) (result, error)
 }
 
-// result is what a scenario prints (a struct with json tags, numbers as float64 or int).
-// judge sets its "ok" field from its figures; failed reports a correctness failure (exit 1).
+// result is what a scenario prints (a struct with json tags). judge sets its "ok" field
+// from its figures; key is the figure that picks the median round; failed reports a
+// correctness failure (exit 1).
 type result interface {
 	judge() result
+	key() float64
 	failed() error
 }
 
@@ -125,7 +126,7 @@ func main() {
 	quick := flag.Bool("quick", false, "smaller counts and shorter runs (CI)")
 	only := flag.String("only", "", "comma-separated scenarios to run: "+names())
 	dir := flag.String("dir", os.TempDir(), "directory for the temporary bbolt files")
-	rounds := flag.Int("rounds", 0, "run each scenario this many times and print the medians (default 3, 1 with -quick)")
+	rounds := flag.Int("rounds", 0, "run each scenario this many times and print the median round (default 3, 1 with -quick)")
 	prof := flag.String("cpuprofile", "", "write a CPU profile of each measured phase to `PREFIX`<phase>.pprof (e.g. ingest, ingest-baseline)")
 	flag.Parse()
 
@@ -279,64 +280,30 @@ func runRounds(ctx context.Context, p params, s scenario) (result, error) {
 		}
 		r = r.judge()
 		if p.Rounds > 1 {
-			b, _ := json.Marshal(r)
-			p.logf("%s round %d/%d: %s", s.name, i+1, p.Rounds, b)
+			var b strings.Builder
+			enc := json.NewEncoder(&b)
+			enc.SetEscapeHTML(false)
+			_ = enc.Encode(r)
+			p.logf("%s round %d/%d: %s", s.name, i+1, p.Rounds, strings.TrimSpace(b.String()))
 		}
 		rs = append(rs, r)
 	}
-	return combine(rs)
+	return combine(rs), nil
 }
 
-// combine returns rs[0] with every number replaced by the median of the rounds' values
-// (order_violations: the sum), judged again.
-func combine(rs []result) (result, error) {
-	if len(rs) == 1 {
-		return rs[0], nil
+// combine returns the median round: the one whose key figure is the median of the rounds'
+// (the ratio where there is a baseline, as it pairs figures measured seconds apart), so the
+// line printed is one consistent measurement. Order violations are summed over the rounds.
+func combine(rs []result) result {
+	sorted := slices.Clone(rs)
+	slices.SortStableFunc(sorted, func(a, b result) int { return cmp.Compare(a.key(), b.key()) })
+	med := sorted[(len(sorted)-1)/2]
+	if d, ok := med.(drainResult); ok {
+		d.OrderViolations = 0
+		for _, r := range rs {
+			d.OrderViolations += r.(drainResult).OrderViolations
+		}
+		med = d.judge()
 	}
-	var maps []map[string]any
-	for _, r := range rs {
-		b, err := json.Marshal(r)
-		if err != nil {
-			return nil, err
-		}
-		var m map[string]any
-		if err := json.Unmarshal(b, &m); err != nil {
-			return nil, err
-		}
-		maps = append(maps, m)
-	}
-	out := maps[0]
-	for k, v := range out {
-		if _, ok := v.(float64); !ok {
-			continue
-		}
-		vals := make([]float64, 0, len(maps))
-		for _, m := range maps {
-			f, _ := m[k].(float64)
-			vals = append(vals, f)
-		}
-		if k == "order_violations" {
-			var sum float64
-			for _, f := range vals {
-				sum += f
-			}
-			out[k] = sum
-			continue
-		}
-		slices.Sort(vals)
-		med := vals[len(vals)/2]
-		if len(vals)%2 == 0 {
-			med = (vals[len(vals)/2-1] + med) / 2
-		}
-		out[k] = round(med, 2)
-	}
-	b, err := json.Marshal(out)
-	if err != nil {
-		return nil, err
-	}
-	ptr := reflect.New(reflect.TypeOf(rs[0]))
-	if err := json.Unmarshal(b, ptr.Interface()); err != nil {
-		return nil, err
-	}
-	return ptr.Elem().Interface().(result).judge(), nil
+	return med
 }

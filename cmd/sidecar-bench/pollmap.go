@@ -27,6 +27,8 @@ type pollMapResult struct {
 
 func (pollMapResult) failed() error { return nil }
 
+func (r pollMapResult) key() float64 { return r.MsPerCycle }
+
 func (r pollMapResult) judge() result {
 	r.OK = r.MsPerCycle <= 50
 	return r
