@@ -103,9 +103,10 @@ func pollRecords(n int) ([]adapters.Record, error) {
 
 // runPollMap measures sidecar.Detect over a steady-state poll: every record was seen in
 // the previous cycle (its hash is known, from a map filled as the sidecar's hash cache
-// would be) except ~1% changed since. Each cycle changes a fresh 1% (not timed), runs
-// Detect (timed, Mallocs counted), then records the new hashes (not timed). It reports the
-// median time and the mean allocations per record.
+// would be) except ~1% changed since. Each cycle changes a fresh 1% (not timed), collects
+// garbage (not timed, so every cycle starts from the same heap; a collection the cycle's
+// own allocations trigger is timed), runs Detect (timed, Mallocs counted), then records the
+// new hashes (not timed). It reports the median time and the mean allocations per record.
 func runPollMap(ctx context.Context, p params) (result, error) {
 	m, probs := mapping.Compile(pollMapping())
 	if len(probs) > 0 {
