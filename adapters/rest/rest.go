@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/cad-sidecar/cad-sidecar/adapters"
+	"github.com/cad-sidecar/cad-sidecar/record"
 )
 
 // Name is the adapter's name in cad.adapter.
@@ -85,7 +86,10 @@ type PollConfig struct {
 	Schedule string `koanf:"schedule"`
 	// Path is a template appended to base_url; data: .Cursor (query-escaped), .RawCursor.
 	Path string `koanf:"path"`
-	// Items is the dotted path to the record list in the answer ("" = the body is the list).
+	// Format is the answer's format: json (default), xml or csv (see package record).
+	Format string `koanf:"format"`
+	// Items is the path to the record list in the answer ("" = the body is the list);
+	// dotted, [n] for list elements.
 	Items string `koanf:"items"`
 	// CursorField is the (dotted) record field whose maximum is the next cursor; numbers
 	// compare as numbers, anything else as strings. "" = no cursor.
@@ -105,7 +109,7 @@ func NewConfig() *Config {
 	return &Config{
 		Headers: map[string]string{},
 		Timeout: DefaultTimeout,
-		Poll:    PollConfig{Schedule: DefaultSchedule},
+		Poll:    PollConfig{Schedule: DefaultSchedule, Format: string(record.JSON)},
 		WriteNote: WriteNoteConfig{
 			Method:      DefaultMethod,
 			Path:        DefaultNotePath,
@@ -172,7 +176,7 @@ func New(c *Config, deps adapters.Deps) (*Source, *Sink, error) {
 		return nil, nil, terrs[0]
 	}
 	cl := newClient(c, log)
-	src := &Source{cl: cl, path: t.pollPath, items: c.Poll.Items, cursorField: c.Poll.CursorField, schedule: c.Poll.Schedule, log: log}
+	src := &Source{cl: cl, path: t.pollPath, items: c.Poll.Items, format: record.Format(c.Poll.Format), cursorField: c.Poll.CursorField, schedule: c.Poll.Schedule, log: log}
 	sink := &Sink{cl: cl, method: strings.ToUpper(c.WriteNote.Method), path: t.notePath, body: t.noteBody, contentType: c.WriteNote.ContentType, log: log}
 	return src, sink, nil
 }

@@ -9,11 +9,12 @@ import (
 	"log/slog"
 	"math/big"
 	"net/url"
-	"strconv"
 	"strings"
 	"text/template"
 
 	"github.com/cad-sidecar/cad-sidecar/adapters"
+	"github.com/cad-sidecar/cad-sidecar/mapping"
+	"github.com/cad-sidecar/cad-sidecar/record"
 )
 
 var (
@@ -26,6 +27,7 @@ type Source struct {
 	cl          *client
 	path        *template.Template
 	items       string
+	format      record.Format
 	cursorField string
 	schedule    string
 	log         *slog.Logger
@@ -42,21 +44,21 @@ func (s *Source) Poll(ctx context.Context, cursor string) (adapters.Batch, error
 	if err != nil {
 		return adapters.Batch{}, fmt.Errorf("rest: poll.path: %w", err)
 	}
-	resp, err := s.cl.do(ctx, "GET", path, nil, map[string]string{"Accept": "application/json"})
+	resp, err := s.cl.do(ctx, "GET", path, nil, map[string]string{"Accept": accept[s.format]})
 	if err != nil {
 		return adapters.Batch{}, err
 	}
 	if err := classify("GET", path, resp); err != nil {
 		return adapters.Batch{}, err
 	}
-	records, err := decodeRecords(resp.body, s.items)
+	records, err := decodeRecords(resp.body, s.format, s.items)
 	if err != nil {
 		return adapters.Batch{}, fmt.Errorf("rest: GET %s: %w", path, err)
 	}
 	next := cursor
 	if s.cursorField != "" {
 		for _, r := range records {
-			v, ok := lookup(r, s.cursorField)
+			v, ok := mapping.Lookup(r, s.cursorField)
 			if !ok || v == nil {
 				continue
 			}
@@ -69,21 +71,39 @@ func (s *Source) Poll(ctx context.Context, cursor string) (adapters.Batch, error
 	return adapters.Batch{Records: records, Cursor: next}, nil
 }
 
-// decodeRecords decodes body (numbers as json.Number) and returns the objects of the list
-// found at the dotted path items ("" = the body itself). A null list is empty.
-func decodeRecords(body []byte, items string) ([]adapters.Record, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
+var accept = map[record.Format]string{
+	record.JSON: "application/json",
+	record.XML:  "application/xml, text/xml",
+	record.CSV:  "text/csv",
+}
+
+// decodeRecords decodes body in poll.format and returns the records of the list found at
+// the path items ("" = the body itself). JSON numbers stay json.Number; a null list is
+// empty. In XML a list element that occurs once is one record; CSV rows are the records.
+func decodeRecords(body []byte, format record.Format, items string) ([]adapters.Record, error) {
 	var doc any
-	if err := dec.Decode(&doc); err != nil {
-		return nil, fmt.Errorf("answer is not JSON: %w", err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("answer is not one JSON value")
+	switch format {
+	case record.CSV:
+		return record.DecodeCSV(bytes.NewReader(body), record.Limits{})
+	case record.XML:
+		rec, err := record.DecodeXML(body, record.Limits{})
+		if err != nil {
+			return nil, fmt.Errorf("answer is not XML: %w", err)
+		}
+		doc = rec
+	default:
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.UseNumber()
+		if err := dec.Decode(&doc); err != nil {
+			return nil, fmt.Errorf("answer is not JSON: %w", err)
+		}
+		if _, err := dec.Token(); err != io.EOF {
+			return nil, fmt.Errorf("answer is not one JSON value")
+		}
 	}
 	list := doc
 	if items != "" {
-		v, ok := lookup(doc, items)
+		v, ok := mapping.Lookup(doc, items)
 		if !ok {
 			return nil, fmt.Errorf("poll.items %q not found in the answer", items)
 		}
@@ -91,6 +111,9 @@ func decodeRecords(body []byte, items string) ([]adapters.Record, error) {
 	}
 	if list == nil {
 		return nil, nil
+	}
+	if m, ok := list.(map[string]any); ok && format == record.XML {
+		list = []any{m}
 	}
 	arr, ok := list.([]any)
 	if !ok {
@@ -109,28 +132,6 @@ func decodeRecords(body []byte, items string) ([]adapters.Record, error) {
 		records = append(records, m)
 	}
 	return records, nil
-}
-
-// lookup follows a dotted path through objects (and, with numeric segments, lists).
-func lookup(v any, path string) (any, bool) {
-	for _, seg := range strings.Split(path, ".") {
-		switch x := v.(type) {
-		case map[string]any:
-			var ok bool
-			if v, ok = x[seg]; !ok {
-				return nil, false
-			}
-		case []any:
-			i, err := strconv.Atoi(seg)
-			if err != nil || i < 0 || i >= len(x) {
-				return nil, false
-			}
-			v = x[i]
-		default:
-			return nil, false
-		}
-	}
-	return v, true
 }
 
 func jsonKind(v any) string {

@@ -3,6 +3,7 @@ package rest
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -185,5 +186,50 @@ func TestSchedule(t *testing.T) {
 	src, _ := newTest(t, srv, nil)
 	if src.Schedule() != DefaultSchedule {
 		t.Fatalf("Schedule() = %q", src.Schedule())
+	}
+}
+
+// poll.format xml and csv: a CAD that answers in XML (one <Incident> is one record, several
+// are a list) or CSV (every row is a record).
+func TestPollXMLAndCSV(t *testing.T) {
+	tests := []struct {
+		name, format, items, body string
+		want                      []string // IncidentNumber of each record
+		cursor                    string
+	}{
+		{"xml list", "xml", "Incident", `<?xml version="1.0"?>
+<cad:Incidents xmlns:cad="urn:cad">
+  <cad:Incident id="a"><cad:IncidentNumber>7</cad:IncidentNumber><cad:updated>11</cad:updated></cad:Incident>
+  <cad:Incident id="b"><cad:IncidentNumber>8</cad:IncidentNumber><cad:updated>12</cad:updated></cad:Incident>
+</cad:Incidents>`, []string{"7", "8"}, "12"},
+		{"xml single", "xml", "Incident", `<Incidents><Incident><IncidentNumber>9</IncidentNumber><updated>3</updated></Incident></Incidents>`, []string{"9"}, "3"},
+		{"xml none", "xml", "Incident", `<Incidents/>`, nil, ""},
+		{"csv", "csv", "", "IncidentNumber,updated,Remarks\n5,20,\"smoke, \"\"heavy\"\"\"\n6,21,x\n", []string{"5", "6"}, "21"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, _ = w.Write([]byte(tt.body))
+			}))
+			defer srv.Close()
+			src, _ := newTest(t, srv, func(c *Config) { c.Poll.Format, c.Poll.Items = tt.format, tt.items })
+			b, err := src.Poll(context.Background(), "")
+			if tt.name == "xml none" {
+				if err == nil || !strings.Contains(err.Error(), `poll.items "Incident" not found`) {
+					t.Fatalf("want items not found, got %v %+v", err, b)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, r := range b.Records {
+				got = append(got, fmt.Sprint(r["IncidentNumber"]))
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) || b.Cursor != tt.cursor {
+				t.Fatalf("records %v cursor %q, want %v %q", got, b.Cursor, tt.want, tt.cursor)
+			}
+		})
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/cad-sidecar/cad-sidecar/adapters"
+	"github.com/cad-sidecar/cad-sidecar/record"
 )
 
 // Validate checks a decoded config. Problem keys are relative to cad.rest.
@@ -37,6 +38,15 @@ func Validate(c *Config) []adapters.Problem {
 		add("timeout", "must be > 0, got %s", c.Timeout)
 	}
 
+	switch record.Format(c.Poll.Format) {
+	case record.JSON, record.XML:
+	case record.CSV:
+		if c.Poll.Items != "" {
+			add("poll.items", "must be empty with poll.format csv (every row is a record), got %q", c.Poll.Items)
+		}
+	default:
+		add("poll.format", "must be one of json | xml | csv, got %q", c.Poll.Format)
+	}
 	if c.Poll.Schedule == "" {
 		add("poll.schedule", `required: a cron spec such as "@every 5s"`)
 	} else if _, err := cron.ParseStandard(c.Poll.Schedule); err != nil {

@@ -31,6 +31,8 @@ func TestValidate(t *testing.T) {
 		{"unknown field", func(c *Config) { c.WriteNote.Path = "/i/{{.Incident}}/notes" }, "write_note.path", `"/i/{{.Incident}}/notes"`},
 		{"unknown func", func(c *Config) { c.WriteNote.Body = "{{html .Text}}x{{nope .Text}}" }, "write_note.body", `function "nope" not defined`},
 		{"bad method", func(c *Config) { c.WriteNote.Method = "GET" }, "write_note.method", `"GET" is not one of POST, PUT, PATCH`},
+		{"bad format", func(c *Config) { c.Poll.Format = "yaml" }, "poll.format", `must be one of json | xml | csv, got "yaml"`},
+		{"items with csv", func(c *Config) { c.Poll.Format, c.Poll.Items = "csv", "rows" }, "poll.items", `must be empty with poll.format csv (every row is a record), got "rows"`},
 		{"timeout", func(c *Config) { c.Timeout = 0 }, "timeout", "must be > 0"},
 		{"two auths", func(c *Config) { c.Auth.Bearer = "x"; c.Auth.Basic.Username = "u" }, "auth", "either bearer or basic"},
 	} {
