@@ -223,3 +223,34 @@ func BenchmarkNextMessage(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkOpen measures Open+Close with a backlog of 1k and 100k messages over 1k keys:
+// Open walks the keys (and bbolt its pages to rebuild the freelist), never loads messages.
+func BenchmarkOpen(b *testing.B) {
+	for _, backlog := range []int{1_000, 100_000} {
+		b.Run(fmt.Sprintf("backlog=%d", backlog), func(b *testing.B) {
+			path := b.TempDir() + "/open.db"
+			s, err := Open(path, Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			preload(b, s, TopicNote, backlog, 1000)
+			if err := s.Close(); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for range b.N {
+				s, err := Open(path, Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if st, _ := s.Stats(); st.Pending[TopicNote] != backlog {
+					b.Fatalf("pending %d", st.Pending[TopicNote])
+				}
+				b.StopTimer()
+				_ = s.Close()
+				b.StartTimer()
+			}
+		})
+	}
+}
