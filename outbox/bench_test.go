@@ -82,10 +82,12 @@ func BenchmarkEnqueueParallel64(b *testing.B) {
 	payload := make([]byte, benchValueSize)
 	b.SetBytes(benchValueSize)
 	ctx := context.Background()
+	c0 := s.Commits()
 	runProducers(b, func(i int64) error {
 		_, err := s.Enqueue(ctx, TopicNote, "inc-"+strconv.FormatInt(i%1000, 10), payload, "idem-"+strconv.FormatInt(i, 10))
 		return err
 	})
+	b.ReportMetric(float64(b.N)/float64(max(s.Commits()-c0, 1)), "msgs/commit")
 }
 
 // BenchmarkEnqueueBaselineUpdate: the same 64 producers and value size, one bbolt

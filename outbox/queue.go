@@ -171,6 +171,10 @@ type Stats struct {
 	Backoff map[Topic]time.Time
 }
 
+// Commits returns how many queue transactions (group commits, one fsync pair each) the
+// writer has committed since Open: messages enqueued / Commits is the mean batch size.
+func (s *Store) Commits() int64 { return s.commits.Load() }
+
 // Stats returns the current counts (kept in memory, updated after each commit; O(topics)).
 func (s *Store) Stats() (Stats, error) {
 	s.mu.Lock()
