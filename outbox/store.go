@@ -34,13 +34,27 @@
 //
 // Record encodings are described in codec.go (compact binary, versioned).
 //
-// # Memory
+// # Memory and start-up
 //
 // Open reads the sys counters and walks keys/<topic> (one entry per key with pending
 // messages; for each, one read of its head record for its NextAttempt), never the
 // messages: memory is O(keys with pending messages), not O(messages). Delivery finds the
 // next key from an in-memory ready list and timer heap and reads only the head of that key
-// (one get in keys, one in queue), so its cost does not grow with the backlog.
+// (one get in keys, one in queue), so its cost does not grow with the backlog. (bbolt
+// itself walks the file's page tree at open to rebuild its freelist, which is not written
+// at each commit: NoFreelistSync. That is a walk of page headers, ~20 ms for 100k
+// messages, and holds nothing per message.)
+//
+// # Throughput
+//
+// Every queue change goes through one writer goroutine that commits everything waiting in
+// one transaction (group commit, see writer.go): with 64 concurrent producers one fsync pair
+// carries ~64 messages. Acks of delivered messages are grouped the same way.
+//
+// # Offline maintenance
+//
+// bbolt files do not shrink: after a large backlog has drained, Compact (with the sidecar
+// stopped) writes a compacted copy.
 package outbox
 
 import (
