@@ -132,6 +132,8 @@ func runDrain(ctx context.Context, p params) (result, error) {
 		return nil, fmt.Errorf("deliver stopped after %d of %d messages: %v", delivered.Load(), p.DrainMsgs, err)
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	case <-time.After(drainTimeout):
+		return nil, fmt.Errorf("deliver: only %d of %d messages after %s", delivered.Load(), p.DrainMsgs, drainTimeout)
 	}
 	cancel()
 	if err := <-deliverErr; err != nil && !errors.Is(err, context.Canceled) {
@@ -159,6 +161,10 @@ func runDrain(ctx context.Context, p params) (result, error) {
 	}
 	return r, nil
 }
+
+// drainTimeout bounds the timed delivery, so that a stuck Deliver fails the scenario
+// instead of hanging the run.
+const drainTimeout = 2 * time.Minute
 
 func drainPayload(key string, j, size int) []byte {
 	b := make([]byte, 0, size)

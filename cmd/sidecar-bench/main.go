@@ -72,6 +72,11 @@ type params struct {
 	// Rounds: each scenario (baseline and measured side back to back) runs this many times
 	// and the median round is printed (see combine).
 	Rounds int
+	// Budget: a further round is not started once it would likely end after Budget from the
+	// start of the run (every scenario still runs at least once), so a noisy machine does not
+	// stretch the run without bound. 0 = no limit.
+	Budget   time.Duration
+	deadline time.Time
 }
 
 func fullParams() params {
@@ -80,7 +85,7 @@ func fullParams() params {
 		IngestConns: 64, IngestDuration: 5 * time.Second, IngestWarmup: 500 * time.Millisecond, IngestKeys: 1000,
 		DrainMsgs: 100_000, DrainKeys: 1000,
 		PollRecords: 10_000, PollCycles: 7,
-		Rounds: 3,
+		Rounds: 3, Budget: 3*time.Minute + 30*time.Second,
 	}
 }
 
@@ -90,7 +95,7 @@ func quickParams() params {
 		IngestConns: 64, IngestDuration: time.Second, IngestWarmup: 200 * time.Millisecond, IngestKeys: 1000,
 		DrainMsgs: 10_000, DrainKeys: 100,
 		PollRecords: 10_000, PollCycles: 3,
-		Rounds: 1,
+		Rounds: 1, Budget: 30 * time.Second,
 	}
 }
 
@@ -174,6 +179,9 @@ func run(ctx context.Context, out, logw io.Writer, p params, only string) error 
 	fmt.Fprintf(logw, "sidecar-bench: %s %s/%s, GOMAXPROCS=%d, NumCPU=%d, dir=%s, load average %s\n",
 		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0), runtime.NumCPU(), p.Dir, loadavg())
 	p.Log = logw
+	if p.Budget > 0 {
+		p.deadline = time.Now().Add(p.Budget)
+	}
 	var errs []string
 	enc := json.NewEncoder(out)
 	enc.SetEscapeHTML(false)
@@ -274,6 +282,7 @@ func ratio(a, b float64) float64 {
 func runRounds(ctx context.Context, p params, s scenario) (result, error) {
 	var rs []result
 	for i := range max(1, p.Rounds) {
+		start := time.Now()
 		r, err := s.run(ctx, p)
 		if err != nil {
 			return nil, err
@@ -287,6 +296,10 @@ func runRounds(ctx context.Context, p params, s scenario) (result, error) {
 			p.logf("%s round %d/%d: %s", s.name, i+1, p.Rounds, strings.TrimSpace(b.String()))
 		}
 		rs = append(rs, r)
+		if left := p.Rounds - i - 1; left > 0 && !p.deadline.IsZero() && time.Now().Add(time.Since(start)).After(p.deadline) {
+			p.logf("%s: %d of %d rounds run; skipping the other %d to stay within the %s budget (a slow machine?)", s.name, i+1, p.Rounds, left, p.Budget)
+			break
+		}
 	}
 	return combine(rs), nil
 }

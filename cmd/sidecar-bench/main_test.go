@@ -108,3 +108,16 @@ func TestRounds(t *testing.T) {
 		t.Fatalf("got %s\nstderr:\n%s", out.String(), logs.String())
 	}
 }
+
+// TestBudget: once the time budget is spent, a scenario stops after its first round.
+func TestBudget(t *testing.T) {
+	var out, logs bytes.Buffer
+	p := tinyParams(t)
+	p.Rounds, p.Budget = 3, time.Nanosecond
+	if err := run(context.Background(), &out, &logs, p, "poll-map"); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(logs.String(), "poll-map round"); n != 1 || !strings.Contains(logs.String(), "skipping the other 2") {
+		t.Fatalf("%d rounds logged:\n%s", n, logs.String())
+	}
+}
