@@ -206,7 +206,8 @@ func run(ctx context.Context, out, logw io.Writer, p params, only string) error 
 		if err := res.failed(); err != nil {
 			errs = append(errs, s.name+": "+err.Error())
 		}
-		fmt.Fprintf(logw, "sidecar-bench: %s took %s (load average now %s)\n", s.name, time.Since(start).Round(time.Millisecond), loadavg())
+		fmt.Fprintf(logw, "sidecar-bench: %s took %s (load average now %s; goroutines left: %d)\n",
+			s.name, time.Since(start).Round(time.Millisecond), loadavg(), runtime.NumGoroutine())
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%s", strings.Join(errs, "; "))

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -24,9 +25,18 @@ func tinyParams(t *testing.T) params {
 // TestScenarios runs every scenario with tiny counts and checks the lines, not the targets:
 // each parses, has its exact keys, positive rates and no order violation.
 func TestScenarios(t *testing.T) {
+	before := runtime.NumGoroutine()
 	var out, logs bytes.Buffer
 	if err := run(context.Background(), &out, &logs, tinyParams(t), ""); err != nil {
 		t.Fatalf("run: %v\n%s", err, logs.String())
+	}
+	// Every scenario stops what it started (servers, sidecar, stores, load generator).
+	for deadline := time.Now().Add(2 * time.Second); runtime.NumGoroutine() > before; {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines before, %d after:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	t.Logf("stderr:\n%s", logs.String())
 	want := map[string][]string{
