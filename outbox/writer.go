@@ -144,21 +144,23 @@ func (s *Store) writer() {
 		if !stop && lastN > 1 {
 			s.gather(lastN, lastDur)
 		}
-		batch := s.wq.take(spare, stop)
-		lastN = len(batch)
-		start := time.Now()
-		for len(batch) > 0 {
-			n, size := 0, 0
-			for n < len(batch) && n < maxBatch && size < maxBatchBytes {
-				size += len(batch[n].rec)
-				n++
+		all := s.wq.take(spare, stop)
+		if len(all) > 0 { // (a stale signal finds nothing: keep the last figures)
+			lastN = len(all)
+			start := time.Now()
+			for batch := all; len(batch) > 0; {
+				n, size := 0, 0
+				for n < len(batch) && n < maxBatch && size < maxBatchBytes {
+					size += len(batch[n].rec)
+					n++
+				}
+				s.commit(batch[:n], w)
+				batch = batch[n:]
 			}
-			s.commit(batch[:n], w)
-			batch = batch[n:]
+			lastDur = time.Since(start)
 		}
-		lastDur = time.Since(start)
-		clear(batch[:cap(batch)])
-		spare = batch[:0]
+		clear(all)
+		spare = all[:0]
 		if stop {
 			return
 		}
