@@ -69,6 +69,56 @@ var ErrInvalidEvent = errors.New("invalid webhook event")
 // be JSON strings or numbers. Errors wrap ErrInvalidEvent, name the field and never quote
 // note text.
 func DecodeEvent(body []byte) (Event, error) {
+	if ev, ok := decodeNoteFast(body); ok {
+		return ev, nil
+	}
+	return decodeLenient(body)
+}
+
+// fastNote is the canonical (camelCase, string ids) note event, decoded in one pass.
+type fastNote struct {
+	CallID     *string `json:"callId"`
+	IncidentID *string `json:"incidentId"`
+	Note       *struct {
+		NoteID    *string `json:"noteId"`
+		Type      *string `json:"type"`
+		Note      *string `json:"note"`
+		Critical  *bool   `json:"critical"`
+		CreatedAt *string `json:"createdAt"`
+	} `json:"note"`
+}
+
+// decodeNoteFast decodes the common case — a note event in the schema's own spelling — with
+// one json.Unmarshal. Anything else (another event, snake_case, numeric ids, a missing or
+// blank field) reports false and goes through decodeLenient, which gives the same result
+// for what both accept and the precise error for what it refuses.
+func decodeNoteFast(body []byte) (Event, bool) {
+	var f fastNote
+	if json.Unmarshal(body, &f) != nil || f.Note == nil {
+		return Event{}, false
+	}
+	n := f.Note
+	for _, p := range []*string{f.CallID, f.IncidentID, n.Type, n.Note, n.CreatedAt} {
+		if p == nil || strings.TrimSpace(*p) == "" {
+			return Event{}, false
+		}
+	}
+	if n.NoteID != nil && strings.TrimSpace(*n.NoteID) == "" {
+		return Event{}, false
+	}
+	p := &IncidentNotePayload{CallID: *f.CallID, IncidentID: *f.IncidentID,
+		Note: IncidentNote{Type: *n.Type, Note: *n.Note, CreatedAt: *n.CreatedAt}}
+	if n.Critical != nil {
+		p.Note.Critical = *n.Critical
+	}
+	if n.NoteID != nil {
+		p.Note.NoteID = *n.NoteID
+	}
+	return Event{Kind: EventNote, Note: p}, true
+}
+
+// decodeLenient decodes any event shape DecodeEvent accepts, field by field.
+func decodeLenient(body []byte) (Event, error) {
 	obj, err := decodeObject(body)
 	if err != nil {
 		return Event{}, invalid("%v", err)

@@ -98,3 +98,30 @@ func TestEventKindString(t *testing.T) {
 		}
 	}
 }
+
+// The one-pass decoder gives exactly what the field-by-field decoder gives, whenever it
+// takes an input at all.
+func FuzzDecodeNoteFast(f *testing.F) {
+	for _, s := range []string{
+		`{"callId":"c1","incidentId":"INC-1","note":{"type":"INFO","note":"gas leak","critical":true,"createdAt":"2024-05-01T10:00:00Z"}}`,
+		`{"callId":"c1","incidentId":"I","note":{"noteId":"n1","type":"INFO","note":"x","critical":"true","createdAt":"t"}}`,
+		`{"callId":"c1","incidentId":"I","status":"STARTED","note":{"type":"X","note":"x","createdAt":"t","noteId":""}}`,
+		`{"callId":"c1","incidentId":" ","note":{"type":"INFO","note":"x","createdAt":"t"}}`,
+		`{"CALLID":"c1","incidentId":"I","note":{"type":"INFO","note":"x","createdAt":"t","critical":null}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		fast, ok := decodeNoteFast(body)
+		if !ok {
+			return
+		}
+		slow, err := decodeLenient(body)
+		if err != nil {
+			t.Fatalf("fast path accepted what the lenient one refuses (%v): %s", err, body)
+		}
+		if !reflect.DeepEqual(fast, slow) {
+			t.Fatalf("fast %+v\nslow %+v\nbody %s", *fast.Note, *slow.Note, body)
+		}
+	})
+}
