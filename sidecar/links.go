@@ -115,8 +115,13 @@ func (s *Sidecar) queueLink(ctx context.Context, c Change) error {
 	if err != nil {
 		return fmt.Errorf("encode link of incident %s: %w", id, err)
 	}
-	if _, err := s.store.Enqueue(ctx, outbox.TopicLink, id, payload); err != nil {
+	// Latest state wins: a link of this incident not sent yet is replaced, not sent too.
+	replaced, err := s.store.EnqueueLatest(ctx, outbox.TopicLink, id, payload)
+	if err != nil {
 		return fmt.Errorf("queue link of incident %s: %w", id, err)
+	}
+	if replaced {
+		s.log.Debug("unsent link replaced by the newer state", "incident_id", id)
 	}
 	// The hash is written after the enqueue: a crash in between re-queues the same link on
 	// the next poll (harmless, linking is idempotent), never skips one.

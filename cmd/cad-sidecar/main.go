@@ -36,6 +36,7 @@ Usage:
                                                    map CAD records or render a note
                                                    (exit 0 mapped, 3 all filtered, 2 any error)
   cad-sidecar demo        [--duration D]           run against simulated CAD and Assist
+  cad-sidecar outbox compact [--config FILE]       shrink the outbox file (sidecar stopped)
   cad-sidecar healthcheck [--config FILE] [--ready] probe the admin listener (Docker HEALTHCHECK)
   cad-sidecar version
 
@@ -63,6 +64,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdMap(rest, stdin, stdout, stderr)
 	case "demo":
 		return cmdDemo(ctx, rest, stdout, stderr)
+	case "outbox":
+		return cmdOutbox(rest, stdout, stderr)
 	case "healthcheck":
 		return cmdHealthcheck(ctx, rest, stdout, stderr)
 	case "version", "--version", "-v":
