@@ -41,7 +41,9 @@ func TestOutboxCompact(t *testing.T) {
 		}
 	}
 	done := make(chan error, 1)
-	go func() { done <- s.Deliver(ctx, outbox.TopicNote, func(context.Context, outbox.Message) error { return nil }) }()
+	go func() {
+		done <- s.Deliver(ctx, outbox.TopicNote, func(context.Context, outbox.Message) error { return nil })
+	}()
 	for {
 		st, _ := s.Stats()
 		if st.Pending[outbox.TopicNote] == 0 {
