@@ -43,8 +43,9 @@ const maxLastError = 4096
 //   - A message older than MaxAge when it comes up is dead-lettered with reason
 //     "expired after <age>: <last error>" (a sweep also does it behind stuck keys).
 //   - Enqueue and Replay wake Deliver at once; a timer wakes it at the earliest NextAttempt.
-//   - A handler that fails because ctx was cancelled does not count as an attempt: the
-//     message is left pending as it was.
+//   - A handler that fails because ctx was cancelled (its error wraps context.Canceled or
+//     DeadlineExceeded while ctx is done) does not count as an attempt: the message is left
+//     pending as it was. Any other error counts, even if it arrives during shutdown.
 //
 // Finding the next message is O(log keys) in memory plus one get in keys/<topic> and one
 // read of the head (see the package doc): flat in the size of the backlog.
@@ -231,7 +232,7 @@ func (s *Store) handle(ctx context.Context, ti *topicIndex, m Message, h Handler
 		free(brReached, nil)
 		log.Debug("outbox message delivered", "attempts", m.Attempts)
 		s.finish(ti, opAck, m, "", log)
-	case ctx.Err() != nil:
+	case ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)):
 		free(brNoAnswer, nil)
 		log.Debug("outbox delivery interrupted by shutdown; left pending", "err", err)
 		s.release(ti, m.Key, m.NextAttempt)
