@@ -84,6 +84,9 @@ type OutboxConfig struct {
 	MaxAge      time.Duration `koanf:"max_age"`
 	MaxBytes    ByteSize      `koanf:"max_bytes"`
 	Concurrency int           `koanf:"concurrency"`
+	// StateRetention is how long an incident's link, content hash and notes cursor are
+	// kept after its last change (or its call's end).
+	StateRetention time.Duration `koanf:"state_retention"`
 }
 
 // RetryConfig is `outbox.retry`: capped exponential backoff with jitter.
@@ -107,10 +110,11 @@ func Default() Config {
 		},
 		CAD: CADConfig{Adapter: "rest"},
 		Outbox: OutboxConfig{
-			Retry:       RetryConfig{Initial: time.Second, Max: 5 * time.Minute},
-			MaxAge:      72 * time.Hour,
-			MaxBytes:    GiB,
-			Concurrency: 8,
+			Retry:          RetryConfig{Initial: time.Second, Max: 5 * time.Minute},
+			MaxAge:         72 * time.Hour,
+			MaxBytes:       GiB,
+			Concurrency:    8,
+			StateRetention: 30 * 24 * time.Hour,
 		},
 	}
 	c.Mapping.SetDefaults()

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/robfig/cron/v3"
 
@@ -83,6 +84,9 @@ func (c *Config) validate() []Problem {
 	}
 	if o.MaxBytes < MiB {
 		bad("outbox.max_bytes", "must be at least 1MiB, got %s", o.MaxBytes)
+	}
+	if o.StateRetention < time.Hour {
+		bad("outbox.state_retention", "must be at least 1h, got %s", o.StateRetention)
 	}
 	if o.Concurrency < 1 || o.Concurrency > 256 {
 		bad("outbox.concurrency", "must be between 1 and 256, got %d", o.Concurrency)

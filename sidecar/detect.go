@@ -101,3 +101,9 @@ func (c *hashCache) set(id, h string) {
 	}
 	c.m[id] = h
 }
+
+func (c *hashCache) forget(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, id)
+}

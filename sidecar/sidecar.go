@@ -192,6 +192,9 @@ func (s *Sidecar) Run(ctx context.Context) error {
 			return fmt.Errorf("assist.pull.schedule %q: %w", s.cfg.Assist.Pull.Schedule, err)
 		}
 	}
+	if _, err := sched.AddFunc("@every 1h", func() { s.pruneState(ctx) }); err != nil {
+		return fmt.Errorf("state pruning schedule: %w", err)
+	}
 	sched.Start()
 	goOwned("first poll", func(ctx context.Context) error { s.pollCAD(ctx); return nil })
 
