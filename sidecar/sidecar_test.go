@@ -79,7 +79,7 @@ mapping:
   note: {text: "{{.CreatedAt}}|{{.Note}}"}
 `
 
-func start(t *testing.T, o envOptions) *env {
+func start(t testing.TB, o envOptions) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &env{logs: &syncBuffer{}, reg: prometheus.NewRegistry()}

@@ -1,17 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"runtime"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/cad-sidecar/cad-sidecar/adapters"
+	"github.com/cad-sidecar/cad-sidecar/internal/benchdata"
 	"github.com/cad-sidecar/cad-sidecar/mapping"
 	"github.com/cad-sidecar/cad-sidecar/sidecar"
 )
@@ -34,73 +32,6 @@ func (r pollMapResult) judge() result {
 	return r
 }
 
-// pollMapping is a 30-field mapping shaped like a real CAD's: paths (nested, into lists),
-// lookups with defaults, constants, expressions, and a filter.
-func pollMapping() mapping.Config {
-	c := mapping.Config{
-		IncidentID: "IncidentNumber",
-		UserID:     "CallTaker.Id",
-		Filter:     `Status != "CLOSED"`,
-		Fields: []mapping.Field{
-			{Name: "Address", Description: "Location", Expr: `Loc.Number + " " + Loc.Street`},
-			{Name: "Phone", Description: "Callback", Expr: `digits(Caller.Phone)`},
-			{Name: "Alarm", Description: "Alarm level", Expr: `Alarm >= 2 ? "multiple" : "single"`},
-			{Name: "Units", Description: "Units", Expr: `len(Units)`},
-			{Name: "Priority", Description: "Priority", From: "Pri", Lookup: map[string]string{"1": "High", "2": "Medium"}, Default: "Low"},
-			{Name: "Status", Description: "Status", From: "Status", Lookup: map[string]string{"OPEN": "Open", "DISPATCHED": "Dispatched"}, Default: "Other"},
-			{Name: "NatureCode", Description: "Nature", From: "Nature.Code"},
-			{Name: "NatureText", Description: "Nature text", From: "Nature.Text"},
-			{Name: "Unit", Description: "First unit", From: "Units[0].Id"},
-			{Name: "UnitStatus", Description: "First unit status", From: "Units[0].Status", Default: "-"},
-			{Name: "Lat", Description: "Latitude", From: "Loc.Lat"},
-			{Name: "Lon", Description: "Longitude", From: "Loc.Lon"},
-			{Name: "City", Description: "City", From: "Loc.City"},
-			{Name: "Caller", Description: "Caller", From: "Caller.Name", Default: "unknown"},
-			{Name: "Agency", Description: "Agency", Value: "Springfield PSAP"},
-		},
-	}
-	for i := len(c.Fields); i < 30; i++ {
-		k := "F" + strconv.Itoa(i)
-		c.Fields = append(c.Fields, mapping.Field{Name: k, Description: "Field " + k, From: "Extra." + k, Default: "-"})
-	}
-	return c
-}
-
-// pollRecords builds n CAD records as one JSON poll answer and decodes it the way the REST
-// adapter does (UseNumber), once.
-func pollRecords(n int) ([]adapters.Record, error) {
-	var b strings.Builder
-	b.WriteString(`{"data":[`)
-	for i := range n {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		fmt.Fprintf(&b, `{"IncidentNumber":%d,"Status":"OPEN","Pri":"%d","updated":%d,`+
-			`"Nature":{"Code":"FIRE-STR","Text":"Structure fire"},"CallTaker":{"Id":"ct%03d"},`+
-			`"Loc":{"Number":"%d","Street":"Main St","City":"Springfield","Lat":39.78172,"Lon":-89.65015},`+
-			`"Caller":{"Name":"Alex Roe","Phone":"(217) 555-0142"},"Alarm":%d,`+
-			`"Units":[{"Id":"E12","Status":"ENR"},{"Id":"L4","Status":"DISP"}],"Extra":{`,
-			260000000+i, i%3+1, i, i%60, 100+i%40*100, i%3)
-		for j := 15; j < 30; j++ {
-			if j > 15 {
-				b.WriteByte(',')
-			}
-			fmt.Fprintf(&b, `"F%d":"value %d"`, j, i*j)
-		}
-		b.WriteString(`}}`)
-	}
-	b.WriteString(`]}`)
-	dec := json.NewDecoder(bytes.NewReader([]byte(b.String())))
-	dec.UseNumber()
-	var doc struct {
-		Data []adapters.Record `json:"data"`
-	}
-	if err := dec.Decode(&doc); err != nil {
-		return nil, err
-	}
-	return doc.Data, nil
-}
-
 // runPollMap measures sidecar.Detect over a steady-state poll: every record was seen in
 // the previous cycle (its hash is known, from a map filled as the sidecar's hash cache
 // would be) except ~1% changed since. Each cycle changes a fresh 1% (not timed), collects
@@ -108,11 +39,11 @@ func pollRecords(n int) ([]adapters.Record, error) {
 // own allocations trigger is timed), runs Detect (timed, Mallocs counted), then records the
 // new hashes (not timed). It reports the median time and the mean allocations per record.
 func runPollMap(ctx context.Context, p params) (result, error) {
-	m, probs := mapping.Compile(pollMapping())
+	m, probs := mapping.Compile(benchdata.PollMapping())
 	if len(probs) > 0 {
 		return nil, fmt.Errorf("mapping: %v", probs)
 	}
-	recs, err := pollRecords(p.PollRecords)
+	recs, err := benchdata.PollRecords(p.PollRecords)
 	if err != nil {
 		return nil, fmt.Errorf("records: %w", err)
 	}
