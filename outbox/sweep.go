@@ -32,7 +32,10 @@ func (s *Store) sweeper() {
 // sweepExpired dead-letters every expired pending message that is not with a handler,
 // with reason "expired after <age>: <last error>". It walks each queue in seq order, which
 // is the order of enqueue (and replay) times, and stops at the first message that has not
-// expired: the cost is proportional to what it moves. It returns how many it moved.
+// expired: the cost is proportional to what it moves. (Should the clock have stepped back,
+// a message hidden behind a younger one is still expired when it comes up for delivery.)
+// A message with a handler is left to the outcome of that delivery. It returns how many it
+// moved.
 func (s *Store) sweepExpired() (int, error) {
 	s.mu.Lock()
 	topics := make([]Topic, 0, len(s.topics))
