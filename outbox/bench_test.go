@@ -210,7 +210,7 @@ func BenchmarkNextMessage(b *testing.B) {
 			b.ResetTimer()
 			for range b.N {
 				s.mu.Lock()
-				ks, _, _ := ti.next(s.opts.Now())
+				ks, _, _ := ti.next(s.opts.Now(), time.Now())
 				s.mu.Unlock()
 				if ks == nil {
 					b.Fatal("nothing ready")

@@ -9,177 +9,169 @@ import (
 
 // The per-key FIFO on disk is a singly linked chain of seqs:
 //
-//	keys/<topic>  key → head seq (8 B BE) ‖ tail seq (8 B BE) ‖ count (uvarint)
-//	next/<topic>  seq → seq of the next message of the same key (8 B BE)
+//	keys/<topic>  key → seq of its head, the oldest pending message (8 B BE)
+//	next/<topic>  seq → seq of the next pending message of the same key (8 B BE)
 //
-// Appending touches the key's entry and the entry of its tail (a recent seq: the writes of
-// one commit land on a few pages at the end of next/<topic>, whatever the number of keys);
-// removing the head touches the key's entry and the head's next entry. The head of a key is
-// one get. Removing a message in the middle (expiry behind a message in flight) walks the
-// chain from the head to find its predecessor.
+// Appending writes only the entry of the key's tail in next/<topic> (a recent seq: the
+// writes of one commit land on a few pages at the end of that bucket, whatever the number
+// of keys); the key's entry is written only when the key appears. The tail itself is kept
+// in memory by the writer (O(keys)); after a restart it is found once per key, at its first
+// append, by following the chain from the head. Removing the head rewrites the key's entry
+// and deletes the head's next entry. Removing a message in the middle (expiry behind a
+// message in flight, coalescing) walks the chain from the head to find its predecessor.
 
-type keyEntry struct {
-	head, tail uint64
-	count      uint64
-}
-
-func decodeKeyEntry(v []byte) (keyEntry, error) {
-	if len(v) < 17 {
-		return keyEntry{}, errCorrupt
-	}
-	n, sz := binary.Uvarint(v[16:])
-	if sz <= 0 || n == 0 {
-		return keyEntry{}, errCorrupt
-	}
-	return keyEntry{binary.BigEndian.Uint64(v), binary.BigEndian.Uint64(v[8:]), n}, nil
-}
-
-func appendKeyEntry(b []byte, e keyEntry) []byte {
-	b = binary.BigEndian.AppendUint64(b, e.head)
-	b = binary.BigEndian.AppendUint64(b, e.tail)
-	return binary.AppendUvarint(b, e.count)
-}
-
-// chain works on one topic's buckets inside a write (or, for head, read) transaction.
-// Keys and values handed to bbolt come from w (kept until the commit).
+// chain works on one topic's buckets inside a write transaction. Keys and values handed to
+// bbolt come from w (kept until the commit). tails is the writer's tail cache for the topic:
+// it may be ahead of the file only within the transaction; the writer drops it when a
+// transaction fails.
 type chain struct {
 	q, next, keys *bolt.Bucket
 	w             *wbuf
+	tails         map[string]uint64
 }
 
-func (c chain) entry(key string) (keyEntry, []byte, bool, error) {
-	kb := append(c.w.take(len(key)), key...)
-	v := c.keys.Get(kb)
-	if v == nil {
-		return keyEntry{}, kb, false, nil
-	}
-	e, err := decodeKeyEntry(v)
-	if err != nil {
-		return keyEntry{}, kb, false, fmt.Errorf("key %q: bad entry: %w", key, err)
-	}
-	return e, kb, true, nil
-}
-
-func (c chain) putEntry(kb []byte, e keyEntry) error {
-	if e.count == 0 {
-		return c.keys.Delete(kb)
-	}
-	return c.keys.Put(kb, appendKeyEntry(c.w.take(8+8+binary.MaxVarintLen64), e))
-}
-
-func (c chain) nextOf(seq uint64) (uint64, bool) {
-	v := c.next.Get(c.w.seqKey(seq))
+func decodeSeq(v []byte) (uint64, bool) {
 	if len(v) != 8 {
 		return 0, false
 	}
 	return binary.BigEndian.Uint64(v), true
 }
 
-// append adds seq (the newest) at the end of key's chain.
-func (c chain) append(key string, seq uint64) error {
-	e, kb, ok, err := c.entry(key)
-	if err != nil {
-		return err
+func (c chain) head(key string) (uint64, []byte, bool, error) {
+	kb := append(c.w.take(len(key)), key...)
+	v := c.keys.Get(kb)
+	if v == nil {
+		return 0, kb, false, nil
 	}
-	if ok {
-		if err := c.next.Put(c.w.seqKey(e.tail), c.w.seqKey(seq)); err != nil {
-			return err
-		}
-		e.tail = seq
-		e.count++
-	} else {
-		e = keyEntry{head: seq, tail: seq, count: 1}
+	h, ok := decodeSeq(v)
+	if !ok {
+		return 0, kb, false, fmt.Errorf("key %q: bad entry: %w", key, errCorrupt)
 	}
-	return c.putEntry(kb, e)
+	return h, kb, true, nil
 }
 
-// remove unlinks seq from key's chain (deleting the queue record is the caller's job).
-func (c chain) remove(key string, seq uint64) error {
-	e, kb, ok, err := c.entry(key)
+func (c chain) nextOf(seq uint64) (uint64, bool) {
+	return decodeSeq(c.next.Get(c.w.seqKey(seq)))
+}
+
+// tail returns the last seq of key's chain starting at head (cached; else one walk).
+func (c chain) tail(key string, head uint64) uint64 {
+	if t, ok := c.tails[key]; ok {
+		return t
+	}
+	t := head
+	for {
+		n, ok := c.nextOf(t)
+		if !ok {
+			break
+		}
+		t = n
+	}
+	c.tails[key] = t
+	return t
+}
+
+// append adds seq (the newest) at the end of key's chain; created: the key had no pending
+// message.
+func (c chain) append(key string, seq uint64) (created bool, err error) {
+	h, kb, ok, err := c.head(key)
 	if err != nil {
-		return err
+		return false, err
+	}
+	if ok {
+		if err := c.next.Put(c.w.seqKey(c.tail(key, h)), c.w.seqKey(seq)); err != nil {
+			return false, err
+		}
+		c.tails[key] = seq
+		return false, nil
+	}
+	if err := c.keys.Put(kb, c.w.seqKey(seq)); err != nil {
+		return false, err
+	}
+	c.tails[key] = seq
+	return true, nil
+}
+
+// remove unlinks seq from key's chain (deleting the queue record is the caller's job);
+// emptied: it was the key's last message.
+func (c chain) remove(key string, seq uint64) (emptied bool, err error) {
+	h, kb, ok, err := c.head(key)
+	if err != nil {
+		return false, err
 	}
 	if !ok {
-		return fmt.Errorf("key %q of seq %d has no chain: %w", key, seq, errCorrupt)
+		return false, fmt.Errorf("key %q of seq %d has no chain: %w", key, seq, errCorrupt)
 	}
 	nx, hasNext := c.nextOf(seq)
 	if hasNext {
 		if err := c.next.Delete(c.w.seqKey(seq)); err != nil {
-			return err
+			return false, err
 		}
 	}
-	if e.head == seq {
+	if h == seq {
 		if hasNext {
-			e.head = nx
+			return false, c.keys.Put(kb, c.w.seqKey(nx))
 		}
-	} else {
-		p := e.head
-		for i := uint64(0); ; i++ {
-			n, ok := c.nextOf(p)
-			if !ok || i > e.count {
-				return fmt.Errorf("key %q: seq %d not in its chain: %w", key, seq, errCorrupt)
-			}
-			if n == seq {
-				break
-			}
-			p = n
-		}
-		if hasNext {
-			err = c.next.Put(c.w.seqKey(p), c.w.seqKey(nx))
-		} else {
-			err = c.next.Delete(c.w.seqKey(p))
-			e.tail = p
-		}
-		if err != nil {
-			return err
-		}
+		delete(c.tails, key)
+		return true, c.keys.Delete(kb)
 	}
-	e.count--
-	return c.putEntry(kb, e)
+	p := h
+	for {
+		n, ok := c.nextOf(p)
+		if !ok {
+			return false, fmt.Errorf("key %q: seq %d not in its chain: %w", key, seq, errCorrupt)
+		}
+		if n == seq {
+			break
+		}
+		p = n
+	}
+	if hasNext {
+		return false, c.next.Put(c.w.seqKey(p), c.w.seqKey(nx))
+	}
+	c.tails[key] = p
+	return false, c.next.Delete(c.w.seqKey(p))
 }
 
 // truncate deletes every message of key (queue records included) except the head when
-// keepHead; it returns how many it deleted and their payload bytes.
-func (c chain) truncate(key string, keepHead bool) (int, int64, error) {
-	e, kb, ok, err := c.entry(key)
+// keepHead; it returns how many it deleted and their payload bytes. existed: the key had
+// messages; emptied: it has none left.
+func (c chain) truncate(key string, keepHead bool) (n int, bytes int64, existed, emptied bool, err error) {
+	h, kb, ok, err := c.head(key)
 	if err != nil || !ok {
-		return 0, 0, err
+		return 0, 0, false, false, err
 	}
-	cur, more := e.head, true
+	cur, more := h, true
 	if keepHead {
-		cur, more = c.nextOf(e.head)
+		cur, more = c.nextOf(h)
 	}
-	n, bytes := 0, int64(0)
-	for more && n <= int(e.count) {
+	for more {
 		k := c.w.seqKey(cur)
 		if rec := c.q.Get(k); rec != nil {
-			h, err := decodeHeader(rec)
+			hd, err := decodeHeader(rec)
 			if err != nil {
-				return 0, 0, fmt.Errorf("seq %d: %w", cur, err)
+				return 0, 0, true, false, fmt.Errorf("seq %d: %w", cur, err)
 			}
-			bytes += int64(h.payloadLen)
+			bytes += int64(hd.payloadLen)
 			if err := c.q.Delete(k); err != nil {
-				return 0, 0, err
+				return 0, 0, true, false, err
 			}
 		}
 		nx, ok := c.nextOf(cur)
 		if ok {
 			if err := c.next.Delete(k); err != nil {
-				return 0, 0, err
+				return 0, 0, true, false, err
 			}
 		}
 		n++
 		cur, more = nx, ok
 	}
 	if keepHead {
-		if err := c.next.Delete(c.w.seqKey(e.head)); err != nil {
-			return 0, 0, err
-		}
-		e = keyEntry{head: e.head, tail: e.head, count: 1}
-	} else {
-		e = keyEntry{}
+		c.tails[key] = h
+		return n, bytes, true, false, c.next.Delete(c.w.seqKey(h))
 	}
-	return n, bytes, c.putEntry(kb, e)
+	delete(c.tails, key)
+	return n, bytes, true, true, c.keys.Delete(kb)
 }
 
 // headOf returns the head seq of key (read-only use).
@@ -188,9 +180,9 @@ func headOf(keys *bolt.Bucket, key []byte) (uint64, bool, error) {
 	if v == nil {
 		return 0, false, nil
 	}
-	e, err := decodeKeyEntry(v)
-	if err != nil {
-		return 0, false, fmt.Errorf("key %q: bad entry: %w", key, err)
+	h, ok := decodeSeq(v)
+	if !ok {
+		return 0, false, fmt.Errorf("key %q: bad entry: %w", key, errCorrupt)
 	}
-	return e.head, true, nil
+	return h, true, nil
 }

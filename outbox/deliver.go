@@ -91,7 +91,7 @@ func (s *Store) Deliver(ctx context.Context, topic Topic, h Handler) error {
 		wait := time.Duration(0)
 		for running < s.opts.Concurrency && dctx.Err() == nil {
 			s.mu.Lock()
-			ks, probe, w := ti.next(s.opts.Now())
+			ks, probe, w := ti.next(s.opts.Now(), time.Now())
 			s.mu.Unlock()
 			if ks == nil {
 				wait = w
@@ -265,7 +265,7 @@ func (s *Store) handle(ctx context.Context, ti *topicIndex, m Message, h Handler
 
 // recordOutcome feeds the topic's circuit breaker.
 func (s *Store) recordOutcome(ti *topicIndex, probe bool, o brOutcome, err error) {
-	now := s.opts.Now()
+	now := time.Now() // the breaker runs on the wall clock (see topicIndex.next)
 	s.mu.Lock()
 	wasOpen := ti.brOpen
 	closed := ti.record(probe, o, now, func(failures int) time.Duration { return s.backoff(failures, err) })

@@ -39,13 +39,13 @@ type topicIndex struct {
 
 	brOpen     bool      // destination considered down
 	brFailures int       // consecutive failed probes (for the backoff)
-	brNext     time.Time // when the next probe may go
+	brNext     time.Time // when the next probe may go (wall clock)
 	brProbe    bool      // a probe is with a handler
 }
 
 type keyState struct {
 	key       string
-	count     int // pending messages of this key
+	count     int // 1: the key has pending messages, 0: none (its state is being dropped)
 	notBefore time.Time
 	inflight  bool
 	queued    bool // in ready or timers
@@ -57,8 +57,9 @@ func newTopicIndex(t Topic) *topicIndex {
 
 func seqOf(k []byte) uint64 { return binary.BigEndian.Uint64(k) }
 
-// addCount changes key's pending count by delta (after a commit) and schedules it when it
-// has become deliverable. notBefore applies only when the key is new.
+// addCount records, after a commit, that key got its first pending message (delta > 0:
+// it is scheduled, at notBefore when it is new to the index) or lost its last one
+// (delta < 0).
 func (ti *topicIndex) addCount(key string, delta int, notBefore, now time.Time) {
 	ks := ti.keys[key]
 	if ks == nil {
@@ -68,14 +69,14 @@ func (ti *topicIndex) addCount(key string, delta int, notBefore, now time.Time) 
 		ks = &keyState{key: key, notBefore: notBefore}
 		ti.keys[key] = ks
 	}
-	ks.count += delta
-	if ks.count <= 0 {
+	if delta < 0 {
 		ks.count = 0
 		if !ks.inflight && !ks.queued {
 			delete(ti.keys, key)
 		}
 		return
 	}
+	ks.count = 1
 	ti.schedule(ks, now)
 }
 
@@ -94,7 +95,9 @@ func (ti *topicIndex) schedule(ks *keyState, now time.Time) {
 // next hands out the first ready key (moving due timers to ready first) and marks it in
 // flight. probe reports that the breaker is open and this is its one probe. wait is the
 // delay until something may become deliverable when nothing is (0 = wait for a wake-up).
-func (ti *topicIndex) next(now time.Time) (ks *keyState, probe bool, wait time.Duration) {
+// now is Options.Now (message times); real is the wall clock of the breaker (in memory
+// only, so it runs on real time even when tests fake the clock).
+func (ti *topicIndex) next(now, real time.Time) (ks *keyState, probe bool, wait time.Duration) {
 	for len(ti.timers) > 0 && !ti.timers[0].notBefore.After(now) {
 		k := heap.Pop(&ti.timers).(*keyState)
 		ti.ready = append(ti.ready, k)
@@ -103,12 +106,12 @@ func (ti *topicIndex) next(now time.Time) (ks *keyState, probe bool, wait time.D
 		if ti.brProbe {
 			return nil, false, 0 // the probe's outcome wakes us
 		}
-		if ti.brNext.After(now) {
-			at := ti.brNext
-			if len(ti.ready) == 0 && len(ti.timers) > 0 && ti.timers[0].notBefore.After(at) {
-				at = ti.timers[0].notBefore
+		if ti.brNext.After(real) {
+			wait := ti.brNext.Sub(real)
+			if len(ti.ready) == 0 && len(ti.timers) > 0 {
+				wait = max(wait, ti.timers[0].notBefore.Sub(now))
 			}
-			return nil, false, max(at.Sub(now), time.Millisecond)
+			return nil, false, max(wait, time.Millisecond)
 		}
 	}
 	for len(ti.ready) > 0 {

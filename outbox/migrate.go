@@ -28,7 +28,7 @@ func migrateV1(tx *bolt.Tx, log *slog.Logger) error {
 			return err
 		}
 		q := tx.Bucket(queueBucket(t))
-		ch := chain{q: q, next: tx.Bucket(nextBucket(t)), keys: tx.Bucket(keysBucket(t)), w: &wbuf{}}
+		ch := chain{q: q, next: tx.Bucket(nextBucket(t)), keys: tx.Bucket(keysBucket(t)), w: &wbuf{}, tails: map[string]uint64{}}
 		keys := map[string]bool{}
 		var c counters
 		err := q.ForEach(func(k, v []byte) error {
@@ -39,7 +39,7 @@ func migrateV1(tx *bolt.Tx, log *slog.Logger) error {
 			if err != nil {
 				return fmt.Errorf("topic %q seq %d: %w", t, seqOf(k), err)
 			}
-			if err := ch.append(string(h.key), seqOf(k)); err != nil {
+			if _, err := ch.append(string(h.key), seqOf(k)); err != nil {
 				return err
 			}
 			keys[string(h.key)] = true

@@ -167,7 +167,8 @@ type Stats struct {
 	// Keys: keys with pending messages, per topic (what the in-memory index holds).
 	Keys map[Topic]int
 	// Backoff: per topic, when the next probe of a destination considered down is due
-	// (its circuit breaker is open: one message at a time); zero when closed.
+	// (its circuit breaker is open: one message at a time; wall clock, even when Options.Now
+	// is faked); zero when closed.
 	Backoff map[Topic]time.Time
 }
 

@@ -13,8 +13,8 @@
 // # On-disk layout (one bbolt file, format 2)
 //
 //	queue/<topic>     seq (8-byte big-endian, bucket NextSequence) → message record
-//	keys/<topic>      key → head seq ‖ tail seq (8-byte BE each) ‖ uvarint count of its
-//	                  pending messages (one entry per key with pending messages)
+//	keys/<topic>      key → seq of its head, its oldest pending message (8-byte BE); one
+//	                  entry per key with pending messages
 //	next/<topic>      seq → seq of the next pending message of the same key (8-byte BE):
 //	                  with keys, the per-key FIFO as a linked chain (see chain.go)
 //	dead/<topic>      seq → dead-letter record (reason, time, message)
@@ -38,7 +38,7 @@
 //
 // Open reads the sys counters and walks keys/<topic> (one entry per key with pending
 // messages; for each, one read of its head record for its NextAttempt), never the
-// messages: memory is O(keys with pending messages), not O(messages). Delivery finds the
+// messages (a key's tail is found at its first append, see chain.go): memory is O(keys with pending messages), not O(messages). Delivery finds the
 // next key from an in-memory ready list and timer heap and reads only the head of that key
 // (one get in keys, one in queue), so its cost does not grow with the backlog. (bbolt
 // itself walks the file's page tree at open to rebuild its freelist, which is not written
@@ -220,7 +220,8 @@ type Store struct {
 	writerWG   sync.WaitGroup
 	deliverWG  sync.WaitGroup // running Deliver calls
 
-	commits atomic.Int64 // write transactions of the writer (group commits)
+	commits atomic.Int64                // write transactions of the writer (group commits)
+	tails   map[Topic]map[string]uint64 // writer goroutine only: tail seq of each key (chain.go)
 	// afterAck, if set (tests), is called after a handler's success was committed.
 	afterAck func(m Message)
 
@@ -263,6 +264,7 @@ func Open(path string, opts Options) (*Store, error) {
 		log:        opts.Logger,
 		stopWriter: make(chan struct{}),
 		topics:     map[Topic]*topicIndex{},
+		tails:      map[Topic]map[string]uint64{},
 	}
 	s.wq.signal = make(chan struct{}, 1)
 	s.closeCtx, s.cancelClose = context.WithCancel(context.Background())
@@ -346,19 +348,19 @@ func (s *Store) loadTopic(tx *bolt.Tx, t Topic, now time.Time) error {
 		return fmt.Errorf("topic %q: missing index buckets: %w", t, errCorrupt)
 	}
 	return keys.ForEach(func(k, v []byte) error {
-		e, err := decodeKeyEntry(v)
-		if err != nil {
-			return fmt.Errorf("topic %q key %q: %w", t, k, err)
+		head, ok := decodeSeq(v)
+		if !ok {
+			return fmt.Errorf("topic %q key %q: bad entry: %w", t, k, errCorrupt)
 		}
 		var notBefore time.Time
-		if rec := q.Get(u64key(e.head)); rec != nil {
+		if rec := q.Get(u64key(head)); rec != nil {
 			h, err := decodeHeader(rec)
 			if err != nil {
-				return fmt.Errorf("topic %q seq %d: %w", t, e.head, err)
+				return fmt.Errorf("topic %q seq %d: %w", t, head, err)
 			}
 			notBefore = h.nextAttempt
 		}
-		ti.addCount(string(k), int(e.count), notBefore, now)
+		ti.addCount(string(k), 1, notBefore, now)
 		return nil
 	})
 }

@@ -69,7 +69,7 @@ type writeReq struct {
 
 	// effects on the in-memory state, applied after the commit
 	effKey   string
-	keyDelta int
+	keyDelta int // +1: the key got its first pending message; -1: its last one left
 	delta    counters
 }
 
@@ -237,6 +237,10 @@ func (s *Store) commit(batch []*writeReq, w *wbuf) {
 		return nil
 	})
 	s.commits.Add(1)
+	if err != nil {
+		// The cache may hold tails of the rolled-back transaction: rebuild it from the file.
+		clear(s.tails)
+	}
 	if err != nil && len(batch) > 1 {
 		s.log.Warn("outbox batch commit failed; retrying its requests one by one", "requests", len(batch), "err", err)
 		for _, r := range batch {
@@ -296,7 +300,7 @@ func (s *Store) apply(tx *bolt.Tx, r *writeReq, now time.Time, cur *int64, w *wb
 	}
 	// Seq-keyed buckets grow at the end: fill their pages (bbolt splits at 50% by default).
 	q.FillPercent, dead.FillPercent, next.FillPercent = appendFill, appendFill, appendFill
-	ch := chain{q: q, next: next, keys: keys, w: w}
+	ch := chain{q: q, next: next, keys: keys, w: w, tails: s.tailsOf(r.topic)}
 	switch r.kind {
 	case opEnqueue:
 		// One read per idempotency key: seen (duplicate) or the time it was recorded
@@ -314,14 +318,14 @@ func (s *Store) apply(tx *bolt.Tx, r *writeReq, now time.Time, cur *int64, w *wb
 			r.err = ErrFull
 			return nil
 		}
-		keyDelta := 1
+		existed := false
 		if r.latest {
-			n, bytes, err := ch.truncate(r.key, s.isInflight(r.topic, r.key))
+			n, bytes, had, _, err := ch.truncate(r.key, s.isInflight(r.topic, r.key))
 			if err != nil {
 				return err
 			}
+			existed = had
 			r.replaced = n
-			keyDelta -= n
 			r.delta.pending -= int64(n)
 			r.delta.bytes -= bytes
 		}
@@ -332,7 +336,8 @@ func (s *Store) apply(tx *bolt.Tx, r *writeReq, now time.Time, cur *int64, w *wb
 		if err := q.Put(w.seqKey(seq), r.rec); err != nil {
 			return err
 		}
-		if err := ch.append(r.key, seq); err != nil {
+		created, err := ch.append(r.key, seq)
+		if err != nil {
 			return err
 		}
 		for i, k := range r.dedup {
@@ -340,7 +345,10 @@ func (s *Store) apply(tx *bolt.Tx, r *writeReq, now time.Time, cur *int64, w *wb
 				return err
 			}
 		}
-		r.added, r.effKey, r.keyDelta = true, r.key, keyDelta
+		r.added, r.effKey = true, r.key
+		if created && !existed {
+			r.keyDelta = 1
+		}
 		r.delta.pending++
 		r.delta.bytes += int64(r.payLen)
 
@@ -357,10 +365,11 @@ func (s *Store) apply(tx *bolt.Tx, r *writeReq, now time.Time, cur *int64, w *wb
 				return err
 			}
 			key := string(h.key)
-			if err := removeQueued(ch, k, key, r.seq); err != nil {
+			emptied, err := removeQueued(ch, k, key, r.seq)
+			if err != nil {
 				return err
 			}
-			r.effKey, r.keyDelta = key, -1
+			r.effKey, r.keyDelta = key, emptiedDelta(emptied)
 			r.delta = counters{pending: -1, bytes: -int64(h.payloadLen)}
 			break
 		}
@@ -393,10 +402,11 @@ func (s *Store) apply(tx *bolt.Tx, r *writeReq, now time.Time, cur *int64, w *wb
 			if err := dead.Put(k, encodeDead(&d)); err != nil {
 				return err
 			}
-			if err := removeQueued(ch, k, m.Key, r.seq); err != nil {
+			emptied, err := removeQueued(ch, k, m.Key, r.seq)
+			if err != nil {
 				return err
 			}
-			r.effKey, r.keyDelta = m.Key, -1
+			r.effKey, r.keyDelta = m.Key, emptiedDelta(emptied)
 			r.delta = counters{pending: -1, bytes: -int64(len(m.Payload)), dead: 1}
 		}
 
@@ -422,10 +432,14 @@ func (s *Store) apply(tx *bolt.Tx, r *writeReq, now time.Time, cur *int64, w *wb
 			if err := q.Put(w.seqKey(seq), encodeMessage(&m)); err != nil {
 				return err
 			}
-			if err := ch.append(m.Key, seq); err != nil {
+			created, err := ch.append(m.Key, seq)
+			if err != nil {
 				return err
 			}
-			r.effKey, r.keyDelta = m.Key, 1
+			r.effKey = m.Key
+			if created {
+				r.keyDelta = 1
+			}
 			r.delta = counters{pending: 1, bytes: int64(len(m.Payload))}
 		}
 		if err := dead.Delete(k); err != nil {
@@ -438,11 +452,28 @@ func (s *Store) apply(tx *bolt.Tx, r *writeReq, now time.Time, cur *int64, w *wb
 }
 
 // removeQueued deletes one message from queue and its key's chain.
-func removeQueued(ch chain, k []byte, key string, seq uint64) error {
+func removeQueued(ch chain, k []byte, key string, seq uint64) (emptied bool, err error) {
 	if err := ch.q.Delete(k); err != nil {
-		return err
+		return false, err
 	}
 	return ch.remove(key, seq)
+}
+
+func emptiedDelta(emptied bool) int {
+	if emptied {
+		return -1
+	}
+	return 0
+}
+
+// tailsOf is the writer's tail cache of topic t (writer goroutine only).
+func (s *Store) tailsOf(t Topic) map[string]uint64 {
+	m := s.tails[t]
+	if m == nil {
+		m = map[string]uint64{}
+		s.tails[t] = m
+	}
+	return m
 }
 
 // isInflight reports whether key's head is with a handler.
