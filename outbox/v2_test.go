@@ -208,8 +208,14 @@ func TestSweepExpiresBehindStuckKey(t *testing.T) {
 	if c, err := s.DeadLetterCount(TopicNote); c != 2 || err != nil {
 		t.Fatalf("DeadLetterCount = %d, %v", c, err)
 	}
+	enqueue(t, s, TopicNote, "a", "a4") // appended behind a1 (the chain's new tail)
 	close(release)
-	waitFor(t, "a1 delivered", func() bool { st := stats(t, s); return st.Pending[TopicNote] == 0 && st.Keys[TopicNote] == 0 })
+	waitFor(t, "a1, a4 delivered", func() bool { st := stats(t, s); return st.Pending[TopicNote] == 0 && st.Keys[TopicNote] == 0 })
+	r.mu.Lock()
+	if got := fmt.Sprint(r.keys["a"]); got != "[a1 a4]" {
+		t.Errorf("key a delivered %s, want [a1 a4]", got)
+	}
+	r.mu.Unlock()
 	if n, _ := s.sweepExpired(); n != 0 {
 		t.Fatalf("second sweep moved %d", n)
 	}
@@ -365,6 +371,11 @@ func TestReopenRestoresIndexFromKeys(t *testing.T) {
 	if !reflect.DeepEqual(before, after) || after.Keys[TopicNote] != 50 || after.Pending[TopicNote] != 5000 {
 		t.Fatalf("Stats before %+v, after reopen %+v", before, after)
 	}
+	// Appends after the reopen find each key's tail on disk: they go after the backlog.
+	for k := range 50 {
+		key := fmt.Sprintf("inc-%d", k)
+		enqueue(t, s, TopicNote, key, key+":100:x")
+	}
 	var (
 		mu   sync.Mutex
 		last = map[string]int{}
@@ -385,7 +396,7 @@ func TestReopenRestoresIndexFromKeys(t *testing.T) {
 	})
 	// Keys leave the index when their last ack is committed and their handler released.
 	waitFor(t, "drained", func() bool { st := stats(t, s); return st.Pending[TopicNote] == 0 && st.Keys[TopicNote] == 0 })
-	if bad.Load() != 0 || n.Load() != 5000 {
+	if bad.Load() != 0 || n.Load() != 5050 {
 		t.Fatalf("%d order violations, %d delivered", bad.Load(), n.Load())
 	}
 	if st := stats(t, s); st.Keys[TopicNote] != 0 || st.PendingBytes != 0 {
