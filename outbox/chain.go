@@ -22,8 +22,8 @@ import (
 
 // chain works on one topic's buckets inside a write transaction. Keys and values handed to
 // bbolt come from w (kept until the commit). tails is the writer's tail cache for the topic:
-// it may be ahead of the file only within the transaction; the writer drops it when a
-// transaction fails.
+// a key is in it only while it has pending messages; it may be ahead of the file only
+// within the transaction; the writer drops it when a transaction fails.
 type chain struct {
 	q, next, keys *bolt.Bucket
 	w             *wbuf
@@ -74,6 +74,13 @@ func (c chain) tail(key string, head uint64) uint64 {
 // append adds seq (the newest) at the end of key's chain; created: the key had no pending
 // message.
 func (c chain) append(key string, seq uint64) (created bool, err error) {
+	if t, ok := c.tails[key]; ok { // cached ⇒ the key has pending messages: no read
+		if err := c.next.Put(c.w.seqKey(t), c.w.seqKey(seq)); err != nil {
+			return false, err
+		}
+		c.tails[key] = seq
+		return false, nil
+	}
 	h, kb, ok, err := c.head(key)
 	if err != nil {
 		return false, err
