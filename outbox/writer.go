@@ -16,7 +16,11 @@ import (
 // (group commit). There is no fixed delay: a lone request commits at once, and every
 // request that arrives while a commit is in flight goes into the next one, so under load
 // the batch grows with the number of waiting callers. Each caller is answered after the
-// commit, with its own outcome.
+// commit (fsynced), with its own outcome. The one wait is adaptive (see gather): after a
+// commit of n > 1 requests the writer yields until n requests are queued again, for at most
+// a quarter of the last commit's duration (≤ 250µs), so that callers it just answered and
+// that come straight back share the next commit instead of forming a second, alternating
+// half-size batch; a lone request never waits.
 //
 // Callers encode their record before handing it over; sequence numbers come from the
 // bucket sequence (kept in the bucket header: no read), idempotency keys are checked
