@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cad-sidecar/cad-sidecar/internal/suggest"
 )
 
 var (
@@ -104,7 +106,7 @@ func (c *checker) checkStruct(m map[string]any, t reflect.Type, path string) {
 		ft, ok := fields[k]
 		if !ok {
 			msg := "unknown key"
-			if s := closest(k, fields); s != "" {
+			if s := suggest.Closest(k, sortedKeys(fields)); s != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", s)
 			}
 			c.add(joinKey(path, k), "%s", msg)
@@ -202,35 +204,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-// closest returns the known key nearest to k when it is a plausible typo.
-func closest(k string, known map[string]reflect.Type) string {
-	best, bestD := "", 3
-	for _, cand := range sortedKeys(known) {
-		if d := editDistance(k, cand); d < bestD {
-			best, bestD = cand, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

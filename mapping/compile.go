@@ -15,6 +15,7 @@ import (
 
 	"github.com/cad-sidecar/cad-sidecar/adapters"
 	"github.com/cad-sidecar/cad-sidecar/assist"
+	"github.com/cad-sidecar/cad-sidecar/internal/suggest"
 )
 
 // Mapper is a compiled mapping. It is immutable and safe for concurrent use.
@@ -637,13 +638,7 @@ func (e *timezoneError) Error() string {
 }
 
 func closestKey(k string, known map[string]bool) string {
-	best, bestD := "", 3
-	for _, cand := range sortedKeys(known) {
-		if d := editDistance(k, cand); d < bestD {
-			best, bestD = cand, d
-		}
-	}
-	return best
+	return suggest.Closest(k, sortedKeys(known))
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -653,24 +648,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
