@@ -2,11 +2,7 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"math/rand/v2"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +17,6 @@ import (
 // Idempotency-Key header the sidecar sends, so a note written just before a kill and
 // written again after it is refused there.
 func TestCrashLoop(t *testing.T) {
-	bin := sidecarBinary(t)
 	const kills = 20
 	seed := uint64(time.Now().UnixNano())
 	rng := rand.New(rand.NewPCG(seed, 0))
@@ -31,64 +26,25 @@ func TestCrashLoop(t *testing.T) {
 	defer cancel()
 	cad := sim.NewCAD(sim.CADOptions{Seed: int64(seed), DedupByKey: true, NewIncidentEvery: 400 * time.Millisecond})
 	as := sim.NewAssist(sim.AssistOptions{
-		Token: "crash-assist-token", Seed: int64(seed), NotesPerCall: 8, NoteEvery: 80 * time.Millisecond,
+		Token: rigToken, Seed: int64(seed), NotesPerCall: 8, NoteEvery: 80 * time.Millisecond,
 		PushRetryEvery: 50 * time.Millisecond, PushTimeout: time.Second,
 	})
-	cadSrv := httptest.NewServer(cad)
-	defer cadSrv.Close()
-	asSrv := httptest.NewServer(as)
-	defer asSrv.Close()
-	defer as.Close()
-	as.Start(ctx)
-
-	dir := t.TempDir()
-	public, admin := freePort(t), freePort(t)
-	cfgPath := filepath.Join(dir, "config.yaml")
-	cfg := fmt.Sprintf(`
-data_dir: ./data
-log: {level: debug, format: text}
-server: {listen: %q, public_url: "http://%s"}
-admin: {listen: %q}
-assist:
-  base_url: %s
-  token: crash-assist-token
-  webhook: {auth_token: crash-webhook-auth-token-0123456789}
-cad:
-  adapter: rest
-  rest:
-    base_url: %s/api
-    poll: {schedule: "@every 1s", path: "/incidents?since={{.Cursor}}", items: data, cursor_field: updated}
-mapping:
-  incident_id: IncidentNumber
-  fields: [{name: Nature, from: Nature.Code}]
-  note: {text: "{{.CreatedAt}}|{{.Note}}"}
-outbox: {retry: {initial: 50ms, max: 500ms}}
-`, public, public, admin, asSrv.URL, cadSrv.URL)
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	logPath := filepath.Join(dir, "sidecar.log")
-	defer func() {
-		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			t.Logf("sidecar log (last 8 KiB):\n%s", b[max(0, len(b)-8192):])
-		}
-	}()
+	r := newRig(t, cad, as)
 
 	for range 6 {
 		cad.AddIncident()
 	}
 	cad.Start(ctx) // more incidents keep appearing while the sidecar is being killed
-	p := startSidecar(t, bin, cfgPath, logPath)
+	p := r.start(t)
 	for i := range kills {
 		time.Sleep(time.Duration(150+rng.IntN(900)) * time.Millisecond)
 		p.kill()
-		p = startSidecar(t, bin, cfgPath, logPath)
+		p = r.start(t)
 		if i == kills/2 {
 			cad.Close() // stop creating incidents; the calls already linked go on
 		}
 	}
-	waitFor(t, 15*time.Second, "the last restart to serve", func() bool { return httpOK("http://" + admin + "/healthz") })
+	waitFor(t, 15*time.Second, "the last restart to serve", func() bool { return httpOK("http://" + r.admin + "/healthz") })
 	waitFor(t, 120*time.Second, "every call finished and every acknowledged note in the CAD", func() bool {
 		return as.Pending() == 0 && missing(cad, as) == 0
 	})

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -115,64 +114,23 @@ func httpOK(url string) bool {
 // the CAD back, and checks that every note the sidecar acknowledged reached the CAD, in
 // order per incident.
 func TestCrashWhileCADDown(t *testing.T) {
-	bin := sidecarBinary(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-
 	cad := sim.NewCAD(sim.CADOptions{Seed: 7})
 	as := sim.NewAssist(sim.AssistOptions{
-		Token: "e2e-assist-token", Seed: 7, NotesPerCall: 6, NoteEvery: 150 * time.Millisecond,
+		Token: rigToken, Seed: 7, NotesPerCall: 6, NoteEvery: 150 * time.Millisecond,
 		PushRetryEvery: 100 * time.Millisecond,
 	})
-	cadSrv := httptest.NewServer(cad)
-	defer cadSrv.Close()
-	asSrv := httptest.NewServer(as)
-	defer asSrv.Close()
+	r := newRig(t, cad, as)
 	cad.Start(ctx)
-	as.Start(ctx)
-	defer cad.Close()
-	defer as.Close()
-
-	dir := t.TempDir()
-	public, admin := freePort(t), freePort(t)
-	cfgPath := filepath.Join(dir, "config.yaml")
-	cfg := fmt.Sprintf(`
-data_dir: ./data
-log: {level: debug, format: text}
-server: {listen: %q, public_url: "http://%s"}
-admin: {listen: %q}
-assist:
-  base_url: %s
-  token: e2e-assist-token
-  webhook: {auth_token: e2e-webhook-auth-token-0123456789}
-cad:
-  adapter: rest
-  rest:
-    base_url: %s/api
-    poll: {schedule: "@every 1s", path: "/incidents?since={{.Cursor}}", items: data, cursor_field: updated}
-mapping:
-  incident_id: IncidentNumber
-  fields: [{name: Nature, from: Nature.Code}]
-  note: {text: "{{.CreatedAt}}|{{.Note}}"}
-outbox: {retry: {initial: 100ms, max: 500ms}}
-`, public, public, admin, asSrv.URL, cadSrv.URL)
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	logPath := filepath.Join(dir, "sidecar.log")
-	defer func() {
-		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			t.Logf("sidecar log:\n%s", b)
-		}
-	}()
+	bin, admin := r.bin, r.admin
 
 	const incidents = 4
 	for range incidents {
 		cad.AddIncident()
 	}
 	cad.SetDown(true) // the CAD answers 503 to polls and to notes…
-	p := startSidecar(t, bin, cfgPath, logPath)
+	p := r.start(t)
 	waitFor(t, 15*time.Second, "admin listener", func() bool { return httpOK("http://" + admin + "/healthz") })
 	cad.SetDown(false) // …up just long enough for the incidents to be polled and linked
 	waitFor(t, 15*time.Second, "incidents linked", func() bool { return as.LinkCount() == incidents })
@@ -186,7 +144,7 @@ outbox: {retry: {initial: 100ms, max: 500ms}}
 	p.kill()
 	ackedAtKill := len(as.Acked())
 
-	p = startSidecar(t, bin, cfgPath, logPath)
+	p = r.start(t)
 	waitFor(t, 15*time.Second, "restarted sidecar", func() bool { return httpOK("http://" + admin + "/healthz") })
 	// The Docker HEALTHCHECK: alive, but not ready while the CAD cannot be polled.
 	if out, err := exec.Command(bin, "healthcheck", "--addr", admin).CombinedOutput(); err != nil {
