@@ -34,18 +34,21 @@ const bucketParts = "note_parts"
 // handleEvent is the webhook receiver's durable step: it returns nil only once the event is
 // on disk (or known to be a duplicate).
 func (s *Sidecar) handleEvent(ctx context.Context, ev assist.Event) error {
+	var err error
 	switch ev.Kind {
 	case assist.EventNote:
-		s.metrics.Webhooks.WithLabelValues("note").Inc()
-		return s.queueNote(ctx, "push", *ev.Note)
+		err = s.queueNote(ctx, "push", *ev.Note)
 	case assist.EventCallStatus:
-		s.metrics.Webhooks.WithLabelValues("call_status").Inc()
-		return s.callStatus(ctx, *ev.Status)
+		err = s.callStatus(ctx, *ev.Status)
 	case assist.EventActivation:
-		s.metrics.Webhooks.WithLabelValues("activation").Inc()
-		return s.activation(ctx, *ev.Activation)
+		err = s.activation(ctx, *ev.Activation)
+	default:
+		return fmt.Errorf("unknown event kind %v", ev.Kind)
 	}
-	return fmt.Errorf("unknown event kind %v", ev.Kind)
+	if err == nil { // counted once accepted: a refused (503/500) event is not
+		s.metrics.Webhooks.WithLabelValues(ev.Kind.String()).Inc()
+	}
+	return err
 }
 
 func (s *Sidecar) callStatus(ctx context.Context, st assist.CallStatusUpdateWebhook) error {

@@ -101,3 +101,27 @@ func TestWebhookOutboxFull(t *testing.T) {
 		t.Fatalf("after recovery: %d", resp.StatusCode)
 	}
 }
+
+// cad_sidecar_webhook_events_total counts accepted events (README): a webhook refused
+// with 503 because the outbox is full was not accepted and is not counted.
+func TestWebhookEventsMetricCountsAcceptedOnly(t *testing.T) {
+	e := start(t, envOptions{cadDown: true, edit: func(c *config.Config) { c.Outbox.MaxBytes = 600 }})
+	accepted, refused := 0, 0
+	for i := range 20 {
+		resp, _ := post(t, e.hookURL, hookToken, noteBody("INC-1", "note "+strings.Repeat("n", i)))
+		switch resp.StatusCode {
+		case http.StatusOK:
+			accepted++
+		case http.StatusServiceUnavailable:
+			refused++
+		default:
+			t.Fatalf("note %d: %d", i, resp.StatusCode)
+		}
+	}
+	if refused == 0 {
+		t.Fatal("outbox never reported full")
+	}
+	if got := e.metric(t, "cad_sidecar_webhook_events_total", "event", "note"); got != float64(accepted) {
+		t.Fatalf("webhook_events_total{event=note} = %v, want %d accepted (%d refused with 503)", got, accepted, refused)
+	}
+}
