@@ -147,7 +147,7 @@ func (s *Sidecar) enqueueNote(ctx context.Context, via string, q queuedNote, key
 func (s *Sidecar) deliverNote(ctx context.Context, m outbox.Message) error {
 	var q queuedNote
 	if err := json.Unmarshal(m.Payload, &q); err != nil {
-		return outbox.Permanent(fmt.Errorf("stored note is not valid JSON: %w", err))
+		return outbox.Permanent(fmt.Errorf("stored note of incident %s is not valid JSON: %w", m.Key, err))
 	}
 	n, parts, err := s.renderNote(q)
 	if err != nil {

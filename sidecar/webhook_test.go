@@ -125,3 +125,22 @@ func TestWebhookEventsMetricCountsAcceptedOnly(t *testing.T) {
 		t.Fatalf("webhook_events_total{event=note} = %v, want %d accepted (%d refused with 503)", got, accepted, refused)
 	}
 }
+
+// A stored note that cannot be decoded goes to the dead letters with a reason that names
+// its incident, so an operator knows which CAD incident is missing a note.
+func TestUndecodableStoredNoteNamesIncident(t *testing.T) {
+	e := start(t, envOptions{})
+	st := e.s.Store()
+	if _, err := st.Enqueue(t.Context(), outbox.TopicNote, "INC-BROKEN", []byte("{not json")); err != nil {
+		t.Fatal(err)
+	}
+	var dead []outbox.DeadLetter
+	waitFor(t, 10*time.Second, "the dead letter", func() bool {
+		var err error
+		dead, err = st.DeadLetters(outbox.TopicNote)
+		return err == nil && len(dead) == 1
+	})
+	if !strings.Contains(dead[0].Reason, "INC-BROKEN") {
+		t.Fatalf("dead letter reason %q does not name the incident", dead[0].Reason)
+	}
+}
