@@ -14,11 +14,10 @@ import (
 
 // DecodeCSV decodes CSV (RFC 4180: comma-separated, fields quoted with '"' may hold
 // commas, doubled quotes and newlines) into one record per data row. The first row is the
-// header: its names, trimmed of surrounding whitespace and of a UTF-8 byte order mark, are
-// the keys; an empty or repeated name is an error naming the column. Every value is a
-// string, as written. Every row must have as many fields as the header (an error names the
+// header: its names, trimmed of surrounding whitespace, are the keys; an empty or repeated
+// name is an error naming the column. Every value is a string, as written. Every row must have as many fields as the header (an error names the
 // line). Empty lines are skipped; an empty input or a header alone gives no records.
-// UTF-16 input with a byte order mark is transcoded.
+// A UTF-8 byte order mark is skipped and UTF-16 input with a byte order mark is transcoded.
 func DecodeCSV(r io.Reader, lim Limits) ([]adapters.Record, error) {
 	lim = lim.withDefaults()
 	in := bufio.NewReader(&limitedReader{r: r, left: lim.MaxBytes, lim: lim})
@@ -31,6 +30,10 @@ func DecodeCSV(r io.Reader, lim Limits) ([]adapters.Record, error) {
 			return nil, csvError(0, err)
 		}
 		in = bufio.NewReader(bytes.NewReader(data))
+	} else if head, _ := in.Peek(len(bomUTF8)); bytes.Equal(head, bomUTF8) {
+		// Skipped before the CSV reader sees it: a mark before a quoted header name
+		// ("\uFEFF\"Id\"", as Excel and SQL Server write) would be a bare quote.
+		_, _ = in.Discard(len(bomUTF8))
 	}
 	cr := csv.NewReader(in)
 	cr.ReuseRecord = true
@@ -45,9 +48,6 @@ func DecodeCSV(r io.Reader, lim Limits) ([]adapters.Record, error) {
 	keys := make([]string, len(header))
 	seen := make(map[string]int, len(header))
 	for i, h := range header {
-		if i == 0 {
-			h = strings.TrimPrefix(h, "\uFEFF")
-		}
 		h = strings.TrimSpace(h)
 		if len(h) > lim.MaxString {
 			return nil, csvError(1, fmt.Errorf("column %d: header name: %w", i+1, lim.stringTooLong()))

@@ -49,6 +49,9 @@ func TestDecodeCSV(t *testing.T) {
 		{"quoted", "a,b\n\"x,\"\"y\"\"\r\nz\",\"\"\n", []adapters.Record{{"a": "x,\"y\"\nz", "b": ""}}},
 		{"UTF-16LE BOM", string(utf16Bytes("a,b\r\né,2\r\n", false, true)), []adapters.Record{{"a": "é", "b": "2"}}},
 		{"UTF-16BE BOM", string(utf16Bytes("a\n😀\n", true, true)), []adapters.Record{{"a": "😀"}}},
+		// Excel, SQL Server and PowerShell exports: a UTF-8 byte order mark before a quoted header.
+		{"UTF-8 BOM quoted header", "\uFEFF\"a\",\"b\"\r\n\"1\",\"2\"\r\n", []adapters.Record{{"a": "1", "b": "2"}}},
+		{"UTF-8 BOM", "\uFEFFa,b\n1,2\n", []adapters.Record{{"a": "1", "b": "2"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
