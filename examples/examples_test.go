@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
@@ -113,5 +114,61 @@ func TestExampleConfigsAreValid(t *testing.T) {
 		if _, err := config.Load(cfg, config.Options{Environ: []string{}}); err != nil {
 			t.Errorf("%s: %v", cfg, err)
 		}
+	}
+}
+
+// TestHexagonUnitsAndRemarks: in XML a repeated element is a list only when it repeats. A
+// new incident has one unit or none, and one remark: the mapping must still link it, with
+// the same values a list would give.
+func TestHexagonUnitsAndRemarks(t *testing.T) {
+	m, err := config.LoadMapping("hexagon-xml/config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := os.ReadFile("hexagon-xml/record.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const (
+		l4      = `<cad:Unit id="L4"><cad:Status>DISP</cad:Status></cad:Unit>`
+		bc1     = `<cad:Unit id="BC1"><cad:Status>DISP</cad:Status></cad:Unit>`
+		e12     = `<cad:Unit id="E12"><cad:Status>ENR</cad:Status></cad:Unit>`
+		remark2 = `<cad:Remark at="10:00:02">Caller &amp; family outside</cad:Remark>`
+	)
+	edit := func(pairs ...string) []byte {
+		return []byte(strings.NewReplacer(pairs...).Replace(string(full)))
+	}
+	tests := []struct {
+		name string
+		xml  []byte
+		want map[string]string
+	}{
+		{"one unit, one remark", edit(l4, "", bc1, "", remark2, ""),
+			map[string]string{"Units": "E12", "FirstUnitStatus": "ENR", "Remarks": "Smoke showing, 2nd floor"}},
+		{"no unit yet", edit(l4, "", bc1, "", e12, ""),
+			map[string]string{"Units": "", "FirstUnitStatus": ""}},
+		{"no Units element", edit(l4, "", bc1, "", e12, "", "<cad:Units>", "", "</cad:Units>", ""),
+			map[string]string{"Units": "", "FirstUnitStatus": ""}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec, err := record.DecodeXML(tt.xml, record.Limits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := m.Map(rec)
+			if err != nil || res.Filtered {
+				t.Fatalf("Map = %+v, %v", res, err)
+			}
+			got := map[string]string{}
+			for _, f := range res.Request.Fields {
+				got[f.Name] = f.Value
+			}
+			for k, v := range tt.want {
+				if got[k] != v {
+					t.Errorf("%s = %q, want %q", k, got[k], v)
+				}
+			}
+		})
 	}
 }

@@ -8,7 +8,8 @@ import (
 )
 
 // Path is a parsed path into a record: dotted keys, [n] for list elements ([-1] is the last
-// element), e.g. "Units[0].Id". The empty path is the value itself. Keys may contain any
+// element), e.g. "Units[0].Id"; a value that is not a list is a list of one (its [0] and
+// [-1] are the value: a single XML element is not a list). The empty path is the value itself. Keys may contain any
 // character except '.', '[' and ']'. For XML records, @name is an attribute and #text an
 // element's text ("Location.Address.@type", "Remarks.#text"; #text of an element that has
 // only text is that text). Parse once with ParsePath and reuse.
@@ -66,7 +67,8 @@ func ParsePath(s string) (Path, error) {
 func (p Path) String() string { return p.src }
 
 // Lookup resolves the path in v. It reports false when a key or element is missing or
-// when a step meets a value that is not a map (key) or a list (index).
+// when a step meets a value that is not a map (key), or an index other than [0] and [-1]
+// meets a value that is not a list.
 func (p Path) Lookup(v any) (any, bool) {
 	for _, s := range p.steps {
 		var ok bool
@@ -142,6 +144,12 @@ func index(v any, i int) (any, bool) {
 	}
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Slice && rv.Kind() != reflect.Array {
+		// A value that is not a list is a list of one: in an XML record an element is a
+		// list only when it repeats, so Units.Unit[0] is the only unit of an incident
+		// that has one.
+		if i == 0 || i == -1 {
+			return v, true
+		}
 		return nil, false
 	}
 	if i < 0 {

@@ -1,6 +1,8 @@
 package mapping
 
 import (
+	"github.com/cad-sidecar/cad-sidecar/adapters"
+
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -119,5 +121,36 @@ func TestNumberValue(t *testing.T) {
 		if got := numberValue(json.Number(tc.in)); got != tc.want {
 			t.Errorf("numberValue(%s) = %#v, want %#v", tc.in, got, tc.want)
 		}
+	}
+}
+
+// In an XML record an element is a list only when it repeats: Units.Unit[0] must find the
+// only unit of an incident that has one, in from paths and in the Mapper's shared paths.
+func TestLookupSingleElementIsAListOfOne(t *testing.T) {
+	one := adapters.Record{"Units": map[string]any{"Unit": map[string]any{"@id": "E12", "Status": "ENR"}},
+		"Remarks": map[string]any{"Remark": "Smoke showing"}, "None": nil}
+	tests := []struct {
+		path string
+		want any
+		ok   bool
+	}{
+		{"Units.Unit[0].Status", "ENR", true},
+		{"Units.Unit[-1].@id", "E12", true},
+		{"Units.Unit[1].Status", nil, false},
+		{"Units.Unit[-2]", nil, false},
+		{"Remarks.Remark[0]", "Smoke showing", true},
+		{"None[0]", nil, false},
+		{"Missing[0]", nil, false},
+	}
+	for _, tc := range tests {
+		got, ok := Lookup(one, tc.path)
+		if ok != tc.ok || got != tc.want {
+			t.Errorf("Lookup(%q) = %#v, %v; want %#v, %v", tc.path, got, ok, tc.want, tc.ok)
+		}
+	}
+	m := mustCompile(t, Config{IncidentID: "Units.Unit[0].@id", Fields: []Field{{Name: "Status", From: "Units.Unit[0].Status"}}})
+	res, err := m.Map(one)
+	if err != nil || res.Request.IncidentID != "E12" || res.Request.Fields[0].Value != "ENR" {
+		t.Errorf("Map = %+v, %v", res, err)
 	}
 }
