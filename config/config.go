@@ -69,6 +69,9 @@ type WebhookConfig struct {
 type PullConfig struct {
 	Schedule string        `koanf:"schedule"` // robfig/cron spec
 	Grace    time.Duration `koanf:"grace"`    // keep polling this long after a call ENDED
+	// MaxAge stops polling a call this long after it was linked when no ENDED status came
+	// (in pull-only mode none ever comes: there is no webhook).
+	MaxAge time.Duration `koanf:"max_age"`
 }
 
 // CADConfig is the `cad:` section. Adapter selects the integration; its own section
@@ -106,7 +109,7 @@ func Default() Config {
 			Timeout: 10 * time.Second,
 			Notes:   "push",
 			Webhook: WebhookConfig{Register: true, Events: "*", Path: "/webhookhandler/cad", MaxBody: MiB},
-			Pull:    PullConfig{Schedule: "@every 5s", Grace: 10 * time.Minute},
+			Pull:    PullConfig{Schedule: "@every 5s", Grace: 10 * time.Minute, MaxAge: 6 * time.Hour},
 		},
 		CAD: CADConfig{Adapter: "rest"},
 		Outbox: OutboxConfig{

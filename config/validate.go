@@ -66,6 +66,9 @@ func (c *Config) validate() []Problem {
 		if a.Pull.Grace < 0 {
 			bad("assist.pull.grace", "must not be negative, got %s", a.Pull.Grace)
 		}
+		if a.Pull.MaxAge < time.Minute {
+			bad("assist.pull.max_age", "must be at least 1m, got %s", a.Pull.MaxAge)
+		}
 	}
 
 	if _, ok := adapters.Lookup(c.CAD.Adapter); !ok {

@@ -23,9 +23,10 @@ const (
 // changed incident, then advance the cursor. One bad record is reported and skipped; it
 // never stops the poll.
 func (s *Sidecar) pollCAD(ctx context.Context) {
-	if ctx.Err() != nil {
-		return
+	if ctx.Err() != nil || !s.polling.TryLock() {
+		return // stopping, or the previous poll (the first one, or a slow CAD) still runs
 	}
+	defer s.polling.Unlock()
 	if err := s.pollOnce(ctx); err != nil {
 		if ctx.Err() != nil {
 			return
@@ -156,6 +157,11 @@ func (s *Sidecar) deliverLink(ctx context.Context, m outbox.Message) error {
 		return fmt.Errorf("store link %s ↔ %s: %w", req.IncidentID, resp.CallID, err)
 	}
 	s.log.Info("incident linked", "incident_id", req.IncidentID, "call_id", resp.CallID)
+	if s.mapper.ActivationNotes() {
+		if err := s.flushActivations(ctx, resp.CallID, req.IncidentID); err != nil {
+			return err
+		}
+	}
 	if s.mapper.CallStatusNotes() {
 		// A status that came before the link was kept by the store and is now applied:
 		// write its note now (the idempotency key makes a second one harmless).

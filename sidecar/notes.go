@@ -84,13 +84,73 @@ func (s *Sidecar) activation(ctx context.Context, a assist.AssistantActivationWe
 	if err != nil {
 		return fmt.Errorf("read link of call %s: %w", a.CallID, err)
 	}
+	at := time.Now().UTC().Format(time.RFC3339)
 	if !known {
-		s.log.Warn("assistant activation for a call not linked yet: no note written", "call_id", a.CallID)
-		return nil
+		// The call is not linked yet (the incident is often created during the call): keep
+		// the activation; deliverLink writes its note once the link exists.
+		return s.keepActivation(a, at)
 	}
-	q := queuedNote{Event: "activation", At: time.Now().UTC().Format(time.RFC3339), Activation: &a}
-	q.CallID, q.IncidentID = a.CallID, l.IncidentID
+	return s.queueActivationNote(ctx, l.IncidentID, a, at)
+}
+
+func (s *Sidecar) queueActivationNote(ctx context.Context, incidentID string, a assist.AssistantActivationWebhook, at string) error {
+	q := queuedNote{Event: "activation", At: at, Activation: &a}
+	q.CallID, q.IncidentID = a.CallID, incidentID
 	return s.enqueueNote(ctx, "push", q, activationKey(a))
+}
+
+// bucketActivations holds, per call id, the activations that came before the call's link.
+const bucketActivations = "pending_activation"
+
+type pendingActivation struct {
+	Activation assist.AssistantActivationWebhook `json:"activation"`
+	At         string                            `json:"at"`
+}
+
+func (s *Sidecar) keepActivation(a assist.AssistantActivationWebhook, at string) error {
+	s.pendingMu.Lock()
+	defer s.pendingMu.Unlock()
+	list, err := s.pendingActivations(a.CallID)
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(append(list, pendingActivation{Activation: a, At: at}))
+	if err != nil {
+		return fmt.Errorf("encode activation: %w", err)
+	}
+	if err := s.store.Put(bucketActivations, a.CallID, string(b)); err != nil {
+		return fmt.Errorf("keep activation of call %s: %w", a.CallID, err)
+	}
+	s.log.Info("assistant activation kept until the call is linked", "call_id", a.CallID)
+	return nil
+}
+
+func (s *Sidecar) pendingActivations(callID string) ([]pendingActivation, error) {
+	v, ok, err := s.store.Get(bucketActivations, callID)
+	if err != nil || !ok {
+		return nil, err
+	}
+	var list []pendingActivation
+	if err := json.Unmarshal([]byte(v), &list); err != nil {
+		return nil, fmt.Errorf("activations kept for call %s: %w", callID, err)
+	}
+	return list, nil
+}
+
+// flushActivations queues the notes of the activations kept for a call that is now linked.
+func (s *Sidecar) flushActivations(ctx context.Context, callID, incidentID string) error {
+	s.pendingMu.Lock()
+	defer s.pendingMu.Unlock()
+	list, err := s.pendingActivations(callID)
+	if err != nil || len(list) == 0 {
+		return err
+	}
+	for _, p := range list {
+		if err := s.queueActivationNote(ctx, incidentID, p.Activation, p.At); err != nil {
+			return err
+		}
+	}
+	return s.store.Delete(bucketActivations, callID)
 }
 
 // activationKey is an activation note's idempotency key.
@@ -239,8 +299,15 @@ func (s *Sidecar) pullNotes(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		if l.CallID == "" || (l.Status == assist.CallEnded && now.Sub(l.EndedAt) > s.cfg.Assist.Pull.Grace) {
+		switch {
+		case l.CallID == "":
 			continue
+		case l.Status == assist.CallEnded:
+			if now.Sub(l.EndedAt) > s.cfg.Assist.Pull.Grace {
+				continue
+			}
+		case now.Sub(l.LinkedAt) > s.cfg.Assist.Pull.MaxAge:
+			continue // no end seen (pull-only has no webhook): a call does not last this long
 		}
 		if err := s.pullCall(ctx, l); err != nil && ctx.Err() == nil {
 			s.log.Warn("notes pull failed", "call_id", l.CallID, "incident_id", l.IncidentID, "err", err)

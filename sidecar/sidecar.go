@@ -39,6 +39,8 @@ type Sidecar struct {
 	receiver *assist.Receiver
 	hashes   hashCache
 
+	polling    sync.Mutex // held by the running CAD poll: polls never overlap
+	pendingMu  sync.Mutex // serialises the read-modify-write of kept activations
 	registered atomic.Bool
 	lastPollOK atomic.Int64 // unix nanos of the last good poll; 0 = none yet
 	pollErr    atomic.Pointer[string]
@@ -166,23 +168,12 @@ func (s *Sidecar) Run(ctx context.Context) error {
 		}()
 	}
 
-	goOwned("link delivery", func(ctx context.Context) error {
-		return ignoreCanceled(s.store.Deliver(ctx, outbox.TopicLink, s.deliverLink))
-	})
-	goOwned("note delivery", func(ctx context.Context) error {
-		return ignoreCanceled(s.store.Deliver(ctx, outbox.TopicNote, s.deliverNote))
-	})
-	if s.receiver != nil && s.cfg.Assist.Webhook.Register {
-		goOwned("webhook registration", s.registerWebhook)
-	} else {
-		s.setRegistered()
-	}
-
 	sched := cron.New(cron.WithChain(cron.SkipIfStillRunning(cronLogger{s.log})), cron.WithLogger(cronLogger{s.log}))
 	pollSpec := "@every 5s"
 	if sc, ok := s.source.(adapters.Scheduled); ok && sc.Schedule() != "" {
 		pollSpec = sc.Schedule()
 	}
+	// Every schedule is added before any goroutine starts, so a bad one returns cleanly.
 	poll := cron.FuncJob(func() { s.pollCAD(ctx) })
 	if _, err := sched.AddJob(pollSpec, poll); err != nil {
 		return fmt.Errorf("cad poll schedule %q: %w", pollSpec, err)
@@ -195,6 +186,18 @@ func (s *Sidecar) Run(ctx context.Context) error {
 	if _, err := sched.AddFunc("@every 1h", func() { s.pruneState(ctx) }); err != nil {
 		return fmt.Errorf("state pruning schedule: %w", err)
 	}
+	goOwned("link delivery", func(ctx context.Context) error {
+		return ignoreCanceled(s.store.Deliver(ctx, outbox.TopicLink, s.deliverLink))
+	})
+	goOwned("note delivery", func(ctx context.Context) error {
+		return ignoreCanceled(s.store.Deliver(ctx, outbox.TopicNote, s.deliverNote))
+	})
+	if s.receiver != nil && s.cfg.Assist.Webhook.Register {
+		goOwned("webhook registration", s.registerWebhook)
+	} else {
+		s.setRegistered()
+	}
+
 	sched.Start()
 	goOwned("first poll", func(ctx context.Context) error { s.pollCAD(ctx); return nil })
 
