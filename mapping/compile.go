@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"text/template"
+	"text/template/parse"
 	"time"
 
 	"github.com/expr-lang/expr"
@@ -321,7 +322,7 @@ func (cp *compiler) source(key string, s Source, shorthand bool) source {
 		out.prog = p
 		cp.tryExpr(sub, out.text, p)
 	case kindTemplate:
-		t, err := template.New(sub).Funcs(TemplateFuncs()).Parse(out.text)
+		t, err := parseRecordTemplate(sub, out.text)
 		if err != nil {
 			cp.add(sub, "cannot parse "+strconv.Quote(out.text)+": "+templateError(err))
 			return out
@@ -606,17 +607,59 @@ func (s *source) path() Path {
 	return p
 }
 
-// execRecordTemplate renders a template over a record; a missing key renders as "".
+// execRecordTemplate renders a template of parseRecordTemplate over a record.
 func execRecordTemplate(t *template.Template, rec any) (string, error) {
 	var b strings.Builder
 	if err := t.Execute(&b, rec); err != nil {
 		return "", err
 	}
-	out := b.String()
-	if strings.Contains(out, "<no value>") {
-		out = strings.ReplaceAll(out, "<no value>", "")
+	return b.String(), nil
+}
+
+// textFunc ends every printing action of a record template (parseRecordTemplate).
+const textFunc = "_text"
+
+// parseRecordTemplate parses a template over records. Each action that prints is piped into
+// String, as html/template adds its escapers: a value prints as from: copies it (a SQL
+// row's 1500000.0 as "1500000", not fmt's "1.5e+06"; a time in RFC 3339; bytes as text)
+// and a missing key prints as "" (fmt's "<no value>" is never written, so record text
+// that reads "<no value>" is kept).
+func parseRecordTemplate(name, text string) (*template.Template, error) {
+	t, err := template.New(name).Funcs(TemplateFuncs()).Funcs(template.FuncMap{textFunc: String}).Parse(text)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	for _, tt := range t.Templates() {
+		if tt.Tree != nil {
+			printAsText(tt.Tree, tt.Tree.Root)
+		}
+	}
+	return t, nil
+}
+
+func printAsText(tree *parse.Tree, n parse.Node) {
+	switch x := n.(type) {
+	case *parse.ListNode:
+		if x != nil {
+			for _, c := range x.Nodes {
+				printAsText(tree, c)
+			}
+		}
+	case *parse.ActionNode:
+		if len(x.Pipe.Decl) == 0 { // {{$v := ...}} and {{$v = ...}} print nothing
+			id := parse.NewIdentifier(textFunc).SetTree(tree).SetPos(x.Pos)
+			x.Pipe.Cmds = append(x.Pipe.Cmds, &parse.CommandNode{NodeType: parse.NodeCommand, Pos: x.Pos, Args: []parse.Node{id}})
+		}
+	case *parse.IfNode:
+		printAsText(tree, x.List)
+		printAsText(tree, x.ElseList)
+	case *parse.RangeNode:
+		printAsText(tree, x.List)
+		printAsText(tree, x.ElseList)
+	case *parse.WithNode:
+		printAsText(tree, x.List)
+		printAsText(tree, x.ElseList)
+	}
 }
 
 func loadLocation(name string) (*time.Location, error) {

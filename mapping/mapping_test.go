@@ -347,3 +347,35 @@ func TestMapSQLRow(t *testing.T) {
 		t.Errorf("Map = %q %q, want %q", res.Request.IncidentID, got, want)
 	}
 }
+
+// A template prints a value as from: and str() do: a SQL row's float64 without an exponent,
+// a time in RFC 3339, bytes as text. Record text that reads "<no value>" is kept; a
+// missing key is still "".
+func TestTemplateRendersLikeFrom(t *testing.T) {
+	opened := time.Date(2026, 3, 1, 14, 5, 33, 0, time.UTC)
+	rec := adapters.Record{"id": "1", "amount": 1500000.0, "tiny": 0.00001, "opened": opened,
+		"raw": []byte("Main St"), "remarks": "caller said <no value> twice", "loc": map[string]any{"n": json.Number("12.50")}}
+	c := Config{IncidentID: "id", Fields: []Field{
+		{Name: "Amount", Template: "{{.amount}}"},
+		{Name: "Tiny", Template: "{{.tiny}}"},
+		{Name: "Opened", Template: "{{.opened}}"},
+		{Name: "Raw", Template: "{{.raw}}"},
+		{Name: "Remarks", Template: "{{.remarks}}"},
+		{Name: "Missing", Template: "[{{.nope}}|{{.loc.nope}}|{{.nope.deeper}}]"},
+		{Name: "Number", Template: "{{.loc.n}} {{with .loc}}{{.n}}{{end}} {{range $k, $v := .loc}}{{$k}}={{$v}}{{end}}"},
+		{Name: "Funcs", Template: `{{json .remarks}} {{.opened.Format "2006"}} {{printf "%.1f" .amount}}`},
+	}}
+	res, err := mustCompile(t, c).Map(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"1500000", "0.00001", "2026-03-01T14:05:33Z", "Main St", "caller said <no value> twice", "[||]",
+		"12.50 12.50 n=12.50", `"caller said <no value> twice" 2026 1500000.0`}
+	var got []string
+	for _, f := range res.Request.Fields {
+		got = append(got, f.Value)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+}
