@@ -2,9 +2,11 @@ package mapping
 
 import (
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -317,5 +319,32 @@ func TestExplain(t *testing.T) {
 	_, err = m.Explain(decodeRecord(t, []byte(`{"Status": "OPEN"}`)))
 	if err == nil {
 		t.Error("no error for a missing incident id")
+	}
+}
+
+// The cache of extract's regular expressions stays bounded: in entries (also after 2^31
+// misses, when the counter would wrap) and in the size of each pattern, since a pattern
+// built from record data may be as long as a record's string.
+func TestRegexpCacheBounded(t *testing.T) {
+	saved := regexpCount.Load()
+	defer regexpCount.Store(saved)
+
+	long := "(?:x)" + strings.Repeat("a", 64<<10)
+	if _, err := extract("aaa", long, -1); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := regexps.Load(long); ok {
+		t.Error("a 64 KiB pattern was cached")
+	}
+
+	regexpCount.Store(math.MaxInt32) // a long-running poller that has seen 2^31 patterns
+	for i := range 3 {
+		pat := "wrap-" + strconv.Itoa(i)
+		if _, err := extract("x", pat, -1); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := regexps.Load(pat); ok {
+			t.Errorf("pattern %d past the cap was cached (counter %d)", i, regexpCount.Load())
+		}
 	}
 }

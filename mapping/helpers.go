@@ -136,13 +136,17 @@ func substr(s string, start, length int) string {
 }
 
 // Regular expressions of extract, compiled once. Patterns from the config are few; a
-// pattern built at run time from record data is compiled but not cached past the cap.
+// pattern built at run time from record data is compiled but not cached past the cap, nor
+// when it is longer than a pattern written in a config.
 var (
 	regexps     sync.Map // pattern → *regexp.Regexp
 	regexpCount atomic.Int32
 )
 
-const regexpCacheMax = 1024
+const (
+	regexpCacheMax     = 1024
+	regexpCacheMaxSize = 1024 // bytes of one cached pattern
+)
 
 func cachedRegexp(pat string) (*regexp.Regexp, error) {
 	if re, ok := regexps.Load(pat); ok {
@@ -152,8 +156,11 @@ func cachedRegexp(pat string) (*regexp.Regexp, error) {
 	if err != nil {
 		return nil, err
 	}
-	if regexpCount.Add(1) <= regexpCacheMax {
-		regexps.Store(pat, re)
+	// Counted only when stored, so that misses past the cap cannot wrap the counter.
+	if len(pat) <= regexpCacheMaxSize && regexpCount.Load() < regexpCacheMax {
+		if _, loaded := regexps.LoadOrStore(pat, re); !loaded {
+			regexpCount.Add(1)
+		}
 	}
 	return re, nil
 }
