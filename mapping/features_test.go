@@ -348,3 +348,41 @@ func TestRegexpCacheBounded(t *testing.T) {
 		}
 	}
 }
+
+// A CAD local time without a zone at the DST edges of mapping.timezone. In the spring gap
+// (02:30 does not exist) it is read with the offset in force before the change, as a clock
+// that has not sprung forward yet shows it (Java, Python and PostgreSQL do the same) — the
+// same in zones west and east of UTC; in the autumn overlap the first 01:30 is meant.
+func TestParseTimeDSTEdges(t *testing.T) {
+	tests := []struct{ zone, in, layout, want string }{
+		{"America/Chicago", "2026-03-08 01:59:59", "", "2026-03-08T07:59:59Z"},
+		{"America/Chicago", "2026-03-08 02:30:00", "", "2026-03-08T08:30:00Z"},
+		{"America/Chicago", "03/08/2026 02:00:00", "", "2026-03-08T08:00:00Z"},
+		{"America/Chicago", "2026-03-08T02:30:00", "", "2026-03-08T08:30:00Z"},
+		{"America/Chicago", "08.03.2026 02:30", "02.01.2006 15:04", "2026-03-08T08:30:00Z"},
+		{"America/Chicago", "2026-03-08 03:00:00", "", "2026-03-08T08:00:00Z"},
+		{"America/Chicago", "2026-03-08T02:30:00-06:00", "", "2026-03-08T08:30:00Z"},
+		{"America/Chicago", "2026-11-01 01:30:00", "", "2026-11-01T06:30:00Z"},
+		{"America/Chicago", "2026-11-01 02:00:00", "", "2026-11-01T08:00:00Z"},
+		{"America/Chicago", "2026-11-01T01:30:00-06:00", "", "2026-11-01T07:30:00Z"}, // a zone given is exact
+		{"America/Chicago", "2026-11-01T01:30:00-05:00", "", "2026-11-01T06:30:00Z"},
+		{"Europe/Berlin", "2026-03-29 02:30:00", "", "2026-03-29T01:30:00Z"},
+		{"Europe/Berlin", "2026-10-25 02:30:00", "", "2026-10-25T00:30:00Z"},
+		{"Australia/Lord_Howe", "2026-10-04 02:15:00", "", "2026-10-03T15:45:00Z"}, // a 30-minute gap
+	}
+	for _, tc := range tests {
+		e := `format_time(parse_time(T))`
+		if tc.layout != "" {
+			e = `format_time(parse_time(T, "` + tc.layout + `"))`
+		}
+		m := mustCompile(t, Config{Timezone: tc.zone, IncidentID: "I", Fields: []Field{{Name: "T", Expr: e}}})
+		res, err := m.Map(adapters.Record{"I": "1", "T": tc.in})
+		if err != nil {
+			t.Errorf("%s %s: %v", tc.zone, tc.in, err)
+			continue
+		}
+		if got := res.Request.Fields[0].Value; got != tc.want {
+			t.Errorf("%s %s = %s, want %s", tc.zone, tc.in, got, tc.want)
+		}
+	}
+}

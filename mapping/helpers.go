@@ -32,7 +32,7 @@ func parseTime(v any, layout string, loc *time.Location) (any, error) {
 		return nil, nil
 	}
 	if layout != "" {
-		t, err := time.ParseInLocation(layout, s, loc)
+		t, err := parseInLocation(layout, s, loc)
 		if err != nil {
 			return nil, errors.New("parse_time: cannot parse " + strconv.Quote(s) + " with layout " + strconv.Quote(layout))
 		}
@@ -47,11 +47,46 @@ func parseTime(v any, layout string, loc *time.Location) (any, error) {
 
 func parseAnyTime(s string, loc *time.Location) (time.Time, bool) {
 	for _, l := range TimeLayouts {
-		if t, err := time.ParseInLocation(l, s, loc); err == nil {
+		if t, err := parseInLocation(l, s, loc); err == nil {
 			return t, true
 		}
 	}
 	return time.Time{}, false
+}
+
+// parseInLocation is time.ParseInLocation with a defined reading of a time without a zone
+// at a transition of loc: a wall clock time that does not exist (the spring gap) or exists
+// twice (the autumn overlap) is read with the offset in force before the transition — a
+// clock that has not changed yet — as Java, Python and PostgreSQL do. time.Date leaves the
+// choice open and in fact picks differently west and east of UTC.
+func parseInLocation(layout, s string, loc *time.Location) (time.Time, error) {
+	t, err := time.ParseInLocation(layout, s, loc)
+	if err != nil || loc == time.UTC || t.Location() != loc {
+		return t, err // a zone in the input (other than loc's own offset) is exact
+	}
+	start, end := t.ZoneBounds()
+	for _, tr := range [2]time.Time{end, start} {
+		if tr.IsZero() || tr.Sub(t).Abs() > 26*time.Hour {
+			continue
+		}
+		_, before := tr.Add(-time.Nanosecond).In(loc).Zone()
+		_, after := tr.In(loc).Zone()
+		lo, hi := tr.Add(time.Duration(before)*time.Second), tr.Add(time.Duration(after)*time.Second)
+		if hi.Before(lo) {
+			lo, hi = hi, lo
+		}
+		// The wall clock as if it were UTC, and whether the input has its own offset
+		// that happens to be loc's (then it is exact as parsed).
+		w, err := time.ParseInLocation(layout, s, time.UTC)
+		if err != nil || w.Before(lo) || !w.Before(hi) {
+			continue
+		}
+		if z, err := time.ParseInLocation(layout, s, time.FixedZone("", 3600)); err != nil || z.Equal(w) {
+			return t, nil
+		}
+		return w.Add(-time.Duration(before) * time.Second).In(loc), nil
+	}
+	return t, nil
 }
 
 // formatTime is the format_time helper: the default layout is ISO 8601 in UTC
