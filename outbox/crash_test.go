@@ -135,6 +135,15 @@ func TestCrashDuringDelivery(t *testing.T) {
 		}
 	}
 	_ = cmd.Process.Kill()
+	// Read what the child wrote before it died: a message it handled (and whose ack it
+	// committed) after the loop above stopped reading is not lost.
+	for sc.Scan() {
+		if p, ok := strings.CutPrefix(sc.Text(), "handled "); ok {
+			handled[p] = true
+		} else if p, ok := strings.CutPrefix(sc.Text(), "committed "); ok {
+			committed[p] = true
+		}
+	}
 	_ = cmd.Wait()
 	if len(committed) == 0 {
 		t.Fatal("child committed nothing")
