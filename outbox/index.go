@@ -80,6 +80,23 @@ func (ti *topicIndex) addCount(key string, delta int, notBefore, now time.Time) 
 	ti.schedule(ks, now)
 }
 
+// rearm is called after a commit that gave key a head never attempted (its first pending
+// message, or EnqueueLatest replaced the head): a wait for the NextAttempt of an earlier
+// head (a retry backoff, left on a key state that was waiting in timers when that head was
+// replaced, expired or dead-lettered) no longer applies. The waiting entry is left in timers
+// as a stale one (next skips it) and a fresh state of the key is made ready. It reports
+// whether it did so.
+func (ti *topicIndex) rearm(key string, now time.Time) bool {
+	ks := ti.keys[key]
+	if ks == nil || ks.count == 0 || ks.inflight || !ks.queued || !ks.notBefore.After(now) {
+		return false // ready, in flight (its release schedules it) or not waiting
+	}
+	fresh := &keyState{key: key, count: 1}
+	ti.keys[key] = fresh
+	ti.schedule(fresh, now)
+	return true
+}
+
 func (ti *topicIndex) schedule(ks *keyState, now time.Time) {
 	if ks.queued || ks.inflight || ks.count == 0 {
 		return

@@ -73,13 +73,14 @@ type writeReq struct {
 
 	// effects on the in-memory state, applied after the commit
 	effKey   string
-	keyDelta int // +1: the key got its first pending message; -1: its last one left
+	keyDelta int  // +1: the key got its first pending message; -1: its last one left
+	newHead  bool // EnqueueLatest replaced the key's head: the head was never attempted
 	delta    counters
 }
 
 func (r *writeReq) reset() {
 	r.added, r.replaced, r.err = false, 0, nil
-	r.effKey, r.keyDelta, r.delta = "", 0, counters{}
+	r.effKey, r.keyDelta, r.newHead, r.delta = "", 0, false, counters{}
 }
 
 var reqPool = sync.Pool{New: func() any { return &writeReq{done: make(chan struct{}, 1)} }}
@@ -277,6 +278,11 @@ func (s *Store) commit(batch []*writeReq, w *wbuf) {
 				poke = append(poke, ti)
 			}
 		}
+		if r.keyDelta > 0 || r.newHead {
+			if ti.rearm(r.effKey, now) && (len(poke) == 0 || poke[len(poke)-1] != ti) {
+				poke = append(poke, ti)
+			}
+		}
 	}
 	s.mu.Unlock()
 	for _, ti := range poke {
@@ -324,11 +330,13 @@ func (s *Store) apply(tx *bolt.Tx, r *writeReq, now time.Time, cur *int64, w *wb
 		}
 		existed := false
 		if r.latest {
-			n, bytes, had, _, err := ch.truncate(r.key, s.isInflight(r.topic, r.key))
+			keepHead := s.isInflight(r.topic, r.key)
+			n, bytes, had, _, err := ch.truncate(r.key, keepHead)
 			if err != nil {
 				return err
 			}
 			existed = had
+			r.newHead = had && !keepHead
 			r.replaced = n
 			r.delta.pending -= int64(n)
 			r.delta.bytes -= bytes
