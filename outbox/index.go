@@ -81,7 +81,7 @@ func (ti *topicIndex) addCount(key string, delta int, notBefore, now time.Time) 
 }
 
 // rearm is called after a commit that gave key a head never attempted (its first pending
-// message, or EnqueueLatest replaced the head): a wait for the NextAttempt of an earlier
+// message, EnqueueLatest replaced the head, or the sweep expired it): a wait for the NextAttempt of an earlier
 // head (a retry backoff, left on a key state that was waiting in timers when that head was
 // replaced, expired or dead-lettered) no longer applies. The waiting entry is left in timers
 // as a stale one (next skips it) and a fresh state of the key is made ready. It reports

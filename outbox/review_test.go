@@ -31,6 +31,14 @@ func TestFreshHeadIsNotHeldByAnOldBackoff(t *testing.T) {
 			}
 			enqueue(t, s, TopicLink, "inc", "v2")
 		}},
+		{"sweep expires the backing-off head, the next message is waiting behind it", func(t *testing.T, s *Store, clk *clock) {
+			clk.Add(6 * time.Minute)
+			enqueue(t, s, TopicLink, "inc", "v2") // behind v1
+			clk.Add(5 * time.Minute)              // v1 expired, v2 not
+			if n, err := s.sweepExpired(); n != 1 || err != nil {
+				t.Fatalf("sweep = %d, %v; want 1", n, err)
+			}
+		}},
 		{"sweep expires the backing-off head, then Replay", func(t *testing.T, s *Store, clk *clock) {
 			clk.Add(11 * time.Minute)
 			if n, err := s.sweepExpired(); n != 1 || err != nil {

@@ -74,7 +74,7 @@ type writeReq struct {
 	// effects on the in-memory state, applied after the commit
 	effKey   string
 	keyDelta int  // +1: the key got its first pending message; -1: its last one left
-	newHead  bool // EnqueueLatest replaced the key's head: the head was never attempted
+	newHead  bool // the key's head was replaced or expired: its new head was never attempted
 	delta    counters
 }
 
@@ -410,6 +410,14 @@ func (s *Store) apply(tx *bolt.Tx, r *writeReq, now time.Time, cur *int64, w *wb
 				}
 				reason = expiredReason(&m, now)
 			}
+			wasHead := false
+			if r.kind == opExpire {
+				h, ok, err := headOf(keys, []byte(m.Key))
+				if err != nil {
+					return err
+				}
+				wasHead = ok && h == r.seq
+			}
 			d := DeadLetter{Message: m, Reason: reason, DeadAt: now}
 			if err := dead.Put(k, encodeDead(&d)); err != nil {
 				return err
@@ -419,6 +427,8 @@ func (s *Store) apply(tx *bolt.Tx, r *writeReq, now time.Time, cur *int64, w *wb
 				return err
 			}
 			r.effKey, r.keyDelta = m.Key, emptiedDelta(emptied)
+			// The message behind an expired head was never attempted (only heads are).
+			r.newHead = wasHead && !emptied
 			r.delta = counters{pending: -1, bytes: -int64(len(m.Payload)), dead: 1}
 		}
 
