@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -41,5 +42,27 @@ func TestForgetIncident(t *testing.T) {
 	}
 	if err := s.ForgetIncident("nope"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestEnqueueEmptyKeyRefused(t *testing.T) {
+	s := openT(t, dbPath(t), Options{})
+	before := stats(t, s)
+	for _, latest := range []bool{false, true} {
+		var err error
+		if latest {
+			_, err = s.EnqueueLatest(t.Context(), TopicLink, "", []byte("x"))
+		} else {
+			_, err = s.Enqueue(t.Context(), TopicNote, "", []byte("x"), "k")
+		}
+		if err == nil || !strings.Contains(err.Error(), "empty key") {
+			t.Fatalf("latest=%v: %v", latest, err)
+		}
+	}
+	if after := stats(t, s); after.PendingBytes != before.PendingBytes {
+		t.Fatalf("stats changed: %+v → %+v", before, after)
+	}
+	if seen, _ := s.Seen("k"); seen {
+		t.Fatal("the refused message's idempotency key was recorded")
 	}
 }

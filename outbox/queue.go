@@ -65,6 +65,9 @@ func (s *Store) enqueue(ctx context.Context, topic Topic, key string, payload []
 	if err := validTopic(topic); err != nil {
 		return false, 0, err
 	}
+	if key == "" {
+		return false, 0, fmt.Errorf("outbox: enqueue %s: empty key (the incident id)", topic)
+	}
 	if len(key) > maxKeyLen {
 		return false, 0, fmt.Errorf("outbox: enqueue %s: key longer than %d bytes", topic, maxKeyLen)
 	}
