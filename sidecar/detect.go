@@ -93,10 +93,14 @@ func (c *hashCache) get(id string) (string, bool) {
 	return h, ok
 }
 
+// maxCachedHashes bounds the cache: past it, it starts over (it is only a cache; the
+// store has every hash), so incidents seen once and never linked cannot grow it for years.
+const maxCachedHashes = 200_000
+
 func (c *hashCache) set(id, h string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.m == nil {
+	if c.m == nil || len(c.m) >= maxCachedHashes {
 		c.m = map[string]string{}
 	}
 	c.m[id] = h
