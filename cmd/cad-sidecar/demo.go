@@ -135,6 +135,7 @@ func runDemo(ctx context.Context, duration time.Duration, keep bool, log *slog.L
 		return err
 	}
 	if err := s.Listen(); err != nil {
+		_ = s.Store().Close()
 		return err
 	}
 	cfg.Server.PublicURL = "http://" + s.PublicAddr()
