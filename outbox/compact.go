@@ -40,7 +40,7 @@ func Compact(src, dst string) error {
 		if b == nil {
 			return fmt.Errorf("%s is not an outbox file (no sys bucket)", src)
 		}
-		if v := string(b.Get(sysFormat)); v != formatVersion && v != formatVersionV1 {
+		if v := string(b.Get(sysFormat)); v != formatVersion && v != formatVersionV2 && v != formatVersionV1 {
 			return fmt.Errorf("%s has unsupported format %q", src, v)
 		}
 		return nil

@@ -56,5 +56,20 @@ func migrateV1(tx *bolt.Tx, log *slog.Logger) error {
 		}
 		log.Info("outbox topic migrated to format 2", "topic", string(t), "pending", c.pending, "keys", len(keys), "dead", c.dead)
 	}
+	return tx.Bucket(bktSys).Put(sysFormat, []byte(formatVersionV2))
+}
+
+// migrateV2 turns a format 2 file into format 3 in the caller's transaction: it drops the
+// dedup_time index (8-byte Unix nanos ‖ idempotency key → empty). The dedup bucket itself
+// is unchanged (key → 8-byte Unix nanos): format 3 prunes it by walking it (prune.go), so
+// the writer no longer writes an index entry (and its pages) for every idempotency key.
+func migrateV2(tx *bolt.Tx, log *slog.Logger) error {
+	if tx.Bucket(bktDedupTimeV2) != nil {
+		n := tx.Bucket(bktDedupTimeV2).Stats().KeyN
+		if err := tx.DeleteBucket(bktDedupTimeV2); err != nil {
+			return err
+		}
+		log.Info("outbox migrated to format 3: dropped the idempotency time index", "entries", n)
+	}
 	return tx.Bucket(bktSys).Put(sysFormat, []byte(formatVersion))
 }

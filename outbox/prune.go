@@ -11,8 +11,13 @@ import (
 )
 
 // pruneChunk bounds the deletions of one prune transaction, so pruning never holds the
-// write lock (and so Enqueue) for long.
-const pruneChunk = 10_000
+// write lock (and so Enqueue) for long; pruneScan bounds the idempotency keys one read
+// transaction of the pruner examines (a long read transaction would delay the writer's
+// remapping of a growing file).
+const (
+	pruneChunk = 10_000
+	pruneScan  = 50_000
+)
 
 // pruner forgets idempotency keys and unclaimed pending call statuses older than
 // DedupRetention: at Open, then every hour (or every DedupRetention/2 when shorter).
@@ -33,34 +38,66 @@ func (s *Store) pruner() {
 	}
 }
 
-// prune deletes expired dedup entries (walking the time index from the oldest, so the cost
-// is proportional to what is deleted) and stale pending statuses. It returns how many
+// prune deletes expired dedup entries and stale pending statuses. It returns how many
 // dedup keys it removed.
+//
+// There is no time index (it would cost the writer pages at every commit): the dedup
+// bucket is walked in key order in chunks, each a read transaction that examines at most
+// pruneScan entries and collects at most pruneChunk expired ones, then a write transaction
+// that deletes those still expired (one may have been re-recorded meanwhile). The walk
+// resumes after the last key examined, so a pass costs O(recorded keys) reads, spread over
+// bounded transactions, once per pruner period.
 func (s *Store) prune() (int, error) {
-	cutoff := s.opts.Now().Add(-s.opts.DedupRetention)
-	limit := binary.BigEndian.AppendUint64(nil, uint64(cutoff.UnixNano()))
+	now := s.opts.Now()
+	cutoff := now.Add(-s.opts.DedupRetention)
+	expired := func(v []byte) bool {
+		// Same rule as dedupSeen: remembered while now - at < DedupRetention.
+		return len(v) != 8 || now.Sub(time.Unix(0, int64(binary.BigEndian.Uint64(v)))) >= s.opts.DedupRetention
+	}
 	total := 0
-	for s.closeCtx.Err() == nil {
-		n := 0
-		err := s.update(func(tx *bolt.Tx) error {
-			d, dt := tx.Bucket(bktDedup), tx.Bucket(bktDedupTime)
-			c := dt.Cursor()
-			for k, _ := c.First(); k != nil && n < pruneChunk; k, _ = c.First() {
-				if len(k) < 8 || bytes.Compare(k[:8], limit) >= 0 {
-					break
+	var from []byte // resume after this key (nil: from the start)
+	for done := false; !done && s.closeCtx.Err() == nil; {
+		var stale [][]byte
+		err := s.view(func(tx *bolt.Tx) error {
+			c := tx.Bucket(bktDedup).Cursor()
+			k, v := c.First()
+			if from != nil {
+				if k, v = c.Seek(from); k != nil && bytes.Equal(k, from) {
+					k, v = c.Next()
 				}
-				key := append([]byte{}, k[8:]...)
-				// Only delete the main entry if it still carries this time (it may have been
-				// re-recorded later with a newer time index entry).
-				if v := d.Get(key); v != nil && bytes.Equal(v, k[:8]) {
-					if err := d.Delete(key); err != nil {
+			}
+			for scanned := 0; ; k, v = c.Next() {
+				if k == nil {
+					done = true
+					return nil
+				}
+				if scanned == pruneScan || len(stale) == pruneChunk {
+					return nil
+				}
+				scanned++
+				from = append(from[:0], k...)
+				if expired(v) {
+					stale = append(stale, append([]byte{}, k...))
+				}
+			}
+		})
+		if err != nil {
+			return total, fmt.Errorf("outbox: prune idempotency keys: %w", err)
+		}
+		if len(stale) == 0 {
+			continue
+		}
+		n := 0
+		err = s.update(func(tx *bolt.Tx) error {
+			n = 0
+			d := tx.Bucket(bktDedup)
+			for _, k := range stale {
+				if v := d.Get(k); v != nil && expired(v) {
+					if err := d.Delete(k); err != nil {
 						return err
 					}
+					n++
 				}
-				if err := c.Delete(); err != nil {
-					return err
-				}
-				n++
 			}
 			return nil
 		})
@@ -68,9 +105,6 @@ func (s *Store) prune() (int, error) {
 			return total, fmt.Errorf("outbox: prune idempotency keys: %w", err)
 		}
 		total += n
-		if n < pruneChunk {
-			break
-		}
 	}
 	err := s.update(func(tx *bolt.Tx) error {
 		ps := tx.Bucket(bktPendingStatus)

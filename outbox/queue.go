@@ -131,35 +131,21 @@ func (s *Store) seenIn(tx *bolt.Tx, dedupKey string, now time.Time) bool {
 	return now.Sub(at) < s.opts.DedupRetention
 }
 
-// dedupAt reads an idempotency key: the Unix nanos it was recorded at (0 = never) and
-// whether it is still within DedupRetention (seen).
-func (s *Store) dedupAt(tx *bolt.Tx, dedupKey string, now time.Time, w *wbuf) (uint64, bool) {
+// dedupSeen reports whether an idempotency key is recorded and still within
+// DedupRetention.
+func (s *Store) dedupSeen(tx *bolt.Tx, dedupKey string, now time.Time, w *wbuf) bool {
 	v := tx.Bucket(bktDedup).Get(append(w.take(len(dedupKey)), dedupKey...))
 	if len(v) != 8 {
-		return 0, false
+		return false
 	}
-	at := binary.BigEndian.Uint64(v)
-	return at, now.Sub(time.Unix(0, int64(at))) < s.opts.DedupRetention
+	return now.Sub(time.Unix(0, int64(binary.BigEndian.Uint64(v)))) < s.opts.DedupRetention
 }
 
-// recordDedup stores dedupKey → now and keeps the time index in step (old: the time it was
-// recorded before, 0 = never).
-func recordDedup(tx *bolt.Tx, dedupKey string, old uint64, now time.Time, w *wbuf) error {
-	d, dt := tx.Bucket(bktDedup), tx.Bucket(bktDedupTime)
-	dt.FillPercent = appendFill
+// recordDedup stores dedupKey → now (replacing the time of an expired earlier record).
+// There is no time index: the pruner walks the bucket (prune.go).
+func recordDedup(tx *bolt.Tx, dedupKey string, now time.Time, w *wbuf) error {
 	k := append(w.take(len(dedupKey)), dedupKey...)
-	if old != 0 {
-		ok := binary.BigEndian.AppendUint64(w.take(8+len(k)), old)
-		if err := dt.Delete(append(ok, k...)); err != nil {
-			return err
-		}
-	}
-	tk := binary.BigEndian.AppendUint64(w.take(8+len(k)), uint64(now.UnixNano()))
-	tk = append(tk, k...)
-	if err := d.Put(k, tk[:8:8]); err != nil {
-		return err
-	}
-	return dt.Put(tk, nil)
+	return tx.Bucket(bktDedup).Put(k, binary.BigEndian.AppendUint64(w.take(8), uint64(now.UnixNano())))
 }
 
 // Stats is a snapshot of the queue sizes and delivery state.

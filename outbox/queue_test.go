@@ -126,7 +126,7 @@ func TestDedupRetentionAndPrune(t *testing.T) {
 	if ok, _ := s.Enqueue(context.Background(), TopicNote, "inc", []byte("d"), "k2"); ok {
 		t.Fatal("k2 accepted twice")
 	}
-	// Re-recording k1 moved its time index entry: a prune now must keep it.
+	// Re-recording k1 gave it a new time: a prune now must keep it.
 	if n, err := s.prune(); err != nil || n != 0 {
 		t.Fatalf("second prune = %d, %v; want 0", n, err)
 	}

@@ -10,7 +10,7 @@
 // at any instant leaves the file either before or after it; nothing authoritative lives only
 // in memory. Delivery is at-least-once: on restart everything not acked is delivered again.
 //
-// # On-disk layout (one bbolt file, format 2)
+// # On-disk layout (one bbolt file, format 3)
 //
 //	queue/<topic>     seq (8-byte big-endian, bucket NextSequence) → message record
 //	keys/<topic>      key → seq of its head, its oldest pending message (8-byte BE); one
@@ -18,19 +18,20 @@
 //	next/<topic>      seq → seq of the next pending message of the same key (8-byte BE):
 //	                  with keys, the per-key FIFO as a linked chain (see chain.go)
 //	dead/<topic>      seq → dead-letter record (reason, time, message)
-//	dedup             idempotency key → 8-byte big-endian Unix nanos when recorded
-//	dedup_time        8-byte Unix nanos ‖ idempotency key → empty (time index for pruning)
+//	dedup             idempotency key → 8-byte big-endian Unix nanos when recorded (no
+//	                  time index: the pruner walks it in bounded chunks, see prune.go)
 //	links             incident id → Link (JSON)
 //	links_by_call     call id → incident id
 //	pending_status    call id → status that arrived before its link (JSON)
 //	kv/<name>         generic state of Get/Put/Delete ("cursor", "hash", "meta", ...)
-//	sys               "format" → "2";
+//	sys               "format" → "3";
 //	                  "count/<topic>" → pending count ‖ pending payload bytes ‖ dead count
 //	                  (three 8-byte BE integers)
 //
 // keys, next and the sys counters are written in the same transactions as queue and dead,
-// so they are always in step with them. A format 1 file (queue and dead only) is migrated
-// to format 2 in one transaction at Open.
+// so they are always in step with them. Older files are migrated in one transaction at
+// Open: format 1 (queue and dead only) gets keys, next and the counters; format 2 (the same
+// plus a dedup_time index, time ‖ key → empty, written at each Enqueue) loses that index.
 //
 // Record encodings are described in codec.go (compact binary, versioned).
 //
@@ -139,13 +140,14 @@ const (
 )
 
 const (
-	formatVersion   = "2"
+	formatVersion   = "3"
+	formatVersionV2 = "2"
 	formatVersionV1 = "1"
 )
 
 var (
 	bktDedup         = []byte("dedup")
-	bktDedupTime     = []byte("dedup_time")
+	bktDedupTimeV2   = []byte("dedup_time") // format 2 only: dropped by migrateV2
 	bktLinks         = []byte("links")
 	bktLinksByCall   = []byte("links_by_call")
 	bktPendingStatus = []byte("pending_status")
@@ -243,8 +245,8 @@ func boltOptions() *bolt.Options {
 
 // Open opens (creating if needed) the outbox file at path. Its parent directory is created
 // with mode 0o750 and the file with 0o600. If another process holds the file, Open fails
-// after about one second with an error naming the path. A format 1 file is migrated to
-// format 2.
+// after about one second with an error naming the path. A format 1 or 2 file is migrated
+// to format 3.
 func Open(path string, opts Options) (*Store, error) {
 	opts.setDefaults()
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
@@ -284,7 +286,7 @@ func Open(path string, opts Options) (*Store, error) {
 // index from the keys buckets and counters.
 func (s *Store) init() error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bktDedup, bktDedupTime, bktLinks, bktLinksByCall, bktPendingStatus, bktSys} {
+		for _, name := range [][]byte{bktDedup, bktLinks, bktLinksByCall, bktPendingStatus, bktSys} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
@@ -299,8 +301,15 @@ func (s *Store) init() error {
 			if err := migrateV1(tx, s.log); err != nil {
 				return fmt.Errorf("migrate format 1 to 2: %w", err)
 			}
+			if err := migrateV2(tx, s.log); err != nil {
+				return fmt.Errorf("migrate format 2 to 3: %w", err)
+			}
+		case string(v) == formatVersionV2:
+			if err := migrateV2(tx, s.log); err != nil {
+				return fmt.Errorf("migrate format 2 to 3: %w", err)
+			}
 		case string(v) != formatVersion:
-			return fmt.Errorf("unsupported file format %q (this version reads %q and migrates %q)", v, formatVersion, formatVersionV1)
+			return fmt.Errorf("unsupported file format %q (this version reads %q and migrates %q and %q)", v, formatVersion, formatVersionV2, formatVersionV1)
 		}
 		for _, t := range []Topic{TopicLink, TopicNote} {
 			if err := createTopicBuckets(tx, t); err != nil {

@@ -418,3 +418,105 @@ func TestBaselineUpdate(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestMigrateFromFormat2: testdata/format2.db was written by the format 2 code (dedup_time
+// index; DedupRetention 1h; fixed clock: keys old-1 and old-2 recorded at 2026-01-01
+// 00:00Z, new-1 and new-2 at 00:50Z; notes a1, a2 (inc-a) and b1 (inc-b), link l1). It
+// opens as format 3 without the index, keeps its messages and idempotency keys (across a
+// reopen), and pruning forgets exactly the expired keys.
+func TestMigrateFromFormat2(t *testing.T) {
+	src, err := os.ReadFile("testdata/format2.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := dbPath(t)
+	if err := os.MkdirAll(path[:strings.LastIndex(path, "/")], 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, src, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 1, 1, 1, 10, 0, 0, time.UTC) // old-* 70m old, new-* 20m
+	opts := Options{DedupRetention: time.Hour, Now: func() time.Time { return now }}
+	s := openT(t, path, opts)
+	st := stats(t, s)
+	if st.Pending[TopicNote] != 3 || st.Pending[TopicLink] != 1 || st.Keys[TopicNote] != 2 || st.PendingBytes != 8 {
+		t.Fatalf("after migration Stats = %+v", st)
+	}
+	_ = s.view(func(tx *bolt.Tx) error {
+		if v := string(tx.Bucket(bktSys).Get(sysFormat)); v != formatVersion {
+			t.Errorf("format after migration = %q", v)
+		}
+		if tx.Bucket(bktDedupTimeV2) != nil {
+			t.Error("dedup_time still present after migration")
+		}
+		return nil
+	})
+	_ = s.Close()
+	s = openT(t, path, opts) // reopen as format 3
+	for k, want := range map[string]bool{"old-1": false, "old-2": false, "new-1": true, "new-2": true} {
+		if seen, err := s.Seen(k); err != nil || seen != want {
+			t.Fatalf("Seen(%s) = %v, %v; want %v", k, seen, err, want)
+		}
+	}
+	if ok, err := s.Enqueue(context.Background(), TopicNote, "inc-b", []byte("dup"), "new-2"); ok || err != nil {
+		t.Fatalf("Enqueue with new-2 = %v, %v; want a duplicate", ok, err)
+	}
+	// The pruner runs at Open: it forgets old-1 and old-2 (and only them).
+	if _, err := s.prune(); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.view(func(tx *bolt.Tx) error {
+		d := tx.Bucket(bktDedup)
+		if d.Get([]byte("old-1")) != nil || d.Get([]byte("old-2")) != nil || d.Get([]byte("new-1")) == nil || d.Get([]byte("new-2")) == nil {
+			t.Errorf("after prune dedup holds %d keys", d.Stats().KeyN)
+		}
+		return nil
+	})
+	var r recorder
+	deliverBg(t, s, TopicNote, r.handle)
+	waitFor(t, "all delivered", func() bool { return r.count() == 3 })
+	if got := fmt.Sprint(r.keys["inc-a"]); got != "[a1 a2]" {
+		t.Fatalf("inc-a delivered %v", got)
+	}
+}
+
+// TestPruneChunks: pruning walks the dedup bucket in bounded chunks (pruneScan entries
+// read, pruneChunk deleted per transaction) and removes exactly the expired keys, however
+// they are interleaved with live ones.
+func TestPruneChunks(t *testing.T) {
+	clk := newClock()
+	s := openT(t, dbPath(t), Options{DedupRetention: time.Hour, Now: clk.Now})
+	const n = 2*pruneChunk + 123
+	at := uint64(clk.Now().UnixNano())
+	fresh := uint64(clk.Now().Add(90 * time.Minute).UnixNano())
+	if err := s.update(func(tx *bolt.Tx) error {
+		d := tx.Bucket(bktDedup)
+		for i := range n {
+			ts := at
+			if i%3 == 0 {
+				ts = fresh
+			}
+			if err := d.Put(fmt.Appendf(nil, "k-%06d", i), u64key(ts)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(2 * time.Hour) // the at keys are 2h old, the fresh ones 30m
+	removed, err := s.prune()
+	if want := n - (n+2)/3; err != nil || removed != want {
+		t.Fatalf("prune = %d, %v; want %d", removed, err, want)
+	}
+	_ = s.view(func(tx *bolt.Tx) error {
+		if got := tx.Bucket(bktDedup).Stats().KeyN; got != (n+2)/3 {
+			t.Errorf("%d keys left, want %d", got, (n+2)/3)
+		}
+		return nil
+	})
+	if seen, _ := s.Seen("k-000003"); !seen {
+		t.Fatal("fresh key pruned")
+	}
+}

@@ -313,16 +313,11 @@ func (s *Store) apply(tx *bolt.Tx, r *writeReq, now time.Time, cur *int64, w *wb
 	ch := chain{q: q, next: next, keys: keys, w: w, tails: s.tailsOf(r.topic)}
 	switch r.kind {
 	case opEnqueue:
-		// One read per idempotency key: seen (duplicate) or the time it was recorded
-		// before (expired: its time-index entry is replaced below).
-		var oldBuf [4]uint64
-		olds := oldBuf[:0]
+		// One read per idempotency key: seen (duplicate) or not (never, or expired).
 		for _, k := range r.dedup {
-			at, seen := s.dedupAt(tx, k, now, w)
-			if seen {
+			if s.dedupSeen(tx, k, now, w) {
 				return nil // duplicate: added stays false
 			}
-			olds = append(olds, at)
 		}
 		if *cur >= s.opts.MaxBytes {
 			r.err = ErrFull
@@ -352,8 +347,8 @@ func (s *Store) apply(tx *bolt.Tx, r *writeReq, now time.Time, cur *int64, w *wb
 		if err != nil {
 			return err
 		}
-		for i, k := range r.dedup {
-			if err := recordDedup(tx, k, olds[i], now, w); err != nil {
+		for _, k := range r.dedup {
+			if err := recordDedup(tx, k, now, w); err != nil {
 				return err
 			}
 		}
