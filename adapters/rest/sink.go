@@ -1,9 +1,12 @@
 package rest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net/url"
+	"strconv"
 	"strings"
 	"text/template"
 
@@ -20,6 +23,28 @@ type Sink struct {
 	path, body  *template.Template
 	contentType string
 	log         *slog.Logger
+	// defaultPath / defaultBody: the templates are the defaults, rendered without
+	// text/template (the note path is hot when a backlog drains).
+	defaultPath, defaultBody bool
+}
+
+// renderDefaultPath and renderDefaultBody render DefaultNotePath and DefaultNoteBody directly, byte for byte as the
+// templates would (TestDefaultTemplatesFastPath).
+func renderDefaultPath(n adapters.Note) string {
+	return "/incidents/" + url.PathEscape(n.IncidentID) + "/notes"
+}
+
+func renderDefaultBody(n adapters.Note) (string, error) {
+	var b bytes.Buffer
+	b.WriteString(`{"text": `)
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // as the json template helper
+	if err := enc.Encode(n.Text); err != nil {
+		return "", err
+	}
+	b.Truncate(b.Len() - 1) // Encode's newline
+	b.WriteString(`, "critical": ` + strconv.FormatBool(n.Critical) + `}`)
+	return b.String(), nil
 }
 
 // WriteNote renders write_note.path and write_note.body for n and sends them. It returns
@@ -28,11 +53,18 @@ type Sink struct {
 // when the CAD sent Retry-After) on 408, 429, 5xx and network errors. n.Key, when set, is
 // sent as the Idempotency-Key header.
 func (s *Sink) WriteNote(ctx context.Context, n adapters.Note) error {
-	path, err := render(s.path, newNotePathData(n))
-	if err != nil {
+	var path, body string
+	var err error
+	if s.defaultPath {
+		path = renderDefaultPath(n)
+	} else if path, err = render(s.path, newNotePathData(n)); err != nil {
 		return outbox.Permanentf("rest: incident %s: write_note.path: %v", n.IncidentID, err)
 	}
-	body, err := render(s.body, n)
+	if s.defaultBody {
+		body, err = renderDefaultBody(n)
+	} else {
+		body, err = render(s.body, n)
+	}
 	if err != nil {
 		return outbox.Permanentf("rest: incident %s: write_note.body: %v", n.IncidentID, err)
 	}

@@ -208,3 +208,41 @@ func TestWriteNoteRedirectIsNotFollowed(t *testing.T) {
 	default:
 	}
 }
+
+// The default write_note templates are rendered without text/template; the bytes must be
+// exactly what the templates give.
+func TestDefaultTemplatesFastPath(t *testing.T) {
+	c := NewConfig()
+	c.BaseURL = "http://cad.local/api"
+	c.Poll.Path = "/incidents"
+	tm, errs := parseTemplates(c)
+	if len(errs) > 0 {
+		t.Fatal(errs[0])
+	}
+	notes := []adapters.Note{
+		{IncidentID: "260045123", Text: "plain", Critical: true},
+		{IncidentID: "A/B 7?x#y%z", Text: `quotes " and \ backslash, <tags> & amps`, Critical: false},
+		{IncidentID: "ünï", Text: "line\nbreak\ttab \u2028 sep \u0001 ctl, emoji 🚒"},
+		{IncidentID: "", Text: ""},
+	}
+	for _, n := range notes {
+		wantPath, err := render(tm.notePath, newNotePathData(n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantBody, err := render(tm.noteBody, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gotBody, err := renderDefaultBody(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := renderDefaultPath(n); got != wantPath {
+			t.Errorf("path %q, template gives %q", got, wantPath)
+		}
+		if gotBody != wantBody {
+			t.Errorf("body %q, template gives %q", gotBody, wantBody)
+		}
+	}
+}
