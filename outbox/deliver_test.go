@@ -169,6 +169,8 @@ func TestPermanentDeadLetterReplayDrop(t *testing.T) {
 	}
 	stop := deliverBg(t, s, TopicNote, h)
 	waitFor(t, "next delivered", func() bool { return r.count() == 1 })
+	// The handler has returned; its ack is committed by the writer a moment later.
+	waitFor(t, "next acked", func() bool { return stats(t, s).Pending[TopicNote] == 0 })
 
 	dl := deadLetters(t, s, TopicNote)
 	if len(dl) != 1 || dl[0].Reason != "cad said 400: bad note" || string(dl[0].Payload) != "poison" ||
@@ -185,6 +187,7 @@ func TestPermanentDeadLetterReplayDrop(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "replayed delivered", func() bool { return r.count() == 2 })
+	waitFor(t, "replayed acked", func() bool { return stats(t, s).Pending[TopicNote] == 0 })
 	if got := r.snapshot(); got[1] != "poison" {
 		t.Fatalf("delivered %v", got)
 	}
