@@ -3,7 +3,6 @@ package outbox
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -19,8 +18,9 @@ const (
 	pruneScan  = 50_000
 )
 
-// pruner forgets idempotency keys and unclaimed pending call statuses older than
-// DedupRetention: at Open, then every hour (or every DedupRetention/2 when shorter).
+// pruner forgets idempotency keys older than DedupRetention: at Open, then every hour (or
+// every DedupRetention/2 when shorter). (Unclaimed pending call statuses are unlinked
+// state: ExpireUnlinked forgets them, see unlinked.go.)
 func (s *Store) pruner() {
 	defer s.bg.Done()
 	every := min(time.Hour, max(s.opts.DedupRetention/2, time.Second))
@@ -38,8 +38,7 @@ func (s *Store) pruner() {
 	}
 }
 
-// prune deletes expired dedup entries and stale pending statuses. It returns how many
-// dedup keys it removed.
+// prune deletes expired dedup entries. It returns how many it removed.
 //
 // There is no time index (it would cost the writer pages at every commit): the dedup
 // bucket is walked in key order in chunks, each a read transaction that examines at most
@@ -49,7 +48,6 @@ func (s *Store) pruner() {
 // bounded transactions, once per pruner period.
 func (s *Store) prune() (int, error) {
 	now := s.opts.Now()
-	cutoff := now.Add(-s.opts.DedupRetention)
 	expired := func(v []byte) bool {
 		// Same rule as dedupSeen: remembered while now - at < DedupRetention.
 		return len(v) != 8 || now.Sub(time.Unix(0, int64(binary.BigEndian.Uint64(v)))) >= s.opts.DedupRetention
@@ -105,29 +103,6 @@ func (s *Store) prune() (int, error) {
 			return total, fmt.Errorf("outbox: prune idempotency keys: %w", err)
 		}
 		total += n
-	}
-	err := s.update(func(tx *bolt.Tx) error {
-		ps := tx.Bucket(bktPendingStatus)
-		var stale [][]byte
-		err := ps.ForEach(func(k, v []byte) error {
-			var p pendingStatus
-			if json.Unmarshal(v, &p) != nil || p.At.Before(cutoff) {
-				stale = append(stale, append([]byte{}, k...))
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		for _, k := range stale {
-			if err := ps.Delete(k); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return total, fmt.Errorf("outbox: prune pending call statuses: %w", err)
 	}
 	if total > 0 {
 		s.log.Info("outbox pruned idempotency keys", "removed", total)

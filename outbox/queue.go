@@ -36,8 +36,8 @@ const maxDedupKeyLen = 4096
 // and it returns (false, nil). Otherwise all dedupKeys are recorded in the same transaction
 // and it returns (true, nil). Empty dedup keys are ignored (never "seen").
 //
-// It returns ErrFull (nothing written) once the pending payload bytes have reached
-// Options.MaxBytes; a duplicate is reported as (false, nil) even then. If ctx is already
+// It returns ErrFull (nothing written) once the pending payload bytes (plus the bytes of
+// unlinked state, see unlinked.go) have reached Options.MaxBytes; a duplicate is reported as (false, nil) even then. If ctx is already
 // done, nothing is written and ctx's error is returned; once handed to the writer (at
 // once: the hand-off never blocks), Enqueue waits for the commit (milliseconds) so its
 // answer is always exact.
@@ -91,6 +91,9 @@ func (s *Store) enqueue(ctx context.Context, topic Topic, key string, payload []
 	}
 	if ctx != nil && ctx.Err() != nil {
 		return false, 0, fmt.Errorf("outbox: enqueue %s: not written: %w", topic, ctx.Err())
+	}
+	if s.fullWithUnlinked(dk) {
+		return false, 0, ErrFull
 	}
 	r := getReq()
 	defer putReq(r)

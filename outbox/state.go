@@ -47,7 +47,9 @@ func (s *Store) PutLink(l Link) error {
 		return errors.New("outbox: put link: empty incident id")
 	}
 	now := s.opts.Now()
+	var freed int64 // bytes of the pending status applied (unlinked state)
 	err := s.update(func(tx *bolt.Tx) error {
+		freed = 0
 		old, exists, err := getLink(tx, l.IncidentID)
 		if err != nil {
 			return err
@@ -87,6 +89,7 @@ func (s *Store) PutLink(l Link) error {
 				if err := ps.Delete([]byte(l.CallID)); err != nil {
 					return err
 				}
+				freed = int64(len(l.CallID) + len(v))
 			}
 			if err := byCall.Put([]byte(l.CallID), []byte(l.IncidentID)); err != nil {
 				return err
@@ -97,6 +100,7 @@ func (s *Store) PutLink(l Link) error {
 	if err != nil {
 		return fmt.Errorf("outbox: put link %s: %w", l.IncidentID, err)
 	}
+	s.addUnlinked(-freed)
 	return nil
 }
 
@@ -154,8 +158,9 @@ func (s *Store) Links() ([]Link, error) {
 // SetCallStatus records a call status (STARTED, ENDED, ...) for callID at time at (zero =
 // now). If a link has that CallID it is updated and returned (true). Otherwise (the status
 // can arrive before the link answer is stored) the status is remembered and applied by
-// PutLink when that CallID appears; unclaimed ones are forgotten after DedupRetention.
-// A call never goes back from ENDED to STARTED.
+// PutLink when that CallID appears. Such a kept status is unlinked state (unlinked.go):
+// it counts toward MaxBytes (ErrFull, nothing written, once the budget is reached) and is
+// forgotten by ExpireUnlinked. A call never goes back from ENDED to STARTED.
 func (s *Store) SetCallStatus(callID, status string, at time.Time) (Link, bool, error) {
 	if callID == "" {
 		return Link{}, false, errors.New("outbox: set call status: empty call id")
@@ -164,10 +169,13 @@ func (s *Store) SetCallStatus(callID, status string, at time.Time) (Link, bool, 
 		at = s.opts.Now()
 	}
 	var (
-		l  Link
-		ok bool
+		l     Link
+		ok    bool
+		delta int64 // change of the unlinked bytes
 	)
+	full := s.unlinkedFull() // read before the transaction: s.mu is not taken inside one
 	err := s.update(func(tx *bolt.Tx) (err error) {
+		delta = 0
 		l, ok, err = linkByCall(tx, callID)
 		if err != nil {
 			return err
@@ -177,9 +185,10 @@ func (s *Store) SetCallStatus(callID, status string, at time.Time) (Link, bool, 
 			return putLink(tx, l)
 		}
 		ps := tx.Bucket(bktPendingStatus)
-		if v := ps.Get([]byte(callID)); v != nil {
+		old := ps.Get([]byte(callID))
+		if old != nil {
 			var p pendingStatus
-			if json.Unmarshal(v, &p) == nil && p.Status == StatusEnded && status != StatusEnded {
+			if json.Unmarshal(old, &p) == nil && p.Status == StatusEnded && status != StatusEnded {
 				return nil
 			}
 		}
@@ -187,11 +196,19 @@ func (s *Store) SetCallStatus(callID, status string, at time.Time) (Link, bool, 
 		if err != nil {
 			return err
 		}
+		delta = int64(len(callID) + len(v))
+		if old != nil {
+			delta -= int64(len(callID) + len(old))
+		}
+		if delta > 0 && full {
+			return ErrFull
+		}
 		return ps.Put([]byte(callID), v)
 	})
 	if err != nil {
 		return Link{}, false, fmt.Errorf("outbox: set status of call %s: %w", callID, err)
 	}
+	s.addUnlinked(delta)
 	return l, ok, nil
 }
 

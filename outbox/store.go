@@ -23,6 +23,8 @@
 //	links             incident id → Link (JSON)
 //	links_by_call     call id → incident id
 //	pending_status    call id → status that arrived before its link (JSON)
+//	unlinked/<kind>   call id → 8-byte BE Unix nanos kept ‖ opaque value: other state
+//	                  kept until the call is linked (see unlinked.go)
 //	kv/<name>         generic state of Get/Put/Delete ("cursor", "hash", "meta", ...)
 //	sys               "format" → "3";
 //	                  "count/<topic>" → pending count ‖ pending payload bytes ‖ dead count
@@ -85,7 +87,9 @@ type Options struct {
 	// delivery. It is never deleted. Default 72h.
 	MaxAge time.Duration
 	// MaxBytes: Enqueue returns ErrFull (nothing written) once the payload bytes of pending
-	// messages reach it. Default (and 0) = 1 GiB. Replay is not limited.
+	// messages plus the bytes of unlinked state (unlinked.go) reach it; KeepUnlinked and a
+	// status kept by SetCallStatus are refused the same way. Default (and 0) = 1 GiB.
+	// Replay is not limited.
 	MaxBytes int64
 	// Concurrency: at most this many handlers (of different keys) run at once per topic.
 	// Default 8.
@@ -231,6 +235,8 @@ type Store struct {
 	closed       bool
 	topics       map[Topic]*topicIndex
 	pendingBytes int64
+	// unlinkedBytes: bytes of unlinked state (unlinked.go), counted toward MaxBytes.
+	unlinkedBytes int64
 }
 
 // boltOptions: NoFreelistSync + map freelist: the freelist is not written at each commit
@@ -271,6 +277,10 @@ func Open(path string, opts Options) (*Store, error) {
 	s.wq.signal = make(chan struct{}, 1)
 	s.closeCtx, s.cancelClose = context.WithCancel(context.Background())
 	if err := s.init(); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("outbox: open %s: %w", path, err)
+	}
+	if err := s.loadUnlinked(); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("outbox: open %s: %w", path, err)
 	}
