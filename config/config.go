@@ -90,6 +90,9 @@ type OutboxConfig struct {
 	// StateRetention is how long an incident's link, content hash and notes cursor are
 	// kept after its last change (or its call's end).
 	StateRetention time.Duration `koanf:"state_retention"`
+	// UnlinkedRetention is how long a call status or an assistant activation that came
+	// before its call was linked is kept waiting for the link.
+	UnlinkedRetention time.Duration `koanf:"unlinked_retention"`
 }
 
 // RetryConfig is `outbox.retry`: capped exponential backoff with jitter.
@@ -120,6 +123,7 @@ func Default() Config {
 			StateRetention: 30 * 24 * time.Hour,
 		},
 	}
+	c.Outbox.UnlinkedRetention = 24 * time.Hour
 	c.Mapping.SetDefaults()
 	return c
 }

@@ -91,6 +91,9 @@ func (c *Config) validate() []Problem {
 	if o.StateRetention < time.Hour {
 		bad("outbox.state_retention", "must be at least 1h, got %s", o.StateRetention)
 	}
+	if o.UnlinkedRetention < time.Minute {
+		bad("outbox.unlinked_retention", "must be at least 1m, got %s", o.UnlinkedRetention)
+	}
 	if o.Concurrency < 1 || o.Concurrency > 256 {
 		bad("outbox.concurrency", "must be between 1 and 256, got %d", o.Concurrency)
 	}

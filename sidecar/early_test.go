@@ -38,7 +38,7 @@ mapping:
 		n := e.cad.Notes(id)
 		return len(n) == 1 && n[0].Text == "assistant Fire"
 	})
-	if v, ok, _ := e.s.Store().Get("pending_activation", "call-early"); ok {
+	if v, _, ok, _ := e.s.Store().Unlinked("activation", "call-early"); ok {
 		t.Fatalf("kept activation not cleared: %s", v)
 	}
 }

@@ -15,6 +15,7 @@ type Metrics struct {
 	Webhooks       *prometheus.CounterVec // event: note | call_status | activation
 	Registered     prometheus.Gauge
 	LastPoll       prometheus.Gauge
+	State          *StateMetrics // metrics_state.go
 }
 
 func newMetrics(reg prometheus.Registerer) *Metrics {
@@ -49,5 +50,6 @@ func newMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	reg.MustRegister(m.Polls, m.Records, m.Links, m.NotesReceived, m.NotesDelivered, m.NoteErrors,
 		m.Webhooks, m.Registered, m.LastPoll)
+	m.State = newStateMetrics(reg)
 	return m
 }

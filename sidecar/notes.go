@@ -55,6 +55,9 @@ func (s *Sidecar) callStatus(ctx context.Context, st assist.CallStatusUpdateWebh
 	now := time.Now().UTC()
 	l, known, err := s.store.SetCallStatus(st.CallID, st.Status, now)
 	if err != nil {
+		if errors.Is(err, outbox.ErrFull) { // only a status kept for a call not linked yet
+			s.log.Error("outbox full: refusing call status (Assist will retry)", "call_id", st.CallID)
+		}
 		return fmt.Errorf("store status of call %s: %w", st.CallID, err)
 	}
 	if !known {
@@ -99,8 +102,14 @@ func (s *Sidecar) queueActivationNote(ctx context.Context, incidentID string, a 
 	return s.enqueueNote(ctx, "push", q, activationKey(a))
 }
 
-// bucketActivations holds, per call id, the activations that came before the call's link.
-const bucketActivations = "pending_activation"
+// unlinkedActivation is the outbox's unlinked state (per call id) holding the activations
+// that came before the call's link: counted toward outbox.max_bytes and forgotten after
+// outbox.unlinked_retention (janitor.go).
+const unlinkedActivation = "activation"
+
+// legacyActivations is the generic state bucket where earlier versions kept them; New
+// adopts its entries as unlinked state.
+const legacyActivations = "pending_activation"
 
 type pendingActivation struct {
 	Activation assist.AssistantActivationWebhook `json:"activation"`
@@ -118,7 +127,10 @@ func (s *Sidecar) keepActivation(a assist.AssistantActivationWebhook, at string)
 	if err != nil {
 		return fmt.Errorf("encode activation: %w", err)
 	}
-	if err := s.store.Put(bucketActivations, a.CallID, string(b)); err != nil {
+	if err := s.store.KeepUnlinked(unlinkedActivation, a.CallID, b); err != nil {
+		if errors.Is(err, outbox.ErrFull) {
+			s.log.Error("outbox full: refusing activation (Assist will retry)", "call_id", a.CallID)
+		}
 		return fmt.Errorf("keep activation of call %s: %w", a.CallID, err)
 	}
 	s.log.Info("assistant activation kept until the call is linked", "call_id", a.CallID)
@@ -126,12 +138,12 @@ func (s *Sidecar) keepActivation(a assist.AssistantActivationWebhook, at string)
 }
 
 func (s *Sidecar) pendingActivations(callID string) ([]pendingActivation, error) {
-	v, ok, err := s.store.Get(bucketActivations, callID)
+	v, _, ok, err := s.store.Unlinked(unlinkedActivation, callID)
 	if err != nil || !ok {
 		return nil, err
 	}
 	var list []pendingActivation
-	if err := json.Unmarshal([]byte(v), &list); err != nil {
+	if err := json.Unmarshal(v, &list); err != nil {
 		return nil, fmt.Errorf("activations kept for call %s: %w", callID, err)
 	}
 	return list, nil
@@ -150,7 +162,7 @@ func (s *Sidecar) flushActivations(ctx context.Context, callID, incidentID strin
 			return err
 		}
 	}
-	return s.store.Delete(bucketActivations, callID)
+	return s.store.DropUnlinked(unlinkedActivation, callID)
 }
 
 // activationKey is an activation note's idempotency key.

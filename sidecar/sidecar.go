@@ -95,6 +95,12 @@ func New(cfg *config.Config, o Options) (*Sidecar, error) {
 		cfg: cfg, log: log, store: store, client: client, source: source, sink: sink,
 		mapper: cfg.Mapper, metrics: newMetrics(reg), gather: reg,
 	}
+	if n, err := store.AdoptUnlinked(unlinkedActivation, legacyActivations); err != nil {
+		store.Close()
+		return nil, err
+	} else if n > 0 {
+		log.Info("kept activations of an earlier version now expire", "calls", n, "after", cfg.Outbox.UnlinkedRetention.String())
+	}
 	if cfg.PushNotes() {
 		s.receiver, err = assist.NewReceiver(assist.ReceiverOptions{
 			AuthToken: cfg.Assist.Webhook.AuthToken,
