@@ -87,6 +87,13 @@ type Assist struct {
 	acked         []AckedNote
 	stats         PushStats
 	running       int // calls whose script or pushes are not finished
+	pulls         map[string]*PullCount
+}
+
+// PullCount counts the answers of GET /cad/incident/{callId}/notes for one call.
+type PullCount struct {
+	Requests int            // answered 200
+	Served   map[string]int // note id → how many answers carried it
 }
 
 type simCall struct {
@@ -279,7 +286,40 @@ func (a *Assist) pull(w http.ResponseWriter, r *http.Request) {
 	if page.Notes == nil {
 		page.Notes = []assist.IncidentNote{}
 	}
+	a.countPull(r.PathValue("callId"), page.Notes)
 	writeJSON(w, http.StatusOK, page)
+}
+
+func (a *Assist) countPull(callID string, served []assist.IncidentNote) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.pulls == nil {
+		a.pulls = map[string]*PullCount{}
+	}
+	pc := a.pulls[callID]
+	if pc == nil {
+		pc = &PullCount{Served: map[string]int{}}
+		a.pulls[callID] = pc
+	}
+	pc.Requests++
+	for _, n := range served {
+		pc.Served[n.NoteID]++
+	}
+}
+
+// Pulls returns a copy of the pull counts of a call (counted before the answer is
+// written, so a client that has its answer sees it counted).
+func (a *Assist) Pulls(callID string) PullCount {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	pc := PullCount{Served: map[string]int{}}
+	if p := a.pulls[callID]; p != nil {
+		pc.Requests = p.Requests
+		for id, n := range p.Served {
+			pc.Served[id] = n
+		}
+	}
+	return pc
 }
 
 // NotesFor returns the notes generated so far for an incident's call, in order (with the
