@@ -66,6 +66,9 @@ type demoSummary struct {
 	DeadLetters     int `json:"dead_letters"`
 }
 
+// onDemoSims, when set (tests), is given the demo's simulators before they start.
+var onDemoSims func(*sim.CAD, *sim.Assist)
+
 // cmdDemo runs the sidecar in-process against a simulated REST CAD and a simulated Assist.
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("demo", stderr)
@@ -106,6 +109,9 @@ func runDemo(ctx context.Context, duration time.Duration, keep bool, log *slog.L
 		Logger: log.With("component", "sim-assist"), Token: "demo-assist-token", Seed: 1,
 		NotesPerCall: 3, NoteEvery: time.Second,
 	})
+	if onDemoSims != nil {
+		onDemoSims(cad, as)
+	}
 	var wg sync.WaitGroup
 	cadURL, err := serveSim(simCtx, &wg, cad)
 	if err != nil {
