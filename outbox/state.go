@@ -86,10 +86,10 @@ func (s *Store) PutLink(l Link) error {
 					return fmt.Errorf("pending status of call %s: %w", l.CallID, err)
 				}
 				applyStatus(&l, p.Status, p.At)
+				freed = int64(len(l.CallID) + len(v))
 				if err := ps.Delete([]byte(l.CallID)); err != nil {
 					return err
 				}
-				freed = int64(len(l.CallID) + len(v))
 			}
 			if err := byCall.Put([]byte(l.CallID), []byte(l.IncidentID)); err != nil {
 				return err
