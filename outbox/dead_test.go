@@ -15,7 +15,9 @@ import (
 // and the Assist client's errors do: Error() is safe, Evidence() has the body.
 type answerError struct{ status int }
 
-func (e *answerError) Error() string    { return fmt.Sprintf("POST /incidents/x/notes: %d (37 bytes)", e.status) }
+func (e *answerError) Error() string {
+	return fmt.Sprintf("POST /incidents/x/notes: %d (37 bytes)", e.status)
+}
 func (e *answerError) Evidence() string { return `{"error":"bad note: caller said hello"}` }
 
 // deadN dead-letters n messages of key (payloads p0..pn-1) and stops delivery.
