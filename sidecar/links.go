@@ -1,6 +1,7 @@
 package sidecar
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -50,11 +51,7 @@ func (s *Sidecar) pollOnce(ctx context.Context) error {
 		return fmt.Errorf("read CAD cursor: %w", err)
 	}
 	now, tol := time.Now(), s.cfg.CAD.CursorTolerance
-	future := false // this poll found a cursor in the future (stored, or a record's)
-	if _, bad := CursorInFuture(cursor, now, tol); bad {
-		future = true
-		s.cursorInFuture(cursor, "", true, now)
-	}
+	_, storedFuture := CursorInFuture(cursor, now, tol) // e.g. written by an older version
 	batch, err := s.source.Poll(ctx, cursor)
 	if err != nil {
 		return fmt.Errorf("poll CAD: %w", err)
@@ -82,17 +79,24 @@ func (s *Sidecar) pollOnce(ctx context.Context) error {
 			}
 		}
 	}
-	if batch.Cursor != "" && batch.Cursor != cursor {
-		if _, bad := CursorInFuture(batch.Cursor, now, tol); bad {
-			// The records were processed; the cursor stays where it was.
-			future = true
-			s.cursorInFuture(batch.Cursor, s.cursorIncident(batch), false, now)
-		} else if err := s.store.Put(bucketCursor, cadCursorKey, batch.Cursor); err != nil {
+	// One report per poll: a record's cursor refused, else a stored one in the future.
+	switch _, rejected := CursorInFuture(batch.Cursor, now, tol); {
+	case batch.Cursor == "" || batch.Cursor == cursor:
+		if storedFuture {
+			s.cursorInFuture(cursor, "", true, now)
+			return nil
+		}
+	case rejected:
+		// The records were processed; the cursor stays where it was.
+		s.cursorInFuture(batch.Cursor, s.cursorIncident(batch), false, now)
+		return nil
+	default:
+		if err := s.store.Put(bucketCursor, cadCursorKey, batch.Cursor); err != nil {
 			return fmt.Errorf("save CAD cursor: %w", err)
 		}
 	}
-	if !future && s.cursor.clear() {
-		s.log.Info("CAD cursor sane again", "cursor", batch.Cursor)
+	if s.cursor.clear() {
+		s.log.Info("CAD cursor sane again", "cursor", cmp.Or(batch.Cursor, cursor))
 	}
 	return nil
 }
