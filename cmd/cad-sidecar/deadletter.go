@@ -173,7 +173,7 @@ func (t *target) drop(ctx context.Context, id string) error {
 }
 
 // printDeadLetters prints the table (and, with content, the text and evidence of each
-// dead letter under its row).
+// dead letter below it).
 func printDeadLetters(w io.Writer, page sidecar.DeadLetterPage, content bool) {
 	if len(page.DeadLetters) == 0 {
 		fmt.Fprintln(w, "no dead letters")
@@ -184,12 +184,14 @@ func printDeadLetters(w io.Writer, page sidecar.DeadLetterPage, content bool) {
 	for _, d := range page.DeadLetters {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", d.ID, dash(d.IncidentID), dash(d.CallID), dash(d.Type),
 			yesNo(d.Critical), d.Attempts, stamp(d.FirstErrorAt), stamp(d.LastErrorAt), oneLine(d.Reason))
-		if content {
-			fmt.Fprintf(tw, "\t  text: %s\n", oneLine(d.Text))
-			fmt.Fprintf(tw, "\t  evidence: %s\n", oneLine(d.Evidence))
-		}
 	}
 	_ = tw.Flush()
+	if content {
+		for _, d := range page.DeadLetters {
+			fmt.Fprintf(w, "\n%s (incident %s)\n  text:     %s\n  evidence: %s\n", d.ID, dash(d.IncidentID), oneLine(d.Text), oneLine(d.Evidence))
+		}
+		fmt.Fprintln(w)
+	}
 	fmt.Fprintf(w, "%d dead letters (%s). Replay: cad-sidecar deadletter replay ID|--all; drop: cad-sidecar deadletter drop ID\n",
 		sum(page.Total), perTopic(page.Total))
 }
