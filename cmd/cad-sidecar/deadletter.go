@@ -188,7 +188,7 @@ func printDeadLetters(w io.Writer, page sidecar.DeadLetterPage, content bool) {
 	_ = tw.Flush()
 	if content {
 		for _, d := range page.DeadLetters {
-			fmt.Fprintf(w, "\n%s (incident %s)\n  text:     %s\n  evidence: %s\n", d.ID, dash(d.IncidentID), oneLine(d.Text), oneLine(d.Evidence))
+			fmt.Fprintf(w, "\n%s (incident %s)\n  text:     %s\n  evidence: %s\n", d.ID, dash(d.IncidentID), flat(d.Text), flat(d.Evidence))
 		}
 		fmt.Fprintln(w)
 	}
@@ -217,7 +217,10 @@ func yesNo(b bool) string {
 	return "no"
 }
 
-// oneLine keeps a table row on one line (and bounded).
+// flat puts s on one line, whole.
+func flat(s string) string { return dash(strings.Join(strings.Fields(s), " ")) }
+
+// oneLine keeps a table cell on one line, bounded.
 func oneLine(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
 	if r := []rune(s); len(r) > 200 {
