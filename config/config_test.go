@@ -131,7 +131,9 @@ func TestProblems(t *testing.T) {
 		},
 		{
 			name: "negative cursor tolerance",
-			edit: func(s string) string { return strings.Replace(s, "adapter: rest", "adapter: rest\n  cursor_tolerance: -1m", 1) },
+			edit: func(s string) string {
+				return strings.Replace(s, "adapter: rest", "adapter: rest\n  cursor_tolerance: -1m", 1)
+			},
 			want: []string{`cad.cursor_tolerance: must not be negative (0 turns the check off), got -1m0s (config.yaml:8)`},
 		},
 		{
