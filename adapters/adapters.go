@@ -18,6 +18,10 @@ type Batch struct {
 	Records []Record
 	// Cursor is the cursor to pass to the next poll ("" = keep the previous one).
 	Cursor string
+	// CursorFrom is 1 + the index in Records of the record whose field gave Cursor; 0 when
+	// not known or the cursor came from elsewhere. The sidecar names that record's
+	// incident when it refuses a cursor in the future.
+	CursorFrom int
 }
 
 // Source yields CAD incident records.

@@ -33,15 +33,20 @@ type ReceiverOptions struct {
 	// with the request's values but is not cancelled when Assist hangs up: an event that
 	// reached us is stored even if the answer can no longer be delivered.
 	Handle func(ctx context.Context, ev Event) error
+
+	// OnRefused, if set, is called with the status of every refused request (4xx, 5xx),
+	// e.g. to count them by code: a wrong Assist auth token shows as 401s.
+	OnRefused func(status int)
 }
 
 // Receiver is the http.Handler for Assist's webhook POSTs (POST /webhookhandler/cad).
 type Receiver struct {
-	digest [sha256.Size]byte // of the auth token
-	max    int64
-	log    *slog.Logger
-	handle func(context.Context, Event) error
-	stats  struct {
+	digest  [sha256.Size]byte // of the auth token
+	max     int64
+	log     *slog.Logger
+	handle  func(context.Context, Event) error
+	refused func(status int)
+	stats   struct {
 		accepted, unauthorized, tooLarge, badRequest, full, failed, badMethod atomic.Uint64
 	}
 }
@@ -72,10 +77,11 @@ func NewReceiver(o ReceiverOptions) (*Receiver, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Receiver{
-		digest: sha256.Sum256([]byte(o.AuthToken)),
-		max:    o.MaxBody,
-		log:    o.Logger,
-		handle: o.Handle,
+		digest:  sha256.Sum256([]byte(o.AuthToken)),
+		max:     o.MaxBody,
+		log:     o.Logger,
+		handle:  o.Handle,
+		refused: o.OnRefused,
 	}, nil
 }
 
@@ -177,6 +183,9 @@ func (r *Receiver) tooLarge(ctx context.Context, w http.ResponseWriter) {
 }
 
 func (r *Receiver) reply(w http.ResponseWriter, status int, body []byte) {
+	if status >= 400 && r.refused != nil {
+		r.refused(status)
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)

@@ -77,8 +77,11 @@ type PullConfig struct {
 // CADConfig is the `cad:` section. Adapter selects the integration; its own section
 // (cad.rest, cad.sql, ...) is decoded into Settings by the adapter's Factory.
 type CADConfig struct {
-	Adapter  string `koanf:"adapter"`
-	Settings any    `koanf:"-"`
+	Adapter string `koanf:"adapter"`
+	// CursorTolerance: a poll cursor that reads as a time later than now plus this is not
+	// adopted (a CAD record with a wrong clock must not stop all new links); 0 = no check.
+	CursorTolerance time.Duration `koanf:"cursor_tolerance"`
+	Settings        any           `koanf:"-"`
 }
 
 // OutboxConfig is the `outbox:` section.
@@ -114,7 +117,7 @@ func Default() Config {
 			Webhook: WebhookConfig{Register: true, Events: "*", Path: "/webhookhandler/cad", MaxBody: MiB},
 			Pull:    PullConfig{Schedule: "@every 5s", Grace: 10 * time.Minute, MaxAge: 6 * time.Hour},
 		},
-		CAD: CADConfig{Adapter: "rest"},
+		CAD: CADConfig{Adapter: "rest", CursorTolerance: 5 * time.Minute},
 		Outbox: OutboxConfig{
 			Retry:          RetryConfig{Initial: time.Second, Max: 5 * time.Minute},
 			MaxAge:         72 * time.Hour,

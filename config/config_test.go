@@ -68,6 +68,9 @@ func TestDefaultsAndRelativePaths(t *testing.T) {
 	if cfg.Assist.Webhook.Path != "/webhookhandler/cad" || cfg.Admin.Listen != "127.0.0.1:9090" || cfg.Assist.Notes != "push" {
 		t.Errorf("defaults not applied: %+v %+v", cfg.Assist, cfg.Admin)
 	}
+	if cfg.CAD.CursorTolerance != 5*time.Minute {
+		t.Errorf("cad.cursor_tolerance default = %s, want 5m", cfg.CAD.CursorTolerance)
+	}
 	if cfg.Assist.Webhook.MaxBody != config.MiB || cfg.Outbox.Concurrency != 8 {
 		t.Errorf("defaults not applied: %+v %+v", cfg.Assist.Webhook, cfg.Outbox)
 	}
@@ -125,6 +128,13 @@ func TestProblems(t *testing.T) {
 				`log.level: must be one of debug | info | warn | error, got "loud" (config.yaml:15)`,
 				`outbox.retry.max: must be at least outbox.retry.initial (10s), got 1s (config.yaml:16)`,
 			},
+		},
+		{
+			name: "negative cursor tolerance",
+			edit: func(s string) string {
+				return strings.Replace(s, "adapter: rest", "adapter: rest\n  cursor_tolerance: -1m", 1)
+			},
+			want: []string{`cad.cursor_tolerance: must not be negative (0 turns the check off), got -1m0s (config.yaml:8)`},
 		},
 		{
 			name: "unknown adapter",

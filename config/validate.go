@@ -74,6 +74,9 @@ func (c *Config) validate() []Problem {
 	if _, ok := adapters.Lookup(c.CAD.Adapter); !ok {
 		bad("cad.adapter", "unknown adapter %q (available: %s)", c.CAD.Adapter, strings.Join(adapters.Names(), ", "))
 	}
+	if c.CAD.CursorTolerance < 0 {
+		bad("cad.cursor_tolerance", "must not be negative (0 turns the check off), got %s", c.CAD.CursorTolerance)
+	}
 
 	o := c.Outbox
 	if o.Retry.Initial <= 0 {

@@ -13,11 +13,15 @@ import (
 // can be built at Open without touching (copying) payloads.
 //
 // queue value:  0x01 key attempts createdAt nextAttempt firstErrorAt lastErrorAt replayedAt lastError payload
-// dead value:   0x01 deadAt reason <queue value>
+// dead value:   0x02 deadAt reason evidence <queue value>
+//                (version 1, still read: 0x01 deadAt reason <queue value>, no evidence)
 //
 // Seq and Topic are not stored in the value: they are the bbolt key and bucket.
 
 const recordV1 = 0x01
+
+// deadV2 is the dead-letter record version that adds Evidence (version 1 had none).
+const deadV2 = 0x02
 
 var errCorrupt = errors.New("outbox: corrupt record")
 
@@ -52,10 +56,11 @@ func appendMessage(b []byte, m *Message) []byte {
 }
 
 func encodeDead(d *DeadLetter) []byte {
-	b := make([]byte, 0, 1+binary.MaxVarintLen64+len(d.Reason)+binary.MaxVarintLen64)
-	b = append(b, recordV1)
+	b := make([]byte, 0, 1+3*binary.MaxVarintLen64+len(d.Reason)+len(d.Evidence))
+	b = append(b, deadV2)
 	b = appendTime(b, d.DeadAt)
 	b = appendBytes(b, []byte(d.Reason))
+	b = appendBytes(b, []byte(d.Evidence))
 	return append(b, encodeMessage(&d.Message)...)
 }
 
@@ -171,10 +176,21 @@ func decodeMessageBody(r *reader) Message {
 
 func decodeDead(v []byte, topic Topic, seq uint64) (DeadLetter, error) {
 	r := reader{b: v}
-	r.version()
+	var ver byte
+	if len(v) > 0 {
+		ver = v[0]
+	}
+	if ver == deadV2 {
+		r.b = r.b[1:]
+	} else {
+		r.version()
+	}
 	var d DeadLetter
 	d.DeadAt = r.time()
 	d.Reason = string(r.bytes())
+	if ver == deadV2 {
+		d.Evidence = string(r.bytes())
+	}
 	r.version()
 	d.Message = decodeMessageBody(&r)
 	d.Topic, d.Seq = topic, seq

@@ -246,7 +246,7 @@ func (s *Store) handle(ctx context.Context, ti *topicIndex, m Message, h Handler
 		if IsPermanent(err) {
 			free(brReached, nil)
 			log.Error("outbox delivery failed permanently; moved to dead letters", "attempts", m.Attempts, "err", err)
-			s.finish(ti, opDead, m, m.LastError, log)
+			s.finishWith(ti, opDead, m, m.LastError, evidenceOf(err), log)
 			return
 		}
 		free(brDown, err)
@@ -286,9 +286,14 @@ func (s *Store) recordOutcome(ti *topicIndex, probe bool, o brOutcome, err error
 // message stays at the head of its key and is retried after RetryInitial (it may be
 // delivered again: at-least-once).
 func (s *Store) finish(ti *topicIndex, kind opKind, m Message, reason string, log *slog.Logger) {
+	s.finishWith(ti, kind, m, reason, "", log)
+}
+
+// finishWith is finish with the evidence a dead letter keeps (see DeadLetter.Evidence).
+func (s *Store) finishWith(ti *topicIndex, kind opKind, m Message, reason, evidence string, log *slog.Logger) {
 	r := getReq()
 	defer putReq(r)
-	r.kind, r.topic, r.seq, r.reason = kind, m.Topic, m.Seq, reason
+	r.kind, r.topic, r.seq, r.reason, r.evidence = kind, m.Topic, m.Seq, reason, evidence
 	if kind == opDead {
 		r.msg = m
 	}

@@ -64,6 +64,8 @@ type writeReq struct {
 	seq    uint64
 	msg    Message // opRetry/opDead: the delivery bookkeeping fields to store
 	reason string  // opDead
+	// evidence is the destination's answer kept with a dead letter (opDead; see DeadLetter).
+	evidence string
 
 	// outcome, set by the writer before done is signalled
 	added    bool
@@ -414,6 +416,9 @@ func (s *Store) apply(tx *bolt.Tx, r *writeReq, now time.Time, cur *int64, w *wb
 				wasHead = ok && h == r.seq
 			}
 			d := DeadLetter{Message: m, Reason: reason, DeadAt: now}
+			if r.kind == opDead {
+				d.Evidence = r.evidence
+			}
 			if err := dead.Put(k, encodeDead(&d)); err != nil {
 				return err
 			}

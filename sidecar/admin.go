@@ -8,8 +8,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// adminHandler serves /healthz (the process answers), /readyz (it can do its job) and
-// /metrics on the admin listener.
+// adminHandler serves /healthz (the process answers), /readyz (it can do its job),
+// /metrics and the admin API (/api/v1/, see adminapi.go) on the admin listener.
 func (s *Sidecar) adminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -24,17 +24,22 @@ func (s *Sidecar) adminHandler() http.Handler {
 		writeJSON(w, code, map[string]any{"ready": ready, "checks": checks})
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.gather, promhttp.HandlerOpts{}))
+	s.adminAPI(mux)
 	return mux
 }
 
 // Check is one readiness check's outcome.
 type Check struct {
-	OK     bool   `json:"ok"`
-	Detail string `json:"detail,omitempty"`
+	OK bool `json:"ok"`
+	// Degraded: something is wrong that does not (yet) stop the sidecar doing its job.
+	Degraded bool   `json:"degraded,omitempty"`
+	Detail   string `json:"detail,omitempty"`
 }
 
 // Ready reports whether the store is open, the webhook registered (when push is on and
-// registration enabled) and the last CAD poll succeeded.
+// registration enabled), the last CAD poll succeeded and the CAD cursor is sane (check
+// cad_cursor: degraded while a cursor in the future is found, not ready once that lasted
+// CursorPersistPolls polls).
 func (s *Sidecar) Ready() (bool, map[string]Check) {
 	checks := map[string]Check{}
 	_, err := s.store.Stats()
@@ -52,6 +57,7 @@ func (s *Sidecar) Ready() (bool, map[string]Check) {
 	default:
 		checks["cad_poll"] = Check{OK: true, Detail: "last success " + time.Unix(0, last).UTC().Format(time.RFC3339)}
 	}
+	checks["cad_cursor"] = s.cursor.check(s.cfg.CAD.CursorTolerance)
 	ready := true
 	for _, c := range checks {
 		ready = ready && c.OK

@@ -1,6 +1,7 @@
 package sidecar
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -49,6 +50,8 @@ func (s *Sidecar) pollOnce(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read CAD cursor: %w", err)
 	}
+	now, tol := time.Now(), s.cfg.CAD.CursorTolerance
+	_, storedFuture := CursorInFuture(cursor, now, tol) // e.g. written by an older version
 	batch, err := s.source.Poll(ctx, cursor)
 	if err != nil {
 		return fmt.Errorf("poll CAD: %w", err)
@@ -76,12 +79,58 @@ func (s *Sidecar) pollOnce(ctx context.Context) error {
 			}
 		}
 	}
-	if batch.Cursor != "" && batch.Cursor != cursor {
+	// One report per poll: a record's cursor refused, else a stored one in the future.
+	switch _, rejected := CursorInFuture(batch.Cursor, now, tol); {
+	case batch.Cursor == "" || batch.Cursor == cursor:
+		if storedFuture {
+			s.cursorInFuture(cursor, "", true, now)
+			return nil
+		}
+	case rejected:
+		// The records were processed; the cursor stays where it was.
+		s.cursorInFuture(batch.Cursor, s.cursorIncident(batch), false, now)
+		return nil
+	default:
 		if err := s.store.Put(bucketCursor, cadCursorKey, batch.Cursor); err != nil {
 			return fmt.Errorf("save CAD cursor: %w", err)
 		}
 	}
+	if s.cursor.clear() {
+		s.log.Info("CAD cursor sane again", "cursor", cmp.Or(batch.Cursor, cursor))
+	}
 	return nil
+}
+
+// cursorInFuture reports a cursor later than now + cad.cursor_tolerance: counted at every
+// poll; logged at WARN when it starts or changes and when readiness turns not ready.
+func (s *Sidecar) cursorInFuture(value, incident string, stored bool, now time.Time) {
+	s.metrics.CursorRejected.Inc()
+	streak, changed := s.cursor.found(value, incident, stored, now)
+	log := s.log.Debug
+	if changed || streak == CursorPersistPolls {
+		log = s.log.Warn
+	}
+	tol := s.cfg.CAD.CursorTolerance.String()
+	if stored {
+		log("CAD cursor stored is in the future; repair it with `cad-sidecar cursor set VALUE` or `cursor --reset`",
+			"cursor", value, "tolerance", tol, "polls", streak)
+		return
+	}
+	args := []any{"cursor", value, "tolerance", tol, "polls", streak}
+	if incident != "" {
+		args = append([]any{"incident_id", incident}, args...)
+	}
+	log("CAD cursor in the future not adopted", args...)
+}
+
+// cursorIncident is the incident id of the record that carried the batch's cursor ("" if
+// not known).
+func (s *Sidecar) cursorIncident(b adapters.Batch) string {
+	if b.CursorFrom < 1 || b.CursorFrom > len(b.Records) {
+		return ""
+	}
+	id, _ := s.mapper.IncidentID(b.Records[b.CursorFrom-1])
+	return id
 }
 
 // warmHashes loads into the cache the stored hash of every incident of the batch not

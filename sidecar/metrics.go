@@ -1,7 +1,12 @@
 package sidecar
 
 import (
+	"strconv"
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cad-sidecar/cad-sidecar/outbox"
 )
 
 // Metrics are the sidecar's Prometheus metrics, registered on an injected registry.
@@ -15,10 +20,14 @@ type Metrics struct {
 	Webhooks       *prometheus.CounterVec // event: note | call_status | activation
 	Registered     prometheus.Gauge
 	LastPoll       prometheus.Gauge
+	WebhookRefused *prometheus.CounterVec // code: the HTTP status of the refusal
+	CursorRejected prometheus.Counter
 	State          *StateMetrics // metrics_state.go
 }
 
-func newMetrics(reg prometheus.Registerer) *Metrics {
+// newMetrics registers the sidecar's metrics on reg, with the outbox's sizes read from
+// store at each scrape (outboxCollector).
+func newMetrics(reg prometheus.Registerer, store *outbox.Store) *Metrics {
 	m := &Metrics{
 		Polls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cad_sidecar_cad_polls_total", Help: "Polls of the CAD source, by result (ok, error).",
@@ -47,9 +56,73 @@ func newMetrics(reg prometheus.Registerer) *Metrics {
 		LastPoll: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "cad_sidecar_cad_last_poll_success_timestamp_seconds", Help: "Unix time of the last successful CAD poll.",
 		}),
+		WebhookRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cad_sidecar_webhook_refused_total", Help: "Webhook requests refused, by HTTP status code (401: wrong Assist auth token; 400 bad input; 413 too large; 503 outbox full).",
+		}, []string{"code"}),
+		CursorRejected: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cad_sidecar_cad_cursor_rejected_total", Help: "Polls that found a CAD cursor later than now + cad.cursor_tolerance (a record's, not adopted, or the stored one).",
+		}),
+	}
+	for _, code := range []string{"400", "401", "413", "503"} {
+		m.WebhookRefused.WithLabelValues(code) // present at 0 from the start, for alerts
 	}
 	reg.MustRegister(m.Polls, m.Records, m.Links, m.NotesReceived, m.NotesDelivered, m.NoteErrors,
-		m.Webhooks, m.Registered, m.LastPoll)
+		m.Webhooks, m.Registered, m.LastPoll, m.WebhookRefused, m.CursorRejected)
 	m.State = newStateMetrics(reg)
+	if store != nil {
+		reg.MustRegister(newOutboxCollector(store))
+	}
 	return m
+}
+
+// webhookRefused counts one refused webhook (assist.ReceiverOptions.OnRefused).
+func (m *Metrics) webhookRefused(code int) {
+	m.WebhookRefused.WithLabelValues(strconv.Itoa(code)).Inc()
+}
+
+// outboxCollector reads the outbox's sizes at scrape time: Stats (in memory) and, per
+// topic, the first queue entry for the oldest age: O(topics), no walk of the backlog.
+type outboxCollector struct {
+	store                *outbox.Store
+	dead, depth, ageDesc *prometheus.Desc
+}
+
+func newOutboxCollector(store *outbox.Store) *outboxCollector {
+	return &outboxCollector{
+		store: store,
+		dead: prometheus.NewDesc("cad_sidecar_dead_letters",
+			"Messages given up (dead letters), by topic: see `cad-sidecar deadletter list`.", []string{"topic"}, nil),
+		depth: prometheus.NewDesc("cad_sidecar_outbox_depth",
+			"Messages waiting in the outbox, by topic.", []string{"topic"}, nil),
+		ageDesc: prometheus.NewDesc("cad_sidecar_outbox_oldest_age_seconds",
+			"Age of the oldest message waiting in the outbox, by topic (0 when none waits).", []string{"topic"}, nil),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *outboxCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.dead
+	ch <- c.depth
+	ch <- c.ageDesc
+}
+
+// Collect implements prometheus.Collector. A closed store yields nothing.
+func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
+	st, err := c.store.Stats()
+	if err != nil {
+		return
+	}
+	now := time.Now()
+	for t, n := range st.Pending {
+		topic := string(t)
+		ch <- prometheus.MustNewConstMetric(c.depth, prometheus.GaugeValue, float64(n), topic)
+		ch <- prometheus.MustNewConstMetric(c.dead, prometheus.GaugeValue, float64(st.Dead[t]), topic)
+		age := 0.0
+		if n > 0 {
+			if since, ok, err := c.store.OldestPending(t); err == nil && ok {
+				age = max(now.Sub(since).Seconds(), 0)
+			}
+		}
+		ch <- prometheus.MustNewConstMetric(c.ageDesc, prometheus.GaugeValue, age, topic)
+	}
 }

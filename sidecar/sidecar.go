@@ -44,6 +44,7 @@ type Sidecar struct {
 	registered atomic.Bool
 	lastPollOK atomic.Int64 // unix nanos of the last good poll; 0 = none yet
 	pollErr    atomic.Pointer[string]
+	cursor     cursorGuard // CAD cursors found in the future (cursor.go)
 
 	publicLn, adminLn net.Listener
 }
@@ -93,7 +94,7 @@ func New(cfg *config.Config, o Options) (*Sidecar, error) {
 	}
 	s := &Sidecar{
 		cfg: cfg, log: log, store: store, client: client, source: source, sink: sink,
-		mapper: cfg.Mapper, metrics: newMetrics(reg), gather: reg,
+		mapper: cfg.Mapper, metrics: newMetrics(reg, store), gather: reg,
 	}
 	if n, err := store.AdoptUnlinked(unlinkedActivation, legacyActivations); err != nil {
 		store.Close()
@@ -107,6 +108,7 @@ func New(cfg *config.Config, o Options) (*Sidecar, error) {
 			MaxBody:   int64(cfg.Assist.Webhook.MaxBody),
 			Logger:    log.With("component", "webhook"),
 			Handle:    s.handleEvent,
+			OnRefused: s.metrics.webhookRefused,
 		})
 		if err != nil {
 			store.Close()

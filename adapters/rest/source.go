@@ -55,20 +55,20 @@ func (s *Source) Poll(ctx context.Context, cursor string) (adapters.Batch, error
 	if err != nil {
 		return adapters.Batch{}, fmt.Errorf("rest: GET %s: %w", path, err)
 	}
-	next := cursor
+	next, from := cursor, 0
 	if s.cursorField != "" {
-		for _, r := range records {
+		for i, r := range records {
 			v, ok := mapping.Lookup(r, s.cursorField)
 			if !ok || v == nil {
 				continue
 			}
 			if c := cursorString(v); c != "" && (next == "" || compareCursor(c, next) > 0) {
-				next = c
+				next, from = c, i+1
 			}
 		}
 	}
 	s.log.Debug("cad poll", "path", path, "records", len(records), "cursor", next)
-	return adapters.Batch{Records: records, Cursor: next}, nil
+	return adapters.Batch{Records: records, Cursor: next, CursorFrom: from}, nil
 }
 
 var accept = map[record.Format]string{

@@ -65,12 +65,15 @@ func TestPollItemsAndCursor(t *testing.T) {
 	if len(b.Records) != 3 || b.Cursor != "12" {
 		t.Fatalf("got %d records, cursor %q; want 3, 12", len(b.Records), b.Cursor)
 	}
+	if b.CursorFrom != 2 { // the second record carried it
+		t.Fatalf("CursorFrom = %d, want 2", b.CursorFrom)
+	}
 	if n, ok := b.Records[0]["IncidentNumber"].(json.Number); !ok || n.String() != "260045123" {
 		t.Fatalf("IncidentNumber = %#v, want json.Number 260045123", b.Records[0]["IncidentNumber"])
 	}
 	b, err = src.Poll(ctx, b.Cursor)
-	if err != nil || len(b.Records) != 0 || b.Cursor != "12" {
-		t.Fatalf("second poll: %v, %d records, cursor %q", err, len(b.Records), b.Cursor)
+	if err != nil || len(b.Records) != 0 || b.Cursor != "12" || b.CursorFrom != 0 {
+		t.Fatalf("second poll: %v, %d records, cursor %q from %d", err, len(b.Records), b.Cursor, b.CursorFrom)
 	}
 	// A cursor needing escaping arrives intact; a null list is empty; the cursor never goes back.
 	b, err = src.Poll(ctx, "a b&c=d")

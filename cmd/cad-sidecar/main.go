@@ -1,5 +1,6 @@
 // Command cad-sidecar links CAD incidents to live Assist calls and writes Assist's notes
-// back into the CAD. Subcommands: run, validate, map, demo, healthcheck, version.
+// back into the CAD. Subcommands: run, validate, map, demo, outbox, deadletter, cursor,
+// healthcheck, version.
 package main
 
 import (
@@ -37,10 +38,19 @@ Usage:
                                                    (exit 0 mapped, 3 all filtered, 2 any error)
   cad-sidecar demo        [--duration D]           run against simulated CAD and Assist
   cad-sidecar outbox compact [--config FILE]       shrink the outbox file (sidecar stopped)
+  cad-sidecar deadletter list [--json] [--content] [--topic T] [--config FILE]
+                                                   notes and links given up (text only with --content)
+  cad-sidecar deadletter replay ID|--all [--topic T] [--config FILE]
+                                                   put dead letters back into the outbox
+  cad-sidecar deadletter drop ID [--config FILE]   delete a dead letter for good
+  cad-sidecar cursor show|set VALUE [--force]|--reset [--config FILE]
+                                                   show or repair the CAD poll cursor
   cad-sidecar healthcheck [--config FILE] [--ready] probe the admin listener (Docker HEALTHCHECK)
   cad-sidecar version
 
 --config defaults to $CAD_SIDECAR_CONFIG, then ./config.yaml.
+deadletter and cursor talk to the running sidecar (admin.listen) or, when it is stopped,
+work on the data file directly.
 `
 
 func main() {
@@ -66,6 +76,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdDemo(ctx, rest, stdout, stderr)
 	case "outbox":
 		return cmdOutbox(rest, stdout, stderr)
+	case "deadletter":
+		return cmdDeadletter(ctx, rest, stdout, stderr)
+	case "cursor":
+		return cmdCursor(ctx, rest, stdout, stderr)
 	case "healthcheck":
 		return cmdHealthcheck(ctx, rest, stdout, stderr)
 	case "version", "--version", "-v":

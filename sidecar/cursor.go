@@ -1,0 +1,195 @@
+package sidecar
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+
+	"github.com/cad-sidecar/cad-sidecar/outbox"
+)
+
+// Cursor sanity: a CAD record stamped in the future (a wrong clock, a test record dated
+// 2099) must not become the poll cursor, or a CAD that filters on `since` returns nothing
+// ever again. A cursor that reads as a time later than now + cad.cursor_tolerance is not
+// adopted (see pollOnce), and one already stored (by an older version) is reported the
+// same way. Both the admin API and the CLI's offline mode repair the cursor with the
+// functions of this file.
+
+// CursorPersistPolls is how many consecutive polls may find a cursor in the future before
+// /readyz turns not ready (before that the cad_cursor check is only degraded).
+const CursorPersistPolls = 3
+
+// maxCursorLen bounds a cursor an operator sets.
+const maxCursorLen = 1024
+
+// Cursor layouts read as times, besides RFC 3339 (zone-less ones are UTC).
+var cursorLayouts = []string{
+	time.RFC3339Nano,
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02 15:04:05.999999999Z07:00",
+	"2006-01-02 15:04:05.999999999",
+	"2006-01-02",
+}
+
+// CursorTime reads a cursor as a time, when it is one: RFC 3339 (fraction and zone
+// optional; no zone = UTC; a space instead of T), a date, or a number of Unix seconds
+// (1e9 ≤ n < 1e11, years 2001–5138) or milliseconds (1e12 ≤ n < 1e14). Anything else (a
+// change sequence number, an opaque token) is not a time and never judged.
+func CursorTime(c string) (time.Time, bool) {
+	c = strings.TrimSpace(c)
+	if c == "" {
+		return time.Time{}, false
+	}
+	if f, err := strconv.ParseFloat(c, 64); err == nil {
+		switch a := math.Abs(f); {
+		case a >= 1e9 && a < 1e11:
+			return time.UnixMilli(int64(f * 1e3)).UTC(), true
+		case a >= 1e12 && a < 1e14:
+			return time.UnixMilli(int64(f)).UTC(), true
+		}
+		return time.Time{}, false
+	}
+	for _, l := range cursorLayouts {
+		if t, err := time.Parse(l, c); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// CursorInFuture reports whether c reads as a time later than now + tolerance (a
+// tolerance of 0 turns the check off).
+func CursorInFuture(c string, now time.Time, tolerance time.Duration) (time.Time, bool) {
+	t, ok := CursorTime(c)
+	if !ok || tolerance <= 0 {
+		return t, false
+	}
+	return t, t.After(now.Add(tolerance))
+}
+
+// CursorInfo is the CAD poll cursor as the admin API and the CLI show it.
+type CursorInfo struct {
+	Cursor    string    `json:"cursor"`
+	Set       bool      `json:"set"`                // false: none stored, the next poll starts from the adapter's start
+	Time      time.Time `json:"time,omitzero"`      // the cursor read as a time, if it is one
+	InFuture  bool      `json:"in_future"`          // later than now + tolerance
+	Tolerance string    `json:"tolerance"`          // cad.cursor_tolerance
+	Previous  string    `json:"previous,omitempty"` // set/reset: the value it replaced
+}
+
+func cursorInfo(c string, set bool, now time.Time, tol time.Duration) CursorInfo {
+	t, future := CursorInFuture(c, now, tol)
+	return CursorInfo{Cursor: c, Set: set, Time: t, InFuture: future, Tolerance: tol.String()}
+}
+
+// ReadCursor returns the stored CAD poll cursor.
+func ReadCursor(st *outbox.Store, tolerance time.Duration) (CursorInfo, error) {
+	c, ok, err := st.Get(bucketCursor, cadCursorKey)
+	if err != nil {
+		return CursorInfo{}, fmt.Errorf("read CAD cursor: %w", err)
+	}
+	return cursorInfo(c, ok, time.Now(), tolerance), nil
+}
+
+// SetCursor stores value as the CAD poll cursor. A value that is empty, too long, has
+// control characters, or reads as a time later than now + tolerance (unless force) is an
+// InputError and changes nothing.
+func SetCursor(st *outbox.Store, value string, force bool, tolerance time.Duration) (CursorInfo, error) {
+	if strings.TrimSpace(value) == "" {
+		return CursorInfo{}, inputErrorf("empty cursor: give a value, or reset the cursor instead")
+	}
+	if len(value) > maxCursorLen {
+		return CursorInfo{}, inputErrorf("cursor of %d bytes: at most %d", len(value), maxCursorLen)
+	}
+	if strings.ContainsFunc(value, unicode.IsControl) {
+		return CursorInfo{}, inputErrorf("cursor %q has control characters", value)
+	}
+	now := time.Now()
+	if t, future := CursorInFuture(value, now, tolerance); future && !force {
+		return CursorInfo{}, inputErrorf("cursor %q is %s, later than now + cad.cursor_tolerance (%s): not set (force it if you mean it)",
+			value, t.UTC().Format(time.RFC3339), tolerance)
+	}
+	prev, _, err := st.Get(bucketCursor, cadCursorKey)
+	if err != nil {
+		return CursorInfo{}, fmt.Errorf("read CAD cursor: %w", err)
+	}
+	if err := st.Put(bucketCursor, cadCursorKey, value); err != nil {
+		return CursorInfo{}, fmt.Errorf("save CAD cursor: %w", err)
+	}
+	info := cursorInfo(value, true, now, tolerance)
+	info.Previous = prev
+	return info, nil
+}
+
+// ResetCursor deletes the stored cursor: the next poll starts from the adapter's start
+// (everything the CAD lists; unchanged incidents are not re-linked, their hashes are kept).
+func ResetCursor(st *outbox.Store, tolerance time.Duration) (CursorInfo, error) {
+	prev, _, err := st.Get(bucketCursor, cadCursorKey)
+	if err != nil {
+		return CursorInfo{}, fmt.Errorf("read CAD cursor: %w", err)
+	}
+	if err := st.Delete(bucketCursor, cadCursorKey); err != nil {
+		return CursorInfo{}, fmt.Errorf("delete CAD cursor: %w", err)
+	}
+	info := cursorInfo("", false, time.Now(), tolerance)
+	info.Previous = prev
+	return info, nil
+}
+
+// cursorGuard remembers the polls that found a cursor in the future, for the log, the
+// metric and the cad_cursor readiness check.
+type cursorGuard struct {
+	mu       sync.Mutex
+	streak   int       // consecutive polls that found one; 0 = fine
+	value    string    // the cursor in the future
+	incident string    // the record that carried it ("" = unknown, or stored)
+	stored   bool      // it is the stored cursor (else a record's, not adopted)
+	since    time.Time // first poll of the streak
+}
+
+// found records a poll that found cursor value in the future; it returns the streak and
+// whether the value is new (not the one of the previous poll).
+func (g *cursorGuard) found(value, incident string, stored bool, now time.Time) (streak int, changed bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	changed = g.streak == 0 || g.value != value || g.stored != stored
+	if g.streak == 0 {
+		g.since = now
+	}
+	g.streak++
+	g.value, g.incident, g.stored = value, incident, stored
+	return g.streak, changed
+}
+
+// clear records a poll with a sane cursor; it reports whether a streak ended.
+func (g *cursorGuard) clear() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	ended := g.streak > 0
+	g.streak, g.value, g.incident, g.stored = 0, "", "", false
+	return ended
+}
+
+// check is the cad_cursor readiness check.
+func (g *cursorGuard) check(tolerance time.Duration) Check {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.streak == 0 {
+		return Check{OK: true}
+	}
+	what := "a CAD record"
+	if g.incident != "" {
+		what = "CAD record of incident " + g.incident
+	}
+	detail := fmt.Sprintf("%s carries cursor %q, later than now + cad.cursor_tolerance (%s): not adopted", what, g.value, tolerance)
+	if g.stored {
+		detail = fmt.Sprintf("the stored cursor %q is later than now + cad.cursor_tolerance (%s)", g.value, tolerance)
+	}
+	detail += fmt.Sprintf(" (%d polls since %s); see `cad-sidecar cursor show`",
+		g.streak, g.since.UTC().Format(time.RFC3339))
+	return Check{OK: g.streak < CursorPersistPolls, Degraded: true, Detail: detail}
+}
