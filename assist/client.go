@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-resty/resty/v2"
 
+	"github.com/cad-sidecar/cad-sidecar/internal/ident"
 	"github.com/cad-sidecar/cad-sidecar/outbox"
 )
 
@@ -128,6 +129,11 @@ func (c *Client) LinkIncident(ctx context.Context, req LinkIncidentRequest) (Lin
 	}
 	if out.CallID == "" {
 		return out, outbox.Transient(fmt.Errorf("assist: POST %s: answer has no callId", path))
+	}
+	// The callId becomes a stored key, a URL path segment and a log attribute: the same
+	// rule as for the ids of a webhook. Retried, as a missing one.
+	if err := ident.Check("callId", out.CallID); err != nil {
+		return LinkIncidentResponse{}, outbox.Transient(fmt.Errorf("assist: POST %s: answer's %w", path, err))
 	}
 	return out, nil
 }

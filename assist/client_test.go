@@ -135,6 +135,8 @@ func TestLinkIncidentBadAnswers(t *testing.T) {
 		"not JSON":    `<html>oops</html>`,
 		"empty":       ``,
 		"wrong types": `{"callId": 5}`,
+		"callId ..":   `{"callId": ".."}`,
+		"callId huge": `{"callId": "` + strings.Repeat("c", 5000) + `"}`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := newFake(t, jsonReply(200, body))
@@ -142,8 +144,8 @@ func TestLinkIncidentBadAnswers(t *testing.T) {
 			if err == nil || outbox.IsPermanent(err) {
 				t.Fatalf("want a transient error, got %v", err)
 			}
-			if !strings.Contains(err.Error(), "/cad/incident") {
-				t.Errorf("error does not name the endpoint: %v", err)
+			if !strings.Contains(err.Error(), "/cad/incident") || len(err.Error()) > 200 {
+				t.Errorf("error does not name the endpoint, or is long: %.300v", err)
 			}
 		})
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/go-resty/resty/v2"
 
 	"github.com/cad-sidecar/cad-sidecar/internal/httpclass"
+	"github.com/cad-sidecar/cad-sidecar/internal/ident"
 	"github.com/cad-sidecar/cad-sidecar/outbox"
 )
 
@@ -138,7 +139,7 @@ type AnswerError struct {
 }
 
 func (e *AnswerError) Error() string {
-	msg := fmt.Sprintf("rest: %s %s: %d %s (%d-byte answer)", e.Method, e.Path, e.Status, http.StatusText(e.Status), e.Size)
+	msg := fmt.Sprintf("rest: %s %s: %d %s (%d-byte answer)", e.Method, ident.ForLog(e.Path), e.Status, http.StatusText(e.Status), e.Size)
 	if e.Status >= 300 && e.Status < 400 {
 		msg += fmt.Sprintf(": redirected to %q (redirects are not followed: check base_url)", e.Location)
 	}
