@@ -135,7 +135,10 @@ func (s *Sidecar) Listen() error {
 		if err != nil {
 			return fmt.Errorf("server.listen %s: %w", s.cfg.Server.Listen, err)
 		}
-		s.publicLn = netutil.LimitListener(ln, s.cfg.Server.MaxConns)
+		s.publicLn = ln
+		if n := s.cfg.Server.MaxConns; n > 0 { // 0 only in a config not made by config.Load
+			s.publicLn = netutil.LimitListener(ln, n)
+		}
 	}
 	if s.adminLn == nil {
 		ln, err := net.Listen("tcp", s.cfg.Admin.Listen)
