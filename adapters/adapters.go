@@ -66,6 +66,9 @@ type Problem struct {
 // Deps are what the host gives an adapter.
 type Deps struct {
 	Logger *slog.Logger
+	// LogContent (log.content) lets the adapter log what a CAD answered — which may quote
+	// note text — at info; without it such bodies are logged at debug only.
+	LogContent bool
 }
 
 // Factory describes one adapter. NewConfig returns a pointer to a config struct (koanf

@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-resty/resty/v2"
 
+	"github.com/cad-sidecar/cad-sidecar/internal/ident"
 	"github.com/cad-sidecar/cad-sidecar/outbox"
 )
 
@@ -32,6 +33,10 @@ type ClientOptions struct {
 	UserAgent string        // default "cad-sidecar"
 	Logger    *slog.Logger  // default: discard
 
+	// LogContent (log.content) logs the bodies of Assist's error answers — which may echo
+	// the incident's fields — at info; without it they are logged at debug only.
+	LogContent bool
+
 	// WebhookSnakeCase makes RegisterWebhook send event_type/auth_token/target_url instead
 	// of the schema's camelCase names (Assist's public page shows snake_case).
 	WebhookSnakeCase bool
@@ -46,6 +51,8 @@ type Client struct {
 	log       *slog.Logger
 	snakeCase bool
 	now       func() time.Time
+	// contentLevel is the level of the log line with an error answer's body.
+	contentLevel slog.Level
 }
 
 // NewClient checks o and returns a Client. BaseURL must be an absolute http or https URL
@@ -94,7 +101,11 @@ func NewClient(o ClientOptions) (*Client, error) {
 	if o.Token != "" {
 		rc.SetAuthToken(o.Token)
 	}
-	return &Client{rc: rc, hc: hc, log: log, snakeCase: o.WebhookSnakeCase, now: time.Now}, nil
+	c := &Client{rc: rc, hc: hc, log: log, snakeCase: o.WebhookSnakeCase, now: time.Now, contentLevel: slog.LevelDebug}
+	if o.LogContent {
+		c.contentLevel = slog.LevelInfo
+	}
+	return c, nil
 }
 
 // Close releases idle connections. The Client stays usable.
@@ -118,6 +129,11 @@ func (c *Client) LinkIncident(ctx context.Context, req LinkIncidentRequest) (Lin
 	}
 	if out.CallID == "" {
 		return out, outbox.Transient(fmt.Errorf("assist: POST %s: answer has no callId", path))
+	}
+	// The callId becomes a stored key, a URL path segment and a log attribute: the same
+	// rule as for the ids of a webhook. Retried, as a missing one.
+	if err := ident.Check("callId", out.CallID); err != nil {
+		return LinkIncidentResponse{}, outbox.Transient(fmt.Errorf("assist: POST %s: answer's %w", path, err))
 	}
 	return out, nil
 }
@@ -150,7 +166,8 @@ func (c *Client) RegisterWebhook(ctx context.Context, reg WebhookRegistration) (
 		if msg == "" {
 			msg = "no errorMessage"
 		}
-		return out, outbox.Transient(fmt.Errorf("assist: POST %s: registration refused: %s", path, excerpt([]byte(msg))))
+		c.log.Log(ctx, c.contentLevel, "assist refused the webhook registration", "path", path, "error_message", excerpt([]byte(msg)))
+		return out, outbox.Transient(&refusedError{method: http.MethodPost, path: path, message: excerpt([]byte(msg))})
 	}
 	return out, nil
 }
@@ -216,6 +233,9 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		return nil, requestError(method, path, err)
 	}
 	if status < 200 || status > 299 {
+		if b := resp.Body(); len(b) > 0 {
+			c.log.Log(ctx, c.contentLevel, "assist answer body", "method", method, "path", path, "status", status, "body", excerpt(b))
+		}
 		return nil, classifyStatus(method, path, raw, resp.Body(), c.now())
 	}
 	if tooLarge {

@@ -135,6 +135,8 @@ func TestLinkIncidentBadAnswers(t *testing.T) {
 		"not JSON":    `<html>oops</html>`,
 		"empty":       ``,
 		"wrong types": `{"callId": 5}`,
+		"callId ..":   `{"callId": ".."}`,
+		"callId huge": `{"callId": "` + strings.Repeat("c", 5000) + `"}`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := newFake(t, jsonReply(200, body))
@@ -142,8 +144,8 @@ func TestLinkIncidentBadAnswers(t *testing.T) {
 			if err == nil || outbox.IsPermanent(err) {
 				t.Fatalf("want a transient error, got %v", err)
 			}
-			if !strings.Contains(err.Error(), "/cad/incident") {
-				t.Errorf("error does not name the endpoint: %v", err)
+			if !strings.Contains(err.Error(), "/cad/incident") || len(err.Error()) > 200 {
+				t.Errorf("error does not name the endpoint, or is long: %.300v", err)
 			}
 		})
 	}
@@ -199,10 +201,13 @@ func TestClientStatusClassification(t *testing.T) {
 				t.Fatalf("no HTTPError with status %d in %v", tc.status, err)
 			}
 			msg := err.Error()
-			for _, want := range []string{"POST", "/cad/incident", http.StatusText(tc.status), "nope"} {
+			for _, want := range []string{"POST", "/cad/incident", http.StatusText(tc.status), "18-byte answer"} {
 				if !strings.Contains(msg, want) {
 					t.Errorf("error %q lacks %q", msg, want)
 				}
+			}
+			if strings.Contains(msg, "nope") || he.Evidence() != "nope" {
+				t.Errorf("the answer belongs in Evidence() (%q), not in Error() (%q)", he.Evidence(), msg)
 			}
 			if strings.Contains(msg, "SECRET-PII-INC") || strings.Contains(msg, testToken) {
 				t.Errorf("error leaks the request: %q", msg)
@@ -324,8 +329,18 @@ func TestRegisterWebhook(t *testing.T) {
 					t.Fatalf("want permanent error, got %v", err)
 				}
 			}
-			if err != nil && !strings.Contains(err.Error(), tc.msg) {
-				t.Errorf("error %q lacks %q", err, tc.msg)
+			if err != nil {
+				var ev interface{ Evidence() string }
+				shown := err.Error()
+				if errors.As(err, &ev) {
+					shown = ev.Evidence()
+					if tc.msg != "" && strings.Contains(err.Error(), tc.msg) {
+						t.Errorf("Error() %q quotes the answer", err)
+					}
+				}
+				if !strings.Contains(shown, tc.msg) {
+					t.Errorf("error %q (evidence %q) lacks %q", err, shown, tc.msg)
+				}
 			}
 			if err != nil && strings.Contains(err.Error(), "hook-secret") {
 				t.Errorf("error leaks the auth token: %v", err)

@@ -25,25 +25,44 @@ const maxExcerpt = 200
 // HTTPError is a non-2xx answer from Assist. The client returns it wrapped in the outbox
 // vocabulary (outbox.Permanent, outbox.Transient or outbox.RetryAfter); errors.As gets it
 // back for callers that need the status code. It never holds request body contents.
+//
+// Error() names the request, the status and the answer's size, never the answer: Assist
+// may echo what it refused (the incident's fields), and Error() goes into logs and
+// /readyz. Message and Body are the error's Evidence (for dead letters and debug logs).
 type HTTPError struct {
 	Method     string // GET, POST
 	Path       string // relative to the base URL, escaped, without the query string
 	StatusCode int    // e.g. 503
 	Status     string // e.g. "503 Service Unavailable"
+	Size       int    // bytes of the answer's body
 	Message    string // the answer's errorMessage / error_message, when it had one
 	Body       string // at most 200 bytes of the response body, control characters blanked
 }
 
 func (e *HTTPError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "assist: %s %s: HTTP %s", e.Method, e.Path, e.Status)
-	if e.Message != "" {
-		fmt.Fprintf(&b, ": %s", e.Message)
-	} else if e.Body != "" {
-		fmt.Fprintf(&b, ": %s", e.Body)
-	}
-	return b.String()
+	return fmt.Sprintf("assist: %s %s: HTTP %s (%d-byte answer)", e.Method, e.Path, e.Status, e.Size)
 }
+
+// Evidence is what Assist answered: its error message, else the start of the body. It may
+// quote caller data.
+func (e *HTTPError) Evidence() string {
+	if e.Message != "" {
+		return e.Message
+	}
+	return e.Body
+}
+
+// refusedError is a 2xx answer that says error=true (a refused webhook registration). Like
+// HTTPError it keeps the answer's message out of Error().
+type refusedError struct {
+	method, path, message string
+}
+
+func (e *refusedError) Error() string {
+	return fmt.Sprintf("assist: %s %s: refused (answer with error=true, %d-byte errorMessage)", e.method, e.path, len(e.message))
+}
+
+func (e *refusedError) Evidence() string { return e.message }
 
 // classifyStatus turns a non-2xx answer into an outbox error: 408, 429 and 5xx are
 // transient (with the server's Retry-After, if any), and so are 401 and 403: a revoked or
@@ -55,6 +74,7 @@ func classifyStatus(method, path string, resp *http.Response, body []byte, now t
 		Path:       path,
 		StatusCode: resp.StatusCode,
 		Status:     statusText(resp),
+		Size:       len(body),
 		Message:    errorMessageOf(body),
 		Body:       excerpt(body),
 	}

@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
+
+	"github.com/cad-sidecar/cad-sidecar/internal/ident"
 )
 
 // EventKind tells the webhook events apart.
@@ -67,12 +70,40 @@ var ErrInvalidEvent = errors.New("invalid webhook event")
 // Unknown fields are ignored. Field names are matched in camelCase first, then ignoring case
 // and underscores (call_id, created_at), since Assist's public pages use snake_case. Ids may
 // be JSON strings or numbers. Errors wrap ErrInvalidEvent, name the field and never quote
-// note text.
+// note text or an id.
+//
+// The body must be valid UTF-8 (json.Unmarshal would silently replace a bad byte and, in an
+// id, send the note to another incident), and callId and incidentId must pass ident.Check:
+// not empty, not "." or "..", at most ident.MaxLen bytes, no control characters.
 func DecodeEvent(body []byte) (Event, error) {
-	if ev, ok := decodeNoteFast(body); ok {
-		return ev, nil
+	if !utf8.Valid(body) {
+		return Event{}, invalid("body is not valid UTF-8")
 	}
-	return decodeLenient(body)
+	ev, ok := decodeNoteFast(body)
+	if !ok {
+		var err error
+		if ev, err = decodeLenient(body); err != nil {
+			return Event{}, err
+		}
+	}
+	if err := checkIDs(ev); err != nil {
+		return Event{}, err
+	}
+	return ev, nil
+}
+
+// checkIDs applies ident.Check to the ids of a decoded event.
+func checkIDs(ev Event) error {
+	what := map[EventKind]string{EventNote: "note event", EventCallStatus: "call status event", EventActivation: "activation event"}[ev.Kind]
+	if err := ident.Check("callId", ev.CallID()); err != nil {
+		return invalid("%s: %v", what, err)
+	}
+	if ev.Note != nil {
+		if err := ident.Check("incidentId", ev.Note.IncidentID); err != nil {
+			return invalid("%s: %v", what, err)
+		}
+	}
+	return nil
 }
 
 // fastNote is the canonical (camelCase, string ids) note event, decoded in one pass.

@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/cad-sidecar/cad-sidecar/internal/ident"
 )
 
 func TestDecodeEvent(t *testing.T) {
@@ -112,6 +114,11 @@ func FuzzDecodeNoteFast(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
+		if ev, err := DecodeEvent(body); err == nil { // what is accepted has ids that are ids
+			if ident.Check("callId", ev.CallID()) != nil || ev.Note != nil && ident.Check("incidentId", ev.Note.IncidentID) != nil {
+				t.Fatalf("accepted bad ids: %q", body)
+			}
+		}
 		fast, ok := decodeNoteFast(body)
 		if !ok {
 			return

@@ -48,11 +48,11 @@ func ExampleNoteKeys() {
 	pushed := assist.IncidentNote{Type: assist.NoteInfo, Note: "Caller reports gas smell", CreatedAt: "2024-05-01T10:00:00Z"}
 	pulled := pushed
 	pulled.NoteID = "n-17"
-	fmt.Println(len(assist.NoteKeys("call-1", pushed)), len(assist.NoteKeys("call-1", pulled)))
-	fmt.Println(assist.NoteKeys("call-1", pushed)[0] == assist.NoteKeys("call-1", pulled)[0])
-	fmt.Println(assist.NoteKeys("call-1", pulled)[1])
+	fmt.Println(len(assist.NoteKeys("INC-1", "call-1", pushed)), len(assist.NoteKeys("INC-1", "call-1", pulled)))
+	fmt.Println(assist.NoteKeys("INC-1", "call-1", pushed)[0] == assist.NoteKeys("INC-1", "call-1", pulled)[0])
+	fmt.Printf("%q\n", assist.NoteKeys("INC-1", "call-1", pulled)[1])
 	// Output:
 	// 1 2
 	// true
-	// id:call-1/n-17
+	// "id:INC-1\x1fcall-1\x1fn-17"
 }

@@ -9,17 +9,18 @@ import (
 )
 
 // PushedNoteKey is the idempotency key of a note derived from its content, for notes that
-// carry no noteId (pushed ones): "h:" + hex SHA-256 over callId, createdAt, type and note
-// text, each length-prefixed so that fields cannot run together. Critical and NoteID are not
-// part of it.
+// carry no noteId (pushed ones): "h:" + hex SHA-256 over incidentId, callId, createdAt, type
+// and note text, each length-prefixed so that fields cannot run together. Critical and
+// NoteID are not part of it. The incident id is (since the key format changed in the
+// unreleased version): the same note for two incidents is two notes.
 //
 // createdAt is normalised when it parses as RFC 3339 (UTC, no trailing fractional zeros),
 // so "2024-05-01T10:00:00Z", "2024-05-01T10:00:00.000Z" and "2024-05-01T12:00:00+02:00"
 // give the same key; anything else is hashed as sent.
-func PushedNoteKey(callID string, n IncidentNote) string {
+func PushedNoteKey(incidentID, callID string, n IncidentNote) string {
 	h := sha256.New()
 	var lenBuf [8]byte
-	for _, f := range [...]string{callID, normCreatedAt(n.CreatedAt), n.Type, n.Note} {
+	for _, f := range [...]string{incidentID, callID, normCreatedAt(n.CreatedAt), n.Type, n.Note} {
 		binary.BigEndian.PutUint64(lenBuf[:], uint64(len(f)))
 		h.Write(lenBuf[:])
 		h.Write([]byte(f))
@@ -28,12 +29,14 @@ func PushedNoteKey(callID string, n IncidentNote) string {
 }
 
 // NoteKeys returns the dedup keys of a note: always PushedNoteKey, plus
-// "id:<callId>/<noteId>" when the note has a NoteID. A note pulled after being pushed (or
-// the other way round) shares the content key, and a pulled note seen twice shares both.
-func NoteKeys(callID string, n IncidentNote) []string {
-	keys := []string{PushedNoteKey(callID, n)}
+// "id:<incidentId>\x1f<callId>\x1f<noteId>" when the note has a NoteID (ids hold no control
+// characters, see ident.Check, so the separator cannot occur in them). A note pulled after
+// being pushed (or the other way round) shares the content key, and a pulled note seen twice
+// shares both.
+func NoteKeys(incidentID, callID string, n IncidentNote) []string {
+	keys := []string{PushedNoteKey(incidentID, callID, n)}
 	if n.NoteID != "" {
-		keys = append(keys, "id:"+callID+"/"+n.NoteID)
+		keys = append(keys, "id:"+incidentID+"\x1f"+callID+"\x1f"+n.NoteID)
 	}
 	return keys
 }

@@ -31,6 +31,9 @@ type Config struct {
 type LogConfig struct {
 	Level  string `koanf:"level"`  // debug | info | warn | error
 	Format string `koanf:"format"` // json | text
+	// Content logs what the CAD or Assist answered to a failed request (which may echo
+	// note text or caller data) at info instead of debug. Off by default.
+	Content bool `koanf:"content"`
 }
 
 // ServerConfig is the public listener that receives Assist's webhooks.
@@ -39,6 +42,10 @@ type ServerConfig struct {
 	PublicURL string `koanf:"public_url"` // how Assist reaches this listener (targetUrl = public_url + webhook path)
 	TLSCert   string `koanf:"tls_cert"`   // optional: serve HTTPS with this certificate (PEM) ...
 	TLSKey    string `koanf:"tls_key"`    // ... and key; both or neither
+	// MaxHeaderBytes bounds a request's header block; beyond it Go answers 431.
+	MaxHeaderBytes ByteSize `koanf:"max_header_bytes"`
+	// MaxConns bounds the connections served at once; more wait in the kernel's backlog.
+	MaxConns int `koanf:"max_conns"`
 }
 
 // AdminConfig is the admin listener (health, readiness, metrics).
@@ -109,7 +116,7 @@ func Default() Config {
 	c := Config{
 		DataDir: "./data",
 		Log:     LogConfig{Level: "info", Format: "json"},
-		Server:  ServerConfig{Listen: ":8080"},
+		Server:  ServerConfig{Listen: ":8080", MaxHeaderBytes: 32 * KiB, MaxConns: 256},
 		Admin:   AdminConfig{Listen: "127.0.0.1:9090"},
 		Assist: AssistConfig{
 			Timeout: 10 * time.Second,

@@ -29,6 +29,12 @@ func (c *Config) validate() []Problem {
 	oneOf(bad, "log.format", c.Log.Format, "json", "text")
 	checkListen(bad, "server.listen", c.Server.Listen)
 	checkListen(bad, "admin.listen", c.Admin.Listen)
+	if c.Server.MaxHeaderBytes < 4*KiB || c.Server.MaxHeaderBytes > MiB {
+		bad("server.max_header_bytes", "must be between 4KiB and 1MiB, got %s", c.Server.MaxHeaderBytes)
+	}
+	if c.Server.MaxConns < 8 || c.Server.MaxConns > 100_000 {
+		bad("server.max_conns", "must be between 8 and 100000, got %d", c.Server.MaxConns)
+	}
 	if (c.Server.TLSCert == "") != (c.Server.TLSKey == "") {
 		bad("server.tls_cert", "tls_cert and tls_key must be set together")
 	}

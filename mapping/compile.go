@@ -16,6 +16,7 @@ import (
 
 	"github.com/cad-sidecar/cad-sidecar/adapters"
 	"github.com/cad-sidecar/cad-sidecar/assist"
+	"github.com/cad-sidecar/cad-sidecar/internal/ident"
 	"github.com/cad-sidecar/cad-sidecar/internal/suggest"
 )
 
@@ -428,6 +429,9 @@ func (m *Mapper) Map(rec adapters.Record) (Result, error) {
 	m.paths.resolve(rec, vals)
 
 	id, err := m.incident.id(rec, vals, env, nil)
+	if err == nil {
+		err = m.incident.checkID(id)
+	}
 	if err != nil {
 		return Result{}, err
 	}
@@ -576,8 +580,9 @@ func truncate(s string, n int) string {
 	return s
 }
 
-// IncidentID extracts the incident id of rec; false when it is missing or empty, or when
-// its expression or template fails.
+// IncidentID extracts the incident id of rec; false when it is missing or empty, when
+// its expression or template fails, or when it is not a usable id (ident.Check: then the
+// id comes back cut by ident.ForLog, fit for a log line and nothing else).
 func (m *Mapper) IncidentID(rec adapters.Record) (string, bool) {
 	if m.incident.kind == kindFrom && m.incident.lookup == nil && m.incident.def == "" &&
 		!m.incident.trim && m.incident.maxLen == 0 {
@@ -585,8 +590,7 @@ func (m *Mapper) IncidentID(rec adapters.Record) (string, bool) {
 		if !ok {
 			return "", false
 		}
-		s := String(v)
-		return s, s != ""
+		return usableID(String(v))
 	}
 	var env map[string]any
 	if m.plan.used {
@@ -599,7 +603,28 @@ func (m *Mapper) IncidentID(rec adapters.Record) (string, bool) {
 	vals := make([]resolved, len(m.paths.nodes))
 	m.paths.resolve(rec, vals)
 	id, err := m.incident.id(rec, vals, env, nil)
-	return id, err == nil && id != ""
+	if err != nil {
+		return "", false
+	}
+	return usableID(id)
+}
+
+// usableID is id and true when it passes ident.Check; else ident.ForLog(id) and false.
+func usableID(id string) (string, bool) {
+	if ident.Check("incident_id", id) != nil {
+		return ident.ForLog(id), false
+	}
+	return id, true
+}
+
+// checkID applies ident.Check to the incident id the mapping produced: a CAD record whose
+// id is ".", "..", over ident.MaxLen bytes, not UTF-8 or with control characters is a
+// mapping error (reported and skipped), never a link or a CAD URL.
+func (s *source) checkID(id string) error {
+	if err := ident.Check(strconv.Quote(s.text), id); err != nil {
+		return &Error{Key: s.key, Msg: err.Error() + " (not a usable incident id)"}
+	}
+	return nil
 }
 
 func (s *source) path() Path {

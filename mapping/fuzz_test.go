@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/cad-sidecar/cad-sidecar/adapters"
+	"github.com/cad-sidecar/cad-sidecar/internal/ident"
 )
 
 // fuzzConfig uses every kind of source and transform, so that arbitrary records reach them.
@@ -69,8 +70,8 @@ func FuzzMap(f *testing.F) {
 			return
 		}
 		res, err := m.Map(rec)
-		if err == nil && !res.Filtered && res.Request.IncidentID == "" {
-			t.Fatal("mapped without an incident id")
+		if err == nil && !res.Filtered && ident.Check("incident_id", res.Request.IncidentID) != nil {
+			t.Fatalf("mapped with an incident id that is not an id: %q", res.Request.IncidentID)
 		}
 		_, _ = m.Explain(rec)
 		_ = Hash(res.Request)

@@ -183,7 +183,7 @@ func lower(status string) string {
 
 // queueNote stores an Assist note in the outbox, deduplicated by its idempotency keys.
 func (s *Sidecar) queueNote(ctx context.Context, via string, p assist.IncidentNotePayload) error {
-	return s.enqueueNote(ctx, via, queuedNote{IncidentNotePayload: p}, assist.NoteKeys(p.CallID, p.Note)...)
+	return s.enqueueNote(ctx, via, queuedNote{IncidentNotePayload: p}, assist.NoteKeys(p.IncidentID, p.CallID, p.Note)...)
 }
 
 func (s *Sidecar) enqueueNote(ctx context.Context, via string, q queuedNote, keys ...string) error {
@@ -275,7 +275,7 @@ func (s *Sidecar) renderNote(q queuedNote) (adapters.Note, []string, error) {
 	switch q.Event {
 	case "":
 		n.Type, n.Note, n.Critical, n.CreatedAt = q.Note.Type, q.Note.Note, q.Note.Critical, q.Note.CreatedAt
-		n.Key = assist.PushedNoteKey(q.CallID, q.Note)
+		n.Key = assist.PushedNoteKey(q.IncidentID, q.CallID, q.Note)
 		parts, err := s.mapper.RenderNoteParts(n)
 		return n, parts, err
 	case "call_status":

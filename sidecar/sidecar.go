@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/robfig/cron/v3"
+	"golang.org/x/net/netutil"
 
 	"github.com/cad-sidecar/cad-sidecar/adapters"
 	"github.com/cad-sidecar/cad-sidecar/assist"
@@ -70,13 +71,13 @@ func New(cfg *config.Config, o Options) (*Sidecar, error) {
 	if !ok {
 		return nil, fmt.Errorf("cad.adapter %q is not registered", cfg.CAD.Adapter)
 	}
-	source, sink, err := f.New(cfg.CAD.Settings, adapters.Deps{Logger: log.With("component", "cad")})
+	source, sink, err := f.New(cfg.CAD.Settings, adapters.Deps{Logger: log.With("component", "cad"), LogContent: cfg.Log.Content})
 	if err != nil {
 		return nil, fmt.Errorf("cad adapter %s: %w", cfg.CAD.Adapter, err)
 	}
 	client, err := assist.NewClient(assist.ClientOptions{
 		BaseURL: cfg.Assist.BaseURL, Token: cfg.Assist.Token, Timeout: cfg.Assist.Timeout,
-		Logger: log.With("component", "assist"),
+		Logger: log.With("component", "assist"), LogContent: cfg.Log.Content,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("assist client: %w", err)
@@ -124,19 +125,39 @@ func StorePath(cfg *config.Config) string { return cfg.DataDir + "/sidecar.db" }
 // Store exposes the outbox (demo summary, tests).
 func (s *Sidecar) Store() *outbox.Store { return s.store }
 
+// Limits of the admin listener: it is local and small, and has its own connection cap so
+// that it keeps answering /healthz and /readyz while the public listener is saturated.
+const (
+	adminMaxConns       = 32
+	adminMaxHeaderBytes = 16 << 10
+)
+
 // Listen binds both listeners now, so that a port conflict is reported before anything
-// starts and tests can ask for the bound addresses.
+// starts and tests can ask for the bound addresses. Each serves a bounded number of
+// connections at once (server.max_conns, adminMaxConns): past it, new connections wait in
+// the kernel's backlog until one is done, so unauthenticated clients cannot use up the
+// process's memory or file descriptors.
 func (s *Sidecar) Listen() error {
-	var err error
 	if s.publicLn == nil && s.receiver != nil {
-		if s.publicLn, err = net.Listen("tcp", s.cfg.Server.Listen); err != nil {
+		ln, err := net.Listen("tcp", s.cfg.Server.Listen)
+		if err != nil {
 			return fmt.Errorf("server.listen %s: %w", s.cfg.Server.Listen, err)
+		}
+		s.publicLn = ln
+		if n := s.cfg.Server.MaxConns; n > 0 { // 0 only in a config not made by config.Load
+			s.publicLn = netutil.LimitListener(ln, n)
 		}
 	}
 	if s.adminLn == nil {
-		if s.adminLn, err = net.Listen("tcp", s.cfg.Admin.Listen); err != nil {
+		ln, err := net.Listen("tcp", s.cfg.Admin.Listen)
+		if err != nil {
+			if s.publicLn != nil {
+				_ = s.publicLn.Close()
+				s.publicLn = nil
+			}
 			return fmt.Errorf("admin.listen %s: %w", s.cfg.Admin.Listen, err)
 		}
+		s.adminLn = netutil.LimitListener(ln, adminMaxConns)
 	}
 	return nil
 }
@@ -209,11 +230,11 @@ func (s *Sidecar) Run(ctx context.Context) error {
 	sched.Start()
 	goOwned("first poll", func(ctx context.Context) error { s.pollCAD(ctx); return nil })
 
-	servers := []*http.Server{s.serve(goOwned, "admin listener", s.adminLn, s.adminHandler())}
+	servers := []*http.Server{s.serve(goOwned, "admin listener", s.adminLn, s.adminHandler(), adminMaxHeaderBytes)}
 	if s.receiver != nil {
 		mux := http.NewServeMux()
 		mux.Handle(s.cfg.Assist.Webhook.Path, s.receiver)
-		servers = append(servers, s.serve(goOwned, "public listener", s.publicLn, mux))
+		servers = append(servers, s.serve(goOwned, "public listener", s.publicLn, mux, int(s.cfg.Server.MaxHeaderBytes)))
 	}
 	s.log.Info("sidecar started", "adapter", s.cfg.CAD.Adapter, "notes", s.cfg.Assist.Notes,
 		"public", s.PublicAddr(), "admin", s.AdminAddr(), "data", StorePath(s.cfg))
@@ -233,13 +254,26 @@ func (s *Sidecar) Run(ctx context.Context) error {
 	return context.Cause(ctx) // a component failed
 }
 
-func (s *Sidecar) serve(goOwned func(string, func(context.Context) error), name string, ln net.Listener, h http.Handler) *http.Server {
+// Timeouts of both listeners (README "Webhooks refused"): a client has ReadHeaderTimeout to
+// send its headers and ReadTimeout for the whole request, an answer must be written within
+// WriteTimeout, and an idle keep-alive connection is closed after IdleTimeout.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 30 * time.Second
+	writeTimeout      = 30 * time.Second
+	idleTimeout       = 2 * time.Minute
+)
+
+// serve runs an HTTP server on ln. A request whose header block exceeds maxHeaderBytes is
+// answered 431 by net/http without reaching h.
+func (s *Sidecar) serve(goOwned func(string, func(context.Context) error), name string, ln net.Listener, h http.Handler, maxHeaderBytes int) *http.Server {
 	srv := &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	goOwned(name, func(context.Context) error {

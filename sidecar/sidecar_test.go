@@ -50,6 +50,8 @@ type envOptions struct {
 	register bool
 	// wrapAssist puts a test's handler in front of the simulated Assist.
 	wrapAssist func(http.Handler) http.Handler
+	// logHandler replaces the default log handler (text, debug) writing into env.logs.
+	logHandler func(io.Writer) slog.Handler
 }
 
 type syncBuffer struct {
@@ -133,7 +135,11 @@ outbox: {retry: {initial: 20ms, max: 200ms}}
 	if o.edit != nil {
 		o.edit(cfg)
 	}
-	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	var h slog.Handler = slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})
+	if o.logHandler != nil {
+		h = o.logHandler(e.logs)
+	}
+	log := slog.New(h)
 	s, err := sidecar.New(cfg, sidecar.Options{Logger: log, Registry: e.reg})
 	if err != nil {
 		t.Fatal(err)

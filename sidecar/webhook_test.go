@@ -51,7 +51,7 @@ func TestWebhookBadInputChangesNothing(t *testing.T) {
 	// The refused notes left no idempotency key behind either.
 	for _, txt := range []string{"bad", strings.Repeat("x", 2048)} {
 		n := assist.IncidentNote{Type: "INFO", Note: txt, Critical: true, CreatedAt: "2026-11-25T10:00:00Z"}
-		if seen, err := e.s.Store().Seen(assist.PushedNoteKey("call-1", n)); err != nil || seen {
+		if seen, err := e.s.Store().Seen(assist.PushedNoteKey("INC-2", "call-1", n)); err != nil || seen {
 			t.Fatalf("refused note recorded as seen=%v err=%v", seen, err)
 		}
 	}

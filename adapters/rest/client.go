@@ -13,23 +13,27 @@ import (
 	"github.com/go-resty/resty/v2"
 
 	"github.com/cad-sidecar/cad-sidecar/internal/httpclass"
+	"github.com/cad-sidecar/cad-sidecar/internal/ident"
 	"github.com/cad-sidecar/cad-sidecar/outbox"
 )
 
 // maxResponseBytes bounds what the adapter reads of any answer.
 const maxResponseBytes = 64 << 20
 
-// maxErrorBody is how much of an error answer goes into the error message.
-const maxErrorBody = 200
+// maxEvidence is how much of an error answer an AnswerError keeps as its Evidence.
+const maxEvidence = 2048
 
 // client sends the adapter's requests; resty does no retries, the outbox does.
 type client struct {
 	r    *resty.Client
 	base string // base_url without its trailing slash
 	log  *slog.Logger
+	// contentLevel is the level at which answer bodies (which may quote note text) are
+	// logged: debug, or info with log.content: true.
+	contentLevel slog.Level
 }
 
-func newClient(c *Config, log *slog.Logger) *client {
+func newClient(c *Config, log *slog.Logger, logContent bool) *client {
 	r := resty.New().
 		SetTimeout(c.Timeout).
 		SetRetryCount(0).
@@ -51,7 +55,11 @@ func newClient(c *Config, log *slog.Logger) *client {
 		cred := c.Auth.Basic.Username + ":" + c.Auth.Basic.Password
 		r.SetHeader("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(cred)))
 	}
-	return &client{r: r, base: strings.TrimRight(c.BaseURL, "/"), log: log}
+	cl := &client{r: r, base: strings.TrimRight(c.BaseURL, "/"), log: log, contentLevel: slog.LevelDebug}
+	if logContent {
+		cl.contentLevel = slog.LevelInfo
+	}
+	return cl
 }
 
 // url joins base_url and a rendered path (an absolute URL is used as it is).
@@ -82,8 +90,9 @@ type response struct {
 func (c *client) do(ctx context.Context, method, path string, body []byte, header map[string]string) (response, error) {
 	full, err := c.url(path)
 	if err != nil {
-		return response{}, outbox.Permanentf("rest: %s %s: bad URL: %v", method, path, err)
+		return response{}, outbox.Permanentf("rest: %s %s: bad URL: %v", method, withoutQuery(path), err)
 	}
+	path = withoutQuery(path) // errors and logs name the path, never the query
 	req := c.r.R().SetContext(ctx).SetHeaders(header)
 	if body != nil {
 		req.SetBody(body)
@@ -100,30 +109,70 @@ func (c *client) do(ctx context.Context, method, path string, body []byte, heade
 	return response{status: resp.StatusCode(), header: resp.Header(), body: resp.Body()}, nil
 }
 
-// classify turns a non-2xx answer into an outbox error (see httpclass.Retryable); a 3xx is
-// permanent and names where it pointed.
-func classify(method, path string, r response) error {
+// classify turns a non-2xx answer into an outbox error (see httpclass.Retryable) holding
+// an *AnswerError; a 3xx is permanent and names where it pointed. The answer's body is
+// logged at c.contentLevel, never in the error's text.
+func (c *client) classify(ctx context.Context, method, path string, r response) error {
 	if r.status >= 200 && r.status < 300 {
 		return nil
 	}
-	detail := bodySnippet(r.body)
+	e := &AnswerError{Method: method, Path: withoutQuery(path), Status: r.status, Size: len(r.body), evidence: oneLine(r.body, maxEvidence)}
 	if r.status >= 300 && r.status < 400 {
-		detail = fmt.Sprintf(": redirected to %q (redirects are not followed: check base_url)", r.header.Get("Location"))
+		e.Location = r.header.Get("Location")
 	}
-	err := fmt.Errorf("rest: %s %s: %d %s%s", method, path, r.status, http.StatusText(r.status), detail)
-	return httpclass.Classify(r.status, r.header, err, time.Now())
+	if e.evidence != "" {
+		c.log.Log(ctx, c.contentLevel, "CAD answer body", "method", method, "path", e.Path, "status", r.status, "body", e.evidence)
+	}
+	return httpclass.Classify(r.status, r.header, e, time.Now())
 }
 
-// bodySnippet is ": " + at most maxErrorBody bytes of body, on one line.
-func bodySnippet(b []byte) string {
+// AnswerError is a non-2xx answer of the CAD. Its Error() names the request and the
+// status but never the body: a CAD may echo the note it refused, and Error() goes into
+// logs and /readyz. The body is the error's Evidence (for the dead letter).
+type AnswerError struct {
+	Method   string // GET, POST, ...
+	Path     string // as rendered, without the query
+	Status   int
+	Size     int    // bytes of the answer's body
+	Location string // of a 3xx
+	evidence string
+}
+
+func (e *AnswerError) Error() string {
+	msg := fmt.Sprintf("rest: %s %s: %d %s (%d-byte answer)", e.Method, ident.ForLog(e.Path), e.Status, http.StatusText(e.Status), e.Size)
+	if e.Status >= 300 && e.Status < 400 {
+		msg += fmt.Sprintf(": redirected to %q (redirects are not followed: check base_url)", e.Location)
+	}
+	return msg
+}
+
+// Evidence is up to maxEvidence bytes of the answer's body, on one line; it may quote
+// caller data.
+func (e *AnswerError) Evidence() string { return e.evidence }
+
+// oneLine is at most limit bytes of b as valid UTF-8, whitespace runs folded to one space.
+func oneLine(b []byte, limit int) string {
 	s := strings.TrimSpace(string(b))
 	if s == "" {
 		return ""
 	}
-	if len(s) > maxErrorBody {
-		s = strings.ToValidUTF8(s[:maxErrorBody], "") + "…"
+	cut := false
+	if len(s) > limit {
+		s, cut = s[:limit], true
 	}
-	return ": " + strings.Join(strings.Fields(s), " ")
+	s = strings.Join(strings.Fields(strings.ToValidUTF8(s, "")), " ")
+	if cut {
+		s += "…"
+	}
+	return s
+}
+
+// withoutQuery is path without its query and fragment.
+func withoutQuery(path string) string {
+	if i := strings.IndexAny(path, "?#"); i >= 0 {
+		return path[:i]
+	}
+	return path
 }
 
 // restyLogger sends resty's own messages to slog at debug level: every failure it logs is

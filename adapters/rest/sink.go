@@ -11,6 +11,7 @@ import (
 	"text/template"
 
 	"github.com/cad-sidecar/cad-sidecar/adapters"
+	"github.com/cad-sidecar/cad-sidecar/internal/ident"
 	"github.com/cad-sidecar/cad-sidecar/outbox"
 )
 
@@ -58,7 +59,10 @@ func (s *Sink) WriteNote(ctx context.Context, n adapters.Note) error {
 	if s.defaultPath {
 		path = renderDefaultPath(n)
 	} else if path, err = render(s.path, newNotePathData(n)); err != nil {
-		return outbox.Permanentf("rest: incident %s: write_note.path: %v", n.IncidentID, err)
+		return outbox.Permanentf("rest: incident %s: write_note.path: %v", ident.ForLog(n.IncidentID), err)
+	}
+	if seg, i, ok := dotSegment(path); ok {
+		return outbox.Permanentf("rest: incident %s: write_note.path renders to a path whose segment %d is the dot segment %q: the CAD would apply the note to another resource; not sent", ident.ForLog(n.IncidentID), i, seg)
 	}
 	if s.defaultBody {
 		body, err = renderDefaultBody(n)
@@ -66,10 +70,10 @@ func (s *Sink) WriteNote(ctx context.Context, n adapters.Note) error {
 		body, err = render(s.body, n)
 	}
 	if err != nil {
-		return outbox.Permanentf("rest: incident %s: write_note.body: %v", n.IncidentID, err)
+		return outbox.Permanentf("rest: incident %s: write_note.body: %v", ident.ForLog(n.IncidentID), err)
 	}
 	if strings.Contains(s.contentType, "json") && strings.TrimSpace(body) != "" && !json.Valid([]byte(body)) {
-		return outbox.Permanentf("rest: incident %s: write_note.body did not render to valid JSON (check the escaping: {{json .Text}})", n.IncidentID)
+		return outbox.Permanentf("rest: incident %s: write_note.body did not render to valid JSON (check the escaping: {{json .Text}})", ident.ForLog(n.IncidentID))
 	}
 	h := map[string]string{"Content-Type": s.contentType}
 	if n.Key != "" {
@@ -79,9 +83,34 @@ func (s *Sink) WriteNote(ctx context.Context, n adapters.Note) error {
 	if err != nil {
 		return err
 	}
-	if err := classify(s.method, path, resp); err != nil {
+	if err := s.cl.classify(ctx, s.method, path, resp); err != nil {
 		return err
 	}
 	s.log.Debug("note written", "incident", n.IncidentID, "call", n.CallID, "status", resp.status)
 	return nil
+}
+
+// dotSegment finds the first "." or ".." segment of a rendered path — raw or
+// percent-encoded ("%2e%2E"), in a relative path or the path of an absolute URL — and
+// returns it ("." or "..") with its 1-based position. Such a path names another resource
+// once the CAD (or a proxy) resolves it: POST /incidents/../notes.
+func dotSegment(path string) (string, int, bool) {
+	p := withoutQuery(path)
+	if i := strings.Index(p, "://"); i >= 0 { // absolute URL: skip scheme and authority
+		rest := p[i+3:]
+		j := strings.IndexByte(rest, '/')
+		if j < 0 {
+			return "", 0, false
+		}
+		p = rest[j:]
+	}
+	for i, seg := range strings.Split(strings.TrimPrefix(p, "/"), "/") {
+		if dec, err := url.PathUnescape(seg); err == nil {
+			seg = dec
+		}
+		if seg == "." || seg == ".." {
+			return seg, i + 1, true
+		}
+	}
+	return "", 0, false
 }

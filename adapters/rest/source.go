@@ -48,12 +48,12 @@ func (s *Source) Poll(ctx context.Context, cursor string) (adapters.Batch, error
 	if err != nil {
 		return adapters.Batch{}, err
 	}
-	if err := classify("GET", path, resp); err != nil {
+	if err := s.cl.classify(ctx, "GET", path, resp); err != nil {
 		return adapters.Batch{}, err
 	}
 	records, err := decodeRecords(resp.body, s.format, s.items)
 	if err != nil {
-		return adapters.Batch{}, fmt.Errorf("rest: GET %s: %w", path, err)
+		return adapters.Batch{}, fmt.Errorf("rest: GET %s: %w", withoutQuery(path), err)
 	}
 	next, from := cursor, 0
 	if s.cursorField != "" {

@@ -242,9 +242,19 @@ func TestValidateCommand(t *testing.T) {
 		t.Fatalf("exit %d, want %d", code, exitProblems)
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	// The lines of the two keys in config.example.yaml (which grows as keys are added).
+	lineOf := func(prefix string) int {
+		for i, l := range strings.Split(string(src), "\n") {
+			if strings.HasPrefix(l, prefix) {
+				return i + 1
+			}
+		}
+		t.Fatalf("config.example.yaml has no line %q", prefix)
+		return 0
+	}
 	want := []string{
-		`assist.notes: must be one of push | pull | both, got "sometimes" (config.yaml:25)`,
-		`assist.timeout: expected a duration such as 500ms, 30s, 5m or 72h, got "soon" (config.yaml:24)`,
+		fmt.Sprintf(`assist.notes: must be one of push | pull | both, got "sometimes" (config.yaml:%d)`, lineOf("  notes: push")),
+		fmt.Sprintf(`assist.timeout: expected a duration such as 500ms, 30s, 5m or 72h, got "soon" (config.yaml:%d)`, lineOf("  timeout: 10s                         # per request to Assist")),
 	}
 	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("validate printed\n%s\nwant\n%s", out.String(), strings.Join(want, "\n"))

@@ -220,7 +220,7 @@ func renderNote(m *mapping.Mapper, name string, stdin io.Reader, stdout, stderr 
 	}
 	n := adapters.Note{
 		IncidentID: p.IncidentID, CallID: p.CallID, Type: p.Note.Type, Note: p.Note.Note,
-		Critical: p.Note.Critical, CreatedAt: p.Note.CreatedAt, Key: assist.PushedNoteKey(p.CallID, p.Note),
+		Critical: p.Note.Critical, CreatedAt: p.Note.CreatedAt, Key: assist.PushedNoteKey(p.IncidentID, p.CallID, p.Note),
 	}
 	parts, err := m.RenderNoteParts(n)
 	if err != nil {

@@ -19,6 +19,7 @@ const rigToken = "e2e-assist-token"
 // notes can be matched to what Assist acknowledged).
 type rig struct {
 	bin, cfgPath, logPath, admin string
+	public                       string // server.listen (host:port)
 }
 
 // newRig serves cad and as (built with Token: rigToken) until the test ends and writes the
@@ -34,6 +35,7 @@ func newRig(t *testing.T, cad *sim.CAD, as *sim.Assist) *rig {
 
 	dir := t.TempDir()
 	public := freePort(t)
+	r.public = public
 	r.admin = freePort(t)
 	r.cfgPath = filepath.Join(dir, "config.yaml")
 	r.logPath = filepath.Join(dir, "sidecar.log")

@@ -196,7 +196,7 @@ func ingestBaseline(ctx context.Context, p params, dir string, incidents []strin
 			if err != nil {
 				return err
 			}
-			keys := assist.NoteKeys(ev.Note.CallID, ev.Note.Note)
+			keys := assist.NoteKeys(ev.Note.IncidentID, ev.Note.CallID, ev.Note.Note)
 			return db.Update(func(tx *bolt.Tx) error {
 				d := tx.Bucket([]byte("dedup"))
 				for _, k := range keys {
