@@ -68,7 +68,7 @@ func TestDefaultsAndRelativePaths(t *testing.T) {
 	if cfg.Assist.Webhook.Path != "/webhookhandler/cad" || cfg.Admin.Listen != "127.0.0.1:9090" || cfg.Assist.Notes != "push" {
 		t.Errorf("defaults not applied: %+v %+v", cfg.Assist, cfg.Admin)
 	}
-	if cfg.Assist.Webhook.MaxBody != config.MiB || cfg.Outbox.Concurrency != 8 {
+	if cfg.Assist.Webhook.MaxBody != config.MiB || cfg.Outbox.Concurrency != 8 || cfg.Outbox.MaxAttempts != 8 || cfg.Outbox.UrgentAttempts != 3 {
 		t.Errorf("defaults not applied: %+v %+v", cfg.Assist.Webhook, cfg.Outbox)
 	}
 }
@@ -124,6 +124,14 @@ func TestProblems(t *testing.T) {
 				`assist.webhook.auth_token: must be at least 16 characters when assist.notes is "push" (Assist sends it with every webhook) (config.yaml:5)`,
 				`log.level: must be one of debug | info | warn | error, got "loud" (config.yaml:15)`,
 				`outbox.retry.max: must be at least outbox.retry.initial (10s), got 1s (config.yaml:16)`,
+			},
+		},
+		{
+			name: "negative poison attempts",
+			edit: func(s string) string { return s + "outbox: {max_attempts: -1, urgent_attempts: 5000}\n" },
+			want: []string{
+				`outbox.max_attempts: must be between 0 and 1000 (0 = the default, 8), got -1 (config.yaml:15)`,
+				`outbox.urgent_attempts: must be between 0 and 1000 (0 = the default, 3), got 5000 (config.yaml:15)`,
 			},
 		},
 		{
