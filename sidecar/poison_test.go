@@ -74,10 +74,14 @@ func TestPoisonNoteDoesNotHoldUpItsIncidentOrOthers(t *testing.T) {
 
 	waitFor(t, 60*time.Second, "B's critical note in the CAD", func() bool { return hasText(e.texts(b), "critical for B") })
 	bAt := e.cad.Notes(b)[0].At
+	refusedBeforeB := e.cad.Refused() // at least the refusals before B's note was accepted
 	waitFor(t, 60*time.Second, "the note behind A's refused note in the CAD", func() bool { return hasText(e.texts(a), "behind the poison") })
 
+	// Given up at its 8th attempt, or at the first one after B's note was accepted (if the
+	// machine was so slow that B came later).
 	ds := e.deadNotes(t)
-	if len(ds) != 1 || ds[0].Key != a || ds[0].Attempts != 8 || !strings.HasPrefix(ds[0].Reason, "given up after 8 attempts while the destination accepted other messages: ") {
+	if len(ds) != 1 || ds[0].Key != a || ds[0].Attempts < 8 || ds[0].Attempts > max(8, refusedBeforeB+1) ||
+		!strings.HasPrefix(ds[0].Reason, fmt.Sprintf("given up after %d attempts while the destination accepted other messages: ", ds[0].Attempts)) {
 		t.Fatalf("dead letters = %+v; want A's refused note given up after 8 attempts", ds)
 	}
 	if !bAt.Before(ds[0].DeadAt) {
@@ -86,8 +90,11 @@ func TestPoisonNoteDoesNotHoldUpItsIncidentOrOthers(t *testing.T) {
 	if got := e.texts(a); len(got) != 1 || hasText(got, "POISON") {
 		t.Errorf("incident A has notes %q, want only the note behind the poison", got)
 	}
-	if n := e.cad.Refused(); n != 8 {
-		t.Errorf("the CAD refused %d writes, want 8", n)
+	if n := e.cad.Refused(); n != ds[0].Attempts {
+		t.Errorf("the CAD refused %d writes, the dead letter says %d attempts", n, ds[0].Attempts)
+	}
+	if strings.Contains(e.logs.String(), "outbox destination down") {
+		t.Error("one incident's refused note opened the CAD's breaker")
 	}
 	waitFor(t, 10*time.Second, "the ack of the note behind the poison committed", func() bool { return e.stats(t).Pending[outbox.TopicNote] == 0 })
 	if st := e.stats(t); st.GivenUp[outbox.TopicNote] != 1 {
@@ -108,14 +115,19 @@ func TestCriticalNoteBehindPoisonGoesSooner(t *testing.T) {
 	postNote(t, e, a, "CRITICAL behind the poison", true)
 	waitFor(t, 30*time.Second, "the CAD refusing A's first note twice", func() bool { return e.cad.Refused() >= 2 })
 	postNote(t, e, b, "an ordinary note for B", false)
+	waitFor(t, 60*time.Second, "B's note in the CAD", func() bool { return hasText(e.texts(b), "an ordinary note for B") })
+	refusedBeforeB := e.cad.Refused()
 
 	waitFor(t, 60*time.Second, "A's critical note in the CAD", func() bool { return hasText(e.texts(a), "CRITICAL behind the poison") })
+	// Given up at its 3rd attempt, or at the first one after B's note was accepted — at the
+	// latest when it next came up, without one more attempt.
 	ds := e.deadNotes(t)
-	if len(ds) != 1 || ds[0].Key != a || ds[0].Attempts < 3 || ds[0].Attempts >= 8 || !strings.HasPrefix(ds[0].Reason, "given up after ") {
-		t.Fatalf("dead letters = %+v; want A's refused note given up after 3 to 7 attempts (urgent rule), not 8", ds)
+	if len(ds) != 1 || ds[0].Key != a || ds[0].Attempts < 3 || ds[0].Attempts > max(3, refusedBeforeB+1) ||
+		!strings.HasPrefix(ds[0].Reason, fmt.Sprintf("given up after %d attempts", ds[0].Attempts)) {
+		t.Fatalf("dead letters = %+v; want A's refused note given up after 3 attempts (urgent rule; %d refusals before B's note was accepted)", ds, refusedBeforeB)
 	}
-	if !hasText(e.texts(b), "an ordinary note for B") {
-		t.Errorf("B's note missing: %q", e.texts(b))
+	if got := e.texts(a); len(got) != 1 {
+		t.Errorf("incident A has notes %q, want only the critical one", got)
 	}
 	t.Logf("given up after %d attempts", ds[0].Attempts)
 }
