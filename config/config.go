@@ -97,6 +97,11 @@ type OutboxConfig struct {
 	MaxAge      time.Duration `koanf:"max_age"`
 	MaxBytes    ByteSize      `koanf:"max_bytes"`
 	Concurrency int           `koanf:"concurrency"`
+	// MaxAttempts: a note (or link) that keeps failing transiently while the CAD (Assist)
+	// accepts others is given up after this many attempts (0 = the default, 8).
+	MaxAttempts int `koanf:"max_attempts"`
+	// UrgentAttempts: the same, sooner, when a critical note waits behind it (0 = 3).
+	UrgentAttempts int `koanf:"urgent_attempts"`
 	// StateRetention is how long an incident's link, content hash and notes cursor are
 	// kept after its last change (or its call's end).
 	StateRetention time.Duration `koanf:"state_retention"`
@@ -130,6 +135,8 @@ func Default() Config {
 			MaxAge:         72 * time.Hour,
 			MaxBytes:       GiB,
 			Concurrency:    8,
+			MaxAttempts:    8,
+			UrgentAttempts: 3,
 			StateRetention: 30 * 24 * time.Hour,
 		},
 	}

@@ -71,7 +71,7 @@ func TestDefaultsAndRelativePaths(t *testing.T) {
 	if cfg.CAD.CursorTolerance != 5*time.Minute {
 		t.Errorf("cad.cursor_tolerance default = %s, want 5m", cfg.CAD.CursorTolerance)
 	}
-	if cfg.Assist.Webhook.MaxBody != config.MiB || cfg.Outbox.Concurrency != 8 {
+	if cfg.Assist.Webhook.MaxBody != config.MiB || cfg.Outbox.Concurrency != 8 || cfg.Outbox.MaxAttempts != 8 || cfg.Outbox.UrgentAttempts != 3 {
 		t.Errorf("defaults not applied: %+v %+v", cfg.Assist.Webhook, cfg.Outbox)
 	}
 }
@@ -135,6 +135,14 @@ func TestProblems(t *testing.T) {
 				return strings.Replace(s, "adapter: rest", "adapter: rest\n  cursor_tolerance: -1m", 1)
 			},
 			want: []string{`cad.cursor_tolerance: must not be negative (0 turns the check off), got -1m0s (config.yaml:8)`},
+		},
+		{
+			name: "negative poison attempts",
+			edit: func(s string) string { return s + "outbox: {max_attempts: -1, urgent_attempts: 5000}\n" },
+			want: []string{
+				`outbox.max_attempts: must be between 0 and 1000 (0 = the default, 8), got -1 (config.yaml:15)`,
+				`outbox.urgent_attempts: must be between 0 and 1000 (0 = the default, 3), got 5000 (config.yaml:15)`,
+			},
 		},
 		{
 			name: "unknown adapter",

@@ -106,6 +106,12 @@ func (c *Config) validate() []Problem {
 	if o.Concurrency < 1 || o.Concurrency > 256 {
 		bad("outbox.concurrency", "must be between 1 and 256, got %d", o.Concurrency)
 	}
+	if o.MaxAttempts < 0 || o.MaxAttempts > 1000 {
+		bad("outbox.max_attempts", "must be between 0 and 1000 (0 = the default, 8), got %d", o.MaxAttempts)
+	}
+	if o.UrgentAttempts < 0 || o.UrgentAttempts > 1000 {
+		bad("outbox.urgent_attempts", "must be between 0 and 1000 (0 = the default, 3), got %d", o.UrgentAttempts)
+	}
 	return ps
 }
 

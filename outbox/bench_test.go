@@ -219,7 +219,7 @@ func BenchmarkNextMessage(b *testing.B) {
 					b.Fatal(err)
 				}
 				s.mu.Lock()
-				ti.release(ks.key, time.Time{}, s.opts.Now())
+				ti.release(ks.key, time.Time{}, s.opts.Now(), 0)
 				s.mu.Unlock()
 			}
 		})

@@ -7,18 +7,39 @@ import (
 	"time"
 )
 
-// On-disk record encodings (format version 1). All integers are Go varints/uvarints
+// On-disk record encodings. All integers are Go varints/uvarints
 // (encoding/binary); times are Unix nanoseconds, 0 meaning the zero time; strings and byte
 // slices are a uvarint length followed by the bytes. The payload comes last so the index
 // can be built at Open without touching (copying) payloads.
 //
 // queue value:  0x01 key attempts createdAt nextAttempt firstErrorAt lastErrorAt replayedAt lastError payload
+//
+//	or            0x02 flags key attempts ... payload    (as 0x01, with a uvarint of flags:
+//	                                                      bit 0 = Urgent)
+//
 // dead value:   0x02 deadAt reason evidence <queue value>
-//                (version 1, still read: 0x01 deadAt reason <queue value>, no evidence)
+//
+//	(version 1, still read: 0x01 deadAt reason <queue value>, no evidence)
+//
+// A message without flags is written as 0x01, byte for byte as before the flags existed
+// (so a file whose messages carry no flags is still read by older versions); both are read.
 //
 // Seq and Topic are not stored in the value: they are the bbolt key and bucket.
 
-const recordV1 = 0x01
+const (
+	recordV1 = 0x01
+	recordV2 = 0x02 // a queue value with flags
+)
+
+// Message flags (recordV2).
+const flagUrgent = 1 << 0
+
+func messageFlags(m *Message) uint64 {
+	if m.Urgent {
+		return flagUrgent
+	}
+	return 0
+}
 
 // deadV2 is the dead-letter record version that adds Evidence (version 1 had none).
 const deadV2 = 0x02
@@ -38,11 +59,16 @@ func appendBytes(b, v []byte) []byte {
 }
 
 func encodeMessage(m *Message) []byte {
-	return appendMessage(make([]byte, 0, 1+len(m.Key)+len(m.LastError)+len(m.Payload)+9*binary.MaxVarintLen64), m)
+	return appendMessage(make([]byte, 0, 1+len(m.Key)+len(m.LastError)+len(m.Payload)+10*binary.MaxVarintLen64), m)
 }
 
 func appendMessage(b []byte, m *Message) []byte {
-	b = append(b, recordV1)
+	if f := messageFlags(m); f != 0 {
+		b = append(b, recordV2)
+		b = binary.AppendUvarint(b, f)
+	} else {
+		b = append(b, recordV1)
+	}
 	b = appendBytes(b, []byte(m.Key))
 	b = binary.AppendUvarint(b, uint64(max(m.Attempts, 0)))
 	b = appendTime(b, m.CreatedAt)
@@ -125,6 +151,23 @@ func (r *reader) version() {
 	r.b = r.b[1:]
 }
 
+// messageVersion reads the version of a queue value (0x01, or 0x02 and its flags).
+func (r *reader) messageVersion() (flags uint64) {
+	if r.err != nil {
+		return 0
+	}
+	if len(r.b) == 0 || (r.b[0] != recordV1 && r.b[0] != recordV2) {
+		r.err = fmt.Errorf("%w: unknown record version", errCorrupt)
+		return 0
+	}
+	v := r.b[0]
+	r.b = r.b[1:]
+	if v == recordV2 {
+		return r.uvarint()
+	}
+	return 0
+}
+
 // msgHeader is what the in-memory index needs: no payload copy.
 type msgHeader struct {
 	key         []byte // aliases the record
@@ -132,12 +175,13 @@ type msgHeader struct {
 	nextAttempt time.Time
 	replayedAt  time.Time
 	payloadLen  int
+	urgent      bool
 }
 
 func decodeHeader(v []byte) (msgHeader, error) {
 	r := reader{b: v}
-	r.version()
 	var h msgHeader
+	h.urgent = r.messageVersion()&flagUrgent != 0
 	h.key = r.bytes()
 	r.uvarint()
 	h.createdAt = r.time()
@@ -154,14 +198,15 @@ func decodeHeader(v []byte) (msgHeader, error) {
 // are only valid during their transaction).
 func decodeMessage(v []byte, topic Topic, seq uint64) (Message, error) {
 	r := reader{b: v}
-	r.version()
 	m := decodeMessageBody(&r)
 	m.Topic, m.Seq = topic, seq
 	return m, r.err
 }
 
+// decodeMessageBody decodes a queue value (version included).
 func decodeMessageBody(r *reader) Message {
 	var m Message
+	m.Urgent = r.messageVersion()&flagUrgent != 0
 	m.Key = string(r.bytes())
 	m.Attempts = int(r.uvarint())
 	m.CreatedAt = r.time()
@@ -191,7 +236,6 @@ func decodeDead(v []byte, topic Topic, seq uint64) (DeadLetter, error) {
 	if ver == deadV2 {
 		d.Evidence = string(r.bytes())
 	}
-	r.version()
 	d.Message = decodeMessageBody(&r)
 	d.Topic, d.Seq = topic, seq
 	return d, r.err

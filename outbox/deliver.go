@@ -34,9 +34,17 @@ const maxLastError = 4096
 //     Attempts+1, LastError, First/LastErrorAt, NextAttempt = now + backoff (capped
 //     exponential RetryInitial..RetryMax with jitter in [d/2, d], or RetryDelay(err) capped
 //     at RetryMax); the key waits until then (its later messages too).
-//   - Circuit breaker per topic: a transient error also marks the destination down. Then
-//     only one message at a time (the probe: the next ready key, round-robin, so one failing
-//     message cannot keep it down) is handed out, after a capped exponential backoff
+//   - Poison heads: a head that keeps failing transiently while the destination accepts
+//     other messages is given up after Options.MaxAttempts attempts (after
+//     Options.UrgentAttempts when the next message of its key is urgent): dead letter with
+//     reason "given up after N attempts while the destination accepted other messages:
+//     <last error>", then the key's next message flows. With nothing accepted since the
+//     head's first failure (an outage) nothing is given up. Stats.GivenUp counts them.
+//   - Circuit breaker per topic: transient errors of two different keys with no answer in
+//     between mark the destination down (one key's repeated failures do not). Then only
+//     one message at a time (the probe: the next ready key whose head has not failed,
+//     round-robin, else the next ready key, so a failing message neither keeps it down nor
+//     takes the probes others need) is handed out, after a capped exponential backoff
 //     (RetryInitial..RetryMax, jitter; RetryDelay(err) honoured) that grows with each failed
 //     probe. The first success (or permanent error: the destination answered) restores full
 //     concurrency. Stats.Backoff shows when the next probe is due.
@@ -171,13 +179,13 @@ func (s *Store) loadFailed(ti *topicIndex, key string, probe bool, err error) {
 		// Its last message was removed by a commit whose effects on the index are being
 		// applied (expiry sweep): the count catches up, then the key is dropped.
 		s.log.Debug("outbox key has no pending message on disk; retrying later", "key", key)
-		ti.release(key, now.Add(s.opts.RetryInitial), now)
+		ti.release(key, now.Add(s.opts.RetryInitial), now, -1)
 		return
 	}
 	if !s.closed {
 		s.log.Error("outbox cannot read message; will retry", "key", key, "err", err)
 	}
-	ti.release(key, now.Add(s.opts.RetryInitial), now)
+	ti.release(key, now.Add(s.opts.RetryInitial), now, -1)
 }
 
 // ageBase is when MaxAge starts counting for m.
@@ -201,41 +209,47 @@ func expiredReason(m *Message, now time.Time) string {
 func (s *Store) handle(ctx context.Context, ti *topicIndex, m Message, h Handler, probe bool, slots chan<- struct{}) {
 	log := s.log.With("topic", string(m.Topic), "key", m.Key, "seq", m.Seq)
 	freed := false
-	free := func(o brOutcome, err error) {
+	free := func(o brOutcome, err error, start time.Time) {
 		if freed {
 			return
 		}
 		freed = true
-		s.recordOutcome(ti, probe, o, err)
+		s.recordOutcome(ti, probe, m.Key, o, err, start)
 		slots <- struct{}{}
 	}
-	defer free(brNoAnswer, nil)
+	defer free(brNoAnswer, nil, time.Time{})
 
 	now := s.opts.Now()
+	if s.urgentWaits(ti, &m) { // checked before the backoff: that is what it cuts short
+		free(brNoAnswer, nil, time.Time{})
+		s.giveUp(ti, m, "urgent message behind it", "", log)
+		return
+	}
 	if m.NextAttempt.After(now) { // not due (e.g. clock moved back): put it back
-		free(brNoAnswer, nil)
-		s.release(ti, m.Key, m.NextAttempt)
+		free(brNoAnswer, nil, time.Time{})
+		s.release(ti, m.Key, m.NextAttempt, m.Attempts)
 		return
 	}
 	if now.Sub(ageBase(&m)) > s.opts.MaxAge {
-		free(brNoAnswer, nil)
+		free(brNoAnswer, nil, time.Time{})
 		reason := expiredReason(&m, now)
 		log.Error("outbox message expired; moved to dead letters", "attempts", m.Attempts, "reason", reason)
 		s.finish(ti, opDead, m, reason, log)
 		return
 	}
 
+	start := now
 	err := callHandler(ctx, h, m)
 	now = s.opts.Now()
 	switch {
 	case err == nil:
-		free(brReached, nil)
+		free(brAccepted, nil, start)
 		log.Debug("outbox message delivered", "attempts", m.Attempts)
 		s.finish(ti, opAck, m, "", log)
 	case ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)):
-		free(brNoAnswer, nil)
+		free(brNoAnswer, nil, time.Time{})
 		log.Debug("outbox delivery interrupted by shutdown; left pending", "err", err)
-		s.release(ti, m.Key, m.NextAttempt)
+		s.release(ti, m.Key, m.NextAttempt, m.Attempts)
 	default:
 		m.Attempts++
 		if m.FirstErrorAt.IsZero() {
@@ -244,12 +258,16 @@ func (s *Store) handle(ctx context.Context, ti *topicIndex, m Message, h Handler
 		m.LastErrorAt = now
 		m.LastError = truncate(err.Error(), maxLastError)
 		if IsPermanent(err) {
-			free(brReached, nil)
+			free(brReached, nil, time.Time{})
 			log.Error("outbox delivery failed permanently; moved to dead letters", "attempts", m.Attempts, "err", err)
 			s.finishWith(ti, opDead, m, m.LastError, evidenceOf(err), log)
 			return
 		}
-		free(brDown, err)
+		free(brDown, err, time.Time{})
+		if rule := s.poisoned(ti, &m); rule != "" {
+			s.giveUp(ti, m, rule, evidenceOf(err), log)
+			return
+		}
 		delay := s.backoff(m.Attempts, err)
 		m.NextAttempt = now.Add(delay)
 		log.Warn("outbox delivery failed; will retry", "attempts", m.Attempts, "retry_in", delay, "err", err)
@@ -259,16 +277,20 @@ func (s *Store) handle(ctx context.Context, ti *topicIndex, m Message, h Handler
 			log.Error("outbox cannot record failed attempt", "err", werr)
 		}
 		putReq(r)
-		s.release(ti, m.Key, m.NextAttempt)
+		s.release(ti, m.Key, m.NextAttempt, m.Attempts)
 	}
 }
 
-// recordOutcome feeds the topic's circuit breaker.
-func (s *Store) recordOutcome(ti *topicIndex, probe bool, o brOutcome, err error) {
+// recordOutcome feeds the topic's circuit breaker and, for a success, the time the
+// destination was last seen accepting a message (start: when its handler call began).
+func (s *Store) recordOutcome(ti *topicIndex, probe bool, key string, o brOutcome, err error, start time.Time) {
 	now := time.Now() // the breaker runs on the wall clock (see topicIndex.next)
 	s.mu.Lock()
+	if o == brAccepted && start.After(ti.okStart) {
+		ti.okStart = start
+	}
 	wasOpen := ti.brOpen
-	closed := ti.record(probe, o, now, func(failures int) time.Duration { return s.backoff(failures, err) })
+	closed := ti.record(probe, key, o, now, func(failures int) time.Duration { return s.backoff(failures, err) })
 	isOpen, next := ti.brOpen, ti.brNext
 	s.mu.Unlock()
 	switch {
@@ -284,13 +306,13 @@ func (s *Store) recordOutcome(ti *topicIndex, probe bool, o brOutcome, err error
 
 // finish commits an ack or dead letter, then advances the key. If the commit fails the
 // message stays at the head of its key and is retried after RetryInitial (it may be
-// delivered again: at-least-once).
-func (s *Store) finish(ti *topicIndex, kind opKind, m Message, reason string, log *slog.Logger) {
-	s.finishWith(ti, kind, m, reason, "", log)
+// delivered again: at-least-once). It reports whether the commit succeeded.
+func (s *Store) finish(ti *topicIndex, kind opKind, m Message, reason string, log *slog.Logger) bool {
+	return s.finishWith(ti, kind, m, reason, "", log)
 }
 
 // finishWith is finish with the evidence a dead letter keeps (see DeadLetter.Evidence).
-func (s *Store) finishWith(ti *topicIndex, kind opKind, m Message, reason, evidence string, log *slog.Logger) {
+func (s *Store) finishWith(ti *topicIndex, kind opKind, m Message, reason, evidence string, log *slog.Logger) bool {
 	r := getReq()
 	defer putReq(r)
 	r.kind, r.topic, r.seq, r.reason, r.evidence = kind, m.Topic, m.Seq, reason, evidence
@@ -299,18 +321,21 @@ func (s *Store) finishWith(ti *topicIndex, kind opKind, m Message, reason, evide
 	}
 	if err := s.submitInternal(r); err != nil {
 		log.Error("outbox cannot record delivery outcome; message stays pending", "op", kind.String(), "err", err)
-		s.release(ti, m.Key, s.opts.Now().Add(s.opts.RetryInitial))
-		return
+		s.release(ti, m.Key, s.opts.Now().Add(s.opts.RetryInitial), m.Attempts)
+		return false
 	}
 	if kind == opAck && s.afterAck != nil {
 		s.afterAck(m)
 	}
-	s.release(ti, m.Key, time.Time{})
+	s.release(ti, m.Key, time.Time{}, 0)
+	return true
 }
 
-func (s *Store) release(ti *topicIndex, key string, notBefore time.Time) {
+// release ends key's in-flight state: its head (failures: its failed attempts) is due at
+// notBefore.
+func (s *Store) release(ti *topicIndex, key string, notBefore time.Time, failures int) {
 	s.mu.Lock()
-	ti.release(key, notBefore, s.opts.Now())
+	ti.release(key, notBefore, s.opts.Now(), failures)
 	s.mu.Unlock()
 	ti.poke()
 }

@@ -21,9 +21,11 @@ const maxKeyLen = 4096
 // The head itself is not kept in memory: it is read from keys/<topic> when the key is
 // handed out.
 //
-// It also holds the topic's circuit breaker: after a transient failure the destination is
-// considered down and only one message (the probe) is handed out at a time, at capped
-// exponential intervals, until one succeeds.
+// It also holds the topic's circuit breaker: after transient failures of two different
+// keys with no answer in between the destination is considered down and only one message
+// (the probe) is handed out at a time, at capped exponential intervals, until one succeeds.
+// One key failing again and again is that key's problem (its own backoff, then the poison
+// rule of Options.MaxAttempts), not the destination's: it does not open the breaker.
 //
 // All fields are guarded by Store.mu.
 type topicIndex struct {
@@ -41,6 +43,14 @@ type topicIndex struct {
 	brFailures int       // consecutive failed probes (for the backoff)
 	brNext     time.Time // when the next probe may go (wall clock)
 	brProbe    bool      // a probe is with a handler
+	// While closed: a transient failure was seen since the last answer, from brFailKey.
+	brFailing bool
+	brFailKey string
+
+	// okStart is when (Options.Now) the latest handler call that returned nil started:
+	// the destination accepted a message after that instant. In memory only.
+	okStart time.Time
+	givenUp int // heads given up by the poison rule since Open
 }
 
 type keyState struct {
@@ -49,6 +59,13 @@ type keyState struct {
 	notBefore time.Time
 	inflight  bool
 	queued    bool // in ready or timers
+	// failures: failed attempts of the key's head as last seen by Deliver (0 = none, or not
+	// known yet after Open). The breaker's probe prefers keys whose head has none.
+	failures int
+	// urgentPoke: an urgent message was queued behind the head while it was in flight: its
+	// release makes the key due at once, so the urgent rule is checked without waiting for
+	// the head's backoff.
+	urgentPoke bool
 }
 
 func newTopicIndex(t Topic) *topicIndex {
@@ -133,15 +150,32 @@ func (ti *topicIndex) next(now, real time.Time) (ks *keyState, probe bool, wait 
 	}
 	for len(ti.ready) > 0 {
 		k := ti.ready[0]
+		if ti.live(k) {
+			break
+		}
 		ti.ready[0] = nil
 		ti.ready = ti.ready[1:]
 		k.queued = false
-		if k.count == 0 || ti.keys[k.key] != k {
-			if ti.keys[k.key] == k && !k.inflight {
-				delete(ti.keys, k.key)
-			}
-			continue
+		if ti.keys[k.key] == k && !k.inflight {
+			delete(ti.keys, k.key)
 		}
+	}
+	if len(ti.ready) > 0 {
+		i := 0
+		if ti.brOpen {
+			i = ti.probeIndex()
+		}
+		k := ti.ready[i]
+		if i == 0 {
+			ti.ready[0] = nil
+			ti.ready = ti.ready[1:]
+		} else {
+			n := len(ti.ready)
+			copy(ti.ready[i:], ti.ready[i+1:])
+			ti.ready[n-1] = nil
+			ti.ready = ti.ready[:n-1]
+		}
+		k.queued = false
 		k.inflight = true
 		if ti.brOpen {
 			ti.brProbe = true
@@ -155,14 +189,39 @@ func (ti *topicIndex) next(now, real time.Time) (ks *keyState, probe bool, wait 
 	return nil, false, wait
 }
 
-// release ends a key's in-flight state; its (new) head is due at notBefore.
-func (ti *topicIndex) release(key string, notBefore, now time.Time) {
+// live reports whether a ready entry is the current state of a key with pending messages
+// (else it is stale: skipped and dropped).
+func (ti *topicIndex) live(k *keyState) bool { return k.count > 0 && ti.keys[k.key] == k }
+
+// probeIndex picks the breaker's probe among the ready keys: the first whose head has no
+// failed attempt (the ready list is FIFO, so this goes round-robin), else the first one. A
+// key that keeps failing thus does not take the probes while others are waiting. O(ready),
+// once per probe.
+func (ti *topicIndex) probeIndex() int {
+	for i, k := range ti.ready {
+		if k.failures == 0 && ti.live(k) {
+			return i
+		}
+	}
+	return 0
+}
+
+// release ends a key's in-flight state; its (new) head is due at notBefore and has
+// `failures` failed attempts (< 0: unchanged).
+func (ti *topicIndex) release(key string, notBefore, now time.Time, failures int) {
 	ks := ti.keys[key]
 	if ks == nil {
 		return
 	}
 	ks.inflight = false
 	ks.notBefore = notBefore
+	if failures >= 0 {
+		ks.failures = failures
+	}
+	if ks.urgentPoke {
+		ks.urgentPoke = false
+		ks.notBefore = time.Time{}
+	}
 	if ks.count == 0 {
 		if !ks.queued {
 			delete(ti.keys, key)
@@ -172,31 +231,73 @@ func (ti *topicIndex) release(key string, notBefore, now time.Time) {
 	ti.schedule(ks, now)
 }
 
+// urgentQueued is called after an urgent message was committed behind key's head: if that
+// head is waiting for a retry after at least urgentAttempts failures, the key is made due
+// now (a fresh state; the waiting entry in timers becomes stale), so Deliver checks the
+// urgent rule at once; if it is in flight, its release does the same. It reports whether
+// the key was made ready.
+func (ti *topicIndex) urgentQueued(key string, now time.Time, urgentAttempts int) bool {
+	ks := ti.keys[key]
+	if ks == nil || ks.count == 0 {
+		return false
+	}
+	if ks.inflight {
+		ks.urgentPoke = true
+		return false
+	}
+	if ks.failures < urgentAttempts || !ks.queued || !ks.notBefore.After(now) {
+		return false
+	}
+	fresh := &keyState{key: key, count: 1, failures: ks.failures}
+	ti.keys[key] = fresh
+	ti.schedule(fresh, now)
+	return true
+}
+
+// acceptedSince reports whether the destination accepted a message whose handler call
+// started after t.
+func (ti *topicIndex) acceptedSince(t time.Time) bool { return ti.okStart.After(t) }
+
 // outcome kinds for the breaker.
 type brOutcome uint8
 
 const (
-	brReached  brOutcome = iota // the destination answered (success or permanent error)
-	brDown                      // transient error: destination considered down
+	brAccepted brOutcome = iota // success: the destination accepted the message
+	brReached                   // the destination answered with a permanent error
+	brDown                      // transient error: maybe the destination is down
 	brNoAnswer                  // no answer (not due, cancelled, unreadable): neutral
 )
 
-// record updates the breaker with a handler outcome. delay is the next probe's delay when
-// the breaker opens or a probe failed. It reports whether the breaker closed.
-func (ti *topicIndex) record(probe bool, o brOutcome, now time.Time, delay func(failures int) time.Duration) (closed bool) {
+// record updates the breaker with the outcome of key's handler. delay is the next probe's
+// delay when the breaker opens or a probe failed. It reports whether the breaker closed.
+//
+// While closed, a transient failure opens it only if another key failed transiently since
+// the last answer (success or permanent error): failures across the destination, not one
+// key's repeated ones.
+func (ti *topicIndex) record(probe bool, key string, o brOutcome, now time.Time, delay func(failures int) time.Duration) (closed bool) {
 	if probe {
 		ti.brProbe = false
 	}
 	switch o {
-	case brReached:
+	case brAccepted, brReached:
+		ti.brFailing, ti.brFailKey = false, ""
 		if ti.brOpen {
 			ti.brOpen, ti.brFailures, ti.brNext = false, 0, time.Time{}
 			return true
 		}
 	case brDown:
-		if probe || !ti.brOpen {
+		switch {
+		case ti.brOpen:
+			if probe {
+				ti.brFailures++
+				ti.brNext = now.Add(delay(ti.brFailures))
+			}
+		case !ti.brFailing || ti.brFailKey == key:
+			ti.brFailing, ti.brFailKey = true, key
+		default:
+			ti.brFailing, ti.brFailKey = false, ""
 			ti.brOpen = true
-			ti.brFailures++
+			ti.brFailures = 1
 			ti.brNext = now.Add(delay(ti.brFailures))
 		}
 	}

@@ -25,6 +25,9 @@ type Message struct {
 	// ReplayedAt is when the message was last put back from the dead letters (zero if
 	// never). MaxAge counts from the later of CreatedAt and ReplayedAt.
 	ReplayedAt time.Time
+	// Urgent was set by EnqueueUrgent: a head failing behind which it waits is given up
+	// sooner (Options.UrgentAttempts). Kept through retries, dead letters and Replay.
+	Urgent bool
 }
 
 // maxDedupKeyLen bounds an idempotency key (bbolt keys are at most 32 KiB).
@@ -44,7 +47,19 @@ const maxDedupKeyLen = 4096
 //
 // Messages of one key are delivered in the order their Enqueue calls committed.
 func (s *Store) Enqueue(ctx context.Context, topic Topic, key string, payload []byte, dedupKeys ...string) (bool, error) {
-	added, _, err := s.enqueue(ctx, topic, key, payload, false, dedupKeys)
+	added, _, err := s.enqueue(ctx, topic, key, payload, false, false, dedupKeys)
+	return added, err
+}
+
+// EnqueueUrgent is Enqueue for a message that should not wait long behind a failing one:
+// when the head of its key has failed Options.UrgentAttempts times while the destination
+// accepted other messages, that head is given up (dead letters) instead of waiting for
+// Options.MaxAttempts. The order of the key is otherwise kept.
+func (s *Store) EnqueueUrgent(ctx context.Context, topic Topic, key string, payload []byte, dedupKeys ...string) (bool, error) {
+	added, _, err := s.enqueue(ctx, topic, key, payload, false, true, dedupKeys)
+	if added {
+		s.urgentQueued(topic, key)
+	}
 	return added, err
 }
 
@@ -57,11 +72,11 @@ func (s *Store) Enqueue(ctx context.Context, topic Topic, key string, payload []
 //
 // Do not use it for messages that must all be delivered (notes).
 func (s *Store) EnqueueLatest(ctx context.Context, topic Topic, key string, payload []byte) (replaced bool, err error) {
-	_, n, err := s.enqueue(ctx, topic, key, payload, true, nil)
+	_, n, err := s.enqueue(ctx, topic, key, payload, true, false, nil)
 	return n > 0, err
 }
 
-func (s *Store) enqueue(ctx context.Context, topic Topic, key string, payload []byte, latest bool, dedupKeys []string) (bool, int, error) {
+func (s *Store) enqueue(ctx context.Context, topic Topic, key string, payload []byte, latest, urgent bool, dedupKeys []string) (bool, int, error) {
 	if err := validTopic(topic); err != nil {
 		return false, 0, err
 	}
@@ -98,7 +113,7 @@ func (s *Store) enqueue(ctx context.Context, topic Topic, key string, payload []
 	r := getReq()
 	defer putReq(r)
 	r.kind, r.topic, r.key, r.latest, r.dedup, r.payLen = opEnqueue, topic, key, latest, dk, len(payload)
-	m := Message{Key: key, Payload: payload, CreatedAt: s.opts.Now()}
+	m := Message{Key: key, Payload: payload, CreatedAt: s.opts.Now(), Urgent: urgent}
 	r.rec = appendMessage(r.rec[:0], &m)
 	if err := s.submitAll([]*writeReq{r}); err != nil {
 		return false, 0, err
@@ -162,6 +177,9 @@ type Stats struct {
 	// (its circuit breaker is open: one message at a time; wall clock, even when Options.Now
 	// is faked); zero when closed.
 	Backoff map[Topic]time.Time
+	// GivenUp: per topic, heads given up since Open because they kept failing while the
+	// destination accepted other messages (Options.MaxAttempts, UrgentAttempts).
+	GivenUp map[Topic]int
 }
 
 // Commits returns how many queue transactions (group commits, one fsync pair each) the
@@ -180,12 +198,14 @@ func (s *Store) Stats() (Stats, error) {
 		Dead:         map[Topic]int{TopicLink: 0, TopicNote: 0},
 		Keys:         map[Topic]int{TopicLink: 0, TopicNote: 0},
 		Backoff:      map[Topic]time.Time{TopicLink: {}, TopicNote: {}},
+		GivenUp:      map[Topic]int{TopicLink: 0, TopicNote: 0},
 		PendingBytes: s.pendingBytes,
 	}
 	for t, ti := range s.topics {
 		st.Pending[t] = ti.pending
 		st.Dead[t] = ti.dead
 		st.Keys[t] = len(ti.keys)
+		st.GivenUp[t] = ti.givenUp
 		if ti.brOpen {
 			st.Backoff[t] = ti.brNext
 		} else {

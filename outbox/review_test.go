@@ -66,11 +66,7 @@ func TestFreshHeadIsNotHeldByAnOldBackoff(t *testing.T) {
 			deliverBg(t, s, TopicLink, func(_ context.Context, m Message) error {
 				switch {
 				case m.Key == "other":
-					<-v1failed
-					// A success after the failure opened the breaker closes it.
-					for st, _ := s.Stats(); st.Backoff[TopicLink].IsZero(); st, _ = s.Stats() {
-						time.Sleep(time.Millisecond)
-					}
+					<-v1failed // (one key's failure does not open the breaker: see poison_test.go)
 					return nil
 				case string(m.Payload) == "v1" && !failed:
 					failed = true

@@ -94,6 +94,22 @@ type Options struct {
 	// Concurrency: at most this many handlers (of different keys) run at once per topic.
 	// Default 8.
 	Concurrency int
+	// MaxAttempts: a key's head that failed transiently this many times (Attempts, kept on
+	// disk) is given up — moved to the dead letters with reason "given up after N attempts
+	// while the destination accepted other messages: <last error>" — when the destination
+	// has accepted at least one other message (a handler call that started after the head's
+	// first failure returned nil) since its first failure; the key's next message then
+	// flows. A real outage (nothing accepted since) gives up nothing: only MaxAge applies.
+	// "Accepted since" is known in memory only: after a restart a success must be seen
+	// again. With RetryInitial 1s / RetryMax 5m the 8th attempt comes 1 to 2 minutes after
+	// the first failure (backoffs 1+2+...+64 s, jittered), with 200ms / 1s 3 to 5 seconds,
+	// plus the time the attempts themselves take (a timeout each). Default (and 0) 8.
+	MaxAttempts int
+	// UrgentAttempts: under the same condition, a head is given up after this many failed
+	// attempts already when the next message of its key was enqueued urgent (EnqueueUrgent),
+	// at once if the urgent message arrives while the head waits for its retry. Default
+	// (and 0) 3.
+	UrgentAttempts int
 	// DedupRetention: how long idempotency keys are remembered. Default 7 days.
 	DedupRetention time.Duration
 	// Logger receives operational logs (topic, key, seq, attempts, errors; never payloads).
@@ -121,6 +137,12 @@ func (o *Options) setDefaults() {
 	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = 8
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 8
+	}
+	if o.UrgentAttempts <= 0 {
+		o.UrgentAttempts = 3
 	}
 	if o.DedupRetention <= 0 {
 		o.DedupRetention = 7 * 24 * time.Hour

@@ -191,7 +191,13 @@ func (s *Sidecar) enqueueNote(ctx context.Context, via string, q queuedNote, key
 	if err != nil {
 		return fmt.Errorf("encode note: %w", err)
 	}
-	fresh, err := s.store.Enqueue(ctx, outbox.TopicNote, q.IncidentID, payload, keys...)
+	enqueue := s.store.Enqueue
+	if q.Event == "" && q.Note.Critical {
+		// A critical note does not wait long behind a note the CAD keeps refusing: see
+		// outbox.Options.UrgentAttempts.
+		enqueue = s.store.EnqueueUrgent
+	}
+	fresh, err := enqueue(ctx, outbox.TopicNote, q.IncidentID, payload, keys...)
 	if err != nil {
 		if errors.Is(err, outbox.ErrFull) {
 			s.log.Error("outbox full: refusing note (Assist will retry)", "incident_id", q.IncidentID, "call_id", q.CallID)

@@ -83,12 +83,14 @@ func New(cfg *config.Config, o Options) (*Sidecar, error) {
 		return nil, fmt.Errorf("assist client: %w", err)
 	}
 	store, err := outbox.Open(StorePath(cfg), outbox.Options{
-		RetryInitial: cfg.Outbox.Retry.Initial,
-		RetryMax:     cfg.Outbox.Retry.Max,
-		MaxAge:       cfg.Outbox.MaxAge,
-		MaxBytes:     int64(cfg.Outbox.MaxBytes),
-		Concurrency:  cfg.Outbox.Concurrency,
-		Logger:       log.With("component", "outbox"),
+		RetryInitial:   cfg.Outbox.Retry.Initial,
+		RetryMax:       cfg.Outbox.Retry.Max,
+		MaxAge:         cfg.Outbox.MaxAge,
+		MaxBytes:       int64(cfg.Outbox.MaxBytes),
+		Concurrency:    cfg.Outbox.Concurrency,
+		MaxAttempts:    cfg.Outbox.MaxAttempts,
+		UrgentAttempts: cfg.Outbox.UrgentAttempts,
+		Logger:         log.With("component", "outbox"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open outbox: %w", err)

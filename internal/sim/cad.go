@@ -30,6 +30,10 @@ type CADOptions struct {
 	// DedupByKey makes the CAD honour the Idempotency-Key header, as some CADs do: a note
 	// whose key it already has is answered 200 and not stored again (see Duplicates).
 	DedupByKey bool
+	// RefuseNotesContaining, when set, makes POST .../notes answer 503 (no Retry-After) for
+	// every note whose text contains it, while other notes are stored: a CAD that refuses
+	// one note. SetRefuseNotes changes it while running.
+	RefuseNotesContaining string
 }
 
 // CADIncident is an incident record as the simulated CAD serves it.
@@ -73,7 +77,8 @@ type CADNote struct {
 //
 //	GET  /api/incidents?since=N       {"data":[records with updated > N, oldest change first]}
 //	GET  /api/incidents/{id}          one record
-//	POST /api/incidents/{id}/notes    JSON object with "text" (and "critical") → 201; 404 unknown
+//	POST /api/incidents/{id}/notes    JSON object with "text" (and "critical") → 201; 404 unknown;
+//	                                  503 for a text with the RefuseNotesContaining marker
 //	GET  /api/incidents/{id}/notes    {"notes":[CADNote...]}
 type CAD struct {
 	o   CADOptions
@@ -82,6 +87,8 @@ type CAD struct {
 
 	down      atomic.Bool
 	noteDelay atomic.Int64
+	refuse    atomic.Pointer[string]
+	refused   atomic.Int64
 
 	mu        sync.Mutex
 	rng       *rand.Rand
@@ -109,6 +116,7 @@ func NewCAD(o CADOptions) *CAD {
 		incidents: map[string]*CADIncident{},
 		notes:     map[string][]CADNote{},
 	}
+	c.SetRefuseNotes(o.RefuseNotesContaining)
 	c.mux = http.NewServeMux()
 	c.mux.HandleFunc("GET /api/incidents", c.list)
 	c.mux.HandleFunc("GET /api/incidents/{id}", c.get)
@@ -233,6 +241,13 @@ func (c *CAD) changeOne() {
 // SetDown makes every endpoint answer 503 with Retry-After: 1 (true) or serve again (false).
 func (c *CAD) SetDown(down bool) { c.down.Store(down) }
 
+// SetRefuseNotes makes POST .../notes answer 503 for notes whose text contains marker
+// ("" = refuse none); see CADOptions.RefuseNotesContaining.
+func (c *CAD) SetRefuseNotes(marker string) { c.refuse.Store(&marker) }
+
+// Refused is the number of note writes answered 503 because of SetRefuseNotes.
+func (c *CAD) Refused() int { return int(c.refused.Load()) }
+
 // SetNoteDelay makes POST .../notes wait d before storing and answering.
 func (c *CAD) SetNoteDelay(d time.Duration) { c.noteDelay.Store(int64(d)) }
 
@@ -342,6 +357,12 @@ func (c *CAD) postNote(w http.ResponseWriter, r *http.Request) {
 	}
 	text, _ := body["text"].(string)
 	critical, _ := body["critical"].(bool)
+	if m := *c.refuse.Load(); m != "" && strings.Contains(text, m) {
+		c.refused.Add(1)
+		c.log.Debug("note refused", "incident", id)
+		http.Error(w, "note refused", http.StatusServiceUnavailable)
+		return
+	}
 	c.mu.Lock()
 	if _, ok := c.incidents[id]; !ok {
 		c.mu.Unlock()
