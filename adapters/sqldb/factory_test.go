@@ -1,6 +1,9 @@
 package sqldb_test
 
 import (
+	"context"
+	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/cad-sidecar/cad-sidecar/adapters"
@@ -30,5 +33,25 @@ func TestFactoryReadOnly(t *testing.T) {
 	c.WriteNote.Statement = "INSERT INTO c (i) VALUES (:incident_id)"
 	if _, sink, err = f.New(c, adapters.Deps{}); err != nil || sink == nil {
 		t.Fatalf("with write_note: sink %v, %v", sink, err)
+	}
+}
+
+// TestNoPasswordInLogs: the start-up log line shows the DSN with its password masked.
+func TestNoPasswordInLogs(t *testing.T) {
+	var buf strings.Builder
+	c := sqldb.NewConfig()
+	c.Driver, c.DSN = sqldb.DriverMySQL, "reader:Sup3rSecret@tcp(127.0.0.1:1)/cad"
+	c.Poll.Query = "SELECT * FROM v"
+	a, err := sqldb.New(c, adapters.Deps{Logger: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	_, perr := a.Source.Poll(context.Background(), "")
+	if perr == nil {
+		t.Fatal("poll of a closed port succeeded")
+	}
+	if strings.Contains(buf.String(), "Sup3rSecret") || strings.Contains(perr.Error(), "Sup3rSecret") || !strings.Contains(buf.String(), "reader:***@") {
+		t.Fatalf("log %q / error %q", buf.String(), perr)
 	}
 }

@@ -406,3 +406,65 @@ func TestServerGoneAndBack(t *testing.T) {
 		})
 	}
 }
+
+// TestPollFutureCursor: a row stamped far in the future (a wrong clock) is still a record,
+// but its time does not become the cursor.
+func TestPollFutureCursor(t *testing.T) {
+	forEachServer(t, func(t *testing.T, srv *dbtest.Server, db string) {
+		future := time.Now().UTC().Add(72 * time.Hour).Format("2006-01-02 15:04:05")
+		srv.Exec(t, db, "CREATE TABLE incidents (id VARCHAR(20) PRIMARY KEY, updated "+ts(srv.Kind)+" NOT NULL)",
+			"INSERT INTO incidents VALUES ('A', '2026-03-01 10:00:00'), ('WRONG-CLOCK', '"+future+"')")
+		c := base(srv, db)
+		c.Poll.Query = "SELECT * FROM incidents WHERE updated > :cursor ORDER BY updated"
+		c.Poll.CursorColumn = "updated"
+		a := newAdapter(t, c)
+		b := poll(t, a, "")
+		if ids(b.Records, "id") != "A,WRONG-CLOCK" || b.Cursor != "2026-03-01T10:00:00Z" {
+			t.Fatalf("poll = %s cursor %q, want both records and the cursor at A", ids(b.Records, "id"), b.Cursor)
+		}
+	})
+}
+
+// TestPollTimestampAsText: MySQL without parseTime returns DATETIME columns as text; the
+// cursor is still a time (stored as RFC 3339, bound as a time).
+func TestPollTimestampAsText(t *testing.T) {
+	srv := dbtest.MariaDB(t)
+	db := srv.NewDatabase(t)
+	srv.Exec(t, db, "CREATE TABLE incidents (id VARCHAR(20) PRIMARY KEY, updated DATETIME(6) NOT NULL)",
+		"INSERT INTO incidents VALUES ('A', '2026-03-01 10:00:00'), ('B', '2026-03-01 10:00:01.250')")
+	c := base(srv, db)
+	c.DSN = strings.Replace(c.DSN, "parseTime=true&", "", 1)
+	c.Poll.Query = "SELECT * FROM incidents WHERE updated > :cursor ORDER BY updated"
+	c.Poll.CursorColumn = "updated"
+	a := newAdapter(t, c)
+	b := poll(t, a, "")
+	if _, ok := b.Records[0]["updated"].(string); !ok || b.Cursor != "2026-03-01T10:00:01.25Z" {
+		t.Fatalf("updated %T, cursor %q", b.Records[0]["updated"], b.Cursor)
+	}
+	srv.Exec(t, db, "INSERT INTO incidents VALUES ('C', '2026-03-01 10:00:02')")
+	if b = poll(t, a, b.Cursor); ids(b.Records, "id") != "C" {
+		t.Fatalf("second poll = %s", ids(b.Records, "id"))
+	}
+}
+
+// TestPollQueryTimeout: a query running past query_timeout is cancelled and reported as a
+// transient error naming query_timeout.
+func TestPollQueryTimeout(t *testing.T) {
+	forEachServer(t, func(t *testing.T, srv *dbtest.Server, db string) {
+		c := base(srv, db)
+		c.QueryTimeout = 300 * time.Millisecond
+		c.Poll.Query = "SELECT pg_sleep(30)"
+		if srv.Kind != dbtest.KindPostgres {
+			c.Poll.Query = "SELECT SLEEP(30)"
+		}
+		a := newAdapter(t, c)
+		start := time.Now()
+		_, err := a.Source.Poll(context.Background(), "")
+		if err == nil || outbox.IsPermanent(err) || !strings.Contains(err.Error(), "query_timeout") {
+			t.Fatalf("err = %v, want a transient query_timeout error", err)
+		}
+		if d := time.Since(start); d > 25*time.Second {
+			t.Fatalf("the poll took %s: the timeout did not cancel it", d)
+		}
+	})
+}

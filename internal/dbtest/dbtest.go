@@ -400,7 +400,15 @@ func freePort() (int, error) {
 
 // newDir makes the server's temporary root, owned by user.
 func newDir(kind, user string) (string, error) {
-	dir, err := os.MkdirTemp("", "cad-sidecar-"+kind+"-*")
+	base := os.TempDir()
+	if user != "" {
+		// The server's user must be able to reach the directory: a private TMPDIR (0700,
+		// owned by root) would not do.
+		if fi, err := os.Stat(base); err != nil || fi.Mode().Perm()&0o001 == 0 {
+			base = "/tmp"
+		}
+	}
+	dir, err := os.MkdirTemp(base, "cad-sidecar-"+kind+"-*")
 	if err != nil {
 		return "", err
 	}
