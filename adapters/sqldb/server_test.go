@@ -19,8 +19,11 @@ func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
 
 // ts is the column type of a timestamp cursor on each server.
 func ts(kind string) string {
-	if kind == dbtest.KindPostgres {
+	switch kind {
+	case dbtest.KindPostgres:
 		return "TIMESTAMP(6)"
+	case dbtest.KindSQLServer:
+		return "DATETIME2(6)"
 	}
 	return "DATETIME(6)"
 }
@@ -63,8 +66,10 @@ func ids(recs []adapters.Record, col string) string {
 	return strings.Join(out, ",")
 }
 
+// forEachServer runs fn on PostgreSQL and MariaDB (and SQL Server when
+// CAD_SIDECAR_TEST_MSSQL_DSN names one), each time in a fresh database.
 func forEachServer(t *testing.T, fn func(t *testing.T, srv *dbtest.Server, db string)) {
-	for _, kind := range dbtest.Kinds {
+	for _, kind := range dbtest.Available() {
 		t.Run(kind, func(t *testing.T) {
 			srv := dbtest.Shared(t, kind)
 			fn(t, srv, srv.NewDatabase(t))
@@ -207,6 +212,10 @@ func TestPollProcedure(t *testing.T) {
 			srv.Exec(t, db, `CREATE FUNCTION assist_incidents(since TIMESTAMP) RETURNS SETOF incidents AS $$
 				SELECT * FROM incidents WHERE updated > since ORDER BY updated $$ LANGUAGE sql STABLE`)
 			c.Poll.Query = "SELECT * FROM assist_incidents(:cursor)"
+		} else if srv.Kind == dbtest.KindSQLServer {
+			srv.Exec(t, db, `CREATE PROCEDURE assist_incidents @since DATETIME2(6) AS
+				SELECT * FROM incidents WHERE updated > @since ORDER BY updated`)
+			c.Poll.Query = "EXEC assist_incidents @since = :cursor"
 		} else {
 			srv.Exec(t, db, `CREATE PROCEDURE assist_incidents(IN since DATETIME(6))
 				SELECT * FROM incidents WHERE updated > since ORDER BY updated`)
@@ -253,6 +262,9 @@ func TestPollBacklog(t *testing.T) {
 		srv.Exec(t, db, "CREATE TABLE incidents (seq BIGINT PRIMARY KEY, id VARCHAR(20), nature VARCHAR(40))")
 		if srv.Kind == dbtest.KindPostgres {
 			srv.Exec(t, db, fmt.Sprintf("INSERT INTO incidents SELECT g, 'I' || g, 'NATURE ' || (g %% 17) FROM generate_series(1, %d) g", n))
+		} else if srv.Kind == dbtest.KindSQLServer {
+			srv.Exec(t, db, fmt.Sprintf(`WITH g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < %d)
+				INSERT INTO incidents SELECT x, CONCAT('I', x), CONCAT('NATURE ', x %% 17) FROM g OPTION (MAXRECURSION 0)`, n))
 		} else {
 			srv.Exec(t, db, fmt.Sprintf(`SET SESSION max_recursive_iterations = 100000; INSERT INTO incidents WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < %d)
 				SELECT x, CONCAT('I', x), CONCAT('NATURE ', x %% 17) FROM g`, n))
@@ -277,15 +289,18 @@ const noteTable = `CREATE TABLE comments (
 	id %s,
 	incident_no VARCHAR(40) NOT NULL REFERENCES incidents(id),
 	call_id VARCHAR(40), user_id VARCHAR(40), note_type VARCHAR(20), note TEXT, text TEXT,
-	critical BOOLEAN, created_at %s, note_key VARCHAR(100) UNIQUE)`
+	critical %s, created_at %s, note_key VARCHAR(100) UNIQUE)`
 
 func noteSchema(srv *dbtest.Server, db string, t *testing.T) {
-	idCol := "SERIAL PRIMARY KEY"
-	if srv.Kind != dbtest.KindPostgres {
+	idCol, boolCol, table := "SERIAL PRIMARY KEY", "BOOLEAN", noteTable
+	switch srv.Kind {
+	case dbtest.KindMariaDB:
 		idCol = "INTEGER AUTO_INCREMENT PRIMARY KEY"
+	case dbtest.KindSQLServer:
+		idCol, boolCol, table = "INTEGER IDENTITY PRIMARY KEY", "BIT", strings.ReplaceAll(noteTable, " TEXT", " NVARCHAR(MAX)")
 	}
 	srv.Exec(t, db, "CREATE TABLE incidents (id VARCHAR(40) PRIMARY KEY)", "INSERT INTO incidents VALUES ('INC-1'), ('INC-2')",
-		fmt.Sprintf(noteTable, idCol, ts(srv.Kind)))
+		fmt.Sprintf(table, idCol, boolCol, ts(srv.Kind)))
 }
 
 const insertNote = "INSERT INTO comments (incident_no, call_id, user_id, note_type, note, text, critical, created_at, note_key) " +
@@ -347,7 +362,8 @@ func TestWriteNoteRefused(t *testing.T) {
 			if strings.Contains(err.Error(), "quoted") || strings.Contains(err.Error(), "Key (") {
 				t.Errorf("%s: Error() = %q carries values", name, err)
 			}
-			if !strings.Contains(err.Error(), "comments") || !strings.Contains(err.Error(), "23") {
+			code := map[string]string{dbtest.KindPostgres: "SQLSTATE 23503", dbtest.KindMariaDB: "error 1452 (SQLSTATE 23000)", dbtest.KindSQLServer: "error 547"}[srv.Kind]
+			if !strings.Contains(err.Error(), "comments") || !strings.Contains(err.Error(), code) {
 				t.Errorf("%s: Error() = %q, want the table and the SQLSTATE", name, err)
 			}
 			t.Logf("%s: Error()=%q Evidence()=%q", name, err, ev.Evidence())
@@ -453,10 +469,8 @@ func TestPollQueryTimeout(t *testing.T) {
 	forEachServer(t, func(t *testing.T, srv *dbtest.Server, db string) {
 		c := base(srv, db)
 		c.QueryTimeout = 300 * time.Millisecond
-		c.Poll.Query = "SELECT pg_sleep(30)"
-		if srv.Kind != dbtest.KindPostgres {
-			c.Poll.Query = "SELECT SLEEP(30)"
-		}
+		c.Poll.Query = map[string]string{dbtest.KindPostgres: "SELECT pg_sleep(30)", dbtest.KindMariaDB: "SELECT SLEEP(30)",
+			dbtest.KindSQLServer: "WAITFOR DELAY '00:00:30'; SELECT 1 AS x"}[srv.Kind]
 		a := newAdapter(t, c)
 		start := time.Now()
 		_, err := a.Source.Poll(context.Background(), "")

@@ -56,27 +56,34 @@ type Server struct {
 	// Port is the loopback TCP port it listens on.
 	Port int
 
-	dir     string // temporary root: data/, sock/, log
-	bin     string // the server binary
-	args    []string
-	user    string // OS user the server runs as ("" = the current one)
-	mu      sync.Mutex
-	cmd     *exec.Cmd
-	exited  chan struct{}
-	dbSeq   atomic.Int64
-	stopped bool
+	dir    string // temporary root: data/, sock/, log
+	bin    string // the server binary
+	args   []string
+	user   string // OS user the server runs as ("" = the current one)
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{}
+	dbSeq  atomic.Int64
+	// external is the DSN of a server this package did not start (SQL Server).
+	external string
 }
 
 // DriverName is the database/sql driver name for this server (pgx or mysql).
 func (s *Server) DriverName() string {
-	if s.Kind == KindPostgres {
+	switch s.Kind {
+	case KindPostgres:
 		return "pgx"
+	case KindSQLServer:
+		return "sqlserver"
 	}
 	return "mysql"
 }
 
 // DSN is the connection string for database db ("" = the default database).
 func (s *Server) DSN(db string) string {
+	if s.external != "" {
+		return s.externalDSN(db)
+	}
 	if s.Kind == KindPostgres {
 		if db == "" {
 			db = "postgres"
@@ -121,8 +128,11 @@ func (s *Server) NewDatabase(t testing.TB) string {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		drop := "DROP DATABASE IF EXISTS " + name
-		if s.Kind == KindPostgres {
+		switch s.Kind {
+		case KindPostgres:
 			drop += " WITH (FORCE)"
+		case KindSQLServer:
+			drop = mssqlDrop(name)
 		}
 		_, _ = admin.ExecContext(ctx, drop) // best effort: the server goes away with the package
 	})
@@ -146,6 +156,9 @@ func (s *Server) Exec(t testing.TB, db string, stmts ...string) {
 // Stop stops the server (fast shutdown, then kill) and waits for it to exit. The data
 // directory stays, so Start can bring it back.
 func (s *Server) Stop() error {
+	if s.external != "" {
+		return errors.New("dbtest: an external server cannot be stopped")
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cmd == nil {
@@ -169,6 +182,9 @@ func (s *Server) Stop() error {
 // Start starts a stopped server again on the same port and data directory, and waits
 // until it accepts connections.
 func (s *Server) Start() error {
+	if s.external != "" {
+		return errors.New("dbtest: an external server cannot be started")
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cmd != nil {
@@ -302,8 +318,11 @@ func MariaDB(t testing.TB) *Server {
 // Shared returns the package's server of kind (KindPostgres or KindMariaDB).
 func Shared(t testing.TB, kind string) *Server {
 	t.Helper()
-	if kind == KindPostgres {
+	switch kind {
+	case KindPostgres:
 		return Postgres(t)
+	case KindSQLServer:
+		return SQLServer(t)
 	}
 	return MariaDB(t)
 }
