@@ -482,3 +482,21 @@ func TestPollQueryTimeout(t *testing.T) {
 		}
 	})
 }
+
+// TestPollWithoutCursorParam: a query without :cursor (a view of the open incidents) reads
+// every row each time; the cursor is still the largest cursor_column value.
+func TestPollWithoutCursorParam(t *testing.T) {
+	forEachServer(t, func(t *testing.T, srv *dbtest.Server, db string) {
+		srv.Exec(t, db, "CREATE TABLE incidents (seq BIGINT PRIMARY KEY, id VARCHAR(20))",
+			"INSERT INTO incidents VALUES (5, 'A'), (9, 'B')")
+		c := base(srv, db)
+		c.Poll.Query = "SELECT seq, id FROM incidents ORDER BY seq"
+		c.Poll.CursorColumn = "seq"
+		a := newAdapter(t, c)
+		for _, cursor := range []string{"", "9"} {
+			if b := poll(t, a, cursor); ids(b.Records, "id") != "A,B" || b.Cursor != "9" {
+				t.Fatalf("poll(%q) = %s cursor %q", cursor, ids(b.Records, "id"), b.Cursor)
+			}
+		}
+	})
+}

@@ -62,11 +62,10 @@ func (p *poller) poll(ctx context.Context, cursor string) (adapters.Batch, error
 	)
 	switch {
 	case !p.query.Uses("cursor"):
-		known = kind != CursorAuto
-		if known && cursor != "" {
-			if c, ok := parseCursor(cursor, kind); ok {
-				cur = c
-			}
+		// Nothing is bound; the cursor is still tracked (e.g. for cursor show).
+		known = false
+		if cursor != "" && kind != CursorAuto {
+			cur, known = parseCursor(cursor, kind)
 		}
 	case cursor != "":
 		c, ok := parseCursor(cursor, kind)
@@ -104,9 +103,9 @@ func (p *poller) poll(ctx context.Context, cursor string) (adapters.Batch, error
 		p.mu.Lock()
 		p.kind = kind
 		p.mu.Unlock()
-		if !known {
-			cur = beginning(kind)
-		}
+	}
+	if !known && kind != CursorAuto {
+		cur = beginning(kind)
 	}
 
 	next, future := cur, 0
