@@ -500,3 +500,40 @@ func TestPollWithoutCursorParam(t *testing.T) {
 		}
 	})
 }
+
+// TestCheck: the dry run returns the query's columns and names, by key, a cursor column
+// the query lacks, a note statement on a missing column, and a poll on a missing table.
+func TestCheck(t *testing.T) {
+	forEachServer(t, func(t *testing.T, srv *dbtest.Server, db string) {
+		noteSchema(srv, db, t)
+		c := base(srv, db)
+		c.Poll.Query = "SELECT id FROM incidents WHERE id > :cursor"
+		c.Poll.CursorColumn = "id"
+		c.WriteNote.Statement = insertNote
+		cols, probs := newAdapter(t, c).Check(context.Background())
+		if strings.Join(cols, ",") != "id" || len(probs) != 0 {
+			t.Fatalf("good config: columns %v, problems %v", cols, probs)
+		}
+		c.Poll.CursorColumn = "updated"
+		c.WriteNote.Statement = "INSERT INTO comments (incident_no, no_such_column) VALUES (:incident_id, :text)"
+		_, probs = newAdapter(t, c).Check(context.Background())
+		keys := map[string]bool{}
+		for _, p := range probs {
+			keys[p.Key] = true
+		}
+		want := []string{"poll.cursor_column"}
+		if srv.Kind != dbtest.KindSQLServer {
+			want = append(want, "write_note.statement")
+		}
+		for _, k := range want {
+			if !keys[k] {
+				t.Errorf("no problem at %s: %v", k, probs)
+			}
+		}
+		c.Poll.Query = "SELECT * FROM no_such_view WHERE id > :cursor"
+		c.WriteNote.Statement = ""
+		if _, probs = newAdapter(t, c).Check(context.Background()); len(probs) != 1 || probs[0].Key != "poll.query" {
+			t.Fatalf("missing view: %v", probs)
+		}
+	})
+}
