@@ -37,6 +37,8 @@ func base(srv *dbtest.Server, db string) *sqldb.Config {
 	return c
 }
 
+func newAdapterB(c *sqldb.Config) (*sqldb.Adapter, error) { return sqldb.New(c, adapters.Deps{}) }
+
 func newAdapter(t *testing.T, c *sqldb.Config) *sqldb.Adapter {
 	t.Helper()
 	a, err := sqldb.New(c, adapters.Deps{})
