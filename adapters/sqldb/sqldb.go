@@ -25,7 +25,7 @@ import (
 	"strings"
 	"time"
 
-	_ "github.com/go-sql-driver/mysql"  // driver mysql
+	"github.com/go-sql-driver/mysql"    // driver mysql
 	_ "github.com/jackc/pgx/v5/stdlib"  // driver pgx
 	_ "github.com/microsoft/go-mssqldb" // driver sqlserver
 
@@ -202,7 +202,7 @@ func New(c *Config, deps adapters.Deps) (*Adapter, error) {
 	}
 	log = log.With("adapter", Name)
 	red := newRedactor(cc.Driver, cc.DSN)
-	db, err := sql.Open(sqlDriver[cc.Driver], cc.DSN)
+	db, err := open(cc.Driver, cc.DSN, log, red)
 	if err != nil {
 		return nil, fmt.Errorf("sql: open %s: %s", RedactDSN(cc.Driver, cc.DSN), red.apply(err.Error()))
 	}
@@ -224,4 +224,31 @@ func New(c *Config, deps adapters.Deps) (*Adapter, error) {
 	}
 	log.Info("sql adapter ready", "driver", cc.Driver, "dsn", RedactDSN(cc.Driver, cc.DSN), "read_only", a.Sink == nil)
 	return a, nil
+}
+
+// open opens the pool. The MySQL driver's own messages (e.g. "closing bad idle connection")
+// go to the adapter's logger at warn level, with the password masked, instead of stderr.
+func open(driver, dsn string, log *slog.Logger, red redactor) (*sql.DB, error) {
+	if driver != DriverMySQL {
+		return sql.Open(sqlDriver[driver], dsn)
+	}
+	mc, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
+	mc.Logger = mysqlLogger{log: log, red: red}
+	conn, err := mysql.NewConnector(mc)
+	if err != nil {
+		return nil, err
+	}
+	return sql.OpenDB(conn), nil
+}
+
+type mysqlLogger struct {
+	log *slog.Logger
+	red redactor
+}
+
+func (l mysqlLogger) Print(v ...any) {
+	l.log.Warn("mysql driver: " + l.red.apply(strings.TrimSpace(fmt.Sprint(v...))))
 }
