@@ -83,6 +83,21 @@ func TestSQLCentralSquareEndToEnd(t *testing.T) {
 	if perIncident != "2026-000481:3/3 2026-000482:3/3 " {
 		t.Errorf("Assist notes per incident = %q", perIncident)
 	}
+
+	// The overlap re-reads incident 482 on every poll: unchanged, it is not linked again.
+	const polls = "cad_sidecar_cad_records_total"
+	base := e.counter(t, polls, "unchanged")
+	waitUntil(t, "no re-read incident counted unchanged", func() bool { return e.counter(t, polls, "unchanged") >= base+3 })
+	if n := as.LinkRequests(); n != 2 {
+		t.Fatalf("%d link requests after re-reads, want 2", n)
+	}
+	// A late commit: incident 483 arrives with a Last_Updated older than the cursor
+	// (14:07:40) but inside the 30s overlap. It is linked.
+	if _, err := db.Exec(`INSERT INTO Response_Master_Incident VALUES (483, '2026-000483', 'EMS', '2026-03-01 14:07:15', 'CHEST PAIN', 1,
+		'9 PINE RD', 'SPRINGFIELD', 39.8, -89.6, '217-555-0177', 'CT042', NULL, '2026-03-01 14:07:20')`); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the late incident 483 was not linked", func() bool { return as.Links()["EMS-2026-000483"] != "" })
 }
 
 // TestSQLReadOnly: without write_note the integration still links incidents and the
@@ -114,9 +129,43 @@ func TestSQLReadOnly(t *testing.T) {
 }
 
 type csEnv struct {
-	s  *sidecar.Sidecar
-	as *sim.Assist
-	db *sql.DB
+	s   *sidecar.Sidecar
+	as  *sim.Assist
+	db  *sql.DB
+	reg *prometheus.Registry
+}
+
+// counter is the value of the counter name with the label result=result.
+func (e *csEnv) counter(t *testing.T, name, result string) float64 {
+	t.Helper()
+	mfs, err := e.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() == "result" && lp.GetValue() == result {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 60s: %s", what)
+		}
+		time.Sleep(50 * time.Millisecond) // polling for a bounded time
+	}
 }
 
 func (e *csEnv) assistNotes(t *testing.T) int {
@@ -190,7 +239,8 @@ func startCentralSquare(t *testing.T, readOnly bool) *csEnv {
 		t.Fatalf("settings %T", cfg.CAD.Settings)
 	}
 	logs := &lockedBuffer{}
-	s, err := sidecar.New(cfg, sidecar.Options{Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Registry: prometheus.NewRegistry()})
+	reg := prometheus.NewRegistry()
+	s, err := sidecar.New(cfg, sidecar.Options{Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Registry: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +257,7 @@ func startCentralSquare(t *testing.T, readOnly bool) *csEnv {
 			t.Logf("sidecar log:\n%s", logs.String())
 		}
 	})
-	return &csEnv{s: s, as: as, db: srv.Open(t, dbName)}
+	return &csEnv{s: s, as: as, db: srv.Open(t, dbName), reg: reg}
 }
 
 func mustAbs(t *testing.T, p string) string {
