@@ -59,6 +59,13 @@ func kindOfColumn(ct *sql.ColumnType) string {
 	return CursorText
 }
 
+// zonelessColumn: a time column without a zone (TIMESTAMP, DATETIME, DATETIME2) holds the
+// wall clock of whoever wrote it; TIMESTAMPTZ and DATETIMEOFFSET hold instants.
+func zonelessColumn(ct *sql.ColumnType) bool {
+	name := strings.ToUpper(ct.DatabaseTypeName())
+	return !strings.Contains(name, "TZ") && !strings.Contains(name, "OFFSET")
+}
+
 // cursorValue is one typed cursor value.
 type cursorValue struct {
 	kind string

@@ -539,3 +539,39 @@ func TestCheck(t *testing.T) {
 		}
 	})
 }
+
+// TestPollStartNowLocalClock: a zone-less timestamp column holds the CAD's local time.
+// start: now takes the database's clock (here a session behind UTC, as a PSAP in New
+// York), so a row the CAD writes right after the sidecar started is read; the sidecar's
+// UTC clock would have put the cursor hours ahead of it.
+func TestPollStartNowLocalClock(t *testing.T) {
+	forEachServer(t, func(t *testing.T, srv *dbtest.Server, db string) {
+		if srv.Kind == dbtest.KindSQLServer {
+			t.Skip("SKIP-OK: SQL Server has no session time zone to set")
+		}
+		srv.Exec(t, db, "CREATE TABLE incidents (id VARCHAR(20) PRIMARY KEY, updated "+ts(srv.Kind)+" NOT NULL)",
+			"INSERT INTO incidents VALUES ('OLD', '2026-03-01 10:00:00')")
+		c := base(srv, db)
+		local := "LOCALTIMESTAMP + INTERVAL '1 millisecond'"
+		if srv.Kind == dbtest.KindPostgres {
+			c.DSN += "&timezone=America/New_York"
+		} else {
+			c.DSN += "&time_zone=%27-05%3A00%27"
+			local = "NOW(6) + INTERVAL 1000 MICROSECOND"
+		}
+		c.Poll.Query = "SELECT * FROM incidents WHERE updated > :cursor ORDER BY updated"
+		c.Poll.CursorColumn = "updated"
+		c.Poll.Start = sqldb.StartNow
+		a := newAdapter(t, c)
+		b := poll(t, a, "")
+		if len(b.Records) != 0 || b.Cursor == "" {
+			t.Fatalf("first poll = %d records cursor %q, want none and a cursor", len(b.Records), b.Cursor)
+		}
+		if _, err := a.DB.Exec("INSERT INTO incidents VALUES ('NEW', " + local + ")"); err != nil {
+			t.Fatal(err)
+		}
+		if b2 := poll(t, a, b.Cursor); ids(b2.Records, "id") != "NEW" {
+			t.Fatalf("second poll from %q = %q, want NEW", b.Cursor, ids(b2.Records, "id"))
+		}
+	})
+}

@@ -60,6 +60,8 @@ func (p *poller) poll(ctx context.Context, cursor string) (adapters.Batch, error
 		known     = true // cur holds a value (false: beginning of a type not known yet)
 		adoptOnly bool   // start: now on a non-time cursor: adopt the largest value, emit nothing
 	)
+	var res result
+	var err error
 	switch {
 	case !p.query.Uses("cursor"):
 		// Nothing is bound; the cursor is still tracked (e.g. for cursor show).
@@ -67,39 +69,34 @@ func (p *poller) poll(ctx context.Context, cursor string) (adapters.Batch, error
 		if cursor != "" && kind != CursorAuto {
 			cur, known = parseCursor(cursor, kind)
 		}
+		if res, err = p.run(ctx, cur, false); err != nil {
+			return adapters.Batch{}, err
+		}
 	case cursor != "":
 		c, ok := parseCursor(cursor, kind)
 		if !ok {
 			return adapters.Batch{}, outbox.Permanent(fmt.Errorf("sql: poll: the stored cursor %q is not a %s value (reset it with `cad-sidecar cursor --reset`)", cursor, kind))
 		}
 		cur = c
-	case p.cfg.Start == StartNow:
-		if kind == CursorAuto || kind == CursorTimestamp {
-			kind, cur = CursorTimestamp, cursorValue{kind: CursorTimestamp, t: p.now().UTC()}
-		} else {
-			cur, adoptOnly = beginning(kind), true
-		}
-	case p.cfg.Start != StartBeginning:
-		t, _ := time.Parse(time.RFC3339Nano, p.cfg.Start) // checked by Validate
-		kind, cur = CursorTimestamp, cursorValue{kind: CursorTimestamp, t: t.UTC()}
-	case kind == CursorAuto:
-		known = false // bound as NULL to learn the column's type (no rows for "col > NULL")
-	default:
-		cur = beginning(kind)
-	}
-
-	res, err := p.run(ctx, cur, known)
-	if err != nil {
-		return adapters.Batch{}, err
-	}
-	if !known && p.query.Uses("cursor") && len(res.rows) == 0 && res.kind != CursorAuto {
-		cur, known = beginning(res.kind), true
 		if res, err = p.run(ctx, cur, true); err != nil {
 			return adapters.Batch{}, err
+		}
+	default:
+		var done bool
+		cur, kind, adoptOnly, done, res, err = p.first(ctx, kind)
+		if err != nil {
+			return adapters.Batch{}, err
+		}
+		if done {
+			b := adapters.Batch{Cursor: cur.String()}
+			p.log.Info("poll.start now: polling from the database's current time", "cursor", b.Cursor)
+			return b, nil
 		}
 	}
 	if res.kind != CursorAuto && kind == CursorAuto {
 		kind = res.kind
+	}
+	if kind != CursorAuto {
 		p.mu.Lock()
 		p.kind = kind
 		p.mu.Unlock()
@@ -142,6 +139,81 @@ func (p *poller) poll(ctx context.Context, cursor string) (adapters.Batch, error
 	return b, nil
 }
 
+// first runs the first poll of a :cursor query (no cursor stored yet) from poll.start.
+// When the cursor's type is not known yet, the query runs once with :cursor bound to NULL
+// ("col > NULL" returns no rows, but the column's type). poll.start: now is the database's
+// own clock for a zone-less timestamp column (CADs write their local time), the sidecar's
+// for a column with a zone, and for an integer or text cursor means: adopt the largest
+// value, link nothing (adoptOnly). done: the batch is empty, cur is the cursor to keep.
+func (p *poller) first(ctx context.Context, kind string) (cur cursorValue, _ string, adoptOnly, done bool, res result, err error) {
+	if p.cfg.Start != StartBeginning && p.cfg.Start != StartNow {
+		t, _ := time.Parse(time.RFC3339Nano, p.cfg.Start) // checked by Validate
+		cur = cursorValue{kind: CursorTimestamp, t: t.UTC()}
+		res, err = p.run(ctx, cur, true)
+		return cur, CursorTimestamp, false, false, res, err
+	}
+	zoneless := true
+	if kind == CursorAuto || (p.cfg.Start == StartNow && kind == CursorTimestamp) {
+		probe, err := p.run(ctx, cursorValue{}, false)
+		if err != nil {
+			return cur, kind, false, false, res, err
+		}
+		if kind == CursorAuto {
+			kind = probe.kind
+		}
+		zoneless = probe.zoneless
+		if len(probe.rows) > 0 && p.cfg.Start == StartBeginning {
+			return beginning(kind), kind, false, false, probe, nil // a procedure that took NULL as "everything"
+		}
+		if kind == CursorAuto {
+			kind = CursorText
+		}
+	}
+	if p.cfg.Start == StartNow {
+		if kind != CursorTimestamp {
+			cur, adoptOnly = beginning(kind), true
+		} else {
+			t := p.now().UTC()
+			if zoneless {
+				if t, err = p.dbNow(ctx); err != nil {
+					return cur, kind, false, false, res, err
+				}
+			}
+			return cursorValue{kind: CursorTimestamp, t: t}, kind, false, true, res, nil
+		}
+	} else {
+		cur = beginning(kind)
+	}
+	res, err = p.run(ctx, cur, true)
+	return cur, kind, adoptOnly, false, res, err
+}
+
+// dbNowQuery reads the database's local wall clock, as a zone-less column holds it.
+var dbNowQuery = map[string]string{
+	DriverPostgres:  "SELECT LOCALTIMESTAMP",
+	DriverMySQL:     "SELECT NOW(6)",
+	DriverSQLServer: "SELECT SYSDATETIME()",
+}
+
+func (p *poller) dbNow(ctx context.Context) (time.Time, error) {
+	var v any
+	if err := p.db.QueryRowContext(ctx, dbNowQuery[p.driver]).Scan(&v); err != nil {
+		return time.Time{}, classify(p.red, "read the database's clock", "", err)
+	}
+	switch x := v.(type) {
+	case time.Time:
+		return time.Date(x.Year(), x.Month(), x.Day(), x.Hour(), x.Minute(), x.Second(), x.Nanosecond(), time.UTC), nil
+	case []byte:
+		v = string(x)
+	}
+	if s, ok := v.(string); ok {
+		if t, ok := parseTime(s); ok {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("sql: the database's clock answered %T, not a time", v)
+}
+
 func (p *poller) cursorKind(cursor string) string {
 	if p.cfg.CursorType != CursorAuto {
 		return p.cfg.CursorType
@@ -162,6 +234,7 @@ type result struct {
 	rows       []adapters.Record
 	cursorVals []any
 	kind       string // the cursor column's type from the result's description
+	zoneless   bool   // the cursor column is a time without a zone
 	groupCol   string // the group_by column as the result names it
 }
 
@@ -193,6 +266,7 @@ func (p *poller) run(ctx context.Context, cur cursorValue, known bool) (result, 
 		}
 		if types, err := rows.ColumnTypes(); err == nil && ci < len(types) {
 			res.kind = kindOfColumn(types[ci])
+			res.zoneless = zonelessColumn(types[ci])
 		}
 		if p.cfg.CursorType != CursorAuto {
 			res.kind = p.cfg.CursorType
