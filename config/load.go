@@ -27,6 +27,11 @@ const EnvPrefix = "CAD_SIDECAR_"
 // EnvConfigFile names the config file when --config is not given.
 const EnvConfigFile = "CAD_SIDECAR_CONFIG"
 
+// EnvTestPrefix starts the variables of the project's test suite
+// (CAD_SIDECAR_TEST_REQUIRE_DB, CAD_SIDECAR_TEST_MSSQL_DSN): they are not config overrides,
+// so CI can export them while the real binary runs.
+const EnvTestPrefix = "CAD_SIDECAR_TEST_"
+
 // koanf's key delimiter. Not "." because keys of user maps (lookup tables, headers) may
 // contain dots ("1.5", "X.Api.Key") and must stay whole.
 const delim = "\x1f"
@@ -112,7 +117,7 @@ func readLayers(path string, o Options, withEnv bool) (*koanf.Koanf, *source, er
 			Prefix:      EnvPrefix,
 			EnvironFunc: func() []string { return environ },
 			TransformFunc: func(name, value string) (string, any) {
-				if name == EnvConfigFile {
+				if name == EnvConfigFile || strings.HasPrefix(name, EnvTestPrefix) {
 					return "", nil
 				}
 				parts := strings.Split(strings.ToLower(strings.TrimPrefix(name, EnvPrefix)), "__")

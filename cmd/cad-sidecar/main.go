@@ -15,6 +15,7 @@ import (
 
 	// CAD adapters register themselves by name.
 	_ "github.com/cad-sidecar/cad-sidecar/adapters/rest"
+	_ "github.com/cad-sidecar/cad-sidecar/adapters/sqldb"
 )
 
 // Exit codes.

@@ -1,0 +1,57 @@
+package sqldb_test
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/cad-sidecar/cad-sidecar/adapters"
+	"github.com/cad-sidecar/cad-sidecar/adapters/sqldb"
+)
+
+// TestFactoryReadOnly: the adapter is registered as "sql"; without write_note.statement
+// its factory returns no Sink (an untyped nil, so `sink == nil` holds), with one a Sink.
+func TestFactoryReadOnly(t *testing.T) {
+	f, ok := adapters.Lookup("sql")
+	if !ok {
+		t.Fatal(`"sql" is not registered`)
+	}
+	c := f.NewConfig().(*sqldb.Config)
+	c.Driver, c.DSN = sqldb.DriverPostgres, "postgres://reader:pw@127.0.0.1:1/cad"
+	c.Poll.Query = "SELECT * FROM v"
+	src, sink, err := f.New(c, adapters.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if src == nil || sink != nil {
+		t.Fatalf("read-only: source %v sink %#v, want a source and a nil sink", src, sink)
+	}
+	if sc, ok := src.(adapters.Scheduled); !ok || sc.Schedule() != sqldb.DefaultSchedule {
+		t.Fatalf("schedule: %v", src)
+	}
+	c.WriteNote.Statement = "INSERT INTO c (i) VALUES (:incident_id)"
+	if _, sink, err = f.New(c, adapters.Deps{}); err != nil || sink == nil {
+		t.Fatalf("with write_note: sink %v, %v", sink, err)
+	}
+}
+
+// TestNoPasswordInLogs: the start-up log line shows the DSN with its password masked.
+func TestNoPasswordInLogs(t *testing.T) {
+	var buf strings.Builder
+	c := sqldb.NewConfig()
+	c.Driver, c.DSN = sqldb.DriverMySQL, "reader:Sup3rSecret@tcp(127.0.0.1:1)/cad"
+	c.Poll.Query = "SELECT * FROM v"
+	a, err := sqldb.New(c, adapters.Deps{Logger: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	_, perr := a.Source.Poll(context.Background(), "")
+	if perr == nil {
+		t.Fatal("poll of a closed port succeeded")
+	}
+	if strings.Contains(buf.String(), "Sup3rSecret") || strings.Contains(perr.Error(), "Sup3rSecret") || !strings.Contains(buf.String(), "reader:***@") {
+		t.Fatalf("log %q / error %q", buf.String(), perr)
+	}
+}

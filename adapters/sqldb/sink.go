@@ -1,0 +1,67 @@
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"log/slog"
+	"time"
+
+	"github.com/cad-sidecar/cad-sidecar/adapters"
+	"github.com/cad-sidecar/cad-sidecar/outbox"
+)
+
+var _ adapters.Sink = (*Sink)(nil)
+
+// Sink writes each note with write_note.statement.
+type Sink struct {
+	db      *sql.DB
+	driver  string
+	stmt    Bound
+	target  string
+	timeout time.Duration
+	red     redactor
+	log     *slog.Logger
+}
+
+// WriteNote executes write_note.statement with the note's named parameters (NoteParams).
+// It returns nil once the database accepted it; a constraint violation, a refused
+// permission or a bad statement is outbox.Permanent (a *DBError: Error() names the code
+// and the table, Evidence() the database's message); a lost connection, a timeout or a
+// failed login is outbox.Transient.
+func (s *Sink) WriteNote(ctx context.Context, n adapters.Note) error {
+	args, err := s.stmt.Args(s.noteValues(n))
+	if err != nil {
+		return outbox.Permanentf("sql: write_note.statement: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	if _, err := s.db.ExecContext(ctx, s.stmt.SQL, args...); err != nil {
+		return classify(s.red, "note for incident "+n.IncidentID, s.target, err)
+	}
+	s.log.Debug("note written", "incident_id", n.IncidentID, "call_id", n.CallID)
+	return nil
+}
+
+// noteValues are the named parameters of a note. :created_at is a time when the note's
+// creation time is RFC 3339 (PostgreSQL gets the text, which it converts to the column's
+// type itself), NULL when it is empty.
+func (s *Sink) noteValues(n adapters.Note) map[string]any {
+	var created any
+	if n.CreatedAt != "" {
+		created = n.CreatedAt
+		if t, err := time.Parse(time.RFC3339Nano, n.CreatedAt); err == nil && s.driver != DriverPostgres {
+			created = t.UTC()
+		}
+	}
+	return map[string]any{
+		"incident_id": n.IncidentID,
+		"call_id":     n.CallID,
+		"user_id":     n.UserID,
+		"type":        n.Type,
+		"note":        n.Note,
+		"text":        n.Text,
+		"critical":    n.Critical,
+		"created_at":  created,
+		"key":         n.Key,
+	}
+}
