@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cad-sidecar/cad-sidecar/adapters"
+	_ "github.com/cad-sidecar/cad-sidecar/adapters/sqldb"
 	"github.com/cad-sidecar/cad-sidecar/config"
 )
 
@@ -127,11 +129,16 @@ func TestReadmeDefaults(t *testing.T) {
 }
 
 // lookupKey finds the field of a dotted key path by the koanf tags; cad.<adapter>.* is
-// looked up in the adapter's decoded settings.
+// looked up in the adapter's decoded settings (the configured adapter), or in the fresh
+// config of another registered adapter (its defaults).
 func lookupKey(v reflect.Value, cfg *config.Config, key string) (reflect.Value, bool) {
 	path := strings.Split(key, ".")
-	if len(path) > 2 && path[0] == "cad" && path[1] == cfg.CAD.Adapter {
-		v, path = reflect.ValueOf(cfg.CAD.Settings), path[2:]
+	if len(path) > 2 && path[0] == "cad" {
+		if path[1] == cfg.CAD.Adapter {
+			v, path = reflect.ValueOf(cfg.CAD.Settings), path[2:]
+		} else if f, ok := adapters.Lookup(path[1]); ok {
+			v, path = reflect.ValueOf(f.NewConfig()), path[2:]
+		}
 	}
 	for _, p := range path {
 		for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
