@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -215,36 +216,56 @@ func (s *Store) commit(batch []*writeReq, w *wbuf) {
 	s.mu.Unlock()
 	now := s.opts.Now()
 	w.reset()
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		cur := pending
-		touched := map[Topic]counters{}
-		for _, r := range batch {
-			r.reset()
-			if err := s.apply(tx, r, now, &cur, w); err != nil {
-				return fmt.Errorf("%s %s seq %d: %w", r.kind, r.topic, r.seq, err)
+	err := safely(s.path, func() error {
+		return s.db.Update(func(tx *bolt.Tx) error {
+			if s.failWrite != nil {
+				if err := s.failWrite(); err != nil {
+					return err
+				}
 			}
-			if r.err == nil && r.delta != (counters{}) {
-				touched[r.topic] = touched[r.topic].add(r.delta)
+			cur := pending
+			touched := map[Topic]counters{}
+			for _, r := range batch {
+				r.reset()
+				if err := s.apply(tx, r, now, &cur, w); err != nil {
+					return fmt.Errorf("%s %s seq %d: %w", r.kind, r.topic, r.seq, err)
+				}
+				if r.err == nil && r.delta != (counters{}) {
+					touched[r.topic] = touched[r.topic].add(r.delta)
+				}
 			}
-		}
-		for t, d := range touched {
-			if d == (counters{}) {
-				continue
+			for t, d := range touched {
+				if d == (counters{}) {
+					continue
+				}
+				c, err := getCounters(tx, t)
+				if err != nil {
+					return err
+				}
+				if err := putCounters(tx, t, c.add(d)); err != nil {
+					return err
+				}
 			}
-			c, err := getCounters(tx, t)
-			if err != nil {
-				return err
-			}
-			if err := putCounters(tx, t, c.add(d)); err != nil {
-				return err
-			}
-		}
-		return nil
+			return nil
+		})
 	})
 	s.commits.Add(1)
 	if err != nil {
 		// The cache may hold tails of the rolled-back transaction: rebuild it from the file.
 		clear(s.tails)
+	}
+	if err != nil && (isNoSpace(err) || errors.Is(err, ErrCorrupt)) {
+		// Not the fault of one request: retrying them one by one would only repeat it.
+		err = s.storeErr(err)
+		for _, r := range batch {
+			r.reset()
+			r.err = fmt.Errorf("outbox: commit: %w", err)
+			r.done <- struct{}{}
+		}
+		return
+	}
+	if err == nil {
+		s.wrote()
 	}
 	if err != nil && len(batch) > 1 {
 		s.log.Warn("outbox batch commit failed; retrying its requests one by one", "requests", len(batch), "err", err)
