@@ -187,12 +187,14 @@ func Check(path string) (*Report, error) {
 	defer db.Close()
 	err = safely(path, func() error {
 		return db.View(func(tx *bolt.Tx) error {
-			if err := checkSize(tx, path, fi.Size()); err != nil {
-				r.problem("%v", err)
-				return nil // do not walk pages past the end
-			}
 			pagesOK := true
-			if err := safely(path, func() error { return walkPages(tx) }); err != nil {
+			if want := tx.Size(); fi.Size() < want {
+				r.problem("the file is %d bytes but its header says %d: it was truncated", fi.Size(), want)
+				pagesOK = false // bbolt's check would fault past the end; the records are read below
+			}
+			if !pagesOK {
+				// no page walk either
+			} else if err := recoverFaults(func() error { return walkPages(tx) }); err != nil {
 				r.problem("page walk: %v", err)
 				pagesOK = false
 			}
@@ -215,7 +217,7 @@ func Check(path string) (*Report, error) {
 // in one bucket does not hide the others), and checks chains and counters.
 func checkRecords(tx *bolt.Tx, path string, r *Report) {
 	guard := func(what string, fn func() error) {
-		if err := safely(path, fn); err != nil {
+		if err := recoverFaults(fn); err != nil {
 			r.problem("%s: %v", what, err)
 		}
 	}

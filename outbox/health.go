@@ -55,18 +55,33 @@ func damagedError(path string, err error) error {
 	return fmt.Errorf("%w: %s: %w (see `cad-sidecar outbox check`; recover the readable notes with `cad-sidecar outbox salvage --to NEWFILE`)", ErrCorrupt, path, err)
 }
 
-// safely runs fn with bbolt's panics (damaged pages: "page expected to be ...", index out
-// of range) and memory faults (a page past the end of a truncated file) turned into an
-// error wrapping ErrCorrupt.
-func safely(path string, fn func() error) (err error) {
+// pageFault is a bbolt panic or memory fault met while reading the file.
+type pageFault struct{ r any }
+
+func (p *pageFault) Error() string { return fmt.Sprintf("reading the file failed (damaged page): %v", p.r) }
+
+// recoverFaults runs fn with bbolt's panics (damaged pages: "page expected to be ...",
+// index out of range) and memory faults (a page past the end of a truncated file) turned
+// into a *pageFault error.
+func recoverFaults(fn func() error) (err error) {
 	old := debug.SetPanicOnFault(true)
 	defer func() {
 		debug.SetPanicOnFault(old)
 		if r := recover(); r != nil {
-			err = damagedError(path, fmt.Errorf("reading the file failed: %v", r))
+			err = &pageFault{r}
 		}
 	}()
 	return fn()
+}
+
+// safely is recoverFaults with a fault wrapped as ErrCorrupt naming path.
+func safely(path string, fn func() error) error {
+	err := recoverFaults(fn)
+	var pf *pageFault
+	if errors.As(err, &pf) {
+		return damagedError(path, err)
+	}
+	return err
 }
 
 // storeErr classifies an error of a store transaction: a lack of space becomes ErrNoSpace

@@ -52,7 +52,7 @@ func Salvage(src, dst string) (*Report, error) {
 
 	id := ""
 	if sdb != nil {
-		_ = safely(src, func() error {
+		_ = recoverFaults(func() error {
 			return sdb.View(func(tx *bolt.Tx) error {
 				if sys := tx.Bucket(bktSys); sys != nil {
 					id = string(sys.Get(sysStoreID))
@@ -139,7 +139,7 @@ func salvageInto(sdb *bolt.DB, src, dst string, r *Report) error {
 	defer ddb.Close()
 
 	var names [][]byte
-	err = safely(src, func() error {
+	err = recoverFaults(func() error {
 		return sdb.View(func(tx *bolt.Tx) error {
 			return tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
 				names = append(names, bytes.Clone(name))
@@ -186,7 +186,7 @@ func salvageInto(sdb *bolt.DB, src, dst string, r *Report) error {
 // A panic (damaged page) is returned as err.
 func readSeqRange(sdb *bolt.DB, src string, name []byte, from uint64) (items []kv, next uint64, done bool, err error) {
 	next = from
-	err = safely(src, func() error {
+	err = recoverFaults(func() error {
 		return sdb.View(func(tx *bolt.Tx) error {
 			b := tx.Bucket(name)
 			if b == nil {
@@ -212,7 +212,7 @@ func readSeqRange(sdb *bolt.DB, src string, name []byte, from uint64) (items []k
 // bucketSequence returns the bucket's sequence (0 if unreadable).
 func bucketSequence(sdb *bolt.DB, src string, name []byte) uint64 {
 	var seq uint64
-	_ = safely(src, func() error {
+	_ = recoverFaults(func() error {
 		return sdb.View(func(tx *bolt.Tx) error {
 			if b := tx.Bucket(name); b != nil {
 				seq = b.Sequence()
@@ -270,7 +270,7 @@ func salvageSeqBucket(sdb, ddb *bolt.DB, src string, name []byte, r *Report, put
 // seekable reports whether a Seek to seq in bucket name (and one Next) reads without a
 // panic.
 func seekable(sdb *bolt.DB, src string, name []byte, seq uint64) bool {
-	return safely(src, func() error {
+	return recoverFaults(func() error {
 		return sdb.View(func(tx *bolt.Tx) error {
 			if b := tx.Bucket(name); b != nil {
 				c := b.Cursor()
@@ -404,7 +404,7 @@ func salvageFlatBucket(sdb, ddb *bolt.DB, src string, name []byte, r *Report) er
 		var items []kv
 		var nested [][]byte
 		done := false
-		err := safely(src, func() error {
+		err := recoverFaults(func() error {
 			return sdb.View(func(tx *bolt.Tx) error {
 				b := tx.Bucket(name)
 				if b == nil {
