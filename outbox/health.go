@@ -58,7 +58,9 @@ func damagedError(path string, err error) error {
 // pageFault is a bbolt panic or memory fault met while reading the file.
 type pageFault struct{ r any }
 
-func (p *pageFault) Error() string { return fmt.Sprintf("reading the file failed (damaged page): %v", p.r) }
+func (p *pageFault) Error() string {
+	return fmt.Sprintf("reading the file failed (damaged page): %v", p.r)
+}
 
 // recoverFaults runs fn with bbolt's panics (damaged pages: "page expected to be ...",
 // index out of range) and memory faults (a page past the end of a truncated file) turned
