@@ -228,7 +228,7 @@ type Store struct {
 	afterAck func(m Message)
 	// failWrite, if set (tests), is called in every write transaction of the writer and
 	// of update; its error fails the transaction (e.g. an injected ENOSPC).
-	failWrite func() error
+	failWrite atomic.Pointer[func() error]
 
 	id      string                 // store id (identity.go)
 	noSpace atomic.Pointer[string] // set while writes fail for lack of space (health.go)
@@ -456,8 +456,8 @@ func (s *Store) update(fn func(tx *bolt.Tx) error) error {
 	}
 	err := safely(s.path, func() error {
 		return s.db.Update(func(tx *bolt.Tx) error {
-			if s.failWrite != nil {
-				if err := s.failWrite(); err != nil {
+			if f := s.failWrite.Load(); f != nil {
+				if err := (*f)(); err != nil {
 					return err
 				}
 			}

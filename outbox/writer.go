@@ -218,8 +218,8 @@ func (s *Store) commit(batch []*writeReq, w *wbuf) {
 	w.reset()
 	err := safely(s.path, func() error {
 		return s.db.Update(func(tx *bolt.Tx) error {
-			if s.failWrite != nil {
-				if err := s.failWrite(); err != nil {
+			if f := s.failWrite.Load(); f != nil {
+				if err := (*f)(); err != nil {
 					return err
 				}
 			}
