@@ -137,13 +137,22 @@ func (s *Store) Health() error {
 		return ErrClosed
 	}
 	if m := s.damaged.Load(); m != nil {
-		return fmt.Errorf("%w: %s", ErrCorrupt, *m)
+		return &healthError{"damaged: " + *m, ErrCorrupt}
 	}
 	if m := s.noSpace.Load(); m != nil {
-		return fmt.Errorf("%w: disk full: %s", ErrNoSpace, *m)
+		return &healthError{"disk full: " + *m, ErrNoSpace}
 	}
 	return nil
 }
+
+// healthError is Health's answer: a readable text ("disk full: ...") that wraps kind.
+type healthError struct {
+	msg  string
+	kind error
+}
+
+func (e *healthError) Error() string { return e.msg }
+func (e *healthError) Unwrap() error { return e.kind }
 
 var sysProbe = []byte("space_probe")
 
