@@ -122,6 +122,8 @@ func verifySalvage(dst string, r *Report) error {
 	if !c.Sound() {
 		return fmt.Errorf("the salvaged file is not sound: %s", strings.Join(c.Problems, "; "))
 	}
+	// The counts are those of the file written.
+	r.Topics, r.Dedup, r.Links, r.State = c.Topics, c.Dedup, c.Links, c.State
 	return nil
 }
 
