@@ -70,6 +70,12 @@ func readMarker(path string) (id string, ok bool, err error) {
 func writeMarker(path, id string) error {
 	dst := MarkerPath(path)
 	dir := filepath.Dir(dst)
+	// Temp files of an earlier attempt cut short (a crash before the rename).
+	if old, _ := filepath.Glob(filepath.Join(dir, filepath.Base(dst)+".tmp-*")); len(old) > 0 {
+		for _, o := range old {
+			_ = os.Remove(o)
+		}
+	}
 	f, err := os.CreateTemp(dir, filepath.Base(dst)+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("write marker %s: %w", dst, err)

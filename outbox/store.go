@@ -273,6 +273,9 @@ func openStore(path string, opts Options, id *identity) (*Store, error) {
 		return nil, fmt.Errorf("outbox: open %s: %w", path, err)
 	}
 	if err := preflight(path); err != nil {
+		if errors.Is(err, berrors.ErrTimeout) {
+			return nil, fmt.Errorf("outbox: open %s: the file is locked: another process (a running sidecar?) holds it: %w", path, berrors.ErrTimeout)
+		}
 		return nil, fmt.Errorf("outbox: open %s: %w", path, err)
 	}
 	var db *bolt.DB
