@@ -87,23 +87,27 @@ func safely(path string, fn func() error) error {
 }
 
 // storeErr classifies an error of a store transaction: a lack of space becomes ErrNoSpace
-// (and the store enters the disk-full state), a damaged record ErrCorrupt.
+// (and the store enters the disk-full state, see Health); a damaged page (a recovered
+// bbolt panic) is ErrCorrupt and marks the store damaged; one undecodable record is
+// ErrCorrupt too but marks nothing (one bad record must not make the whole store look
+// down: its owner deals with it).
 func (s *Store) storeErr(err error) error {
+	var pf *pageFault
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, ErrNoSpace), errors.Is(err, ErrCorrupt):
-		if errors.Is(err, ErrCorrupt) {
-			s.setDamaged(err)
-		}
+	case errors.Is(err, ErrNoSpace):
+		return err
+	case errors.As(err, &pf):
+		s.setDamaged(err)
+		return err
+	case errors.Is(err, ErrCorrupt):
 		return err
 	case isNoSpace(err):
 		s.setNoSpace(err)
 		return fmt.Errorf("%w: %s: %w", ErrNoSpace, s.path, err)
 	case errors.Is(err, errCorrupt):
-		err = damagedError(s.path, err)
-		s.setDamaged(err)
-		return err
+		return damagedError(s.path, err)
 	}
 	return err
 }
