@@ -210,6 +210,9 @@ func Check(path string) (*Report, error) {
 	if err != nil {
 		r.problem("%v", err)
 	}
+	if mid, ok, _ := readMarker(path); ok && r.StoreID != "" && mid != r.StoreID {
+		r.problem("the file has store id %s but %s says %s: the sidecar refuses it (a different data file was put in place)", r.StoreID, MarkerPath(path), mid)
+	}
 	return r, nil
 }
 

@@ -148,6 +148,9 @@ func TestOpenRefusesAnotherStoresFile(t *testing.T) {
 		!strings.Contains(err.Error(), a) {
 		t.Fatalf("Open of another store's file: %v", err)
 	}
+	if r, err := Check(a); err != nil || r.Sound() || !strings.Contains(strings.Join(r.Problems, " "), "the sidecar refuses it") {
+		t.Fatalf("Check of another store's file: %v %+v", err, r)
+	}
 	if err := os.Remove(MarkerPath(a)); err != nil {
 		t.Fatal(err)
 	}
