@@ -131,3 +131,88 @@ func TestNoSpaceTmpfs(t *testing.T) {
 		t.Fatalf("check after disk full: %v %+v", err, r)
 	}
 }
+
+// TestNoSpaceHoldsDeliveryOutcomes: a message the destination accepted while the disk is
+// full cannot be acked (that is a write); the ack is held and retried, and the message is
+// not handed to the handler again meanwhile (the CAD would get the same note every
+// RetryInitial). Once space frees the ack commits; nothing was delivered twice.
+func TestNoSpaceHoldsDeliveryOutcomes(t *testing.T) {
+	fastProbe(t)
+	s := openT(t, dbPath(t), Options{RetryInitial: time.Millisecond, RetryMax: time.Millisecond})
+	enqueue(t, s, TopicNote, "INC-1", "first")
+	enqueue(t, s, TopicNote, "INC-2", "second")
+	var full atomic.Bool
+	fail := func() error {
+		if full.Load() {
+			return &os.PathError{Op: "write", Path: s.path, Err: syscall.ENOSPC}
+		}
+		return nil
+	}
+	s.failWrite.Store(&fail)
+	full.Store(true)
+	var mu sync.Mutex
+	calls := map[string]int{}
+	gate2 := make(chan struct{})
+	var gateOnce sync.Once
+	openGate := func() { gateOnce.Do(func() { close(gate2) }) }
+	stop := deliverBg(t, s, TopicNote, func(_ context.Context, m Message) error {
+		if m.Key == "INC-2" {
+			<-gate2 // delivered only after INC-1's ack is held
+		}
+		mu.Lock()
+		calls[m.Key]++
+		mu.Unlock()
+		return nil
+	})
+	t.Cleanup(openGate) // runs before deliverBg's stop (last in, first out): a failure does not hang
+	waitFor(t, "INC-1's ack to be held", func() bool { return s.heldN.Load() == 1 })
+	openGate()
+	waitFor(t, "INC-2's ack to be held too", func() bool { return s.heldN.Load() == 2 })
+	mu.Lock()
+	if calls["INC-1"] != 1 || calls["INC-2"] != 1 {
+		t.Fatalf("handler calls %v while the acks were held, want one each", calls)
+	}
+	mu.Unlock()
+	full.Store(false)
+	waitFor(t, "the held acks to commit", func() bool { return stats(t, s).Pending[TopicNote] == 0 })
+	stop()
+	mu.Lock()
+	defer mu.Unlock()
+	if calls["INC-1"] != 1 || calls["INC-2"] != 1 {
+		t.Fatalf("handler calls %v, want one each", calls)
+	}
+	checkFile(t, s, true)
+}
+
+// TestNoSpaceCloseGivesUpHeldOutcomes: Close does not wait for the disk: held acks are
+// given up, and their messages are still pending at the next Open.
+func TestNoSpaceCloseGivesUpHeldOutcomes(t *testing.T) {
+	fastProbe(t)
+	path := dbPath(t)
+	s, err := Open(path, Options{Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enqueue(t, s, TopicNote, "INC-1", "first")
+	fail := func() error { return &os.PathError{Op: "write", Path: path, Err: syscall.ENOSPC} }
+	s.failWrite.Store(&fail)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Deliver(ctx, TopicNote, func(context.Context, Message) error { return nil }) }()
+	waitFor(t, "the ack to be held", func() bool { return s.heldN.Load() == 1 })
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close waited for the held ack")
+	}
+	cancel()
+	<-done
+	if n := pendingCount(t, path); n != 1 {
+		t.Fatalf("%d pending after reopening, want 1 (the ack was given up)", n)
+	}
+}

@@ -230,6 +230,8 @@ type Store struct {
 	// of update; its error fails the transaction (e.g. an injected ENOSPC).
 	failWrite atomic.Pointer[func() error]
 
+	held    []*writeReq            // writer goroutine only: delivery outcomes held while the disk is full
+	heldN   atomic.Int32           // len(held), for tests
 	id      string                 // store id (identity.go)
 	noSpace atomic.Pointer[string] // set while writes fail for lack of space (health.go)
 	damaged atomic.Pointer[string] // set once a damaged page or record was met

@@ -29,6 +29,13 @@ import (
 //
 // If the transaction fails, each request of the batch is retried in a transaction of its
 // own, so one bad request cannot fail the others.
+//
+// A transaction that fails for lack of disk space fails every request of the batch with
+// ErrNoSpace, except the outcomes of deliveries (acks, dead letters): the destination has
+// already answered, and failing them would hand the message out again at once (the CAD
+// would get the same note every RetryInitial while the disk is full). They are held by the
+// writer and committed again every noSpaceProbeEvery until they succeed; their key stays
+// in flight meanwhile. Close gives them up (the messages stay pending: at-least-once).
 
 // appendFill is the FillPercent of buckets whose keys are mostly appended (seq, time).
 const appendFill = 0.9
@@ -138,14 +145,40 @@ func (s *Store) writer() {
 		spare   []*writeReq
 		lastN   int
 		lastDur time.Duration
+		retryC  <-chan time.Time
 	)
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	defer retry.Stop()
 	w := &wbuf{}
 	for {
-		stop := false
+		stop, retryNow := false, false
+		var closing <-chan struct{}
+		if len(s.held) > 0 {
+			closing = s.closeCtx.Done()
+			if retryC == nil {
+				retry.Reset(noSpaceProbeEvery)
+				retryC = retry.C
+			}
+		}
 		select {
 		case <-s.wq.signal:
 		case <-s.stopWriter:
 			stop = true
+		case <-retryC:
+			retryC, retryNow = nil, true
+		case <-closing:
+		}
+		if len(s.held) > 0 {
+			switch {
+			case s.closeCtx.Err() != nil:
+				s.releaseHeld()
+			case retryNow:
+				held := s.held
+				s.held = nil
+				s.commit(held, w) // holds them again if the disk is still full
+				s.heldN.Store(int32(len(s.held)))
+			}
 		}
 		if !stop && lastN > 1 {
 			s.gather(lastN, lastDur)
@@ -168,9 +201,20 @@ func (s *Store) writer() {
 		clear(all)
 		spare = all[:0]
 		if stop {
+			s.releaseHeld()
 			return
 		}
 	}
+}
+
+// releaseHeld answers the held delivery outcomes with their error (Close: the messages
+// stay pending and are delivered again after the restart).
+func (s *Store) releaseHeld() {
+	for _, r := range s.held {
+		r.done <- struct{}{}
+	}
+	s.held = nil
+	s.heldN.Store(0)
 }
 
 // gather lets the callers just answered by a commit of n requests come back before the
@@ -260,8 +304,13 @@ func (s *Store) commit(batch []*writeReq, w *wbuf) {
 		for _, r := range batch {
 			r.reset()
 			r.err = fmt.Errorf("outbox: commit: %w", err)
+			if errors.Is(err, ErrNoSpace) && (r.kind == opAck || r.kind == opDead) && s.closeCtx.Err() == nil {
+				s.held = append(s.held, r) // answered when a later try commits it, or at Close
+				continue
+			}
 			r.done <- struct{}{}
 		}
+		s.heldN.Store(int32(len(s.held)))
 		return
 	}
 	if err == nil {
