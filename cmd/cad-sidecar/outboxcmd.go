@@ -127,7 +127,7 @@ func cmdOutboxSalvage(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "salvaged %s into %s (%d bytes, sound, store id %s):\n", path, *to, r.Size, r.StoreID)
 	printCounts(stdout, r)
 	if len(r.Problems) == 0 {
-		fmt.Fprintln(stdout, "everything was read.")
+		fmt.Fprintln(stdout, "every record reachable in the file was read.")
 	} else {
 		fmt.Fprintf(stdout, "not read (%d):\n", len(r.Problems))
 		for _, p := range r.Problems {
