@@ -24,7 +24,8 @@
 //	links_by_call     call id → incident id
 //	pending_status    call id → status that arrived before its link (JSON)
 //	kv/<name>         generic state of Get/Put/Delete ("cursor", "hash", "meta", ...)
-//	sys               "format" → "3";
+//	sys               "format" → "3"; "store_id" → the store's random id (hex; see
+//	                  identity.go: also in the marker file "<file>.id" beside it);
 //	                  "count/<topic>" → pending count ‖ pending payload bytes ‖ dead count
 //	                  (three 8-byte BE integers)
 //
@@ -52,7 +53,12 @@
 // one transaction (group commit, see writer.go): with 64 concurrent producers one fsync pair
 // carries ~64 messages. Acks of delivered messages are grouped the same way.
 //
-// # Offline maintenance
+// # Damage, and offline maintenance
+//
+// A damaged file (truncated, damaged pages) is refused at Open with ErrCorrupt, and a
+// damaged page met later is an ErrCorrupt error, never a panic (check.go, health.go). A
+// write that fails for lack of space is ErrNoSpace (health.go). Check examines a file,
+// Salvage copies what is readable of a damaged one into a new file (salvage.go).
 //
 // bbolt files do not shrink: after a large backlog has drained, Compact (with the sidecar
 // stopped) writes a compacted copy.
