@@ -18,7 +18,8 @@ import (
 // DefaultMaxBody is the default ReceiverOptions.MaxBody.
 const DefaultMaxBody = 1 << 20
 
-// FullRetryAfter is the Retry-After (seconds) sent with a 503 when the outbox is full.
+// FullRetryAfter is the Retry-After (seconds) sent with a 503 when the outbox (or the
+// disk) is full.
 const FullRetryAfter = "30"
 
 // ReceiverOptions configures a Receiver.
@@ -29,7 +30,8 @@ type ReceiverOptions struct {
 
 	// Handle stores the event durably; the receiver answers 2xx only after it returns nil.
 	// It decides about duplicates (a duplicate is a success). Returning an error wrapping
-	// outbox.ErrFull answers 503 with Retry-After; any other error answers 500. Handle runs
+	// outbox.ErrFull or outbox.ErrNoSpace (disk full) answers 503 with Retry-After; any
+	// other error answers 500. Handle runs
 	// with the request's values but is not cancelled when Assist hangs up: an event that
 	// reached us is stored even if the answer can no longer be delivered.
 	Handle func(ctx context.Context, ev Event) error
@@ -57,7 +59,7 @@ type ReceiverStats struct {
 	Unauthorized     uint64 // 401
 	TooLarge         uint64 // 413
 	BadRequest       uint64 // 400: unreadable body, malformed JSON, invalid event
-	Full             uint64 // 503: Handle returned outbox.ErrFull
+	Full             uint64 // 503: Handle returned outbox.ErrFull or outbox.ErrNoSpace
 	Error            uint64 // 500: Handle returned another error
 	MethodNotAllowed uint64 // 405
 }
@@ -143,11 +145,15 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	if err := r.handle(context.WithoutCancel(ctx), ev); err != nil {
-		if errors.Is(err, outbox.ErrFull) {
+		if errors.Is(err, outbox.ErrFull) || errors.Is(err, outbox.ErrNoSpace) {
 			r.stats.full.Add(1)
-			r.log.WarnContext(ctx, "webhook refused: outbox full", "kind", ev.Kind.String(), "callId", ev.CallID())
+			why := "outbox full"
+			if errors.Is(err, outbox.ErrNoSpace) {
+				why = "disk full"
+			}
+			r.log.WarnContext(ctx, "webhook refused: "+why, "kind", ev.Kind.String(), "callId", ev.CallID())
 			w.Header().Set("Retry-After", FullRetryAfter)
-			r.reply(w, http.StatusServiceUnavailable, errorBody("outbox full, retry later"))
+			r.reply(w, http.StatusServiceUnavailable, errorBody(why+", retry later"))
 			return
 		}
 		r.stats.failed.Add(1)

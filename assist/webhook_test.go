@@ -89,6 +89,8 @@ func TestReceiver(t *testing.T) {
 		{"GET", "GET", hookToken, "", nil, 405, nil, "method not allowed"},
 		{"outbox full", "POST", hookToken, statusBody, fmt.Errorf("enqueue: %w", outbox.ErrFull), 503,
 			&Event{Kind: EventCallStatus, Status: &CallStatusUpdateWebhook{CallID: "c1", Status: CallEnded}}, "outbox full"},
+		{"disk full", "POST", hookToken, statusBody, fmt.Errorf("enqueue: %w: write: no space left on device", outbox.ErrNoSpace), 503,
+			&Event{Kind: EventCallStatus, Status: &CallStatusUpdateWebhook{CallID: "c1", Status: CallEnded}}, "disk full"},
 		{"handle error", "POST", hookToken, statusBody, errors.New("disk on fire"), 500,
 			&Event{Kind: EventCallStatus, Status: &CallStatusUpdateWebhook{CallID: "c1", Status: CallEnded}}, "not stored"},
 	}

@@ -27,6 +27,11 @@ func Compact(src, dst string) error {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("outbox: compact: %w", err)
 	}
+	// A damaged file is refused (ErrCorrupt; compacting it would drop or trip over the
+	// damaged pages): `outbox salvage` is the tool for it.
+	if err := preflight(src); err != nil {
+		return fmt.Errorf("outbox: compact: %w", err)
+	}
 	sdb, err := bolt.Open(src, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
@@ -59,7 +64,7 @@ func Compact(src, dst string) error {
 		_ = os.Remove(dst)
 		return fmt.Errorf("outbox: compact: open %s: %w", dst, err)
 	}
-	err = bolt.Compact(ddb, sdb, compactTxMaxSize)
+	err = safely(src, func() error { return bolt.Compact(ddb, sdb, compactTxMaxSize) })
 	if cerr := ddb.Close(); err == nil {
 		err = cerr
 	}

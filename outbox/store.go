@@ -26,7 +26,8 @@
 //	unlinked/<kind>   call id → 8-byte BE Unix nanos kept ‖ opaque value: other state
 //	                  kept until the call is linked (see unlinked.go)
 //	kv/<name>         generic state of Get/Put/Delete ("cursor", "hash", "meta", ...)
-//	sys               "format" → "3";
+//	sys               "format" → "3"; "store_id" → the store's random id (hex; see
+//	                  identity.go: also in the marker file "<file>.id" beside it);
 //	                  "count/<topic>" → pending count ‖ pending payload bytes ‖ dead count
 //	                  (three 8-byte BE integers)
 //
@@ -54,7 +55,12 @@
 // one transaction (group commit, see writer.go): with 64 concurrent producers one fsync pair
 // carries ~64 messages. Acks of delivered messages are grouped the same way.
 //
-// # Offline maintenance
+// # Damage, and offline maintenance
+//
+// A damaged file (truncated, damaged pages) is refused at Open with ErrCorrupt, and a
+// damaged page met later is an ErrCorrupt error, never a panic (check.go, health.go). A
+// write that fails for lack of space is ErrNoSpace (health.go). Check examines a file,
+// Salvage copies what is readable of a damaged one into a new file (salvage.go).
 //
 // bbolt files do not shrink: after a large backlog has drained, Compact (with the sidecar
 // stopped) writes a compacted copy.
@@ -252,6 +258,15 @@ type Store struct {
 	tails   map[Topic]map[string]uint64 // writer goroutine only: tail seq of each key (chain.go)
 	// afterAck, if set (tests), is called after a handler's success was committed.
 	afterAck func(m Message)
+	// failWrite, if set (tests), is called in every write transaction of the writer and
+	// of update; its error fails the transaction (e.g. an injected ENOSPC).
+	failWrite atomic.Pointer[func() error]
+
+	held    []*writeReq            // writer goroutine only: delivery outcomes held while the disk is full
+	heldN   atomic.Int32           // len(held), for tests
+	id      string                 // store id (identity.go)
+	noSpace atomic.Pointer[string] // set while writes fail for lack of space (health.go)
+	damaged atomic.Pointer[string] // set once a damaged page or record was met
 
 	mu           sync.Mutex
 	closed       bool
@@ -275,15 +290,41 @@ func boltOptions() *bolt.Options {
 // with mode 0o750 and the file with 0o600. If another process holds the file, Open fails
 // after about one second with an error naming the path. A format 1 or 2 file is migrated
 // to format 3.
+//
+// Open refuses (ErrStoreReplaced) a missing or empty file, or one with another store id,
+// where the marker file beside it (MarkerPath) says a store existed; a new file gets a
+// store id and a marker (identity.go). A damaged file (truncated, damaged pages, bbolt's
+// consistency check; see check.go) is refused with an error wrapping ErrCorrupt that names
+// the file, never a panic.
 func Open(path string, opts Options) (*Store, error) {
+	return openStore(path, opts, &identity{})
+}
+
+func openStore(path string, opts Options, id *identity) (*Store, error) {
 	opts.setDefaults()
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("outbox: create directory for %s: %w", path, err)
 	}
-	db, err := bolt.Open(path, 0o600, boltOptions())
-	if err != nil {
+	if err := id.preOpen(path); err != nil {
+		return nil, fmt.Errorf("outbox: open %s: %w", path, err)
+	}
+	if err := preflight(path); err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
+			return nil, fmt.Errorf("outbox: open %s: the file is locked: another process (a running sidecar?) holds it: %w", path, berrors.ErrTimeout)
+		}
+		return nil, fmt.Errorf("outbox: open %s: %w", path, err)
+	}
+	var db *bolt.DB
+	err := safely(path, func() (err error) {
+		db, err = bolt.Open(path, 0o600, boltOptions())
+		return err
+	})
+	if err != nil {
+		switch {
+		case errors.Is(err, berrors.ErrTimeout):
 			return nil, fmt.Errorf("outbox: open %s: the file is locked: another process (a running sidecar?) holds it: %w", path, err)
+		case isCorruptOpenErr(err):
+			return nil, fmt.Errorf("outbox: open: %w", damagedError(path, err))
 		}
 		return nil, fmt.Errorf("outbox: open %s: %w", path, err)
 	}
@@ -298,7 +339,15 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	s.wq.signal = make(chan struct{}, 1)
 	s.closeCtx, s.cancelClose = context.WithCancel(context.Background())
-	if err := s.init(); err != nil {
+	if err := safely(path, func() error { return s.init(id) }); err != nil {
+		_ = db.Close()
+		if errors.Is(err, errCorrupt) || isCorruptOpenErr(err) {
+			err = damagedError(path, err)
+		}
+		return nil, fmt.Errorf("outbox: open %s: %w", path, err)
+	}
+	s.id = id.wroteID
+	if err := id.postOpen(path); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("outbox: open %s: %w", path, err)
 	}
@@ -308,16 +357,20 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	s.writerWG.Add(1)
 	go s.writer()
-	s.bg.Add(2)
+	s.bg.Add(3)
 	go s.pruner()
 	go s.sweeper()
+	go s.spaceProber()
 	return s, nil
 }
 
 // init creates the fixed buckets, checks (or migrates) the format and builds the in-memory
 // index from the keys buckets and counters.
-func (s *Store) init() error {
+func (s *Store) init(id *identity) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
+		if err := id.checkID(tx, s.path); err != nil {
+			return err
+		}
 		for _, name := range [][]byte{bktDedup, bktLinks, bktLinksByCall, bktPendingStatus, bktSys} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
@@ -437,27 +490,42 @@ func (s *Store) Close() error {
 	return s.closeErr
 }
 
-// update runs fn in its own fsynced write transaction (the small-state path).
+// update runs fn in its own fsynced write transaction (the small-state path). A lack of
+// space is returned as ErrNoSpace, a damaged page (a bbolt panic, recovered) or record as
+// ErrCorrupt.
 func (s *Store) update(fn func(tx *bolt.Tx) error) error {
 	if s.isClosed() {
 		return ErrClosed
 	}
-	err := s.db.Update(fn)
+	err := safely(s.path, func() error {
+		return s.db.Update(func(tx *bolt.Tx) error {
+			if f := s.failWrite.Load(); f != nil {
+				if err := (*f)(); err != nil {
+					return err
+				}
+			}
+			return fn(tx)
+		})
+	})
 	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
 		return ErrClosed
 	}
-	return err
+	if err == nil {
+		s.wrote()
+	}
+	return s.storeErr(err)
 }
 
+// view runs fn in a read transaction; a damaged page or record is ErrCorrupt.
 func (s *Store) view(fn func(tx *bolt.Tx) error) error {
 	if s.isClosed() {
 		return ErrClosed
 	}
-	err := s.db.View(fn)
+	err := safely(s.path, func() error { return s.db.View(fn) })
 	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
 		return ErrClosed
 	}
-	return err
+	return s.storeErr(err)
 }
 
 func (s *Store) isClosed() bool {

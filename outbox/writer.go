@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -28,6 +29,13 @@ import (
 //
 // If the transaction fails, each request of the batch is retried in a transaction of its
 // own, so one bad request cannot fail the others.
+//
+// A transaction that fails for lack of disk space fails every request of the batch with
+// ErrNoSpace, except the outcomes of deliveries (acks, dead letters): the destination has
+// already answered, and failing them would hand the message out again at once (the CAD
+// would get the same note every RetryInitial while the disk is full). They are held by the
+// writer and committed again every noSpaceProbeEvery until they succeed; their key stays
+// in flight meanwhile. Close gives them up (the messages stay pending: at-least-once).
 
 // appendFill is the FillPercent of buckets whose keys are mostly appended (seq, time).
 const appendFill = 0.9
@@ -139,14 +147,40 @@ func (s *Store) writer() {
 		spare   []*writeReq
 		lastN   int
 		lastDur time.Duration
+		retryC  <-chan time.Time
 	)
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	defer retry.Stop()
 	w := &wbuf{}
 	for {
-		stop := false
+		stop, retryNow := false, false
+		var closing <-chan struct{}
+		if len(s.held) > 0 {
+			closing = s.closeCtx.Done()
+			if retryC == nil {
+				retry.Reset(noSpaceProbeEvery)
+				retryC = retry.C
+			}
+		}
 		select {
 		case <-s.wq.signal:
 		case <-s.stopWriter:
 			stop = true
+		case <-retryC:
+			retryC, retryNow = nil, true
+		case <-closing:
+		}
+		if len(s.held) > 0 {
+			switch {
+			case s.closeCtx.Err() != nil:
+				s.releaseHeld()
+			case retryNow:
+				held := s.held
+				s.held = nil
+				s.commit(held, w) // holds them again if the disk is still full
+				s.heldN.Store(int32(len(s.held)))
+			}
 		}
 		if !stop && lastN > 1 {
 			s.gather(lastN, lastDur)
@@ -169,9 +203,20 @@ func (s *Store) writer() {
 		clear(all)
 		spare = all[:0]
 		if stop {
+			s.releaseHeld()
 			return
 		}
 	}
+}
+
+// releaseHeld answers the held delivery outcomes with their error (Close: the messages
+// stay pending and are delivered again after the restart).
+func (s *Store) releaseHeld() {
+	for _, r := range s.held {
+		r.done <- struct{}{}
+	}
+	s.held = nil
+	s.heldN.Store(0)
 }
 
 // gather lets the callers just answered by a commit of n requests come back before the
@@ -217,36 +262,61 @@ func (s *Store) commit(batch []*writeReq, w *wbuf) {
 	s.mu.Unlock()
 	now := s.opts.Now()
 	w.reset()
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		cur := pending
-		touched := map[Topic]counters{}
-		for _, r := range batch {
-			r.reset()
-			if err := s.apply(tx, r, now, &cur, w); err != nil {
-				return fmt.Errorf("%s %s seq %d: %w", r.kind, r.topic, r.seq, err)
+	err := safely(s.path, func() error {
+		return s.db.Update(func(tx *bolt.Tx) error {
+			if f := s.failWrite.Load(); f != nil {
+				if err := (*f)(); err != nil {
+					return err
+				}
 			}
-			if r.err == nil && r.delta != (counters{}) {
-				touched[r.topic] = touched[r.topic].add(r.delta)
+			cur := pending
+			touched := map[Topic]counters{}
+			for _, r := range batch {
+				r.reset()
+				if err := s.apply(tx, r, now, &cur, w); err != nil {
+					return fmt.Errorf("%s %s seq %d: %w", r.kind, r.topic, r.seq, err)
+				}
+				if r.err == nil && r.delta != (counters{}) {
+					touched[r.topic] = touched[r.topic].add(r.delta)
+				}
 			}
-		}
-		for t, d := range touched {
-			if d == (counters{}) {
-				continue
+			for t, d := range touched {
+				if d == (counters{}) {
+					continue
+				}
+				c, err := getCounters(tx, t)
+				if err != nil {
+					return err
+				}
+				if err := putCounters(tx, t, c.add(d)); err != nil {
+					return err
+				}
 			}
-			c, err := getCounters(tx, t)
-			if err != nil {
-				return err
-			}
-			if err := putCounters(tx, t, c.add(d)); err != nil {
-				return err
-			}
-		}
-		return nil
+			return nil
+		})
 	})
 	s.commits.Add(1)
 	if err != nil {
 		// The cache may hold tails of the rolled-back transaction: rebuild it from the file.
 		clear(s.tails)
+	}
+	if err != nil && (isNoSpace(err) || errors.Is(err, ErrCorrupt)) {
+		// Not the fault of one request: retrying them one by one would only repeat it.
+		err = s.storeErr(err)
+		for _, r := range batch {
+			r.reset()
+			r.err = fmt.Errorf("outbox: commit: %w", err)
+			if errors.Is(err, ErrNoSpace) && (r.kind == opAck || r.kind == opDead) && s.closeCtx.Err() == nil {
+				s.held = append(s.held, r) // answered when a later try commits it, or at Close
+				continue
+			}
+			r.done <- struct{}{}
+		}
+		s.heldN.Store(int32(len(s.held)))
+		return
+	}
+	if err == nil {
+		s.wrote()
 	}
 	if err != nil && len(batch) > 1 {
 		s.log.Warn("outbox batch commit failed; retrying its requests one by one", "requests", len(batch), "err", err)

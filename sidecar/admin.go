@@ -36,13 +36,15 @@ type Check struct {
 	Detail   string `json:"detail,omitempty"`
 }
 
-// Ready reports whether the store is open, the webhook registered (when push is on and
-// registration enabled), the last CAD poll succeeded and the CAD cursor is sane (check
-// cad_cursor: degraded while a cursor in the future is found, not ready once that lasted
-// CursorPersistPolls polls).
+// Ready reports whether the store is open and takes writes (outbox.Store.Health), the
+// webhook registered (when push is on and registration enabled), the last CAD poll
+// succeeded and the CAD cursor is sane (check cad_cursor: degraded while a cursor in the
+// future is found, not ready once that lasted CursorPersistPolls polls).
 func (s *Sidecar) Ready() (bool, map[string]Check) {
 	checks := map[string]Check{}
-	_, err := s.store.Stats()
+	// Not ok while writes fail for lack of space ("disk full: ...": webhooks get 503 until
+	// a write succeeds again) or once the file was found damaged.
+	err := s.store.Health()
 	checks["store"] = Check{OK: err == nil, Detail: errString(err)}
 	if s.registered.Load() {
 		checks["webhook"] = Check{OK: true}

@@ -38,6 +38,9 @@ Usage:
                                                    map CAD records or render a note
                                                    (exit 0 mapped, 3 all filtered, 2 any error)
   cad-sidecar demo        [--duration D]           run against simulated CAD and Assist
+  cad-sidecar outbox check [--config FILE]         is the data file sound? (exit 0 sound, 1 damaged)
+  cad-sidecar outbox salvage --to NEWFILE [--config FILE]
+                                                   copy every readable note and state entry into a new file
   cad-sidecar outbox compact [--config FILE]       shrink the outbox file (sidecar stopped)
   cad-sidecar deadletter list [--json] [--content] [--topic T] [--config FILE]
                                                    notes and links given up (text only with --content)

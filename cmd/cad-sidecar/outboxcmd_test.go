@@ -65,7 +65,7 @@ func TestOutboxCompact(t *testing.T) {
 	if code := run([]string{"outbox", "compact", "--config", cfg}, nil, &out, &errb); code != exitFailure || !strings.Contains(errb.String(), "locked") {
 		t.Fatalf("compact of an open store: exit %d, %q", code, errb.String())
 	}
-	if matches, _ := filepath.Glob(db + ".*"); len(matches) != 0 {
+	if matches, _ := filepath.Glob(db + ".*compact*"); len(matches) != 0 {
 		t.Fatalf("a refused compact left files: %v", matches)
 	}
 	if err := s.Close(); err != nil {

@@ -24,10 +24,20 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) int {
 	log := newLogger(stderr, cfg.Log)
 	s, err := sidecar.New(cfg, sidecar.Options{Logger: log})
 	if err != nil {
+		// A damaged, missing or swapped data file: exit 1 (not 2, the bad-config code),
+		// with the file and the commands to use.
+		if hint := storeErrorHint(err, cfg.File); hint != "" {
+			log.Error("cannot start: "+hint, "file", sidecar.StorePath(cfg), "err", err)
+			return exitFailure
+		}
 		log.Error("cannot start", "err", err)
 		return exitFailure
 	}
 	if err := s.Run(ctx); err != nil {
+		if hint := storeErrorHint(err, cfg.File); hint != "" {
+			log.Error("stopped: "+hint, "file", sidecar.StorePath(cfg), "err", err)
+			return exitFailure
+		}
 		log.Error("stopped with an error", "err", err)
 		return exitFailure
 	}
