@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -46,16 +45,6 @@ func sidecarBinary(t *testing.T) string {
 		t.Fatal(buildErr)
 	}
 	return binPath
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // process is the real binary running with a config file.
@@ -123,7 +112,7 @@ func TestCrashWhileCADDown(t *testing.T) {
 	})
 	r := newRig(t, cad, as)
 	cad.Start(ctx)
-	bin, admin := r.bin, r.admin
+	bin := r.bin
 
 	const incidents = 4
 	for range incidents {
@@ -131,7 +120,7 @@ func TestCrashWhileCADDown(t *testing.T) {
 	}
 	cad.SetDown(true) // the CAD answers 503 to polls and to notes…
 	p := r.start(t)
-	waitFor(t, 15*time.Second, "admin listener", func() bool { return httpOK("http://" + admin + "/healthz") })
+	waitFor(t, 15*time.Second, "admin listener", func() bool { return httpOK("http://" + r.admin + "/healthz") })
 	cad.SetDown(false) // …up just long enough for the incidents to be polled and linked
 	waitFor(t, 15*time.Second, "incidents linked", func() bool { return as.LinkCount() == incidents })
 	cad.SetDown(true)
@@ -145,6 +134,7 @@ func TestCrashWhileCADDown(t *testing.T) {
 	ackedAtKill := len(as.Acked())
 
 	p = r.start(t)
+	admin := r.admin // the restarted process's admin listener
 	waitFor(t, 15*time.Second, "restarted sidecar", func() bool { return httpOK("http://" + admin + "/healthz") })
 	// The Docker HEALTHCHECK: alive, but not ready while the CAD cannot be polled.
 	if out, err := exec.Command(bin, "healthcheck", "--addr", admin).CombinedOutput(); err != nil {
