@@ -66,9 +66,12 @@ func TestFreshHeadIsNotHeldByAnOldBackoff(t *testing.T) {
 			deliverBg(t, s, TopicLink, func(_ context.Context, m Message) error {
 				switch {
 				case m.Key == "other":
-					<-v1failed
+					if !recvOK(v1failed) {
+						return errors.New("test: v1 was not attempted in time")
+					}
 					// A success after the failure opened the breaker closes it.
-					for st, _ := s.Stats(); st.Backoff[TopicLink].IsZero(); st, _ = s.Stats() {
+					deadline := time.Now().Add(chanWait)
+					for st, _ := s.Stats(); st.Backoff[TopicLink].IsZero() && time.Now().Before(deadline); st, _ = s.Stats() {
 						time.Sleep(time.Millisecond)
 					}
 					return nil

@@ -44,15 +44,16 @@ func TestOutboxCompact(t *testing.T) {
 	go func() {
 		done <- s.Deliver(ctx, outbox.TopicNote, func(context.Context, outbox.Message) error { return nil })
 	}()
-	for {
+	waitFor(t, 60*time.Second, "the backlog of 3000 notes to drain", func() bool {
 		st, _ := s.Stats()
-		if st.Pending[outbox.TopicNote] == 0 {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return st.Pending[outbox.TopicNote] == 0
+	})
 	cancel()
-	<-done
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Deliver did not return within 10s of its context's cancellation")
+	}
 	if _, err := s.Enqueue(context.Background(), outbox.TopicNote, "INC-keep", []byte("kept"), "key-1"); err != nil {
 		t.Fatal(err)
 	}
