@@ -29,7 +29,7 @@ func (c *stressClock) Now() time.Time {
 // key were handed out in ascending order.
 func TestStressInvariants(t *testing.T) {
 	if testing.Short() {
-		t.Skip("stress")
+		t.Skip("SKIP-OK: -short: stress test")
 	}
 	path := dbPath(t)
 	clk := &stressClock{start: time.Now(), base: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}

@@ -27,7 +27,7 @@ var (
 func sidecarBinary(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
-		t.Skip("builds and runs the real binary")
+		t.Skip("SKIP-OK: -short: builds and runs the real binary")
 	}
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "cad-sidecar-bin-")
