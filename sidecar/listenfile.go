@@ -2,7 +2,9 @@ package sidecar
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -47,6 +49,10 @@ func anyPort(hostport string) bool {
 // was written).
 func (s *Sidecar) writeListenFile() (remove func(), err error) {
 	if !anyPort(s.cfg.Server.Listen) && !anyPort(s.cfg.Admin.Listen) {
+		// Fixed ports: no file, and none left over from an earlier run with port 0.
+		if err := os.Remove(ListenFilePath(s.cfg.DataDir)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			s.log.Warn("could not remove a stale listen file", "path", ListenFilePath(s.cfg.DataDir), "err", err)
+		}
 		return func() {}, nil
 	}
 	b, err := json.Marshal(ListenFile{Public: s.PublicAddr(), Admin: s.AdminAddr()})
@@ -58,7 +64,7 @@ func (s *Sidecar) writeListenFile() (remove func(), err error) {
 		return nil, fmt.Errorf("write %s: %w", path, err)
 	}
 	return func() {
-		if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			s.log.Warn("could not remove the listen file", "path", path, "err", err)
 		}
 	}, nil
