@@ -76,8 +76,11 @@ func check(in io.Reader, out io.Writer) (*report, error) {
 		r.events++
 		if e.Test == "" {
 			// Package-level output: "ok pkg 1.2s", "FAIL", build output; a package with
-			// no test files is a "skip" of no test, not a skipped test.
-			fmt.Fprint(out, e.Output)
+			// no test files is a "skip" of no test, not a skipped test. The bare "PASS"
+			// that -json adds before "ok" is dropped, as plain go test prints none.
+			if e.Output != "PASS\n" {
+				fmt.Fprint(out, e.Output)
+			}
 			continue
 		}
 		id := e.Package + " " + e.Test
