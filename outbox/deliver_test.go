@@ -67,7 +67,7 @@ func TestFIFOPerKeyParallel(t *testing.T) {
 			}
 		})
 	}
-	wg.Wait()
+	waitGroup(t, &wg, "the producers")
 	waitFor(t, "all delivered", func() bool { return total.Load() == keys*perKey })
 
 	mu.Lock()

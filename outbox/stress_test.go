@@ -157,7 +157,7 @@ func TestStressInvariants(t *testing.T) {
 				}
 			}()
 		}
-		pwg.Wait()
+		waitGroup(t, &pwg, "the producers")
 		if round == 7 {
 			// Drain: replay every dead letter until nothing is left.
 			deadline := time.Now().Add(20 * time.Second)
@@ -177,7 +177,7 @@ func TestStressInvariants(t *testing.T) {
 			time.Sleep(time.Duration(rand.IntN(30)) * time.Millisecond)
 		}
 		cancel()
-		dwg.Wait()
+		waitGroup(t, &dwg, "the deliverers to stop")
 		checkFile(t, s, true)
 		if err := s.Close(); err != nil {
 			t.Fatal(err)

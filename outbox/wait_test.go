@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"sync"
 	"testing"
 	"time"
 )
@@ -31,5 +32,18 @@ func recvOK[T any](ch <-chan T) bool {
 		return true
 	case <-time.After(chanWait):
 		return false
+	}
+}
+
+// waitGroup waits for wg for a minute at most (goroutines calling the store: a deadlock
+// must fail the test, not hang it), else fails the test naming what it waited for.
+func waitGroup(t *testing.T, wg *sync.WaitGroup, what string) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatalf("timed out after 1m waiting for %s", what)
 	}
 }
