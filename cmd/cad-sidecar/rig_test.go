@@ -32,10 +32,11 @@ const rigToken = "e2e-assist-token"
 // test from start to end), so public_url stays the same across restarts.
 type rig struct {
 	bin, cfgPath, logPath, dataDir string
-	// admin is the admin listener of the process started last (set by start).
-	admin string
-	// public is the public listener of the process started last, where the proxy forwards.
-	public atomic.Pointer[string]
+	// admin and public are the admin and public (server.listen) listeners, host:port, of
+	// the process started last (set by start, from its listen.json).
+	admin, public string
+	// target is public for the proxy's goroutines (nil while no process listens).
+	target atomic.Pointer[string]
 }
 
 // newRig serves cad and as (built with Token: rigToken) until the test ends and writes the
@@ -51,7 +52,7 @@ func newRig(t *testing.T, cad *sim.CAD, as *sim.Assist) *rig {
 
 	proxy := httptest.NewServer(&httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
-			if p := r.public.Load(); p != nil {
+			if p := r.target.Load(); p != nil {
 				pr.SetURL(&url.URL{Scheme: "http", Host: *p})
 			}
 		},
@@ -106,11 +107,11 @@ func (r *rig) start(t *testing.T) *process {
 	if err := os.Remove(sidecar.ListenFilePath(r.dataDir)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		t.Fatal(err)
 	}
-	r.public.Store(nil)
+	r.target.Store(nil)
 	p := startSidecar(t, r.bin, r.cfgPath, r.logPath)
 	lf := waitListenFile(t, p, r.dataDir)
-	r.admin = lf.Admin
-	r.public.Store(&lf.Public)
+	r.admin, r.public = lf.Admin, lf.Public
+	r.target.Store(&lf.Public)
 	return p
 }
 
