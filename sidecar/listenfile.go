@@ -8,6 +8,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+
+	"github.com/cad-sidecar/cad-sidecar/config"
 )
 
 // ListenFileName is the file in data_dir that reports the bound addresses when
@@ -35,6 +37,20 @@ func ReadListenFile(dataDir string) (ListenFile, error) {
 		return lf, fmt.Errorf("decode %s: %w", ListenFileName, err)
 	}
 	return lf, nil
+}
+
+// ResolveAdminListen is where the admin listener of the sidecar configured by cfg is, for
+// the CLI commands that call it (healthcheck, the operator commands): admin.listen, or —
+// when it asks for port 0 — the address the running sidecar reported in
+// data_dir/listen.json (admin.listen itself while there is no such file).
+func ResolveAdminListen(cfg *config.Config) string {
+	if !anyPort(cfg.Admin.Listen) {
+		return cfg.Admin.Listen
+	}
+	if lf, err := ReadListenFile(cfg.DataDir); err == nil && lf.Admin != "" {
+		return lf.Admin
+	}
+	return cfg.Admin.Listen
 }
 
 // anyPort reports whether a listen address asks for port 0.

@@ -27,6 +27,9 @@ func TestListenFileReportsBoundAddresses(t *testing.T) {
 		if lf.Public != e.s.PublicAddr() || lf.Admin != e.s.AdminAddr() {
 			t.Fatalf("listen.json %+v, want public %s admin %s", lf, e.s.PublicAddr(), e.s.AdminAddr())
 		}
+		if got := sidecar.ResolveAdminListen(e.cfg); got != e.s.AdminAddr() {
+			t.Fatalf("ResolveAdminListen = %s, want the bound %s", got, e.s.AdminAddr())
+		}
 		resp, err := http.Get("http://" + lf.Admin + "/healthz")
 		if err != nil {
 			t.Fatalf("admin address %s from listen.json: %v", lf.Admin, err)

@@ -154,6 +154,10 @@ func TestCrashWhileCADDown(t *testing.T) {
 	if out, err := exec.Command(bin, "healthcheck", "--addr", admin).CombinedOutput(); err != nil {
 		t.Fatalf("healthcheck: %v\n%s", err, out)
 	}
+	// With admin.listen on port 0, --config finds the address in data_dir/listen.json.
+	if out, err := exec.Command(bin, "healthcheck", "--config", r.cfgPath).CombinedOutput(); err != nil {
+		t.Fatalf("healthcheck --config (admin.listen port 0): %v\n%s", err, out)
+	}
 	waitFor(t, 10*time.Second, "readiness to report the CAD down", func() bool {
 		out, err := exec.Command(bin, "healthcheck", "--addr", admin, "--ready").CombinedOutput()
 		return err != nil && strings.Contains(string(out), "cad_poll")
