@@ -29,7 +29,7 @@ type drainResult struct {
 
 // drainTargetRatio: the outbox acknowledges in batches; one bbolt Update per ack is the
 // baseline.
-const drainTargetRatio = 10
+const drainTargetRatio = 8
 
 func (r drainResult) key() float64 { return r.Ratio }
 
