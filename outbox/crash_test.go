@@ -20,7 +20,7 @@ func TestCrashKeepsAckedMessages(t *testing.T) {
 		return
 	}
 	if testing.Short() {
-		t.Skip("spawns a process")
+		t.Skip("SKIP-OK: -short: spawns a process")
 	}
 	path := dbPath(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashKeepsAckedMessages$", "-test.count=1")
@@ -99,7 +99,7 @@ func TestCrashDuringDelivery(t *testing.T) {
 		return
 	}
 	if testing.Short() {
-		t.Skip("spawns a process")
+		t.Skip("SKIP-OK: -short: spawns a process")
 	}
 	const (
 		keys   = 30

@@ -67,7 +67,7 @@ func TestFIFOPerKeyParallel(t *testing.T) {
 			}
 		})
 	}
-	wg.Wait()
+	waitGroup(t, &wg, "the producers")
 	waitFor(t, "all delivered", func() bool { return total.Load() == keys*perKey })
 
 	mu.Lock()
@@ -344,7 +344,7 @@ func TestCancelledHandlerIsNotAnAttempt(t *testing.T) {
 		<-ctx.Done()
 		return fmt.Errorf("write note: %w", ctx.Err())
 	})
-	<-started
+	recv(t, started, "the handler to start")
 	stop()
 	ms := pending(t, s, TopicNote)
 	if len(ms) != 1 || ms[0].Attempts != 0 || ms[0].LastError != "" || !ms[0].NextAttempt.IsZero() {
@@ -384,7 +384,7 @@ func TestDeliverStopsOnClose(t *testing.T) {
 			return nil
 		})
 	}()
-	<-running
+	recv(t, running, "the first delivery")
 	if err := s.Deliver(context.Background(), TopicNote, func(context.Context, Message) error { return nil }); err == nil ||
 		!strings.Contains(err.Error(), "already running") {
 		t.Errorf("second Deliver on a topic = %v, want 'already running'", err)

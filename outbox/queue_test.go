@@ -255,7 +255,7 @@ func TestDedupConcurrentProducers(t *testing.T) {
 			}
 		})
 	}
-	wg.Wait()
+	waitGroup(t, &wg, "the producers")
 	if added.Load() != 1 || stats(t, s).Pending[TopicNote] != 1 {
 		t.Fatalf("%d producers won with one idempotency key; Stats %+v", added.Load(), stats(t, s))
 	}

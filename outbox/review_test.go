@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 )
@@ -62,6 +63,9 @@ func TestFreshHeadIsNotHeldByAnOldBackoff(t *testing.T) {
 				t.Fatal(err)
 			}
 			v1failed, delivered := make(chan struct{}), make(chan string, 10)
+			// closeV1 also runs at the end of the test (before Deliver is stopped), so a
+			// handler waiting for v1failed never outlives a failed test.
+			closeV1 := sync.OnceFunc(func() { close(v1failed) })
 			failed := false
 			deliverBg(t, s, TopicLink, func(_ context.Context, m Message) error {
 				switch {
@@ -70,12 +74,13 @@ func TestFreshHeadIsNotHeldByAnOldBackoff(t *testing.T) {
 					return nil
 				case string(m.Payload) == "v1" && !failed:
 					failed = true
-					defer close(v1failed)
+					defer closeV1()
 					return errors.New("409 incident locked")
 				}
 				delivered <- fmt.Sprintf("%s/%s#%d", m.Key, m.Payload, m.Attempts)
 				return nil
 			})
+			t.Cleanup(closeV1)
 			waitFor(t, "v1 backing off, breaker closed", func() bool {
 				st := stats(t, s)
 				ms := pending(t, s, TopicLink)

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cad-sidecar/cad-sidecar/internal/testseed"
 )
 
 // stressClock runs at wall speed plus jumps.
@@ -29,7 +31,17 @@ func (c *stressClock) Now() time.Time {
 // key were handed out in ascending order.
 func TestStressInvariants(t *testing.T) {
 	if testing.Short() {
-		t.Skip("stress")
+		t.Skip("SKIP-OK: -short: stress test")
+	}
+	// The seed (SIDECAR_TEST_SEED, printed on failure) fixes the random choices, not the
+	// goroutines' interleaving.
+	seed := testseed.Seed(t)
+	var rngMu sync.Mutex
+	rng := rand.New(rand.NewPCG(seed, 0x57E55))
+	intN := func(n int) int {
+		rngMu.Lock()
+		defer rngMu.Unlock()
+		return rng.IntN(n)
 	}
 	path := dbPath(t)
 	clk := &stressClock{start: time.Now(), base: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
@@ -60,11 +72,11 @@ func TestStressInvariants(t *testing.T) {
 			inflight[id] = true
 			mu.Unlock()
 			defer func() { mu.Lock(); inflight[id] = false; mu.Unlock() }()
-			if rand.IntN(3) == 0 {
-				time.Sleep(time.Duration(rand.IntN(500)) * time.Microsecond)
+			if intN(3) == 0 {
+				time.Sleep(time.Duration(intN(500)) * time.Microsecond)
 			}
 			if failMode.Load() {
-				switch rand.IntN(10) {
+				switch intN(10) {
 				case 0, 1:
 					return Transient(errors.New("503"))
 				case 2:
@@ -105,12 +117,12 @@ func TestStressInvariants(t *testing.T) {
 			go func() {
 				defer pwg.Done()
 				for range 150 {
-					op := rand.IntN(20)
+					op := intN(20)
 					func() {
 						switch {
 						case op < 10:
 							id := fmt.Sprintf("n%d", next.Add(1))
-							key := fmt.Sprintf("k%d", rand.IntN(6))
+							key := fmt.Sprintf("k%d", intN(6))
 							ok, err := s.Enqueue(ctx, TopicNote, key, []byte(id), id)
 							if err != nil || !ok {
 								t.Errorf("Enqueue: %v %v", ok, err)
@@ -120,7 +132,7 @@ func TestStressInvariants(t *testing.T) {
 							enqueued[id] = true
 							mu.Unlock()
 						case op < 15:
-							key := fmt.Sprintf("l%d", rand.IntN(3))
+							key := fmt.Sprintf("l%d", intN(3))
 							mu.Lock() // serialise per key so "latest" is well defined
 							p := fmt.Sprintf("v%d", next.Add(1))
 							_, err := s.EnqueueLatest(ctx, TopicLink, key, []byte(p))
@@ -132,10 +144,10 @@ func TestStressInvariants(t *testing.T) {
 								t.Errorf("EnqueueLatest: %v", err)
 							}
 						case op < 18:
-							tp := []Topic{TopicNote, TopicLink}[rand.IntN(2)]
+							tp := []Topic{TopicNote, TopicLink}[intN(2)]
 							ds, _ := s.DeadLetters(tp)
 							if len(ds) > 0 {
-								d := ds[rand.IntN(len(ds))]
+								d := ds[intN(len(ds))]
 								if op < 17 || tp == TopicLink {
 									_ = s.Replay(tp, d.Seq)
 								} else if tp == TopicLink {
@@ -143,7 +155,7 @@ func TestStressInvariants(t *testing.T) {
 								}
 							}
 						case op == 18:
-							if rand.IntN(4) == 0 {
+							if intN(4) == 0 {
 								clk.jump.Add(int64(25 * time.Minute))
 							}
 							if _, err := s.sweepExpired(); err != nil {
@@ -157,7 +169,7 @@ func TestStressInvariants(t *testing.T) {
 				}
 			}()
 		}
-		pwg.Wait()
+		waitGroup(t, &pwg, "the producers")
 		if round == 7 {
 			// Drain: replay every dead letter until nothing is left.
 			deadline := time.Now().Add(20 * time.Second)
@@ -174,10 +186,10 @@ func TestStressInvariants(t *testing.T) {
 				time.Sleep(5 * time.Millisecond)
 			}
 		} else {
-			time.Sleep(time.Duration(rand.IntN(30)) * time.Millisecond)
+			time.Sleep(time.Duration(intN(30)) * time.Millisecond)
 		}
 		cancel()
-		dwg.Wait()
+		waitGroup(t, &dwg, "the deliverers to stop")
 		checkFile(t, s, true)
 		if err := s.Close(); err != nil {
 			t.Fatal(err)

@@ -71,17 +71,21 @@ func TestEnqueueLatestQueuesBehindInFlight(t *testing.T) {
 	started, release := make(chan struct{}), make(chan struct{})
 	var mu sync.Mutex
 	var got []string
-	deliverBg(t, s, TopicLink, func(_ context.Context, m Message) error {
+	deliverBg(t, s, TopicLink, func(ctx context.Context, m Message) error {
 		if string(m.Payload) == "v1" {
 			close(started)
-			<-release
+			select {
+			case <-release:
+			case <-ctx.Done(): // the test failed before releasing v1
+				return ctx.Err()
+			}
 		}
 		mu.Lock()
 		got = append(got, string(m.Payload))
 		mu.Unlock()
 		return nil
 	})
-	<-started
+	recv(t, started, "v1 in flight")
 	for _, v := range []string{"v2", "v3"} {
 		if _, err := s.EnqueueLatest(ctx, TopicLink, "inc", []byte(v)); err != nil {
 			t.Fatal(err)
@@ -189,11 +193,15 @@ func TestSweepExpiresBehindStuckKey(t *testing.T) {
 	deliverBg(t, s, TopicNote, func(ctx context.Context, m Message) error {
 		if string(m.Payload) == "a1" {
 			close(started)
-			<-release // stuck key
+			select {
+			case <-release: // stuck key
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 		}
 		return r.handle(ctx, m)
 	})
-	<-started
+	recv(t, started, "a1 in flight")
 	waitFor(t, "b1 delivered", func() bool { return r.count() == 1 })
 	clk.Add(45 * time.Minute) // a*: 75m old; none of b left
 	n, err := s.sweepExpired()

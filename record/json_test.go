@@ -83,7 +83,7 @@ func TestDecodeJSONFixtures(t *testing.T) {
 func TestDecodeJSONEIDO(t *testing.T) {
 	f, err := os.Open(eidoPath)
 	if err != nil {
-		t.Skipf("EIDO sample not available: %v", err)
+		t.Fatal(err)
 	}
 	defer f.Close()
 	recs, err := Decode(JSON, f, Limits{})

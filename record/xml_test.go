@@ -207,13 +207,13 @@ func TestDecodeXMLErrors(t *testing.T) {
 	}
 }
 
-// eidoPath is the NENA EIDO sample shared between the worktrees.
-var eidoPath = filepath.Join("..", "..", "shared", "fixtures", "eido", "EidoWithJcard.json")
+// eidoPath is the NENA EIDO sample, kept in testdata (see testdata/eido/README.txt).
+var eidoPath = filepath.Join("testdata", "eido", "EidoWithJcard.json")
 
 func TestParseXMLStringEIDOLocation(t *testing.T) {
 	data, err := os.ReadFile(eidoPath)
 	if err != nil {
-		t.Skipf("EIDO sample not available: %v", err)
+		t.Fatal(err)
 	}
 	recs, err := DecodeJSON(data, Limits{})
 	if err != nil {

@@ -185,6 +185,11 @@ func (s *Sidecar) Run(ctx context.Context) error {
 	if err := s.Listen(); err != nil {
 		return err
 	}
+	removeListenFile, err := s.writeListenFile() // data_dir/listen.json when a port is 0
+	if err != nil {
+		return err
+	}
+	defer removeListenFile()
 	parent := ctx
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)

@@ -155,8 +155,13 @@ outbox: {retry: {initial: 20ms, max: 200ms}}
 	go func() { done <- s.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("Run did not return within 30s of its context's cancellation")
 		}
 		e.cad.Close()
 		e.as.Close()

@@ -22,12 +22,19 @@ type seen struct {
 	header                      http.Header
 }
 
-// recorder answers status (with extra headers) and records the last request.
+// recorder answers status (with extra headers) and records the requests. The send never
+// blocks: were a regression to send many requests (a redirect loop, retries), the handler
+// must not hang the server's Close (and the test) until the 10-minute timeout; requests
+// beyond the channel's room are dropped and fail the test.
 func recorder(t *testing.T, status int, hdr map[string]string, body string) (*httptest.Server, chan seen) {
-	ch := make(chan seen, 10)
+	ch := make(chan seen, 64)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
-		ch <- seen{r.Method, r.URL.Path, r.URL.EscapedPath(), string(b), r.Header.Clone()}
+		select {
+		case ch <- seen{r.Method, r.URL.Path, r.URL.EscapedPath(), string(b), r.Header.Clone()}:
+		default:
+			t.Errorf("more than %d requests to the recorder: %s %s", cap(ch), r.Method, r.URL.Path)
+		}
 		for k, v := range hdr {
 			w.Header().Set(k, v)
 		}
@@ -36,6 +43,18 @@ func recorder(t *testing.T, status int, hdr map[string]string, body string) (*ht
 	}))
 	t.Cleanup(srv.Close)
 	return srv, ch
+}
+
+// next returns the next recorded request, or fails the test after 5s.
+func next(t *testing.T, ch chan seen) seen {
+	t.Helper()
+	select {
+	case s := <-ch:
+		return s
+	case <-time.After(5 * time.Second):
+		t.Fatal("timed out after 5s waiting for a request to the recorder")
+		return seen{}
+	}
 }
 
 var note = adapters.Note{
@@ -52,7 +71,7 @@ func TestWriteNoteHappyPath(t *testing.T) {
 	if err := sink.WriteNote(context.Background(), note); err != nil {
 		t.Fatal(err)
 	}
-	got := <-ch
+	got := next(t, ch)
 	if got.method != "POST" || got.path != "/api/incidents/260045123/notes" {
 		t.Fatalf("request %s %s", got.method, got.path)
 	}
@@ -86,7 +105,7 @@ func TestWriteNoteCustomTemplatesBasicAuth(t *testing.T) {
 	if err := sink.WriteNote(context.Background(), n); err != nil {
 		t.Fatal(err)
 	}
-	got := <-ch
+	got := next(t, ch)
 	if got.method != "PUT" || got.rawPath != "/api/incidents/a%2Fb%20c/notes/" {
 		t.Fatalf("request %s %s", got.method, got.rawPath)
 	}
@@ -205,7 +224,7 @@ func TestWriteNoteRedirectIsNotFollowed(t *testing.T) {
 	if !outbox.IsPermanent(err) || !strings.Contains(err.Error(), `302 Found`) || !strings.Contains(err.Error(), `redirected to "/login"`) {
 		t.Fatalf("err = %v", err)
 	}
-	<-ch
+	next(t, ch)
 	select {
 	case s := <-ch:
 		t.Fatalf("redirect followed: %s %s", s.method, s.path)

@@ -67,7 +67,7 @@ func openTarget(ctx context.Context, cfg *config.Config) (*target, error) {
 	if !errors.Is(err, berrors.ErrTimeout) {
 		return nil, err
 	}
-	t := &target{cfg: cfg, api: adminBaseURL(cfg.Admin.Listen), hc: &http.Client{Timeout: apiTimeout}}
+	t := &target{cfg: cfg, api: adminBaseURL(sidecar.ResolveAdminListen(cfg)), hc: &http.Client{Timeout: apiTimeout}}
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := t.call(pctx, http.MethodGet, "/healthz", nil, nil); err != nil {

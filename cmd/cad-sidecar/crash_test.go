@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cad-sidecar/cad-sidecar/internal/sim"
+	"github.com/cad-sidecar/cad-sidecar/internal/testseed"
 )
 
 // TestCrashLoop runs the real binary while Assist sends notes continuously, SIGKILLs it 20
@@ -18,9 +19,8 @@ import (
 // written again after it is refused there.
 func TestCrashLoop(t *testing.T) {
 	const kills = 20
-	seed := uint64(time.Now().UnixNano())
+	seed := testseed.Seed(t) // SIDECAR_TEST_SEED=N replays a run; printed on failure
 	rng := rand.New(rand.NewPCG(seed, 0))
-	t.Logf("seed %d", seed)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -28,7 +28,7 @@ var (
 func sidecarBinary(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
-		t.Skip("builds and runs the real binary")
+		t.Skip("SKIP-OK: -short: builds and runs the real binary")
 	}
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "cad-sidecar-bin-")
@@ -48,6 +48,9 @@ func sidecarBinary(t *testing.T) string {
 	return binPath
 }
 
+// freePort returns a loopback address that was free a moment ago. Never give it to the
+// binary as a listener (someone else may take the port before it binds: the rig uses port
+// 0 and listen.json instead); it suits an address where nothing must listen.
 func freePort(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -123,7 +126,7 @@ func TestCrashWhileCADDown(t *testing.T) {
 	})
 	r := newRig(t, cad, as)
 	cad.Start(ctx)
-	bin, admin := r.bin, r.admin
+	bin := r.bin
 
 	const incidents = 4
 	for range incidents {
@@ -131,7 +134,7 @@ func TestCrashWhileCADDown(t *testing.T) {
 	}
 	cad.SetDown(true) // the CAD answers 503 to polls and to notes…
 	p := r.start(t)
-	waitFor(t, 15*time.Second, "admin listener", func() bool { return httpOK("http://" + admin + "/healthz") })
+	waitFor(t, 15*time.Second, "admin listener", func() bool { return httpOK("http://" + r.admin + "/healthz") })
 	cad.SetDown(false) // …up just long enough for the incidents to be polled and linked
 	waitFor(t, 15*time.Second, "incidents linked", func() bool { return as.LinkCount() == incidents })
 	cad.SetDown(true)
@@ -145,10 +148,15 @@ func TestCrashWhileCADDown(t *testing.T) {
 	ackedAtKill := len(as.Acked())
 
 	p = r.start(t)
+	admin := r.admin // the restarted process's admin listener
 	waitFor(t, 15*time.Second, "restarted sidecar", func() bool { return httpOK("http://" + admin + "/healthz") })
 	// The Docker HEALTHCHECK: alive, but not ready while the CAD cannot be polled.
 	if out, err := exec.Command(bin, "healthcheck", "--addr", admin).CombinedOutput(); err != nil {
 		t.Fatalf("healthcheck: %v\n%s", err, out)
+	}
+	// With admin.listen on port 0, --config finds the address in data_dir/listen.json.
+	if out, err := exec.Command(bin, "healthcheck", "--config", r.cfgPath).CombinedOutput(); err != nil {
+		t.Fatalf("healthcheck --config (admin.listen port 0): %v\n%s", err, out)
 	}
 	waitFor(t, 10*time.Second, "readiness to report the CAD down", func() bool {
 		out, err := exec.Command(bin, "healthcheck", "--addr", admin, "--ready").CombinedOutput()

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cad-sidecar/cad-sidecar/config"
+	"github.com/cad-sidecar/cad-sidecar/sidecar"
 )
 
 // cmdHealthcheck probes the admin listener; it is the Docker HEALTHCHECK (the image has no
@@ -26,7 +27,7 @@ func cmdHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer
 	if target == "" {
 		target = "127.0.0.1:9090"
 		if cfg, err := config.Load(config.ResolvePath(*cfgPath), config.Options{}); err == nil {
-			target = cfg.Admin.Listen
+			target = sidecar.ResolveAdminListen(cfg) // listen.json when admin.listen has port 0
 		}
 	}
 	host, port, err := net.SplitHostPort(target)

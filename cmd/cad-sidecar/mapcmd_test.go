@@ -1,12 +1,54 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/cad-sidecar/cad-sidecar/assist"
 )
+
+// mapEntry is one element of `map`'s array output (several records): the record's number
+// and exactly one of its request, the reason it was filtered out, or its error.
+type mapEntry struct {
+	Record   int                         `json:"record"`
+	Request  *assist.LinkIncidentRequest `json:"request,omitempty"`
+	Filtered string                      `json:"filtered,omitempty"`
+	Error    string                      `json:"error,omitempty"`
+}
+
+func mapped(record int, incidentID, userID string, fields ...string) mapEntry {
+	req := &assist.LinkIncidentRequest{IncidentID: incidentID, UserID: userID, Fields: []assist.IncidentField{}}
+	for i := 0; i+2 < len(fields); i += 3 {
+		req.Fields = append(req.Fields, assist.IncidentField{Name: fields[i], Description: fields[i+1], Value: fields[i+2]})
+	}
+	return mapEntry{Record: record, Request: req}
+}
+
+// decodeEntries decodes the array output strictly: an unknown key is an error.
+func decodeEntries(out string) ([]mapEntry, error) {
+	dec := json.NewDecoder(strings.NewReader(out))
+	dec.DisallowUnknownFields()
+	var arr []mapEntry
+	if err := dec.Decode(&arr); err != nil {
+		return nil, err
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("data after the array")
+	}
+	return arr, nil
+}
+
+func entryString(e mapEntry) string {
+	var b bytes.Buffer
+	_ = json.NewEncoder(&b).Encode(e)
+	return strings.TrimSpace(b.String())
+}
 
 const mapTestConfig = `mapping:
   incident_id: IncidentNumber
@@ -73,12 +115,9 @@ func TestMapCommand(t *testing.T) {
 		{"XML on stdin detected", []string{"--input", "-"}, ` <Incident><IncidentNumber>7</IncidentNumber><Status>OPEN</Status></Incident>`, exitOK, "{\n  \"incidentId\": \"7\"", nil, ""},
 		{"XML by --format", []string{"--input", xmlFile, "--format", "XML"}, "", exitOK, "{\n  \"incidentId\": \"7\"", nil, ""},
 		{"unknown extension sniffed", []string{"--input", xmlFile}, "", exitOK, "{\n  \"incidentId\": \"7\"", nil, ""},
-		{"CSV rows: mapped, filtered, error", []string{"--input", csv}, "", exitProblems, "[\n",
-			[]string{`"record": 1`, `"incidentId": "1"`, `"record": 2`, `"filtered": "filter Status != \"CLOSED\" is false"`, `"record": 3`, `"error": "incident_id: \"IncidentNumber\" is empty in record"`},
-			"map: record 3: incident_id"},
-		{"CSV all filtered", []string{"--input", csvClosed}, "", exitFiltered, "[\n", []string{`"record": 2`}, ""},
-		{"JSON array all mapped", []string{"--input", "-"}, `[{"IncidentNumber": 1}, {"IncidentNumber": 2, "Status": "CLOSED"}]`, exitOK, "[\n",
-			[]string{`"request": {`, `"incidentId": "1"`, `"filtered"`}, ""},
+		{"CSV rows: mapped, filtered, error", []string{"--input", csv}, "", exitProblems, "[\n", nil, "map: record 3: incident_id"},
+		{"CSV all filtered", []string{"--input", csvClosed}, "", exitFiltered, "[\n", nil, ""},
+		{"JSON array all mapped", []string{"--input", "-"}, `[{"IncidentNumber": 1}, {"IncidentNumber": 2, "Status": "CLOSED"}]`, exitOK, "[\n", nil, ""},
 		{"explain", []string{"--input", "-", "--explain"}, `{"IncidentNumber": 5, "Status": "OPEN", "Pri": "9", "CallTaker": {"Id": " u "}}`, exitOK,
 			`filter Status != "CLOSED" → true`,
 			[]string{`incident_id: from "IncidentNumber"`, `user_id: from "CallTaker.Id"`, `trim        "u"`, `fields[1] Priority: from "Pri"`, `lookup miss → default "Low"`, `"incidentId": "5"`}, ""},
@@ -100,15 +139,33 @@ func TestMapCommand(t *testing.T) {
 		{"missing input file", []string{"--input", filepath.Join(dir, "nope.json")}, "", exitProblems, "", nil, "no such file"},
 		{"bad config", []string{"--config", badCfg, "--input", "-"}, "{}", exitProblems, "", nil, `mapping.incident_id.frm: unknown key (did you mean "from"?)`},
 	}
+	// arrays holds, for the cases whose output is an array (several records), every element
+	// of it: the output is decoded and compared element by element.
+	arrays := map[string][]mapEntry{
+		"CSV rows: mapped, filtered, error": {
+			mapped(1, "1", "", "NatureCode", "Nature", "", "Priority", "Priority", "High"),
+			{Record: 2, Filtered: `filter Status != "CLOSED" is false`},
+			{Record: 3, Error: `incident_id: "IncidentNumber" is empty in record`},
+		},
+		"CSV all filtered": {
+			{Record: 1, Filtered: `filter Status != "CLOSED" is false`},
+			{Record: 2, Filtered: `filter Status != "CLOSED" is false`},
+		},
+		"JSON array all mapped": {
+			mapped(1, "1", "", "NatureCode", "Nature", "", "Priority", "Priority", "Low"),
+			{Record: 2, Filtered: `filter Status != "CLOSED" is false`},
+		},
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			args := append([]string{"map", "--config", cfg}, tt.args...)
 			var out, errb strings.Builder
 			code := run(args, strings.NewReader(tt.stdin), &out, &errb)
+			wantArr, isArray := arrays[tt.name]
 			if code != tt.code {
 				t.Fatalf("exit %d, want %d; stdout %q stderr %q", code, tt.code, out.String(), errb.String())
 			}
-			if tt.code == exitOK && tt.want == nil && strings.HasSuffix(tt.stdout, "\n") && out.String() != tt.stdout {
+			if tt.code == exitOK && tt.want == nil && !isArray && strings.HasSuffix(tt.stdout, "\n") && out.String() != tt.stdout {
 				t.Fatalf("stdout\n%s\nwant\n%s", out.String(), tt.stdout)
 			}
 			if !strings.HasPrefix(out.String(), tt.stdout) || !strings.Contains(errb.String(), tt.stderr) {
@@ -119,10 +176,21 @@ func TestMapCommand(t *testing.T) {
 					t.Errorf("stdout lacks %q:\n%s", w, out.String())
 				}
 			}
-			if strings.HasPrefix(tt.stdout, "[") {
-				var arr []map[string]any
-				if err := json.Unmarshal([]byte(out.String()), &arr); err != nil {
-					t.Errorf("stdout is not a JSON array: %v", err)
+			if strings.HasPrefix(tt.stdout, "[") != isArray {
+				t.Fatalf("test case: an array output (stdout prefix %q) needs its elements in array", tt.stdout)
+			}
+			if isArray {
+				got, err := decodeEntries(out.String())
+				if err != nil {
+					t.Fatalf("stdout is not an array of map entries: %v\n%s", err, out.String())
+				}
+				if len(got) != len(wantArr) {
+					t.Errorf("%d elements, want %d:\n%s", len(got), len(wantArr), out.String())
+				}
+				for i := range min(len(got), len(wantArr)) {
+					if !reflect.DeepEqual(got[i], wantArr[i]) {
+						t.Errorf("element %d:\n got %s\nwant %s", i, entryString(got[i]), entryString(wantArr[i]))
+					}
 				}
 			}
 		})

@@ -55,7 +55,11 @@ func TestOutboxCompact(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	cancel()
-	<-done
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Deliver did not return within 10s of its context's cancellation")
+	}
 	if _, err := s.Enqueue(context.Background(), outbox.TopicNote, "INC-keep", []byte("kept"), "key-1"); err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,7 @@ func (enqueueResult) failed() error { return nil }
 func (r enqueueResult) key() float64 { return r.Ratio }
 
 func (r enqueueResult) judge() result {
-	r.OK = r.MsgsPerS >= 50_000 && r.Ratio >= 20
+	r.OK = r.MsgsPerS >= 50_000 && r.Ratio >= enqueueTargetRatio
 	return r
 }
 
@@ -85,7 +85,7 @@ func runEnqueue(ctx context.Context, p params) (result, error) {
 		Producers:        p.EnqueueProducers,
 		MsgsPerS:         round(float64(n)/el.Seconds(), 0),
 		BaselineMsgsPerS: round(float64(bn)/bel.Seconds(), 0),
-		Target:           "msgs_per_s>=50000, ratio>=20",
+		Target:           fmt.Sprintf("msgs_per_s>=50000, ratio>=%d", enqueueTargetRatio),
 	}
 	r.Ratio = ratio(r.MsgsPerS, r.BaselineMsgsPerS)
 	p.logf("outbox-enqueue: outbox %d msgs in %s; baseline (outbox.BaselineUpdate: bbolt Update per message) %d msgs in %s",

@@ -46,7 +46,7 @@ func (ingestResult) failed() error { return nil }
 func (r ingestResult) key() float64 { return r.Ratio }
 
 func (r ingestResult) judge() result {
-	r.OK = r.ReqPerS >= 8000 && r.P99ms <= 25 && r.Ratio >= 4
+	r.OK = r.ReqPerS >= 8000 && r.P99ms <= 25 && r.Ratio >= ingestTargetRatio
 	return r
 }
 
@@ -90,7 +90,7 @@ func runIngest(ctx context.Context, p params) (result, error) {
 		P50ms:           round(ms(got.p50), 2),
 		P99ms:           round(ms(got.p99), 2),
 		BaselineReqPerS: round(base.rate(), 0),
-		Target:          "req_per_s>=8000, p99_ms<=25, ratio>=4",
+		Target:          fmt.Sprintf("req_per_s>=8000, p99_ms<=25, ratio>=%d", ingestTargetRatio),
 	}
 	r.Ratio = ratio(r.ReqPerS, r.BaselineReqPerS)
 	return r, nil

@@ -8,14 +8,16 @@
 //	                (64 keep-alive connections), against the same assist.Receiver whose
 //	                Handle does one bbolt Update per request
 //	drain           a backlog delivered by outbox.Deliver to an in-process handler that
-//	                checks per-key order
+//	                checks per-key order, against the same backlog in a plain bbolt file
+//	                drained with one bbolt Update per ack
 //	poll-map        sidecar.Detect (mapping + change detection) over one steady-state poll
-//	                of 10,000 records of 30 fields
+//	                of 10,000 records of 30 fields, against decoding the poll's answer
+//	                plus mapping each record in turn without change detection
 //
 // Usage:
 //
 //	go run ./cmd/sidecar-bench [-quick] [-only outbox-enqueue,ingest,drain,poll-map] [-dir DIR]
-//	                           [-rounds N] [-cpuprofile PREFIX]
+//	                           [-rounds N] [-floor F] [-cpuprofile PREFIX]
 //
 // Each scenario runs -rounds times (default 3; 1 with -quick), its baseline and measured
 // side back to back in every round, and prints its median round: the round with the median
@@ -23,9 +25,10 @@
 // sides of the ratio it shows up in), else the median rate or time. Every round is also
 // logged on stderr, with the load average, to judge the noise.
 //
-// It exits 0 unless a scenario fails to run or the drain sees an order violation (exit 1).
+// It exits 0 unless a scenario fails to run, the drain sees an order violation, or (with
+// -floor F) a scenario's ratio to its baseline is below F times its target ratio (exit 1).
 // Targets (for a 2-core machine) are printed beside the results in "target" and "ok"; a
-// missed target does not change the exit code.
+// missed target alone does not change the exit code.
 package main
 
 import (
@@ -63,11 +66,16 @@ type params struct {
 	IngestWarmup   time.Duration
 	IngestKeys     int // incidents (FIFO keys) the notes are spread over
 
-	DrainMsgs int
-	DrainKeys int
+	DrainMsgs    int
+	DrainKeys    int
+	DrainBaseMax time.Duration // the drain's baseline stops after this long (or DrainMsgs)
 
 	PollRecords int
 	PollCycles  int
+
+	// Floor: a scenario whose ratio is below Floor × its target ratio fails the run (exit
+	// 1); 0 = ratios are printed, not judged.
+	Floor float64
 
 	// Rounds: each scenario (baseline and measured side back to back) runs this many times
 	// and the median round is printed (see combine).
@@ -83,7 +91,7 @@ func fullParams() params {
 	return params{
 		EnqueueProducers: 64, EnqueueMsgs: 200_000, EnqueueBaseMax: 5 * time.Second, EnqueueKeys: 1000, PayloadSize: 300,
 		IngestConns: 64, IngestDuration: 5 * time.Second, IngestWarmup: 500 * time.Millisecond, IngestKeys: 1000,
-		DrainMsgs: 100_000, DrainKeys: 1000,
+		DrainMsgs: 100_000, DrainKeys: 1000, DrainBaseMax: 5 * time.Second,
 		PollRecords: 10_000, PollCycles: 7,
 		Rounds: 3, Budget: 3*time.Minute + 30*time.Second,
 	}
@@ -93,7 +101,7 @@ func quickParams() params {
 	return params{
 		EnqueueProducers: 64, EnqueueMsgs: 20_000, EnqueueBaseMax: time.Second, EnqueueKeys: 1000, PayloadSize: 300,
 		IngestConns: 64, IngestDuration: time.Second, IngestWarmup: 200 * time.Millisecond, IngestKeys: 1000,
-		DrainMsgs: 10_000, DrainKeys: 100,
+		DrainMsgs: 10_000, DrainKeys: 100, DrainBaseMax: time.Second,
 		PollRecords: 10_000, PollCycles: 3,
 		Rounds: 1, Budget: 30 * time.Second,
 	}
@@ -118,6 +126,8 @@ type result interface {
 	judge() result
 	key() float64
 	failed() error
+	// ratios is the measured ratio against the scenario's baseline and its target.
+	ratios() (got, target float64)
 }
 
 var scenarios = []scenario{
@@ -132,6 +142,7 @@ func main() {
 	only := flag.String("only", "", "comma-separated scenarios to run: "+names())
 	dir := flag.String("dir", os.TempDir(), "directory for the temporary bbolt files")
 	rounds := flag.Int("rounds", 0, "run each scenario this many times and print the median round (default 3, 1 with -quick)")
+	floor := flag.Float64("floor", 0, "exit 1 when a scenario's ratio to its baseline is below `F` × its target ratio (CI: 0.5)")
 	prof := flag.String("cpuprofile", "", "write a CPU profile of each measured phase to `PREFIX`<phase>.pprof (e.g. ingest, ingest-baseline)")
 	flag.Parse()
 
@@ -141,6 +152,7 @@ func main() {
 	}
 	p.Dir = *dir
 	p.CPUProfile = *prof
+	p.Floor = *floor
 	if *rounds > 0 {
 		p.Rounds = *rounds
 	}
@@ -204,6 +216,9 @@ func run(ctx context.Context, out, logw io.Writer, p params, only string) error 
 			return err
 		}
 		if err := res.failed(); err != nil {
+			errs = append(errs, s.name+": "+err.Error())
+		}
+		if err := belowFloor(res, p.Floor); err != nil {
 			errs = append(errs, s.name+": "+err.Error())
 		}
 		fmt.Fprintf(logw, "sidecar-bench: %s took %s (load average now %s; goroutines left: %d)\n",

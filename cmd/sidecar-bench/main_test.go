@@ -17,7 +17,7 @@ func tinyParams(t *testing.T) params {
 	p.Dir = t.TempDir()
 	p.EnqueueMsgs, p.EnqueueBaseMax, p.EnqueueKeys = 2000, 300*time.Millisecond, 100
 	p.IngestDuration, p.IngestWarmup, p.IngestKeys = 400*time.Millisecond, 50*time.Millisecond, 50
-	p.DrainMsgs, p.DrainKeys = 2000, 20
+	p.DrainMsgs, p.DrainKeys, p.DrainBaseMax = 2000, 20, 300*time.Millisecond
 	p.PollRecords, p.PollCycles = 1000, 2
 	return p
 }
@@ -42,11 +42,11 @@ func TestScenarios(t *testing.T) {
 	want := map[string][]string{
 		"outbox-enqueue": {"producers", "msgs_per_s", "baseline_msgs_per_s", "ratio"},
 		"ingest":         {"conns", "req_per_s", "p50_ms", "p99_ms", "baseline_req_per_s", "ratio"},
-		"drain":          {"messages", "keys", "msgs_per_s", "order_violations"},
-		"poll-map":       {"records", "ms_per_cycle", "allocs_per_record"},
+		"drain":          {"messages", "keys", "msgs_per_s", "baseline_msgs_per_s", "ratio", "order_violations"},
+		"poll-map":       {"records", "ms_per_cycle", "allocs_per_record", "baseline_ms_per_cycle", "ratio"},
 	}
 	positive := []string{"msgs_per_s", "baseline_msgs_per_s", "ratio", "req_per_s", "p50_ms", "p99_ms",
-		"baseline_req_per_s", "ms_per_cycle", "allocs_per_record", "producers", "conns", "messages", "keys", "records"}
+		"baseline_req_per_s", "ms_per_cycle", "allocs_per_record", "baseline_ms_per_cycle", "producers", "conns", "messages", "keys", "records"}
 	seen := map[string]bool{}
 	sc := bufio.NewScanner(&out)
 	for sc.Scan() {
@@ -129,5 +129,47 @@ func TestBudget(t *testing.T) {
 	}
 	if n := strings.Count(logs.String(), "poll-map round"); n != 1 || !strings.Contains(logs.String(), "skipping the other 2") {
 		t.Fatalf("%d rounds logged:\n%s", n, logs.String())
+	}
+}
+
+// TestBelowFloor: every scenario's ratio is judged against floor × its own target ratio.
+func TestBelowFloor(t *testing.T) {
+	tests := []struct {
+		name  string
+		res   result
+		floor float64
+		fails bool
+	}{
+		{"enqueue above half its target", enqueueResult{Ratio: 10.5}, 0.5, false},
+		{"enqueue below half its target", enqueueResult{Ratio: 9.9}, 0.5, true},
+		{"ingest at half its target", ingestResult{Ratio: 2}, 0.5, false},
+		{"ingest below", ingestResult{Ratio: 1.9}, 0.5, true},
+		{"drain below", drainResult{Ratio: 1.1}, 0.5, true},
+		{"drain above", drainResult{Ratio: drainTargetRatio}, 0.5, false},
+		{"poll-map below", pollMapResult{Ratio: 0.9}, 0.5, true},
+		{"poll-map above", pollMapResult{Ratio: pollMapTargetRatio}, 0.5, false},
+		{"no floor", drainResult{Ratio: 0}, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := belowFloor(tt.res, tt.floor)
+			if (err != nil) != tt.fails {
+				t.Fatalf("belowFloor = %v, want failure %v", err, tt.fails)
+			}
+		})
+	}
+}
+
+// TestFloorFailsTheRun: with a floor no ratio can reach, run reports the scenario.
+func TestFloorFailsTheRun(t *testing.T) {
+	var out, logs bytes.Buffer
+	p := tinyParams(t)
+	p.Floor = 1e9
+	err := run(context.Background(), &out, &logs, p, "poll-map")
+	if err == nil || !strings.Contains(err.Error(), "poll-map: ratio") || !strings.Contains(err.Error(), "below the floor") {
+		t.Fatalf("run = %v, want the poll-map ratio below the floor", err)
+	}
+	if !strings.Contains(out.String(), `"bench":"poll-map"`) {
+		t.Fatalf("the line is still printed: %q", out.String())
 	}
 }
