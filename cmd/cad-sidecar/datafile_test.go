@@ -323,12 +323,7 @@ func TestDiskFull(t *testing.T) {
 	p := r.start(t)
 	t.Cleanup(p.kill) // before the umount (cleanups run last-in first-out)
 	waitFor(t, 15*time.Second, "the sidecar to serve", func() bool { return httpOK("http://" + r.admin + "/healthz") })
-	cfg, _ := os.ReadFile(r.cfgPath)
-	public := regexp.MustCompile(`listen: "([^"]+)", public_url`).FindSubmatch(cfg)
-	if public == nil {
-		t.Fatal("no public listener in the rig config")
-	}
-	hook := "http://" + string(public[1]) + "/webhookhandler/cad"
+	hook := "http://" + r.public + "/webhookhandler/cad"
 	send := func(i int) *http.Response {
 		body := fmt.Sprintf(`{"callId":"call-1","incidentId":"INC-1","note":{"type":"INFO","note":"note %d %s","critical":false,"createdAt":"2026-11-25T10:00:%02dZ"}}`,
 			i, strings.Repeat("x", 4000), i%60)
