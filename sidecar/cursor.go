@@ -46,12 +46,23 @@ type CursorInfo struct {
 	Time      time.Time `json:"time,omitzero"`      // the cursor read as a time, if it is one
 	InFuture  bool      `json:"in_future"`          // later than now + tolerance
 	Tolerance string    `json:"tolerance"`          // cad.cursor_tolerance
+	Kind      string    `json:"kind,omitempty"`     // as the CAD source last said: time | sequence ("" = guessed from its form)
 	Previous  string    `json:"previous,omitempty"` // set/reset: the value it replaced
 }
 
-func cursorInfo(c string, set bool, now time.Time, tol time.Duration) CursorInfo {
-	t, future := CursorInFuture(c, now, tol)
-	return CursorInfo{Cursor: c, Set: set, Time: t, InFuture: future, Tolerance: tol.String()}
+func cursorInfo(c string, set bool, now time.Time, tol time.Duration, kind adapters.CursorKind) CursorInfo {
+	t, future := adapters.CursorInFuture(c, kind, now, tol)
+	return CursorInfo{Cursor: c, Set: set, Time: t, InFuture: future, Tolerance: tol.String(), Kind: string(kind)}
+}
+
+// storedKind is the cursor kind the CAD source last gave (pollOnce keeps it), so a sequence
+// cursor is not judged as a time here either.
+func storedKind(st *outbox.Store) (adapters.CursorKind, error) {
+	k, _, err := st.Get(bucketCursor, cadCursorKindKey)
+	if err != nil {
+		return "", fmt.Errorf("read CAD cursor kind: %w", err)
+	}
+	return adapters.CursorKind(k), nil
 }
 
 // ReadCursor returns the stored CAD poll cursor.
@@ -60,7 +71,11 @@ func ReadCursor(st *outbox.Store, tolerance time.Duration) (CursorInfo, error) {
 	if err != nil {
 		return CursorInfo{}, fmt.Errorf("read CAD cursor: %w", err)
 	}
-	return cursorInfo(c, ok, time.Now(), tolerance), nil
+	kind, err := storedKind(st)
+	if err != nil {
+		return CursorInfo{}, err
+	}
+	return cursorInfo(c, ok, time.Now(), tolerance, kind), nil
 }
 
 // SetCursor stores value as the CAD poll cursor. A value that is empty, too long, has
@@ -76,8 +91,12 @@ func SetCursor(st *outbox.Store, value string, force bool, tolerance time.Durati
 	if strings.ContainsFunc(value, unicode.IsControl) {
 		return CursorInfo{}, inputErrorf("cursor %q has control characters", value)
 	}
+	kind, err := storedKind(st)
+	if err != nil {
+		return CursorInfo{}, err
+	}
 	now := time.Now()
-	if t, future := CursorInFuture(value, now, tolerance); future && !force {
+	if t, future := adapters.CursorInFuture(value, kind, now, tolerance); future && !force {
 		return CursorInfo{}, inputErrorf("cursor %q is %s, later than now + cad.cursor_tolerance (%s): not set (force it if you mean it)",
 			value, t.UTC().Format(time.RFC3339), tolerance)
 	}
@@ -88,7 +107,7 @@ func SetCursor(st *outbox.Store, value string, force bool, tolerance time.Durati
 	if err := st.Put(bucketCursor, cadCursorKey, value); err != nil {
 		return CursorInfo{}, fmt.Errorf("save CAD cursor: %w", err)
 	}
-	info := cursorInfo(value, true, now, tolerance)
+	info := cursorInfo(value, true, now, tolerance, kind)
 	info.Previous = prev
 	return info, nil
 }
@@ -103,7 +122,11 @@ func ResetCursor(st *outbox.Store, tolerance time.Duration) (CursorInfo, error) 
 	if err := st.Delete(bucketCursor, cadCursorKey); err != nil {
 		return CursorInfo{}, fmt.Errorf("delete CAD cursor: %w", err)
 	}
-	info := cursorInfo("", false, time.Now(), tolerance)
+	kind, err := storedKind(st)
+	if err != nil {
+		return CursorInfo{}, err
+	}
+	info := cursorInfo("", false, time.Now(), tolerance, kind)
 	info.Previous = prev
 	return info, nil
 }

@@ -116,6 +116,14 @@ func TestSequenceCursorNeverJudged(t *testing.T) {
 	if strings.Contains(e.logs.String(), "CAD cursor") && strings.Contains(e.logs.String(), "future") {
 		t.Fatalf("a sequence cursor reported in the future:\n%s", e.logs.String())
 	}
+	// cursor show / set (admin API and offline alike) know it is a sequence too.
+	var info sidecar.CursorInfo
+	if code, body := e.api(t, "GET", "/api/v1/cursor", "", &info); code != 200 || info.InFuture || info.Kind != "sequence" || !info.Time.IsZero() {
+		t.Fatalf("GET: %d %s", code, body)
+	}
+	if code, body := e.api(t, "PUT", "/api/v1/cursor", `{"cursor":"60000000000000"}`, &info); code != 200 || info.InFuture || info.Previous != "50000000000000" {
+		t.Fatalf("PUT a larger sequence number: %d %s", code, body)
+	}
 }
 
 // A Source that skipped a value in the future (a record stamped 2099) advances its cursor

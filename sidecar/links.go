@@ -17,6 +17,9 @@ const (
 	bucketHash   = "hash"   // incidentId → content hash of the last queued LinkIncidentRequest
 	bucketMeta   = "meta"   // "webhook_id", "webhook_registration"
 	cadCursorKey = "cad"
+	// cadCursorKindKey → the CAD cursor's kind as the source last said it (time |
+	// sequence), for cursor show/set while the source is not polled.
+	cadCursorKindKey = "cad.kind"
 )
 
 // pollCAD runs one poll of the CAD source: map each record, queue a link for each new or
@@ -64,6 +67,9 @@ func (s *Sidecar) pollOnce(ctx context.Context) error {
 	inFuture := func(c string) bool {
 		_, f := adapters.CursorInFuture(c, batch.CursorKind, ref, tol)
 		return f
+	}
+	if err := s.keepCursorKind(batch.CursorKind); err != nil {
+		return err
 	}
 	if err := s.warmHashes(batch.Records); err != nil {
 		return err
@@ -113,6 +119,28 @@ func (s *Sidecar) pollOnce(ctx context.Context) error {
 	}
 	if s.cursor.clear() {
 		s.log.Info("CAD cursor sane again", "cursor", cursor)
+	}
+	return nil
+}
+
+// keepCursorKind stores the kind the source gives its cursor when it changed (a read per
+// poll, a write once); an unknown kind deletes it.
+func (s *Sidecar) keepCursorKind(kind adapters.CursorKind) error {
+	old, _, err := s.store.Get(bucketCursor, cadCursorKindKey)
+	if err != nil {
+		return fmt.Errorf("read CAD cursor kind: %w", err)
+	}
+	if old == string(kind) {
+		return nil
+	}
+	if kind == adapters.CursorUnknown {
+		if err := s.store.Delete(bucketCursor, cadCursorKindKey); err != nil {
+			return fmt.Errorf("delete CAD cursor kind: %w", err)
+		}
+		return nil
+	}
+	if err := s.store.Put(bucketCursor, cadCursorKindKey, string(kind)); err != nil {
+		return fmt.Errorf("save CAD cursor kind: %w", err)
 	}
 	return nil
 }
