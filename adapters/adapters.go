@@ -7,6 +7,7 @@ package adapters
 import (
 	"context"
 	"log/slog"
+	"time"
 )
 
 // Record is one CAD incident record in generic form, whatever the CAD's format: JSON objects
@@ -22,6 +23,21 @@ type Batch struct {
 	// not known or the cursor came from elsewhere. The sidecar names that record's
 	// incident when it refuses a cursor in the future.
 	CursorFrom int
+	// CursorKind is what Cursor is (see CursorKind): CursorUnknown lets the host guess;
+	// CursorSequence is never judged as a time.
+	CursorKind CursorKind
+	// FutureCursor is the largest cursor value the Source left out of Cursor because it
+	// was later than now + Deps.CursorTolerance (a wrong clock in the CAD); "" = none. The
+	// records that carried such values are still in Records; Cursor advanced over the
+	// others. The host counts, logs and reports it in readiness.
+	FutureCursor string
+	// FutureFrom is 1 + the index in Records of the record that carried FutureCursor (0 =
+	// not known), as CursorFrom.
+	FutureFrom int
+	// Clock is "now" as the cursor's times read it, when that is not the host's clock: a
+	// database column without a zone holds the CAD's local wall clock, read as UTC. Zero
+	// = the host's clock. The host judges a time cursor against Clock + tolerance.
+	Clock time.Time
 }
 
 // Source yields CAD incident records.
@@ -69,6 +85,10 @@ type Deps struct {
 	// LogContent (log.content) lets the adapter log what a CAD answered — which may quote
 	// note text — at info; without it such bodies are logged at debug only.
 	LogContent bool
+	// CursorTolerance (cad.cursor_tolerance): a Source skips, when taking its next cursor,
+	// time values later than now + this and reports them in Batch.FutureCursor. 0 turns
+	// the check off.
+	CursorTolerance time.Duration
 }
 
 // Factory describes one adapter. NewConfig returns a pointer to a config struct (koanf

@@ -2,13 +2,12 @@ package sidecar
 
 import (
 	"fmt"
-	"math"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 	"unicode"
 
+	"github.com/cad-sidecar/cad-sidecar/adapters"
 	"github.com/cad-sidecar/cad-sidecar/outbox"
 )
 
@@ -16,7 +15,9 @@ import (
 // 2099) must not become the poll cursor, or a CAD that filters on `since` returns nothing
 // ever again. A cursor that reads as a time later than now + cad.cursor_tolerance is not
 // adopted (see pollOnce), and one already stored (by an older version) is reported the
-// same way. Both the admin API and the CLI's offline mode repair the cursor with the
+// same way. A Source that skips such values itself (and advances over the sane ones)
+// reports them in Batch.FutureCursor, and a sequence cursor (adapters.CursorSequence) is
+// never judged. Both the admin API and the CLI's offline mode repair the cursor with the
 // functions of this file.
 
 // CursorPersistPolls is how many consecutive polls may find a cursor in the future before
@@ -26,49 +27,16 @@ const CursorPersistPolls = 3
 // maxCursorLen bounds a cursor an operator sets.
 const maxCursorLen = 1024
 
-// Cursor layouts read as times, besides RFC 3339 (zone-less ones are UTC).
-var cursorLayouts = []string{
-	time.RFC3339Nano,
-	"2006-01-02T15:04:05.999999999",
-	"2006-01-02 15:04:05.999999999Z07:00",
-	"2006-01-02 15:04:05.999999999",
-	"2006-01-02",
-}
-
-// CursorTime reads a cursor as a time, when it is one: RFC 3339 (fraction and zone
-// optional; no zone = UTC; a space instead of T), a date, or a number of Unix seconds
-// (1e9 ≤ n < 1e11, years 2001–5138) or milliseconds (1e12 ≤ n < 1e14). Anything else (a
-// change sequence number, an opaque token) is not a time and never judged.
-func CursorTime(c string) (time.Time, bool) {
-	c = strings.TrimSpace(c)
-	if c == "" {
-		return time.Time{}, false
-	}
-	if f, err := strconv.ParseFloat(c, 64); err == nil {
-		switch a := math.Abs(f); {
-		case a >= 1e9 && a < 1e11:
-			return time.UnixMilli(int64(f * 1e3)).UTC(), true
-		case a >= 1e12 && a < 1e14:
-			return time.UnixMilli(int64(f)).UTC(), true
-		}
-		return time.Time{}, false
-	}
-	for _, l := range cursorLayouts {
-		if t, err := time.Parse(l, c); err == nil {
-			return t, true
-		}
-	}
-	return time.Time{}, false
-}
+// CursorTime reads a cursor as a time, when it is one (see adapters.ParseCursorTime:
+// RFC 3339, a date, Unix seconds or milliseconds). Anything else is not a time and never
+// judged.
+func CursorTime(c string) (time.Time, bool) { return adapters.ParseCursorTime(c) }
 
 // CursorInFuture reports whether c reads as a time later than now + tolerance (a
-// tolerance of 0 turns the check off).
+// tolerance of 0 turns the check off). It guesses the cursor's kind from its form, as for
+// a Source that does not say it (adapters.CursorUnknown).
 func CursorInFuture(c string, now time.Time, tolerance time.Duration) (time.Time, bool) {
-	t, ok := CursorTime(c)
-	if !ok || tolerance <= 0 {
-		return t, false
-	}
-	return t, t.After(now.Add(tolerance))
+	return adapters.CursorInFuture(c, adapters.CursorUnknown, now, tolerance)
 }
 
 // CursorInfo is the CAD poll cursor as the admin API and the CLI show it.
@@ -78,12 +46,23 @@ type CursorInfo struct {
 	Time      time.Time `json:"time,omitzero"`      // the cursor read as a time, if it is one
 	InFuture  bool      `json:"in_future"`          // later than now + tolerance
 	Tolerance string    `json:"tolerance"`          // cad.cursor_tolerance
+	Kind      string    `json:"kind,omitempty"`     // as the CAD source last said: time | sequence ("" = guessed from its form)
 	Previous  string    `json:"previous,omitempty"` // set/reset: the value it replaced
 }
 
-func cursorInfo(c string, set bool, now time.Time, tol time.Duration) CursorInfo {
-	t, future := CursorInFuture(c, now, tol)
-	return CursorInfo{Cursor: c, Set: set, Time: t, InFuture: future, Tolerance: tol.String()}
+func cursorInfo(c string, set bool, now time.Time, tol time.Duration, kind adapters.CursorKind) CursorInfo {
+	t, future := adapters.CursorInFuture(c, kind, now, tol)
+	return CursorInfo{Cursor: c, Set: set, Time: t, InFuture: future, Tolerance: tol.String(), Kind: string(kind)}
+}
+
+// storedKind is the cursor kind the CAD source last gave (pollOnce keeps it), so a sequence
+// cursor is not judged as a time here either.
+func storedKind(st *outbox.Store) (adapters.CursorKind, error) {
+	k, _, err := st.Get(bucketCursor, cadCursorKindKey)
+	if err != nil {
+		return "", fmt.Errorf("read CAD cursor kind: %w", err)
+	}
+	return adapters.CursorKind(k), nil
 }
 
 // ReadCursor returns the stored CAD poll cursor.
@@ -92,7 +71,11 @@ func ReadCursor(st *outbox.Store, tolerance time.Duration) (CursorInfo, error) {
 	if err != nil {
 		return CursorInfo{}, fmt.Errorf("read CAD cursor: %w", err)
 	}
-	return cursorInfo(c, ok, time.Now(), tolerance), nil
+	kind, err := storedKind(st)
+	if err != nil {
+		return CursorInfo{}, err
+	}
+	return cursorInfo(c, ok, time.Now(), tolerance, kind), nil
 }
 
 // SetCursor stores value as the CAD poll cursor. A value that is empty, too long, has
@@ -108,8 +91,12 @@ func SetCursor(st *outbox.Store, value string, force bool, tolerance time.Durati
 	if strings.ContainsFunc(value, unicode.IsControl) {
 		return CursorInfo{}, inputErrorf("cursor %q has control characters", value)
 	}
+	kind, err := storedKind(st)
+	if err != nil {
+		return CursorInfo{}, err
+	}
 	now := time.Now()
-	if t, future := CursorInFuture(value, now, tolerance); future && !force {
+	if t, future := adapters.CursorInFuture(value, kind, now, tolerance); future && !force {
 		return CursorInfo{}, inputErrorf("cursor %q is %s, later than now + cad.cursor_tolerance (%s): not set (force it if you mean it)",
 			value, t.UTC().Format(time.RFC3339), tolerance)
 	}
@@ -120,7 +107,7 @@ func SetCursor(st *outbox.Store, value string, force bool, tolerance time.Durati
 	if err := st.Put(bucketCursor, cadCursorKey, value); err != nil {
 		return CursorInfo{}, fmt.Errorf("save CAD cursor: %w", err)
 	}
-	info := cursorInfo(value, true, now, tolerance)
+	info := cursorInfo(value, true, now, tolerance, kind)
 	info.Previous = prev
 	return info, nil
 }
@@ -135,7 +122,11 @@ func ResetCursor(st *outbox.Store, tolerance time.Duration) (CursorInfo, error) 
 	if err := st.Delete(bucketCursor, cadCursorKey); err != nil {
 		return CursorInfo{}, fmt.Errorf("delete CAD cursor: %w", err)
 	}
-	info := cursorInfo("", false, time.Now(), tolerance)
+	kind, err := storedKind(st)
+	if err != nil {
+		return CursorInfo{}, err
+	}
+	info := cursorInfo("", false, time.Now(), tolerance, kind)
 	info.Previous = prev
 	return info, nil
 }

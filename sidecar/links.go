@@ -1,7 +1,6 @@
 package sidecar
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -18,6 +17,9 @@ const (
 	bucketHash   = "hash"   // incidentId → content hash of the last queued LinkIncidentRequest
 	bucketMeta   = "meta"   // "webhook_id", "webhook_registration"
 	cadCursorKey = "cad"
+	// cadCursorKindKey → the CAD cursor's kind as the source last said it (time |
+	// sequence), for cursor show/set while the source is not polled.
+	cadCursorKindKey = "cad.kind"
 )
 
 // pollCAD runs one poll of the CAD source: map each record, queue a link for each new or
@@ -50,11 +52,24 @@ func (s *Sidecar) pollOnce(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read CAD cursor: %w", err)
 	}
-	now, tol := time.Now(), s.cfg.CAD.CursorTolerance
-	_, storedFuture := CursorInFuture(cursor, now, tol) // e.g. written by an older version
 	batch, err := s.source.Poll(ctx, cursor)
 	if err != nil {
 		return fmt.Errorf("poll CAD: %w", err)
+	}
+	// Cursors are judged as the Source says they are: a sequence never, a time against
+	// the Source's clock when it gives one (else ours, taken after the poll so it is never
+	// earlier than the Source's), a cursor of unknown kind by its form.
+	now, tol := time.Now(), s.cfg.CAD.CursorTolerance
+	ref := now
+	if !batch.Clock.IsZero() {
+		ref = batch.Clock
+	}
+	inFuture := func(c string) bool {
+		_, f := adapters.CursorInFuture(c, batch.CursorKind, ref, tol)
+		return f
+	}
+	if err := s.keepCursorKind(batch.CursorKind); err != nil {
+		return err
 	}
 	if err := s.warmHashes(batch.Records); err != nil {
 		return err
@@ -79,24 +94,53 @@ func (s *Sidecar) pollOnce(ctx context.Context) error {
 			}
 		}
 	}
-	// One report per poll: a record's cursor refused, else a stored one in the future.
-	switch _, rejected := CursorInFuture(batch.Cursor, now, tol); {
-	case batch.Cursor == "" || batch.Cursor == cursor:
-		if storedFuture {
-			s.cursorInFuture(cursor, "", true, now)
-			return nil
-		}
-	case rejected:
+	// One report per poll: a value the Source skipped, else a record's cursor refused
+	// (the last guard, for Sources that do not skip), else a stored one in the future (e.g.
+	// written by an older version, or forced by an operator).
+	switch {
+	case batch.Cursor != "" && batch.Cursor != cursor && inFuture(batch.Cursor):
 		// The records were processed; the cursor stays where it was.
-		s.cursorInFuture(batch.Cursor, s.cursorIncident(batch), false, now)
+		s.cursorInFuture(batch.Cursor, s.recordIncident(batch, batch.CursorFrom), false, now)
 		return nil
-	default:
+	case batch.Cursor != "" && batch.Cursor != cursor:
 		if err := s.store.Put(bucketCursor, cadCursorKey, batch.Cursor); err != nil {
 			return fmt.Errorf("save CAD cursor: %w", err)
 		}
+		cursor = batch.Cursor
+	}
+	switch {
+	case batch.FutureCursor != "":
+		// The Source advanced over the sane records; the skipped value is reported.
+		s.cursorInFuture(batch.FutureCursor, s.recordIncident(batch, batch.FutureFrom), false, now)
+		return nil
+	case inFuture(cursor):
+		s.cursorInFuture(cursor, "", true, now)
+		return nil
 	}
 	if s.cursor.clear() {
-		s.log.Info("CAD cursor sane again", "cursor", cmp.Or(batch.Cursor, cursor))
+		s.log.Info("CAD cursor sane again", "cursor", cursor)
+	}
+	return nil
+}
+
+// keepCursorKind stores the kind the source gives its cursor when it changed (a read per
+// poll, a write once); an unknown kind deletes it.
+func (s *Sidecar) keepCursorKind(kind adapters.CursorKind) error {
+	old, _, err := s.store.Get(bucketCursor, cadCursorKindKey)
+	if err != nil {
+		return fmt.Errorf("read CAD cursor kind: %w", err)
+	}
+	if old == string(kind) {
+		return nil
+	}
+	if kind == adapters.CursorUnknown {
+		if err := s.store.Delete(bucketCursor, cadCursorKindKey); err != nil {
+			return fmt.Errorf("delete CAD cursor kind: %w", err)
+		}
+		return nil
+	}
+	if err := s.store.Put(bucketCursor, cadCursorKindKey, string(kind)); err != nil {
+		return fmt.Errorf("save CAD cursor kind: %w", err)
 	}
 	return nil
 }
@@ -123,13 +167,13 @@ func (s *Sidecar) cursorInFuture(value, incident string, stored bool, now time.T
 	log("CAD cursor in the future not adopted", args...)
 }
 
-// cursorIncident is the incident id of the record that carried the batch's cursor ("" if
-// not known).
-func (s *Sidecar) cursorIncident(b adapters.Batch) string {
-	if b.CursorFrom < 1 || b.CursorFrom > len(b.Records) {
+// recordIncident is the incident id of the batch's record number from (1-based, as
+// Batch.CursorFrom and Batch.FutureFrom; "" if not known).
+func (s *Sidecar) recordIncident(b adapters.Batch, from int) string {
+	if from < 1 || from > len(b.Records) {
 		return ""
 	}
-	id, _ := s.mapper.IncidentID(b.Records[b.CursorFrom-1])
+	id, _ := s.mapper.IncidentID(b.Records[from-1])
 	return id
 }
 

@@ -71,7 +71,7 @@ func New(cfg *config.Config, o Options) (*Sidecar, error) {
 	if !ok {
 		return nil, fmt.Errorf("cad.adapter %q is not registered", cfg.CAD.Adapter)
 	}
-	source, sink, err := f.New(cfg.CAD.Settings, adapters.Deps{Logger: log.With("component", "cad"), LogContent: cfg.Log.Content})
+	source, sink, err := f.New(cfg.CAD.Settings, adapters.Deps{Logger: log.With("component", "cad"), LogContent: cfg.Log.Content, CursorTolerance: cfg.CAD.CursorTolerance})
 	if err != nil {
 		return nil, fmt.Errorf("cad adapter %s: %w", cfg.CAD.Adapter, err)
 	}

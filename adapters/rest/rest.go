@@ -176,7 +176,7 @@ func New(c *Config, deps adapters.Deps) (*Source, *Sink, error) {
 		return nil, nil, terrs[0]
 	}
 	cl := newClient(c, log, deps.LogContent)
-	src := &Source{cl: cl, path: t.pollPath, items: c.Poll.Items, format: record.Format(c.Poll.Format), cursorField: c.Poll.CursorField, schedule: c.Poll.Schedule, log: log}
+	src := &Source{cl: cl, path: t.pollPath, items: c.Poll.Items, format: record.Format(c.Poll.Format), cursorField: c.Poll.CursorField, schedule: c.Poll.Schedule, tolerance: deps.CursorTolerance, log: log}
 	sink := &Sink{cl: cl, method: strings.ToUpper(c.WriteNote.Method), path: t.notePath, body: t.noteBody, contentType: c.WriteNote.ContentType, log: log,
 		defaultPath: c.WriteNote.Path == DefaultNotePath, defaultBody: c.WriteNote.Body == DefaultNoteBody}
 	return src, sink, nil

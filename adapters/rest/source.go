@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"text/template"
+	"time"
 
 	"github.com/cad-sidecar/cad-sidecar/adapters"
 	"github.com/cad-sidecar/cad-sidecar/mapping"
@@ -30,6 +31,7 @@ type Source struct {
 	format      record.Format
 	cursorField string
 	schedule    string
+	tolerance   time.Duration // Deps.CursorTolerance; 0 = no check
 	log         *slog.Logger
 }
 
@@ -37,7 +39,10 @@ type Source struct {
 func (s *Source) Schedule() string { return s.schedule }
 
 // Poll fetches the records changed since cursor. The next cursor is the maximum of
-// poll.cursor_field over the records and the incoming cursor. Errors are classified like
+// poll.cursor_field over the records and the incoming cursor, leaving out values that read
+// as times later than now + Deps.CursorTolerance (adapters.ParseCursorTime: a wrong clock
+// in the CAD): the largest of those is reported in Batch.FutureCursor, so the cursor still
+// advances over the sane records. CursorKind stays unknown: the host guesses too. Errors are classified like
 // the Sink's (outbox.IsPermanent / outbox.RetryDelay).
 func (s *Source) Poll(ctx context.Context, cursor string) (adapters.Batch, error) {
 	path, err := render(s.path, pollData{Cursor: queryEscaped(url.QueryEscape(cursor)), RawCursor: cursor})
@@ -55,20 +60,32 @@ func (s *Source) Poll(ctx context.Context, cursor string) (adapters.Batch, error
 	if err != nil {
 		return adapters.Batch{}, fmt.Errorf("rest: GET %s: %w", withoutQuery(path), err)
 	}
-	next, from := cursor, 0
+	b := adapters.Batch{Records: records, Cursor: cursor}
 	if s.cursorField != "" {
+		now := time.Now()
+		var fut time.Time
 		for i, r := range records {
 			v, ok := mapping.Lookup(r, s.cursorField)
 			if !ok || v == nil {
 				continue
 			}
-			if c := cursorString(v); c != "" && (next == "" || compareCursor(c, next) > 0) {
-				next, from = c, i+1
+			c := cursorString(v)
+			if c == "" {
+				continue
+			}
+			if t, future := adapters.CursorInFuture(c, adapters.CursorUnknown, now, s.tolerance); future {
+				if b.FutureCursor == "" || t.After(fut) {
+					b.FutureCursor, b.FutureFrom, fut = c, i+1, t
+				}
+				continue
+			}
+			if b.Cursor == "" || compareCursor(c, b.Cursor) > 0 {
+				b.Cursor, b.CursorFrom = c, i+1
 			}
 		}
 	}
-	s.log.Debug("cad poll", "path", path, "records", len(records), "cursor", next)
-	return adapters.Batch{Records: records, Cursor: next, CursorFrom: from}, nil
+	s.log.Debug("cad poll", "path", path, "records", len(records), "cursor", b.Cursor, "future_cursor", b.FutureCursor)
+	return b, nil
 }
 
 var accept = map[record.Format]string{

@@ -236,3 +236,62 @@ func TestPollXMLAndCSV(t *testing.T) {
 		})
 	}
 }
+
+// TestPollFutureCursorSkipped: a record whose cursor_field reads as a time later than now +
+// Deps.CursorTolerance (a record stamped 2099, in RFC 3339 or Unix seconds) is still a
+// record, but the cursor advances over the others only; the largest skipped value and its
+// record are reported. Small numbers (a change sequence) are not times and never skipped;
+// a tolerance of 0 turns the check off.
+func TestPollFutureCursorSkipped(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Query().Get("kind") {
+		case "unix":
+			w.Write([]byte(`{"data":[{"id":"a","updated":1764590000},{"id":"fut","updated":4070908800},{"id":"b","updated":1764590100}]}`))
+		case "seq":
+			w.Write([]byte(`{"data":[{"id":"a","updated":41},{"id":"b","updated":42}]}`))
+		default:
+			w.Write([]byte(`{"data":[{"id":"a","updated":"2026-11-25T10:00:00Z"},{"id":"fut","updated":"2099-01-01T00:00:00Z"},` +
+				`{"id":"fut2","updated":"2098-01-01T00:00:00Z"},{"id":"b","updated":"2026-11-25T11:00:00Z"}]}`))
+		}
+	}))
+	defer srv.Close()
+	build := func(tol time.Duration, query string) *Source {
+		c := NewConfig()
+		c.BaseURL = srv.URL
+		c.Poll.Path = "/incidents?" + query + "&since={{.Cursor}}"
+		c.Poll.Items = "data"
+		c.Poll.CursorField = "updated"
+		src, _, err := New(c, adapters.Deps{CursorTolerance: tol})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return src
+	}
+	for _, tc := range []struct {
+		name, query string
+		tol         time.Duration
+		cursor      string
+		from        int
+		future      string
+		futureFrom  int
+	}{
+		{"rfc3339", "kind=rfc", 5 * time.Minute, "2026-11-25T11:00:00Z", 4, "2099-01-01T00:00:00Z", 2},
+		{"unix seconds", "kind=unix", 5 * time.Minute, "1764590100", 3, "4070908800", 2},
+		{"sequence", "kind=seq", 5 * time.Minute, "42", 2, "", 0},
+		{"tolerance 0", "kind=rfc", 0, "2099-01-01T00:00:00Z", 2, "", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := build(tc.tol, tc.query).Poll(context.Background(), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(b.Records) < 2 || b.Cursor != tc.cursor || b.CursorFrom != tc.from || b.FutureCursor != tc.future || b.FutureFrom != tc.futureFrom {
+				t.Fatalf("%d records, cursor %q from %d, future %q from %d; want cursor %q from %d, future %q from %d",
+					len(b.Records), b.Cursor, b.CursorFrom, b.FutureCursor, b.FutureFrom, tc.cursor, tc.from, tc.future, tc.futureFrom)
+			}
+			if b.CursorKind != adapters.CursorUnknown {
+				t.Fatalf("CursorKind = %q, want unknown (the host keeps guessing a REST cursor)", b.CursorKind)
+			}
+		})
+	}
+}

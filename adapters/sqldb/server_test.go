@@ -425,24 +425,6 @@ func TestServerGoneAndBack(t *testing.T) {
 	}
 }
 
-// TestPollFutureCursor: a row stamped far in the future (a wrong clock) is still a record,
-// but its time does not become the cursor.
-func TestPollFutureCursor(t *testing.T) {
-	forEachServer(t, func(t *testing.T, srv *dbtest.Server, db string) {
-		future := time.Now().UTC().Add(72 * time.Hour).Format("2006-01-02 15:04:05")
-		srv.Exec(t, db, "CREATE TABLE incidents (id VARCHAR(20) PRIMARY KEY, updated "+ts(srv.Kind)+" NOT NULL)",
-			"INSERT INTO incidents VALUES ('A', '2026-03-01 10:00:00'), ('WRONG-CLOCK', '"+future+"')")
-		c := base(srv, db)
-		c.Poll.Query = "SELECT * FROM incidents WHERE updated > :cursor ORDER BY updated"
-		c.Poll.CursorColumn = "updated"
-		a := newAdapter(t, c)
-		b := poll(t, a, "")
-		if ids(b.Records, "id") != "A,WRONG-CLOCK" || b.Cursor != "2026-03-01T10:00:00Z" {
-			t.Fatalf("poll = %s cursor %q, want both records and the cursor at A", ids(b.Records, "id"), b.Cursor)
-		}
-	})
-}
-
 // TestPollTimestampAsText: MySQL without parseTime returns DATETIME columns as text; the
 // cursor is still a time (stored as RFC 3339, bound as a time).
 func TestPollTimestampAsText(t *testing.T) {

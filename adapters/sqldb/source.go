@@ -42,15 +42,62 @@ type poller struct {
 	log     *slog.Logger
 	now     func() time.Time
 
+	// tolerance is cad.cursor_tolerance (Deps.CursorTolerance); 0 = no check.
+	tolerance time.Duration
+
 	mu   sync.Mutex
 	kind string // the cursor's type, once known
+}
+
+// batchKind is the host's name for a cursor type.
+func batchKind(kind string) adapters.CursorKind {
+	switch kind {
+	case CursorTimestamp:
+		return adapters.CursorTime
+	case CursorInteger, CursorText:
+		return adapters.CursorSequence
+	}
+	return adapters.CursorUnknown
+}
+
+// limit is the latest timestamp cursor value adopted (zero: no limit) and, when it was
+// needed, the database's clock it was taken from (Batch.Clock). A zone-less column holds
+// the CAD's local wall clock, read as UTC: in a zone ahead of UTC its recent values (and
+// the stored cursor cur) are later than the sidecar's now + tolerance without being in the
+// future. Only then is the database's clock read (one small query), and the values are
+// judged against it.
+func (p *poller) limit(ctx context.Context, kind string, zoneless bool, cur cursorValue, vals []cursorValue, ok []bool) (limit, clock time.Time, err error) {
+	if p.tolerance <= 0 || kind != CursorTimestamp {
+		return time.Time{}, time.Time{}, nil
+	}
+	limit = p.now().Add(p.tolerance)
+	if !zoneless {
+		return limit, time.Time{}, nil
+	}
+	beyond := cur.kind == CursorTimestamp && cur.t.After(limit)
+	for i, c := range vals {
+		if beyond {
+			break
+		}
+		beyond = ok[i] && c.kind == CursorTimestamp && c.t.After(limit)
+	}
+	if !beyond {
+		return limit, time.Time{}, nil
+	}
+	if clock, err = p.dbNow(ctx); err != nil {
+		return time.Time{}, time.Time{}, err
+	}
+	return clock.Add(p.tolerance), clock, nil
 }
 
 // poll runs poll.query with :cursor bound to cursor, typed (a timestamp moved back by
 // poll.overlap; an integer), or to poll.start when cursor is "". Each row is a record
 // (record.FromSQL); with poll.group_by the rows sharing that column are one record. The
 // next cursor is the largest poll.cursor_column value, never less than the incoming one,
-// and never a timestamp later than now + poll.max_future.
+// and never a timestamp later than now + Deps.CursorTolerance: such values are skipped and
+// the largest is reported in Batch.FutureCursor (the host counts it and shows it in
+// readiness), so the cursor still advances over the sane rows. The batch says the
+// cursor's kind: a time, or a sequence (integer, rowversion, text) the host never judges.
 func (p *poller) poll(ctx context.Context, cursor string) (adapters.Batch, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
@@ -88,7 +135,8 @@ func (p *poller) poll(ctx context.Context, cursor string) (adapters.Batch, error
 			return adapters.Batch{}, err
 		}
 		if done {
-			b := adapters.Batch{Cursor: cur.String()}
+			// cur is now on the cursor's own clock (the database's for a zone-less column).
+			b := adapters.Batch{Cursor: cur.String(), CursorKind: adapters.CursorTime, Clock: cur.t}
 			p.log.Info("poll.start now: polling from the database's current time", "cursor", b.Cursor)
 			return b, nil
 		}
@@ -105,35 +153,57 @@ func (p *poller) poll(ctx context.Context, cursor string) (adapters.Batch, error
 		cur = beginning(kind)
 	}
 
-	next, future := cur, 0
-	limit := p.now().Add(p.cfg.MaxFuture)
-	for _, v := range res.cursorVals {
-		c, ok := parseCursor(v, kind)
-		if !ok {
+	// The next cursor: the largest value, skipping times later than now + tolerance.
+	vals := make([]cursorValue, len(res.cursorVals))
+	ok := make([]bool, len(res.cursorVals))
+	for i, v := range res.cursorVals {
+		vals[i], ok[i] = parseCursor(v, kind)
+	}
+	limit, clock, err := p.limit(ctx, kind, res.zoneless, cur, vals, ok)
+	if err != nil {
+		return adapters.Batch{}, err
+	}
+	next, nextRow := cur, -1
+	var fut cursorValue
+	futRow, skipped := -1, 0
+	for i, c := range vals {
+		if !ok[i] {
 			continue
 		}
-		if c.kind == CursorTimestamp && c.t.After(limit) {
-			future++
+		if !limit.IsZero() && c.kind == CursorTimestamp && c.t.After(limit) {
+			skipped++
+			if futRow < 0 || c.after(fut) {
+				fut, futRow = c, i
+			}
 			continue
 		}
 		if c.after(next) {
-			next = c
+			next, nextRow = c, i
 		}
 	}
-	if future > 0 {
-		p.log.Warn("cursor values in the future ignored (a wrong clock in the CAD, or local times read as UTC?)",
-			"column", p.cfg.CursorColumn, "rows", future, "max_future", p.cfg.MaxFuture)
+	if skipped > 0 {
+		p.log.Debug("cursor values in the future skipped (a wrong clock in the CAD?)",
+			"column", p.cfg.CursorColumn, "rows", skipped, "largest", fut.String(), "tolerance", p.tolerance)
 	}
 	recs := res.rows
+	rec := func(row int) int { return row + 1 } // the record (1-based) of a row, 0 = none
 	if adoptOnly {
 		p.log.Info("poll.start now: the first poll adopts the current cursor and links nothing", "cursor", next.String(), "rows", len(recs))
-		recs = nil
+		recs, rec = nil, func(int) int { return 0 }
 	} else if p.cfg.GroupBy != "" {
-		recs = group(recs, res.groupCol)
+		var of []int
+		recs, of = group(recs, res.groupCol)
+		rec = func(row int) int { return of[row] + 1 }
 	}
-	b := adapters.Batch{Records: recs}
+	b := adapters.Batch{Records: recs, Clock: clock}
 	if kind != CursorAuto && p.cfg.CursorColumn != "" {
-		b.Cursor = next.String()
+		b.Cursor, b.CursorKind = next.String(), batchKind(kind)
+		if nextRow >= 0 {
+			b.CursorFrom = rec(nextRow)
+		}
+		if futRow >= 0 {
+			b.FutureCursor, b.FutureFrom = fut.String(), rec(futRow)
+		}
 	}
 	p.log.Debug("cad poll", "rows", len(res.rows), "records", len(recs), "cursor", b.Cursor)
 	return b, nil
@@ -319,11 +389,12 @@ func findColumn(cols []string, name string) int {
 
 // group merges the rows sharing col into one record: the first row's columns, plus "rows",
 // the list of all its rows, in the query's order. Records keep the order of each group's
-// first row. A row whose col is NULL is a group of its own.
-func group(rows []adapters.Record, col string) []adapters.Record {
-	var out []adapters.Record
+// first row. A row whose col is NULL is a group of its own. of[i] is the index of row i's
+// record.
+func group(rows []adapters.Record, col string) (out []adapters.Record, of []int) {
 	at := map[string]int{}
-	for _, r := range rows {
+	of = make([]int, len(rows))
+	for ri, r := range rows {
 		v := r[col]
 		key := ""
 		if v != nil {
@@ -331,6 +402,7 @@ func group(rows []adapters.Record, col string) []adapters.Record {
 		}
 		if i, ok := at[key]; ok && v != nil {
 			out[i]["rows"] = append(out[i]["rows"].([]any), map[string]any(r))
+			of[ri] = i
 			continue
 		}
 		first := make(adapters.Record, len(r)+1)
@@ -339,7 +411,8 @@ func group(rows []adapters.Record, col string) []adapters.Record {
 		}
 		first["rows"] = []any{map[string]any(r)}
 		at[key] = len(out)
+		of[ri] = len(out)
 		out = append(out, first)
 	}
-	return out
+	return out, of
 }

@@ -64,7 +64,6 @@ const (
 	DefaultMaxOpenConns = 4
 	DefaultQueryTimeout = 10 * time.Second
 	DefaultSchedule     = "@every 2s"
-	DefaultMaxFuture    = 24 * time.Hour
 )
 
 // NoteParams are the named parameters write_note.statement can use.
@@ -103,8 +102,6 @@ type PollConfig struct {
 	Start string `koanf:"start"`
 	// GroupBy: rows sharing this column become one record (first row's columns + "rows").
 	GroupBy string `koanf:"group_by"`
-	// MaxFuture: a timestamp cursor value later than now + MaxFuture is not adopted.
-	MaxFuture time.Duration `koanf:"max_future"`
 }
 
 // WriteNoteConfig is cad.sql.write_note.
@@ -118,7 +115,7 @@ func NewConfig() *Config {
 	return &Config{
 		MaxOpenConns: DefaultMaxOpenConns,
 		QueryTimeout: DefaultQueryTimeout,
-		Poll:         PollConfig{Schedule: DefaultSchedule, Start: StartBeginning, MaxFuture: DefaultMaxFuture},
+		Poll:         PollConfig{Schedule: DefaultSchedule, Start: StartBeginning},
 	}
 }
 
@@ -213,7 +210,7 @@ func New(c *Config, deps adapters.Deps) (*Adapter, error) {
 	a := &Adapter{DB: db}
 	a.Source = &Source{poller: &poller{
 		db: db, driver: cc.Driver, query: query, cfg: cc.Poll, timeout: cc.QueryTimeout, red: red, log: log,
-		now: time.Now,
+		now: time.Now, tolerance: deps.CursorTolerance,
 	}}
 	if cc.WriteNote.Statement != "" {
 		stmt, _ := Rewrite(cc.Driver, cc.WriteNote.Statement)

@@ -67,9 +67,6 @@ func Validate(c *Config) []adapters.Problem {
 	if p.Overlap < 0 {
 		add("poll.overlap", "must be >= 0, got %s", p.Overlap)
 	}
-	if p.MaxFuture <= 0 {
-		add("poll.max_future", "must be > 0, got %s", p.MaxFuture)
-	}
 	switch p.Start {
 	case StartBeginning, StartNow:
 	default:
