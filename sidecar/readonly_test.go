@@ -37,7 +37,9 @@ func init() {
 // emptySource polls successfully and finds nothing.
 type emptySource struct{}
 
-func (emptySource) Poll(context.Context, string) (adapters.Batch, error) { return adapters.Batch{}, nil }
+func (emptySource) Poll(context.Context, string) (adapters.Batch, error) {
+	return adapters.Batch{}, nil
+}
 
 // readOnly makes the env's sidecar a read-only integration; then runs more edits.
 func readOnly(more func(*config.Config)) func(*config.Config) {
@@ -161,7 +163,7 @@ func TestReadOnlyFileRotation(t *testing.T) {
 		}
 	}
 	waitFor(t, 60*time.Second, "all notes delivered", func() bool {
-		return e.metric(t, "cad_sidecar_notes_delivered_total") == total
+		return e.metric(t, "cad_sidecar_notes_delivered_total") == total && e.stats(t).Pending[outbox.TopicNote] == 0
 	})
 	base := filepath.Join(e.cfg.DataDir, "notes.jsonl")
 	if _, err := os.Stat(base + ".3"); !os.IsNotExist(err) {
@@ -238,7 +240,7 @@ func TestReadOnlyFileUnwritableRetried(t *testing.T) {
 			}
 			tt.restore(t, file)
 			waitFor(t, 30*time.Second, "the note delivered once the file is writable", func() bool {
-				return e.metric(t, "cad_sidecar_notes_delivered_total") == 1
+				return e.metric(t, "cad_sidecar_notes_delivered_total") == 1 && e.stats(t).Pending[outbox.TopicNote] == 0
 			})
 			if lines := readNotesFile(t, file); len(lines) != 1 || lines[0].IncidentID != "INC-RO-2" {
 				t.Fatalf("file holds %+v, want the one note", lines)

@@ -75,6 +75,7 @@ func New(cfg *config.Config, o Options) (*Sidecar, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cad adapter %s: %w", cfg.CAD.Adapter, err)
 	}
+	sink = fallbackSink(cfg, log, sink) // no sink: a read-only integration (readonly.go)
 	client, err := assist.NewClient(assist.ClientOptions{
 		BaseURL: cfg.Assist.BaseURL, Token: cfg.Assist.Token, Timeout: cfg.Assist.Timeout,
 		Logger: log.With("component", "assist"), LogContent: cfg.Log.Content,
@@ -238,7 +239,7 @@ func (s *Sidecar) Run(ctx context.Context) error {
 		mux.Handle(s.cfg.Assist.Webhook.Path, s.receiver)
 		servers = append(servers, s.serve(goOwned, "public listener", s.publicLn, mux, int(s.cfg.Server.MaxHeaderBytes)))
 	}
-	s.log.Info("sidecar started", "adapter", s.cfg.CAD.Adapter, "notes", s.cfg.Assist.Notes,
+	s.log.Info("sidecar started", "adapter", s.cfg.CAD.Adapter, "sink", s.sinkName(), "notes", s.cfg.Assist.Notes,
 		"public", s.PublicAddr(), "admin", s.AdminAddr(), "data", StorePath(s.cfg))
 
 	<-ctx.Done()
