@@ -83,7 +83,8 @@ func (s *Sidecar) sinkName() string {
 // JSON line (noteLine) and fsynced before WriteNote returns nil, so a note removed from
 // the outbox is on disk. Before a line would take the file past maxSize the file is
 // rotated: path → path.1 → … → path.maxFiles (the oldest is removed). A line is never
-// split across two files; a line longer than maxSize gets a file of its own.
+// split across two files; a line longer than maxSize gets a file of its own. A rotation
+// that fails is logged and the line appended anyway: rotation never holds notes up.
 //
 // The file holds the rendered note text, which is caller data: it is created 0600 (an
 // existing file keeps its mode). Delivery is at least once: after a crash between the
@@ -156,7 +157,10 @@ func (f *noteFile) append(line []byte) error {
 			return fmt.Errorf("close %s before rotating: %w", f.path, err)
 		}
 		if err := f.rotate(); err != nil {
-			return err
+			// A failed rotation does not hold notes up: the file grows past max_size and
+			// the next note tries again (on Windows a reader that holds the file open
+			// without delete sharing makes the rename fail).
+			f.log.Warn("rotating the read-only notes file failed; appending to it past max_size", "file", f.path, "err", err)
 		}
 		if fh, size, err = f.open(); err != nil {
 			return err

@@ -127,6 +127,36 @@ func TestNoteFile(t *testing.T) {
 	}
 }
 
+// A rotation that fails (here: a folder that cannot be removed where the oldest rotated
+// file goes) holds no note up: the line is appended past max_size, and rotation works
+// again once the obstacle is gone.
+func TestNoteFileRotationFails(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "notes.jsonl")
+	if err := os.MkdirAll(filepath.Join(path+".1", "busy"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	f := newNoteFile(path, 1, 1, slog.New(slog.DiscardHandler)) // every line rotates
+	for _, text := range []string{"aa", "bb"} {
+		if err := f.WriteNote(context.Background(), adapters.Note{IncidentID: "INC-1", Text: text}); err != nil {
+			t.Fatalf("write %q with rotation failing: %v", text, err)
+		}
+	}
+	if b, err := os.ReadFile(path); err != nil || strings.Count(string(b), "\n") != 2 {
+		t.Fatalf("file %q (%v), want both lines", b, err)
+	}
+	if err := os.RemoveAll(path + ".1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.WriteNote(context.Background(), adapters.Note{IncidentID: "INC-1", Text: "cc"}); err != nil {
+		t.Fatal(err)
+	}
+	old, err := os.ReadFile(path + ".1")
+	if err != nil || strings.Count(string(old), "\n") != 2 {
+		t.Fatalf("rotated file %q (%v), want the two earlier lines", old, err)
+	}
+}
+
 // Every field of the note is in its line, the text as rendered ("<" and "&" unescaped, a
 // newline escaped so the line stays one line).
 func TestNoteFileLine(t *testing.T) {
