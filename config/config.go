@@ -88,7 +88,21 @@ type CADConfig struct {
 	// CursorTolerance: a poll cursor that reads as a time later than now plus this is not
 	// adopted (a CAD record with a wrong clock must not stop all new links); 0 = no check.
 	CursorTolerance time.Duration `koanf:"cursor_tolerance"`
-	Settings        any           `koanf:"-"`
+	// ReadOnly is where notes go when the adapter writes none (a read-only integration).
+	ReadOnly ReadOnlyConfig `koanf:"readonly"`
+	Settings any            `koanf:"-"`
+}
+
+// ReadOnlyConfig is `cad.readonly`: the file that receives the rendered notes of a
+// read-only integration (an adapter with no sink, e.g. cad.sql without write_note). It
+// holds note text, which is caller data: it is created 0600.
+type ReadOnlyConfig struct {
+	// File is the notes file, JSON lines; relative to data_dir.
+	File string `koanf:"file"`
+	// MaxSize rotates the file before a line would take it past this size.
+	MaxSize ByteSize `koanf:"max_size"`
+	// MaxFiles is how many rotated files (file.1 … file.N) are kept.
+	MaxFiles int `koanf:"max_files"`
 }
 
 // OutboxConfig is the `outbox:` section.
@@ -129,7 +143,8 @@ func Default() Config {
 			Webhook: WebhookConfig{Register: true, Events: "*", Path: "/webhookhandler/cad", MaxBody: MiB},
 			Pull:    PullConfig{Schedule: "@every 5s", Grace: 10 * time.Minute, MaxAge: 6 * time.Hour},
 		},
-		CAD: CADConfig{Adapter: "rest", CursorTolerance: 5 * time.Minute},
+		CAD: CADConfig{Adapter: "rest", CursorTolerance: 5 * time.Minute,
+			ReadOnly: ReadOnlyConfig{File: "notes.jsonl", MaxSize: 64 * MiB, MaxFiles: 5}},
 		Outbox: OutboxConfig{
 			Retry:          RetryConfig{Initial: time.Second, Max: 5 * time.Minute},
 			MaxAge:         72 * time.Hour,

@@ -83,6 +83,15 @@ func (c *Config) validate() []Problem {
 	if c.CAD.CursorTolerance < 0 {
 		bad("cad.cursor_tolerance", "must not be negative (0 turns the check off), got %s", c.CAD.CursorTolerance)
 	}
+	if c.CAD.ReadOnly.File == "" {
+		bad("cad.readonly.file", "must not be empty (the notes file of a read-only integration, relative to data_dir)")
+	}
+	if c.CAD.ReadOnly.MaxSize < KiB {
+		bad("cad.readonly.max_size", "must be at least 1KiB, got %s", c.CAD.ReadOnly.MaxSize)
+	}
+	if n := c.CAD.ReadOnly.MaxFiles; n < 1 || n > 1000 {
+		bad("cad.readonly.max_files", "must be between 1 and 1000, got %d", n)
+	}
 
 	o := c.Outbox
 	if o.Retry.Initial <= 0 {

@@ -3,6 +3,7 @@ package examples_test
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
@@ -100,12 +101,12 @@ func TestSQLCentralSquareEndToEnd(t *testing.T) {
 	waitUntil(t, "the late incident 483 was not linked", func() bool { return as.Links()["EMS-2026-000483"] != "" })
 }
 
-// TestSQLReadOnly: without write_note the integration still links incidents and the
-// sidecar keeps running (notes have nowhere to go yet: see the report in the README's
-// "Connecting to your CAD's reporting database").
+// TestSQLReadOnly: without write_note the integration still links incidents, and each
+// note goes to the read-only notes file (data_dir/notes.jsonl) once: delivered, not
+// dead-lettered, and nothing is written into the CAD's database.
 func TestSQLReadOnly(t *testing.T) {
 	e := startCentralSquare(t, true)
-	deadline := time.Now().Add(60 * time.Second)
+	const notes = 6 // two open incidents, each 2 INFO notes + 1 CALL_COMPLETED
 	stats := func() outbox.Stats {
 		st, err := e.s.Store().Stats()
 		if err != nil {
@@ -113,26 +114,67 @@ func TestSQLReadOnly(t *testing.T) {
 		}
 		return st
 	}
-	// Today the sidecar calls WriteNote on the nil Sink: the outbox recovers the panic and
-	// dead-letters each note ("handler panic: ..."). The read-only fallback (notes to a
-	// file the operator watches) is later work; then this wait changes.
-	for len(e.as.Links()) < 2 || stats().Dead[outbox.TopicNote] < 6 {
-		if time.Now().After(deadline) {
-			t.Fatalf("after 60s: links %v, stats %+v", e.as.Links(), stats())
-		}
-		time.Sleep(50 * time.Millisecond) // polling for a bounded time
+	waitUntil(t, "the notes of both incidents in the read-only notes file", func() bool {
+		st := stats()
+		return len(e.as.Links()) == 2 && e.gauge(t, "cad_sidecar_notes_delivered_total") == notes &&
+			st.Pending[outbox.TopicNote] == 0 && st.Dead[outbox.TopicNote] == 0
+	})
+	if st := stats(); st.Dead[outbox.TopicNote] != 0 {
+		t.Fatalf("dead letters in a read-only integration: %+v", st)
 	}
 	if n := e.assistNotes(t); n != 0 {
 		t.Fatalf("%d notes written by a read-only integration", n)
 	}
-	t.Logf("read-only: outbox %+v", stats())
+	b, err := os.ReadFile(filepath.Join(e.dataDir, "notes.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	perIncident := map[string]int{}
+	keys := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+		var l struct {
+			IncidentID string `json:"incident_id"`
+			Key        string `json:"key"`
+			Text       string `json:"text"`
+		}
+		if err := json.Unmarshal([]byte(line), &l); err != nil {
+			t.Fatalf("notes.jsonl line %q: %v", line, err)
+		}
+		if !strings.HasPrefix(l.Text, "[Assist") || keys[l.Key] {
+			t.Fatalf("line %q: want a rendered note, each key once", line)
+		}
+		keys[l.Key] = true
+		perIncident[l.IncidentID]++
+	}
+	if perIncident["FIRE-2026-000481"] != 3 || perIncident["EMS-2026-000482"] != 3 || len(perIncident) != 2 {
+		t.Fatalf("notes per incident in notes.jsonl: %v", perIncident)
+	}
+}
+
+// gauge is the value of the unlabelled counter or gauge name (0 if absent).
+func (e *csEnv) gauge(t *testing.T, name string) float64 {
+	t.Helper()
+	mfs, err := e.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			if c := mf.GetMetric()[0].GetCounter(); c != nil {
+				return c.GetValue()
+			}
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	return 0
 }
 
 type csEnv struct {
-	s   *sidecar.Sidecar
-	as  *sim.Assist
-	db  *sql.DB
-	reg *prometheus.Registry
+	s       *sidecar.Sidecar
+	as      *sim.Assist
+	db      *sql.DB
+	reg     *prometheus.Registry
+	dataDir string
 }
 
 // counter is the value of the counter name with the label result=result.
@@ -257,7 +299,7 @@ func startCentralSquare(t *testing.T, readOnly bool) *csEnv {
 			t.Logf("sidecar log:\n%s", logs.String())
 		}
 	})
-	return &csEnv{s: s, as: as, db: srv.Open(t, dbName), reg: reg}
+	return &csEnv{s: s, as: as, db: srv.Open(t, dbName), reg: reg, dataDir: cfg.DataDir}
 }
 
 func mustAbs(t *testing.T, p string) string {

@@ -268,7 +268,11 @@ func (s *Sidecar) deliverNote(ctx context.Context, m outbox.Message) error {
 		}
 	}
 	s.metrics.NotesDelivered.Inc()
-	s.log.Info("note written to CAD", "incident_id", q.IncidentID, "type", n.Type, "critical", n.Critical, "parts", len(parts))
+	msg := "note written to CAD"
+	if s.readOnly {
+		msg = "note written to the read-only notes file (not to the CAD)"
+	}
+	s.log.Info(msg, "incident_id", q.IncidentID, "type", n.Type, "critical", n.Critical, "parts", len(parts))
 	return nil
 }
 

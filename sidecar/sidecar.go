@@ -27,15 +27,17 @@ import (
 
 // Sidecar is one running instance. Build it with New, then Run it.
 type Sidecar struct {
-	cfg     *config.Config
-	log     *slog.Logger
-	store   *outbox.Store
-	client  *assist.Client
-	source  adapters.Source
-	sink    adapters.Sink
-	mapper  *mapping.Mapper
-	metrics *Metrics
-	gather  prometheus.Gatherer
+	cfg    *config.Config
+	log    *slog.Logger
+	store  *outbox.Store
+	client *assist.Client
+	source adapters.Source
+	sink   adapters.Sink
+	// readOnly: no CAD sink; notes go to the read-only notes file (readonly.go).
+	readOnly bool
+	mapper   *mapping.Mapper
+	metrics  *Metrics
+	gather   prometheus.Gatherer
 
 	receiver *assist.Receiver
 	hashes   hashCache
@@ -75,6 +77,8 @@ func New(cfg *config.Config, o Options) (*Sidecar, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cad adapter %s: %w", cfg.CAD.Adapter, err)
 	}
+	sink = fallbackSink(cfg, log, sink) // no sink: a read-only integration (readonly.go)
+	_, readOnly := sink.(*noteFile)
 	client, err := assist.NewClient(assist.ClientOptions{
 		BaseURL: cfg.Assist.BaseURL, Token: cfg.Assist.Token, Timeout: cfg.Assist.Timeout,
 		Logger: log.With("component", "assist"), LogContent: cfg.Log.Content,
@@ -97,7 +101,7 @@ func New(cfg *config.Config, o Options) (*Sidecar, error) {
 	}
 	s := &Sidecar{
 		cfg: cfg, log: log, store: store, client: client, source: source, sink: sink,
-		mapper: cfg.Mapper, metrics: newMetrics(reg, store), gather: reg,
+		mapper: cfg.Mapper, metrics: newMetrics(reg, store), gather: reg, readOnly: readOnly,
 	}
 	if n, err := store.AdoptUnlinked(unlinkedActivation, legacyActivations); err != nil {
 		store.Close()
@@ -243,7 +247,7 @@ func (s *Sidecar) Run(ctx context.Context) error {
 		mux.Handle(s.cfg.Assist.Webhook.Path, s.receiver)
 		servers = append(servers, s.serve(goOwned, "public listener", s.publicLn, mux, int(s.cfg.Server.MaxHeaderBytes)))
 	}
-	s.log.Info("sidecar started", "adapter", s.cfg.CAD.Adapter, "notes", s.cfg.Assist.Notes,
+	s.log.Info("sidecar started", "adapter", s.cfg.CAD.Adapter, "sink", s.sinkName(), "notes", s.cfg.Assist.Notes,
 		"public", s.PublicAddr(), "admin", s.AdminAddr(), "data", StorePath(s.cfg))
 
 	<-ctx.Done()
