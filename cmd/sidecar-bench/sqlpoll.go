@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -503,14 +504,22 @@ func sqlRatio(base, d time.Duration) float64 {
 	return round(float64(base)/float64(d), 4)
 }
 
-// MarshalJSON prints a skipped scenario as its name and the reason only.
+// MarshalJSON prints a skipped scenario as its name and the reason only (and, like the
+// other lines, "<=" unescaped).
 func (r sqlPollResult) MarshalJSON() ([]byte, error) {
+	type plain sqlPollResult
+	var v any = plain(r)
 	if r.Skipped != "" {
-		return json.Marshal(struct {
+		v = struct {
 			Bench   string `json:"bench"`
 			Skipped string `json:"skipped"`
-		}{r.Bench, r.Skipped})
+		}{r.Bench, r.Skipped}
 	}
-	type plain sqlPollResult
-	return json.Marshal(plain(r))
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
