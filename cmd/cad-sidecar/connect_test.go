@@ -180,3 +180,74 @@ func TestValidateConnectREST(t *testing.T) {
 		t.Fatalf("CAD answering 500: exit %d\n%s", code, out.String())
 	}
 }
+
+// TestValidateConnectExamples: each sql example's config passes `validate --connect`
+// against its own schema.sql on a real PostgreSQL (the poll query has every column its
+// mapping reads; the note statement runs and is rolled back), and leaves the database as
+// it was.
+func TestValidateConnectExamples(t *testing.T) {
+	for dir, dsn := range map[string]string{
+		"sql-centralsquare": "postgres://assist_reader@cad-reporting.local:5432/cad?sslmode=require",
+		"sql-hexagon":       "postgres://assist_reader@icad-reporting.local:5432/icad?sslmode=require",
+	} {
+		t.Run(dir, func(t *testing.T) {
+			srv := dbtest.Postgres(t)
+			db := srv.NewDatabase(t)
+			ex := filepath.Join("..", "..", "examples", dir)
+			schema, err := os.ReadFile(filepath.Join(ex, "schema.sql"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv.Exec(t, db, string(schema))
+			counts := func() string { // exact row counts of every table
+				c := srv.Open(t, db)
+				rows, err := c.Query(`SELECT table_name FROM information_schema.tables
+					WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY table_name`)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var names []string
+				for rows.Next() {
+					var name string
+					if err := rows.Scan(&name); err != nil {
+						t.Fatal(err)
+					}
+					names = append(names, name)
+				}
+				rows.Close()
+				var out []string
+				for _, name := range names {
+					var n int
+					if err := c.QueryRow("SELECT COUNT(*) FROM " + name).Scan(&n); err != nil {
+						t.Fatal(err)
+					}
+					out = append(out, fmt.Sprintf("%s=%d", name, n))
+				}
+				return strings.Join(out, " ")
+			}
+			raw, err := os.ReadFile(filepath.Join(ex, "config.yaml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			abs, err := filepath.Abs(filepath.Join(ex, "record.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := strings.NewReplacer(dsn, srv.DSN(db), "sample: record.json", "sample: "+abs).Replace(string(raw))
+			if !strings.Contains(cfg, srv.DSN(db)) {
+				t.Fatalf("%s/config.yaml has no DSN %s", dir, dsn)
+			}
+			before := counts()
+			if !strings.Contains(before, "=") {
+				t.Fatalf("no tables counted: %q", before)
+			}
+			code, out := validateConnectRun(t, cfg)
+			if code != exitOK || !strings.Contains(out, "the note statement ran and was rolled back") {
+				t.Fatalf("exit %d\n%s", code, out)
+			}
+			if after := counts(); after != before {
+				t.Fatalf("rows changed: %s, was %s", after, before)
+			}
+		})
+	}
+}
