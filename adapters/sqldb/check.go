@@ -16,9 +16,10 @@ import (
 // poll.group_by are among the columns, and runs write_note.statement once with a dry-run
 // note (DryRunNote) inside a transaction that is rolled back, so that the database checks
 // its tables, columns, types and the login's permissions (a foreign key to the dry-run
-// note's incident "0", which does not exist, is not a problem: see constraintOnly). It returns the query's columns
-// (for MissingColumns) and the problems, keyed relative to cad.sql; a refusal names the
-// database's code (SQLSTATE or error number), never its message.
+// note's incident "0", which does not exist, is not a problem: see constraintOnly). It
+// returns the query's columns (for MissingColumns) and the problems, keyed relative to
+// cad.sql; a refusal names the database's code (SQLSTATE or error number), never its
+// message.
 //
 // Nothing the transactions did is kept, with the exceptions every rollback has: a
 // sequence (SERIAL, IDENTITY, AUTO_INCREMENT) may have advanced, and what a trigger or
