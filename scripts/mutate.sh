@@ -20,13 +20,14 @@
 #
 # The work happens in a scratch copy of the working tree under $TMPDIR (the checkout is
 # never touched), without -race (speed), each package run bounded by $TIMEOUT (default
-# 10m). A test that times out counts as catching the mutation. CAD_SIDECAR_REQUIRE_STRACE
+# 5m). A test that times out counts as catching the mutation (reported as a timeout: the
+# suite should fail fast instead). CAD_SIDECAR_REQUIRE_STRACE
 # is set so that the fsync test fails instead of skipping where strace cannot trace.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 table=${MUTATIONS:-$root/scripts/mutations.txt}
-timeout=${TIMEOUT:-10m}
+timeout=${TIMEOUT:-5m}
 export PATH="/usr/local/go/bin:$PATH"
 export CAD_SIDECAR_REQUIRE_STRACE=1
 
@@ -87,7 +88,15 @@ while IFS= read -r line || [ -n "$line" ]; do
       if go test -count=1 -timeout "$timeout" $pkgs >>"$log" 2>&1; then
         status="SURVIVED"
       else
-        status="CAUGHT"
+        # Which tests saw it: the failed top-level tests, or a build failure or timeout.
+        by=$(grep -oE '^--- FAIL: [^ ]+|^FAIL\s+\S+ \[build failed\]' "$log" |
+          sed -e 's/^--- FAIL: //' | sort -u | head -6 | paste -sd, - || true)
+        if grep -q '^panic: test timed out' "$log"; then # the tests still running then
+          hung=$(awk '/^panic: test timed out/ {t=1; next} t && !/^\t/ {t=0} t && /^\t\t/ {print $1}' "$log" |
+            head -3 | paste -sd, - || true)
+          by="${by:+$by,}a timeout (${hung:-?} hung)"
+        fi
+        status="CAUGHT by ${by:-?}"
         caught=$((caught + 1))
       fi
     fi
@@ -95,8 +104,9 @@ while IFS= read -r line || [ -n "$line" ]; do
   fi
   secs=$(( $(date +%s) - start ))
   line_out=$(printf '%-9s %4ss  #%-2d %s  [%s: %s]' "${status%% *}" "$secs" "$n" "$desc" "$file" "$pkgs")
+  case "$status" in "CAUGHT by"*) line_out+=" ${status#CAUGHT }" ;; esac
   echo "$line_out"
-  if [ "$status" != CAUGHT ] && [ "$status" != APPLIES ]; then
+  if [ "${status%% *}" != CAUGHT ] && [ "$status" != APPLIES ]; then
     bad+=("#$n $desc: $status")
     if [ "${status#BROKEN}" != "$status" ]; then
       tail -20 "$log" >&2
