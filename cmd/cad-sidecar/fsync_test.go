@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -315,9 +316,9 @@ type syncCheckStats struct{ ok, dbSyncs, dbFD int }
 func checkSyncBeforeAnswer(calls []syscallEvent, texts []string) ([]string, syncCheckStats) {
 	var problems []string
 	st := syncCheckStats{dbFD: -1}
-	firstProbe := len(calls)
+	firstProbe := len(calls) // the first read of one of the webhooks
 	for i, c := range calls {
-		if c.name == "read" && strings.Contains(c.args, texts[0][:strings.LastIndex(texts[0], "-")]) {
+		if c.name == "read" && slices.ContainsFunc(texts, func(txt string) bool { return strings.Contains(c.args, txt) }) {
 			firstProbe = i
 			break
 		}
