@@ -8,6 +8,7 @@
 #   scripts/mutate.sh fsync split     only those whose description contains a word given
 #   MUTATIONS=file TIMEOUT=5m scripts/mutate.sh
 #   DRY=1 scripts/mutate.sh           check that every mutation applies and builds; no tests
+#   KEEP=1 scripts/mutate.sh …        keep the scratch copy and each mutation's test log
 #
 # The table (scripts/mutations.txt) has one mutation a line, fields separated by "|":
 #
@@ -21,7 +22,7 @@
 # The work happens in a scratch copy of the working tree under $TMPDIR (the checkout is
 # never touched), without -race (speed), each package run bounded by $TIMEOUT (default
 # 5m). A test that times out counts as catching the mutation (reported as a timeout: the
-# suite should fail fast instead). CAD_SIDECAR_REQUIRE_STRACE
+# suite should fail fast instead). SIDECAR_TEST_REQUIRE_STRACE
 # is set so that the fsync test fails instead of skipping where strace cannot trace.
 set -euo pipefail
 
@@ -29,12 +30,16 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 table=${MUTATIONS:-$root/scripts/mutations.txt}
 timeout=${TIMEOUT:-5m}
 export PATH="/usr/local/go/bin:$PATH"
-export CAD_SIDECAR_REQUIRE_STRACE=1
+export SIDECAR_TEST_REQUIRE_STRACE=1
 
 [ -f "$table" ] || { echo "mutate: no table $table" >&2; exit 2; }
 
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/cad-sidecar-mutate.XXXXXX")
-trap 'rm -rf "$scratch"' EXIT
+if [ -n "${KEEP:-}" ]; then
+  echo "mutate: scratch copy and logs kept in $scratch (.mutate-logs/N.log)"
+else
+  trap 'rm -rf "$scratch"' EXIT
+fi
 # A copy of the working tree (uncommitted changes included), without .git.
 tar -C "$root" --exclude=./.git -cf - . | tar -C "$scratch" -xf -
 cd "$scratch"

@@ -16,22 +16,24 @@ import (
 	"github.com/cad-sidecar/cad-sidecar/mapping"
 )
 
-// idempotencySeed is the seed of a randomised test: $CAD_SIDECAR_TEST_SEED, or the clock.
-// It is logged, and printed again with the way to replay it when the test fails.
+// idempotencySeed is the seed of a randomised test: $SIDECAR_TEST_SEED, or the clock.
+// It is logged, and printed again with the way to replay it when the test fails. (The name
+// is outside the CAD_SIDECAR_ prefix: the binary reads every CAD_SIDECAR_* variable as a
+// config key, and it inherits the test's environment.)
 func idempotencySeed(t *testing.T) uint64 {
 	t.Helper()
 	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("CAD_SIDECAR_TEST_SEED"); s != "" {
+	if s := os.Getenv("SIDECAR_TEST_SEED"); s != "" {
 		n, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
-			t.Fatalf("CAD_SIDECAR_TEST_SEED=%q is not an unsigned integer", s)
+			t.Fatalf("SIDECAR_TEST_SEED=%q is not an unsigned integer", s)
 		}
 		seed = n
 	}
 	t.Logf("seed %d", seed)
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("failed with seed %d: replay with CAD_SIDECAR_TEST_SEED=%d go test -run '^%s$' ./cmd/cad-sidecar/", seed, seed, t.Name())
+			t.Logf("failed with seed %d: replay with SIDECAR_TEST_SEED=%d go test -run '^%s$' ./cmd/cad-sidecar/", seed, seed, t.Name())
 		}
 	})
 	return seed
@@ -49,7 +51,7 @@ func idempotencySeed(t *testing.T) uint64 {
 //   - the figures add up: distinct keys = expected writes, rows = expected writes +
 //     duplicates, duplicates ≥ lost answers (each was written again), some notes split.
 //
-// The seed comes from CAD_SIDECAR_TEST_SEED (else the clock) and is printed on failure.
+// The seed comes from SIDECAR_TEST_SEED (else the clock) and is printed on failure.
 func TestCrashIdempotencyKeys(t *testing.T) {
 	const (
 		kills     = 10

@@ -35,7 +35,7 @@ import (
 //
 // Under `go test` it skips (with a reason starting "SKIP-OK:") only when strace is not
 // installed or cannot trace (ptrace denied, as in some containers) and
-// CAD_SIDECAR_REQUIRE_STRACE is unset; .ci/run sets it, so in CI that is a failure.
+// SIDECAR_TEST_REQUIRE_STRACE is unset; .ci/run sets it, so in CI that is a failure.
 func TestWebhookAnsweredOnlyAfterFsync(t *testing.T) {
 	strace := straceOrSkip(t)
 	bin := sidecarBinary(t)
@@ -177,14 +177,14 @@ mapping:
 // straceOrSkip returns strace's path once it is known to be able to trace a child.
 func straceOrSkip(t *testing.T) string {
 	t.Helper()
-	required := os.Getenv("CAD_SIDECAR_REQUIRE_STRACE") != ""
+	required := os.Getenv("SIDECAR_TEST_REQUIRE_STRACE") != ""
 	cannot := func(format string, args ...any) {
 		t.Helper()
 		msg := fmt.Sprintf(format, args...)
 		if required {
-			t.Fatalf("%s (CAD_SIDECAR_REQUIRE_STRACE is set)", msg)
+			t.Fatalf("%s (SIDECAR_TEST_REQUIRE_STRACE is set)", msg)
 		}
-		t.Skip("SKIP-OK: " + msg + "; the fsync promise is then untested here (CI sets CAD_SIDECAR_REQUIRE_STRACE)")
+		t.Skip("SKIP-OK: " + msg + "; the fsync promise is then untested here (CI sets SIDECAR_TEST_REQUIRE_STRACE)")
 	}
 	if runtime.GOOS != "linux" {
 		cannot("strace runs on Linux only (GOOS=%s)", runtime.GOOS)
