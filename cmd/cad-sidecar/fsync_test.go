@@ -101,7 +101,7 @@ mapping:
 		stopped = true
 		// The sidecar is stopped as an operator would (SIGTERM); strace then flushes its
 		// log and exits with it.
-		if pid, err := tracedChild(cmd.Process.Pid); err == nil {
+		if pid, err := tracedChild(cmd.Process.Pid, tracePath); err == nil {
 			_ = syscall.Kill(pid, syscall.SIGTERM)
 		} else {
 			t.Logf("cannot find the sidecar under strace (%v): killing strace", err)
@@ -203,17 +203,23 @@ func straceOrSkip(t *testing.T) string {
 	return path
 }
 
-// tracedChild is the pid of the command strace (pid) started.
-func tracedChild(pid int) (int, error) {
+// tracedChild is the pid of the command strace (pid) started: its only child in /proc, or
+// else the pid of the trace's first line (the command's main thread).
+func tracedChild(pid int, tracePath string) (int, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	if f := strings.Fields(string(b)); err == nil && len(f) == 1 {
+		return strconv.Atoi(f[0])
+	}
+	tr, err := os.Open(tracePath)
 	if err != nil {
 		return 0, err
 	}
-	f := strings.Fields(string(b))
-	if len(f) != 1 {
-		return 0, fmt.Errorf("strace (pid %d) has children %q, want one", pid, f)
+	defer tr.Close()
+	first, err := bufio.NewReader(tr).ReadString(' ')
+	if err != nil {
+		return 0, fmt.Errorf("no pid in %s: %w", tracePath, err)
 	}
-	return strconv.Atoi(f[0])
+	return strconv.Atoi(strings.TrimSpace(first))
 }
 
 // postWebhookOnce sends one note webhook on a connection of its own (Connection: close),
