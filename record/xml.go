@@ -29,6 +29,10 @@ import (
 //   - Repeated keys (elements, or attributes with the same local name) become a []any in
 //     document order; the first occurrence becomes the list's first element when the
 //     second one is met, whether or not the two are adjacent.
+//   - An element with the attribute nil="true" (or "1") of the XML Schema instance
+//     namespace (http://www.w3.org/2001/XMLSchema-instance, under any prefix: xsi:nil,
+//     i:nil as .NET's serializers write it) is nil, whatever else it holds: a field that
+//     reads it is empty for required, omit_empty, default, coalesce and templates.
 //   - Comments, processing instructions and the DOCTYPE are ignored.
 //
 // Encoding: a UTF-8 or UTF-16 byte order mark is honoured, UTF-16 without one is
@@ -105,7 +109,11 @@ type xmlFrame struct {
 	run      strings.Builder // the current run of text
 	parts    []string        // finished (trimmed, non-empty) runs, once there is a child
 	keptLen  int             // bytes of parts, with separators
+	isNil    bool            // xsi:nil="true"
 }
+
+// xsiNamespace is the XML Schema instance namespace, of the nil attribute.
+const xsiNamespace = "http://www.w3.org/2001/XMLSchema-instance"
 
 type xmlBuilder struct {
 	d     *xml.Decoder
@@ -140,7 +148,7 @@ func (x *xmlBuilder) build() (adapters.Record, error) {
 				m, ok := v.(map[string]any)
 				if !ok {
 					m = map[string]any{}
-					if s := v.(string); s != "" {
+					if s, _ := v.(string); s != "" {
 						m["#text"] = s
 					}
 				}
@@ -185,6 +193,12 @@ func (x *xmlBuilder) start(t xml.StartElement) error {
 		if len(a.Value) > x.lim.MaxString || len(a.Name.Local) > x.lim.MaxString {
 			return x.errorf(x.lim.stringTooLong())
 		}
+		if a.Name.Space == xsiNamespace && a.Name.Local == "nil" {
+			if v := strings.Trim(a.Value, xmlSpace); v == "true" || v == "1" {
+				f.isNil = true
+			}
+			continue
+		}
 		if f.m == nil {
 			f.m = map[string]any{}
 		}
@@ -207,7 +221,9 @@ func (x *xmlBuilder) end() any {
 		text = ""
 	}
 	var v any = text
-	if f.m != nil {
+	if f.isNil {
+		v = nil
+	} else if f.m != nil {
 		if text != "" {
 			f.m["#text"] = text
 		}

@@ -45,7 +45,7 @@ func hexagonIncident() adapters.Record {
 			}},
 			"Remarks":     `Smoke showing from 2nd floor; caller says "kids may be inside" & door is locked <rear>`,
 			"Comment":     []any{"first comment", "second comment"},
-			"Disposition": map[string]any{"@nil": "true"},
+			"Disposition": nil, // xsi:nil="true"
 		},
 	}
 }
