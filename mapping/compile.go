@@ -1,11 +1,13 @@
 package mapping
 
 import (
+	"errors"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"text/template"
 	"text/template/parse"
 	"time"
@@ -36,6 +38,8 @@ type Mapper struct {
 	// Expression environment: what the programs read of the record (see env.go).
 	plan    envPlan
 	envPool sync.Pool
+
+	unparsed atomic.Uint64 // Result.UnparsedTimes, counted
 }
 
 type fieldKind uint8
@@ -77,6 +81,11 @@ type Result struct {
 	Filtered bool
 	// Reason says why a record was filtered, e.g. `filter Status != "CLOSED" is false`.
 	Reason string
+	// UnparsedTimes names the fields left empty because their expression's parse_time (or
+	// format_time) could not read a time: for a field that is not required, such a time is
+	// empty (then default, omit_empty apply) and the record is sent; for a required field,
+	// the incident id and the user id it is an error.
+	UnparsedTimes []string
 }
 
 // Error is a record the mapping cannot handle. Key is the key path under mapping
@@ -135,7 +144,10 @@ func CompileWith(c Config, o Options) (*Mapper, []Problem) {
 		loc = time.UTC
 	}
 	m.loc = loc
-	cp.opts = exprOptions(loc)
+	if i, err := checkLayouts(c.TimeLayouts); err != nil {
+		cp.add("time_layouts["+strconv.Itoa(i)+"]", strconv.Quote(c.TimeLayouts[i])+" "+err.Error())
+	}
+	cp.opts = exprOptions(&timeParser{loc: loc, layouts: c.TimeLayouts})
 	if s := strings.TrimSpace(c.Sample); s != "" {
 		file := s
 		if !filepath.IsAbs(file) && o.Dir != "" {
@@ -443,18 +455,29 @@ func (m *Mapper) Map(rec adapters.Record) (Result, error) {
 	}
 
 	req.Fields = make([]assist.IncidentField, 0, len(m.fields))
+	var unparsedTimes []string
 	for i := range m.fields {
 		f := &m.fields[i]
-		val, omit, err := f.eval(rec, vals, env, nil)
+		val, omit, unparsed, err := f.eval(rec, vals, env, nil)
 		if err != nil {
 			return Result{}, err
+		}
+		if unparsed {
+			unparsedTimes = append(unparsedTimes, f.name)
 		}
 		if !omit {
 			req.Fields = append(req.Fields, assist.IncidentField{Name: f.name, Description: f.desc, Value: val})
 		}
 	}
-	return Result{Request: req}, nil
+	if len(unparsedTimes) > 0 {
+		m.unparsed.Add(uint64(len(unparsedTimes)))
+	}
+	return Result{Request: req, UnparsedTimes: unparsedTimes}, nil
 }
+
+// UnparsedTimes is how many field values Map has left empty because parse_time could not
+// read a time (see Result.UnparsedTimes) since the Mapper was compiled.
+func (m *Mapper) UnparsedTimes() uint64 { return m.unparsed.Load() }
 
 // id evaluates incident_id or user_id.
 func (s *source) id(rec adapters.Record, vals []resolved, env map[string]any, tr *trace) (string, error) {
@@ -489,28 +512,38 @@ func (s *source) id(rec adapters.Record, vals []resolved, env map[string]any, tr
 	return out, nil
 }
 
-// eval evaluates a field: its value, or omit when omit_empty drops it.
-func (f *field) eval(rec adapters.Record, vals []resolved, env map[string]any, tr *trace) (string, bool, error) {
+// eval evaluates a field: its value, or omit when omit_empty drops it. unparsed is set
+// when the field is empty because parse_time could not read a time (an error instead
+// when the field is required).
+func (f *field) eval(rec adapters.Record, vals []resolved, env map[string]any, tr *trace) (val string, omit, unparsed bool, err error) {
 	v, err := f.raw(rec, vals, env)
-	if err != nil {
+	var te *TimeError
+	switch {
+	case err != nil && !f.required && errors.As(err, &te):
+		v, unparsed = "", true
+		if tr != nil {
+			tr.raw = ""
+			tr.step("unparsed time", "(empty: "+te.Error()+")")
+		}
+	case err != nil:
 		if e, ok := err.(*Error); ok {
 			e.Field = f.name
 		}
-		return "", false, err
+		return "", false, false, err
 	}
 	s := f.finish(v, tr)
 	if s == "" {
 		if f.required {
-			return "", false, &Error{Key: f.key, Field: f.name, Msg: "is required but empty (" + kindNames[f.kind] + " " + strconv.Quote(f.text) + ")"}
+			return "", false, false, &Error{Key: f.key, Field: f.name, Msg: "is required but empty (" + kindNames[f.kind] + " " + strconv.Quote(f.text) + ")"}
 		}
 		if f.omitEmpty {
 			if tr != nil {
 				tr.step("omit_empty", "(left out)")
 			}
-			return "", true, nil
+			return "", true, unparsed, nil
 		}
 	}
-	return s, false, nil
+	return s, false, unparsed, nil
 }
 
 // raw is the value before the transforms, as text: "" when a path is missing.

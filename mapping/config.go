@@ -38,6 +38,10 @@ type Config struct {
 	Filter string `koanf:"filter" yaml:"filter"`
 	// Timezone is the IANA zone of CAD times without a zone (parse_time); default "UTC".
 	Timezone string `koanf:"timezone" yaml:"timezone"`
+	// TimeLayouts are Go time layouts parse_time (and format_time of a string) tries first,
+	// before TimeLayouts, when it is given no layout: the CAD's own formats, e.g.
+	// "02.01.2006 15:04" for a European date.
+	TimeLayouts []string `koanf:"time_layouts" yaml:"time_layouts"`
 	// Sample is a sample record file (.json, .xml or .csv; relative to Options.Dir): when
 	// set, expressions are type-checked against it (an unknown name is a problem), paths are
 	// checked against it and templates and expressions are test-run on it.

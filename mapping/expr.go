@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/builtin"
@@ -42,7 +41,7 @@ import (
 //
 // exprOptions are the helpers; Compile adds the environment (an empty map with undefined
 // variables allowed, or the sample record).
-func exprOptions(loc *time.Location) []expr.Option {
+func exprOptions(tp *timeParser) []expr.Option {
 	return []expr.Option{
 		expr.Function("str", func(a ...any) (any, error) { return String(a[0]), nil },
 			new(func(any) string)),
@@ -70,7 +69,7 @@ func exprOptions(loc *time.Location) []expr.Option {
 			if len(a) > 1 {
 				layout = String(a[1])
 			}
-			return parseTime(a[0], layout, loc)
+			return tp.parse(a[0], layout)
 		}, new(func(any) any), new(func(any, string) any)),
 		expr.Function("format_time", func(a ...any) (any, error) {
 			layout, zone := "", ""
@@ -80,7 +79,7 @@ func exprOptions(loc *time.Location) []expr.Option {
 			if len(a) > 2 {
 				zone = String(a[2])
 			}
-			return formatTime(a[0], layout, zone, loc)
+			return formatTime(a[0], layout, zone, tp)
 		}, new(func(any) string), new(func(any, string) string), new(func(any, string, string) string)),
 		expr.Function("substr", func(a ...any) (any, error) {
 			length := -1

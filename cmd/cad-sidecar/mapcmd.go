@@ -150,6 +150,13 @@ func mapRecords(m *mapping.Mapper, recs []adapters.Record, explain bool, stdout,
 		default:
 			req := res.Request
 			o.Request = &req
+			if len(res.UnparsedTimes) > 0 {
+				where := "map: "
+				if len(recs) > 1 {
+					where += fmt.Sprintf("record %d: ", n)
+				}
+				fmt.Fprintf(stderr, "%sincident %s: warning: time not parsed, left empty: %s\n", where, req.IncidentID, strings.Join(res.UnparsedTimes, ", "))
+			}
 			if explain || len(recs) == 1 {
 				if err := writeJSON(stdout, req); err != nil {
 					fmt.Fprintln(stderr, "map:", err)
