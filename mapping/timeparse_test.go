@@ -39,10 +39,10 @@ func TestParseTimeFormats(t *testing.T) {
 		{"2026-01-26", "2026-01-26T05:00:00Z"},
 		{"20260126093518", "2026-01-26T14:35:18Z"},
 		{"20260126", "2026-01-26T05:00:00Z"},
-		{"1769420118", "2026-01-26T09:35:18Z"},        // epoch seconds
-		{"1769420118.25", "2026-01-26T09:35:18.25Z"},  // with a fraction
-		{"1769420118250", "2026-01-26T09:35:18.25Z"},  // epoch milliseconds
-		{1769420118, "2026-01-26T09:35:18Z"},          // a number (int, as expressions see JSON integers)
+		{"1769420118", "2026-01-26T09:35:18Z"},       // epoch seconds
+		{"1769420118.25", "2026-01-26T09:35:18.25Z"}, // with a fraction
+		{"1769420118250", "2026-01-26T09:35:18.25Z"}, // epoch milliseconds
+		{1769420118, "2026-01-26T09:35:18Z"},         // a number (int, as expressions see JSON integers)
 		{float64(1769420118250), "2026-01-26T09:35:18.25Z"},
 	} {
 		got, err := tp.parse(tc.in, "")
