@@ -117,6 +117,9 @@ type NoteConfig struct {
 	// MaxLength splits a longer note into several, in order, each marked " (i/n)";
 	// 0 = no limit, otherwise at least MinNoteMaxLength.
 	MaxLength int `koanf:"max_length" yaml:"max_length"`
+	// PartPrefix is a text/template over NoteData that starts parts 2…n of a split note;
+	// "" = what Text prints before .Note (so every part carries "[Assist CRITICAL] ").
+	PartPrefix string `koanf:"part_prefix" yaml:"part_prefix"`
 	// CallStatus writes a note when a call starts or ends (CallStatusData); off by default.
 	CallStatus EventNoteConfig `koanf:"call_status" yaml:"call_status"`
 	// Activation writes a note when an assistant is activated (ActivationData); off by default.
