@@ -92,4 +92,3 @@ func TestSplitNotePrefixOnEveryPart(t *testing.T) {
 		})
 	}
 }
-
