@@ -40,6 +40,7 @@ type Mapper struct {
 	envPool sync.Pool
 
 	unparsed atomic.Uint64 // Result.UnparsedTimes, counted
+	warnings []Problem     // what Compile could not check (Warnings)
 }
 
 type fieldKind uint8
@@ -126,6 +127,8 @@ type compiler struct {
 	opts   []expr.Option // every expression's options (the filter adds AsBool)
 	sample adapters.Record
 	env    map[string]any // the sample as expressions see it
+	// unchecked is what the sample would have checked (for the warning without one).
+	unchecked unchecked
 }
 
 func (cp *compiler) add(key, msg string) { cp.probs = append(cp.probs, Problem{Key: key, Msg: msg}) }
@@ -190,6 +193,9 @@ func CompileWith(c Config, o Options) (*Mapper, []Problem) {
 		} else {
 			m.filter, m.filterSrc = p, src
 			cp.tryExpr("filter", src, p)
+			if cp.sample == nil {
+				cp.unchecked.exprs = append(cp.unchecked.exprs, "filter")
+			}
 		}
 	}
 
@@ -208,6 +214,9 @@ func CompileWith(c Config, o Options) (*Mapper, []Problem) {
 
 	cp.compileNotes(c.Note)
 
+	if w, ok := cp.unchecked.warning(); ok && strings.TrimSpace(c.Sample) == "" {
+		m.warnings = append([]Problem{w}, m.warnings...)
+	}
 	if len(cp.probs) > 0 {
 		return nil, cp.probs
 	}
@@ -321,7 +330,9 @@ func (cp *compiler) source(key string, s Source, shorthand bool) source {
 			return out
 		}
 		out.node = cp.m.paths.add(p)
-		if cp.sample != nil {
+		if cp.sample == nil {
+			cp.unchecked.paths = append(cp.unchecked.paths, sub)
+		} else {
 			if missing := missingKey(p, cp.sample); missing != "" {
 				cp.add(sub, strconv.Quote(s.From)+": the sample record has no "+strconv.Quote(missing))
 			}
@@ -334,6 +345,9 @@ func (cp *compiler) source(key string, s Source, shorthand bool) source {
 		}
 		out.prog = p
 		cp.tryExpr(sub, out.text, p)
+		if cp.sample == nil {
+			cp.unchecked.exprs = append(cp.unchecked.exprs, sub)
+		}
 	case kindTemplate:
 		t, err := parseRecordTemplate(sub, out.text)
 		if err != nil {
@@ -341,11 +355,7 @@ func (cp *compiler) source(key string, s Source, shorthand bool) source {
 			return out
 		}
 		out.tmpl = t
-		if cp.sample != nil {
-			if _, err := execRecordTemplate(t, cp.sample); err != nil {
-				cp.add(sub, "cannot render "+strconv.Quote(out.text)+" on the sample record: "+templateError(err))
-			}
-		}
+		cp.checkTemplate(sub, out.text, t)
 	}
 	return out
 }

@@ -34,7 +34,7 @@ const usage = `cad-sidecar links CAD incidents to live Assist calls and writes A
 Usage:
   cad-sidecar run         [--config FILE]          run the sidecar
   cad-sidecar validate    [--config FILE]          check a config file (exit 0 good, 2 problems)
-  cad-sidecar map         [--config FILE] (--input FILE|- [--format json|xml|csv] [--explain] | --note FILE|-)
+  cad-sidecar map         [--config FILE] (--input FILE|- [--format json|xml|csv] [--items PATH] [--explain] | --note FILE|-)
                                                    map CAD records or render a note
                                                    (exit 0 mapped, 3 all filtered, 2 any error)
   cad-sidecar demo        [--duration D]           run against simulated CAD and Assist

@@ -22,7 +22,8 @@ import (
 //
 // With --input it decodes the CAD records (JSON object or array, XML, CSV rows; format from
 // --format, else the file's extension, else the first character: { or [ is JSON, < is
-// XML) and maps each. One record prints its LinkIncidentRequest JSON, or "filtered out:
+// XML) and maps each. --items PATH (default: the config's cad.rest.poll.items, when the
+// input has it) takes the records from the list at PATH of a raw poll answer. One record prints its LinkIncidentRequest JSON, or "filtered out:
 // reason"; several print a JSON array with one element per record, in order:
 // {"record": n, "request": {...}} | {"record": n, "filtered": reason} |
 // {"record": n, "incidentId": id, "error": msg} (errors are also written to stderr).
@@ -39,6 +40,7 @@ func cmdMap(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	format := fs.String("format", "", "json, xml or csv (default: from the file name, else the first character)")
 	explain := fs.Bool("explain", false, "show for each value its source, raw value and each transform's result")
 	note := fs.String("note", "", "render this IncidentNotePayload JSON file (or -) as CAD notes instead of mapping a record")
+	items := fs.String("items", "", "the path of the record list in the input, as cad.rest.poll.items (default: the config's cad.rest.poll.items, when the input has it)")
 	if code := parse(fs, args); code >= 0 {
 		return code
 	}
@@ -85,10 +87,40 @@ func cmdMap(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return exitProblems
 		}
 	}
-	recs, err := record.Decode(f, bytes.NewReader(data), record.Limits{})
-	if err != nil {
-		fmt.Fprintf(stderr, "map: %s: not valid %s: %v\n", *input, strings.ToUpper(string(f)), err)
-		return exitProblems
+	itemsPath, explicit := *items, *items != ""
+	if !explicit {
+		itemsPath = config.RESTPollItems(config.ResolvePath(*cfgPath))
+	}
+	if itemsPath != "" && f == record.CSV {
+		if explicit {
+			fmt.Fprintln(stderr, "map: --items is for JSON and XML input (every CSV row is a record)")
+			return exitProblems
+		}
+		itemsPath = ""
+	}
+	var recs []adapters.Record
+	if itemsPath != "" {
+		var found bool
+		recs, found, err = decodeItems(f, data, itemsPath)
+		if err != nil {
+			fmt.Fprintf(stderr, "map: %s: %v\n", *input, err)
+			return exitProblems
+		}
+		if !found {
+			if explicit {
+				fmt.Fprintf(stderr, "map: %s: --items %q not found in the input\n", *input, itemsPath)
+				return exitProblems
+			}
+			fmt.Fprintf(stderr, "map: cad.rest.poll.items %q is not in %s: mapping the input itself as records (--items to choose)\n", itemsPath, *input)
+			itemsPath = ""
+		}
+	}
+	if itemsPath == "" {
+		recs, err = record.Decode(f, bytes.NewReader(data), record.Limits{})
+		if err != nil {
+			fmt.Fprintf(stderr, "map: %s: not valid %s: %v\n", *input, strings.ToUpper(string(f)), err)
+			return exitProblems
+		}
 	}
 	if len(recs) == 0 {
 		fmt.Fprintf(stderr, "map: %s holds no record\n", *input)
@@ -179,6 +211,50 @@ func mapRecords(m *mapping.Mapper, recs []adapters.Record, explain bool, stdout,
 		return exitFiltered
 	}
 	return exitOK
+}
+
+// decodeItems decodes a JSON or XML document (a raw poll answer) and returns the records
+// of the list at path, as the REST adapter's poll.items finds them: a list of objects, an
+// XML element that occurs once as a list of one, null as none. found is false when the
+// document has no such path.
+func decodeItems(f record.Format, data []byte, path string) (recs []adapters.Record, found bool, err error) {
+	var doc any
+	if f == record.XML {
+		rec, err := record.DecodeXML(data, record.Limits{})
+		if err != nil {
+			return nil, false, fmt.Errorf("not valid XML: %w", err)
+		}
+		doc = map[string]any(rec)
+	} else {
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.UseNumber()
+		if err := dec.Decode(&doc); err != nil {
+			return nil, false, fmt.Errorf("not valid JSON: %w", err)
+		}
+		if _, err := dec.Token(); err != io.EOF {
+			return nil, false, errors.New("not valid JSON: more than one value")
+		}
+	}
+	list, ok := mapping.Lookup(doc, path)
+	if !ok {
+		return nil, false, nil
+	}
+	switch l := list.(type) {
+	case nil:
+		return nil, true, nil
+	case map[string]any:
+		return []adapters.Record{l}, true, nil
+	case []any:
+		for i, it := range l {
+			m, ok := it.(map[string]any)
+			if !ok {
+				return nil, true, fmt.Errorf("item %d of %q is not an object", i+1, path)
+			}
+			recs = append(recs, m)
+		}
+		return recs, true, nil
+	}
+	return nil, true, fmt.Errorf("%q is not a list of records", path)
 }
 
 func writeJSON(w io.Writer, v any) error {

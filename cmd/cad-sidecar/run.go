@@ -55,6 +55,9 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	if cfg == nil {
 		return code
 	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintln(stdout, "warning: "+w.String())
+	}
 	fmt.Fprintf(stdout, "%s: ok (adapter %s, notes %s)\n", cfg.File, cfg.CAD.Adapter, cfg.Assist.Notes)
 	return exitOK
 }
