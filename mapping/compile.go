@@ -20,6 +20,7 @@ import (
 	"github.com/cad-sidecar/cad-sidecar/assist"
 	"github.com/cad-sidecar/cad-sidecar/internal/ident"
 	"github.com/cad-sidecar/cad-sidecar/internal/suggest"
+	"github.com/cad-sidecar/cad-sidecar/record"
 )
 
 // Mapper is a compiled mapping. It is immutable and safe for concurrent use.
@@ -41,6 +42,7 @@ type Mapper struct {
 
 	unparsed atomic.Uint64 // Result.UnparsedTimes, counted
 	warnings []Problem     // what Compile could not check (Warnings)
+	input    record.Options // mapping.input
 }
 
 type fieldKind uint8
@@ -151,12 +153,13 @@ func CompileWith(c Config, o Options) (*Mapper, []Problem) {
 		cp.add("time_layouts["+strconv.Itoa(i)+"]", strconv.Quote(c.TimeLayouts[i])+" "+err.Error())
 	}
 	cp.opts = exprOptions(&timeParser{loc: loc, layouts: c.TimeLayouts})
+	m.input = cp.compileInput(c.Input)
 	if s := strings.TrimSpace(c.Sample); s != "" {
 		file := s
 		if !filepath.IsAbs(file) && o.Dir != "" {
 			file = filepath.Join(o.Dir, file)
 		}
-		rec, err := loadSample(file)
+		rec, err := loadSample(file, m.input)
 		if err != nil {
 			cp.add("sample", "cannot use "+strconv.Quote(s)+": "+err.Error())
 		} else {

@@ -46,6 +46,8 @@ type Config struct {
 	// set, expressions are type-checked against it (an unknown name is a problem), paths are
 	// checked against it and templates and expressions are test-run on it.
 	Sample string `koanf:"sample" yaml:"sample"`
+	// Input is how records are decoded: encoding, CSV delimiter, limits.
+	Input InputConfig `koanf:"input" yaml:"input"`
 	// Fields become LinkIncidentRequest.fields, in this order.
 	Fields []Field `koanf:"fields" yaml:"fields"`
 	// Note renders Assist notes as CAD note text.

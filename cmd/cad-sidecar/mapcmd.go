@@ -76,7 +76,8 @@ func cmdMap(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return renderNote(m, *note, stdin, stdout, stderr)
 	}
 
-	data, err := readInput(*input, stdin)
+	in := m.Input()
+	data, err := readInput(*input, stdin, in.MaxBytes)
 	if err != nil {
 		fmt.Fprintln(stderr, "map:", err)
 		return exitProblems
@@ -101,7 +102,7 @@ func cmdMap(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var recs []adapters.Record
 	if itemsPath != "" {
 		var found bool
-		recs, found, err = decodeItems(f, data, itemsPath)
+		recs, found, err = decodeItems(f, data, itemsPath, in)
 		if err != nil {
 			fmt.Fprintf(stderr, "map: %s: %v\n", *input, err)
 			return exitProblems
@@ -115,8 +116,20 @@ func cmdMap(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			itemsPath = ""
 		}
 	}
+	skippedRows := 0
 	if itemsPath == "" {
-		recs, err = record.Decode(f, bytes.NewReader(data), record.Limits{})
+		recs, err = record.DecodeWith(f, bytes.NewReader(data), in)
+		var sk *record.SkippedRows
+		if errors.As(err, &sk) {
+			// The other rows are mapped; each bad one is reported, and the exit is 2.
+			for _, r := range sk.Rows {
+				fmt.Fprintf(stderr, "map: %s: row skipped: %v\n", *input, r)
+			}
+			if more := sk.Count - len(sk.Rows); more > 0 {
+				fmt.Fprintf(stderr, "map: %s: %d more rows skipped\n", *input, more)
+			}
+			skippedRows, err = sk.Count, nil
+		}
 		if err != nil {
 			fmt.Fprintf(stderr, "map: %s: not valid %s: %v\n", *input, strings.ToUpper(string(f)), err)
 			return exitProblems
@@ -126,7 +139,15 @@ func cmdMap(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "map: %s holds no record\n", *input)
 		return exitProblems
 	}
-	return mapRecords(m, recs, *explain, stdout, stderr)
+	if max := in.MaxRecords; max > 0 && len(recs) > max {
+		fmt.Fprintf(stderr, "map: %s holds %d records, more than %d (mapping.input.max_records)\n", *input, len(recs), max)
+		return exitProblems
+	}
+	code := mapRecords(m, recs, *explain, stdout, stderr)
+	if skippedRows > 0 {
+		return exitProblems
+	}
+	return code
 }
 
 // mapOutcome is one record's element of the JSON array printed for several records.
@@ -217,10 +238,10 @@ func mapRecords(m *mapping.Mapper, recs []adapters.Record, explain bool, stdout,
 // of the list at path, as the REST adapter's poll.items finds them: a list of objects, an
 // XML element that occurs once as a list of one, null as none. found is false when the
 // document has no such path.
-func decodeItems(f record.Format, data []byte, path string) (recs []adapters.Record, found bool, err error) {
+func decodeItems(f record.Format, data []byte, path string, in record.Options) (recs []adapters.Record, found bool, err error) {
 	var doc any
 	if f == record.XML {
-		rec, err := record.DecodeXML(data, record.Limits{})
+		rec, err := record.DecodeXMLWith(data, in)
 		if err != nil {
 			return nil, false, fmt.Errorf("not valid XML: %w", err)
 		}
@@ -290,7 +311,7 @@ func detectFormat(name string, data []byte) (record.Format, error) {
 
 // renderNote renders an IncidentNotePayload the way the sidecar writes it into the CAD.
 func renderNote(m *mapping.Mapper, name string, stdin io.Reader, stdout, stderr io.Writer) int {
-	data, err := readInput(name, stdin)
+	data, err := readInput(name, stdin, 0)
 	if err != nil {
 		fmt.Fprintln(stderr, "map:", err)
 		return exitProblems
@@ -316,8 +337,10 @@ func renderNote(m *mapping.Mapper, name string, stdin io.Reader, stdout, stderr 
 	return exitOK
 }
 
-func readInput(name string, stdin io.Reader) ([]byte, error) {
-	const limit = 64 << 20
+// readInput reads the input file, up to max(64 MiB, maxBytes) (the decoders then apply
+// mapping.input.max_bytes).
+func readInput(name string, stdin io.Reader, maxBytes int64) ([]byte, error) {
+	limit := max(int64(64<<20), maxBytes)
 	var r = stdin
 	if name != "-" {
 		f, err := os.Open(name)
@@ -331,8 +354,8 @@ func readInput(name string, stdin io.Reader) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
-	if len(data) > limit {
-		return nil, fmt.Errorf("%s is larger than 64 MiB", name)
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s is larger than %d bytes (mapping.input.max_bytes)", name, limit)
 	}
 	return data, nil
 }

@@ -69,3 +69,46 @@ func TestMapItems(t *testing.T) {
 		})
 	}
 }
+
+// TestMapCSVInput: mapping.input.encoding reads a windows-1252 export; without it each row
+// that is not UTF-8 is reported (never mapped with U+FFFD) and the exit is 2; a bad row is
+// skipped while the others are mapped.
+func TestMapCSVInput(t *testing.T) {
+	dir := t.TempDir()
+	const section = "mapping:\n  incident_id: IncidentNumber\n  fields: [{name: Address, from: Address}]\n"
+	cp1252 := writeFile(t, dir, "cp1252.yaml", section+"  input: {encoding: windows-1252}\n")
+	plain := writeFile(t, dir, "plain.yaml", section)
+	fixture := "../../record/testdata/calls_windows1252.csv"
+	bad := writeFile(t, dir, "bad.csv", "IncidentNumber;Address\n1;Main\n2;Oak;extra\n3;Elm\n")
+	for _, tc := range []struct {
+		name, cfg, input string
+		code             int
+		out, errText     []string
+		notOut           string
+	}{
+		{"encoding configured", cp1252, fixture, exitOK, []string{`"value": "1200 Calle Niño"`, `"value": "Calle Acuña 7"`}, nil, "\ufffd"},
+		{"encoding missing", plain, fixture, exitProblems, nil, []string{"row skipped: record: csv: line 2, column", "not valid UTF-8", "set the input's encoding"}, "Ni"},
+		{"bad row", plain, bad, exitProblems, []string{`"incidentId": "1"`, `"incidentId": "3"`}, []string{"row skipped: record: csv: line 3: wrong number of fields"}, `"incidentId": "2"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb strings.Builder
+			code := run([]string{"map", "--config", tc.cfg, "--input", tc.input}, strings.NewReader(""), &out, &errb)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d; stdout %q stderr %q", code, tc.code, out.String(), errb.String())
+			}
+			for _, w := range tc.out {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("stdout lacks %q:\n%s", w, out.String())
+				}
+			}
+			for _, w := range tc.errText {
+				if !strings.Contains(errb.String(), w) {
+					t.Errorf("stderr lacks %q:\n%s", w, errb.String())
+				}
+			}
+			if tc.notOut != "" && (strings.Contains(out.String(), tc.notOut) || strings.Contains(errb.String(), tc.notOut) && tc.notOut == "Ni") {
+				t.Errorf("output holds %q:\n%s\n%s", tc.notOut, out.String(), errb.String())
+			}
+		})
+	}
+}
