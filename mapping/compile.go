@@ -40,8 +40,8 @@ type Mapper struct {
 	plan    envPlan
 	envPool sync.Pool
 
-	unparsed atomic.Uint64 // Result.UnparsedTimes, counted
-	warnings []Problem     // what Compile could not check (Warnings)
+	unparsed atomic.Uint64  // Result.UnparsedTimes, counted
+	warnings []Problem      // what Compile could not check (Warnings)
 	input    record.Options // mapping.input
 }
 
