@@ -191,3 +191,45 @@ func parseXML(v any) (any, error) {
 	}
 	return rec, nil
 }
+
+// deref is the deref helper: the first element of list (a list of maps; one map counts as
+// a list of one, as an XML element that occurs once) whose key — "$id" unless given —
+// equals reference, compared as text. reference is an id, or a reference object holding
+// it under "$ref" (EIDO's {"$ref": "..."}); a list of references means its first. No
+// match, a nil list or a nil reference give nil, so deref(...)?.member reads on.
+func deref(list, reference any, key string) any {
+	if l, ok := reference.([]any); ok {
+		if len(l) == 0 {
+			return nil
+		}
+		reference = l[0]
+	}
+	if m, ok := reference.(map[string]any); ok {
+		reference = m["$ref"]
+	}
+	if isEmpty(reference) {
+		return nil
+	}
+	want := String(reference)
+	match := func(v any) bool {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return false
+		}
+		id, ok := m[key]
+		return ok && !isEmpty(id) && String(id) == want
+	}
+	switch l := list.(type) {
+	case []any:
+		for _, v := range l {
+			if match(v) {
+				return v
+			}
+		}
+	case map[string]any:
+		if match(l) {
+			return l
+		}
+	}
+	return nil
+}
