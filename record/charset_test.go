@@ -204,3 +204,23 @@ func TestDecodeXMLCharsets(t *testing.T) {
 		})
 	}
 }
+
+// TestEachCSV: rows are handed over one by one with their line; fn's error stops; bad
+// rows are listed at the end.
+func TestEachCSV(t *testing.T) {
+	in := "a;b\n1;x\n2\n3;\"two\nlines\"\n4;y\n"
+	var lines []int
+	err := EachCSV(strings.NewReader(in), Options{}, func(line int, rec adapters.Record) error {
+		lines = append(lines, line)
+		return nil
+	})
+	var sk *SkippedRows
+	if !errors.As(err, &sk) || sk.Count != 1 || sk.Rows[0].Line != 3 || !reflect.DeepEqual(lines, []int{2, 4, 6}) {
+		t.Fatalf("lines %v, err %v", lines, err)
+	}
+	stop := errors.New("stop")
+	n := 0
+	if err := EachCSV(strings.NewReader(in), Options{}, func(int, adapters.Record) error { n++; return stop }); err != stop || n != 1 {
+		t.Fatalf("err %v after %d rows, want stop after 1", err, n)
+	}
+}

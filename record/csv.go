@@ -40,16 +40,33 @@ func DecodeCSV(r io.Reader, lim Limits) ([]adapters.Record, error) {
 //     row's line. Any other error (ErrTooLarge, ErrTooManyRecords, the header, an invalid
 //     byte in a transcoded encoding) returns no records.
 func DecodeCSVWith(r io.Reader, o Options) ([]adapters.Record, error) {
+	var recs []adapters.Record
+	err := EachCSV(r, o, func(_ int, rec adapters.Record) error {
+		recs = append(recs, rec)
+		return nil
+	})
+	var skipped *SkippedRows
+	if err != nil && !errors.As(err, &skipped) {
+		return nil, err
+	}
+	return recs, err
+}
+
+// EachCSV decodes CSV as DecodeCSVWith does, but hands each record to fn as it is read
+// (with the line it starts on) instead of collecting them: a large export is processed
+// row by row, in memory bounded by one row (fn may keep the record). An error of fn stops
+// the decoding and is returned as is; a *SkippedRows error at the end lists the bad rows.
+func EachCSV(r io.Reader, o Options, fn func(line int, rec adapters.Record) error) error {
 	lim := o.Limits.withDefaults()
 	in := bufio.NewReaderSize(&limitedReader{r: r, left: lim.MaxBytes, lim: lim}, 64<<10)
 	utf8Input := true
 	if head, _ := in.Peek(2); bytes.Equal(head, bomUTF16LE) || bytes.Equal(head, bomUTF16BE) {
 		data, err := io.ReadAll(in)
 		if err != nil {
-			return nil, csvError(0, err)
+			return csvError(0, err)
 		}
 		if data, _, err = unicodeText(data, false); err != nil {
-			return nil, csvError(0, err)
+			return csvError(0, err)
 		}
 		in = bufio.NewReaderSize(bytes.NewReader(data), 64<<10)
 	} else if head, _ := in.Peek(len(bomUTF8)); bytes.Equal(head, bomUTF8) {
@@ -59,7 +76,7 @@ func DecodeCSVWith(r io.Reader, o Options) ([]adapters.Record, error) {
 	} else if o.Encoding != "" {
 		cs, err := lookupCharset(o.Encoding)
 		if err != nil {
-			return nil, csvError(0, err)
+			return csvError(0, err)
 		}
 		if !cs.isUTF8() {
 			in = bufio.NewReaderSize(newDecodingReader(in, cs), 64<<10)
@@ -71,7 +88,7 @@ func DecodeCSVWith(r io.Reader, o Options) ([]adapters.Record, error) {
 		delim = detectDelimiter(in)
 	}
 	if !validDelimiter(delim) {
-		return nil, csvError(0, fmt.Errorf("delimiter %q cannot be used (a quote, a line break or not one character)", delim))
+		return csvError(0, fmt.Errorf("delimiter %q cannot be used (a quote, a line break or not one character)", delim))
 	}
 	cr := csv.NewReader(in)
 	cr.Comma = delim
@@ -79,16 +96,16 @@ func DecodeCSVWith(r io.Reader, o Options) ([]adapters.Record, error) {
 	cr.FieldsPerRecord = 0 // the header's
 	header, err := cr.Read()
 	if err == io.EOF {
-		return nil, nil
+		return nil
 	}
 	if err != nil {
-		return nil, csvReadError(err, 0)
+		return csvReadError(err, 0)
 	}
 	keys, err := headerKeys(header, lim)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var recs []adapters.Record
+	n := 0
 	var skipped SkippedRows
 	for {
 		row, err := cr.Read()
@@ -98,14 +115,14 @@ func DecodeCSVWith(r io.Reader, o Options) ([]adapters.Record, error) {
 		if err != nil {
 			var pe *csv.ParseError
 			if !errors.As(err, &pe) {
-				return nil, csvReadError(err, len(header))
+				return csvReadError(err, len(header))
 			}
 			skipped.add(csvReadError(err, len(header)).(*Error))
 			continue
 		}
 		line, _ := cr.FieldPos(0)
-		if len(recs) == lim.MaxRecords {
-			return nil, csvError(line, lim.tooManyRecords())
+		if n == lim.MaxRecords {
+			return csvError(line, lim.tooManyRecords())
 		}
 		if bad := checkRow(row, lim, utf8Input, o.Encoding); bad >= 0 {
 			skipped.add(csvFieldError(cr, bad, row[bad], lim, utf8Input))
@@ -115,12 +132,15 @@ func DecodeCSVWith(r io.Reader, o Options) ([]adapters.Record, error) {
 		for i, v := range row {
 			rec[keys[i]] = v
 		}
-		recs = append(recs, rec)
+		n++
+		if err := fn(line, rec); err != nil {
+			return err
+		}
 	}
 	if skipped.Count > 0 {
-		return recs, &skipped
+		return &skipped
 	}
-	return recs, nil
+	return nil
 }
 
 // headerKeys checks the header row and returns its trimmed names.
