@@ -41,8 +41,12 @@ func (u *unchecked) warning() (Problem, bool) {
 // syntheticRecord builds a record for a template of parseRecordTemplate from the fields
 // it reads: every .A.B chain on the record is there, its leaf the text "sample". It stands
 // in for mapping.sample when there is none.
-func syntheticRecord(t *template.Template) map[string]any {
+func syntheticRecord(text string) map[string]any {
 	rec := map[string]any{}
+	t, err := template.New("").Funcs(TemplateFuncs()).Parse(text)
+	if err != nil {
+		return rec
+	}
 	for _, tt := range t.Templates() {
 		if tt.Tree != nil {
 			collectFields(tt.Tree.Root, rec, true)
@@ -144,7 +148,7 @@ func (cp *compiler) checkTemplate(sub, text string, t *template.Template) {
 		return
 	}
 	cp.unchecked.templates = append(cp.unchecked.templates, sub)
-	if _, err := execRecordTemplate(t, syntheticRecord(t)); err != nil {
+	if _, err := execRecordTemplate(t, syntheticRecord(text)); err != nil {
 		cp.m.warnings = append(cp.m.warnings, Problem{Key: sub, Msg: "cannot render " + strconv.Quote(text) +
 			" on synthetic data (every field it reads set to \"sample\"): " + templateError(err) + "; check it with mapping.sample"})
 	}

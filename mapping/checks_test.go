@@ -33,7 +33,7 @@ func TestCompileWarnings(t *testing.T) {
 		t.Errorf("warning = %v, want fields[3].template on synthetic data", ws[1])
 	}
 
-	rec := syntheticRecord(m.fields[2].tmpl)
+	rec := syntheticRecord(m.fields[2].text)
 	if loc, _ := rec["Loc"].(map[string]any); loc["Number"] != "sample" {
 		t.Errorf("synthetic record = %v", rec)
 	}

@@ -2,6 +2,8 @@ package mapping
 
 import (
 	"errors"
+	"fmt"
+	"reflect"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -64,6 +66,7 @@ type source struct {
 	node      int    // pathSet node of from
 	prog      *vm.Program
 	tmpl      *template.Template
+	fast      *fastTemplate // tmpl without reflection, when it is simple enough
 	lookup    map[string]string
 	def       string
 	trim      bool
@@ -357,7 +360,7 @@ func (cp *compiler) source(key string, s Source, shorthand bool) source {
 			cp.add(sub, "cannot parse "+strconv.Quote(out.text)+": "+templateError(err))
 			return out
 		}
-		out.tmpl = t
+		out.tmpl, out.fast = t, compileFast(out.text)
 		cp.checkTemplate(sub, out.text, t)
 	}
 	return out
@@ -574,6 +577,11 @@ func (s *source) raw(rec adapters.Record, vals []resolved, env map[string]any) (
 		}
 		return String(out), nil
 	case kindTemplate:
+		if s.fast != nil {
+			if out, ok := s.fast.render(rec); ok {
+				return out, nil
+			}
+		}
 		out, err := execRecordTemplate(s.tmpl, rec)
 		if err != nil {
 			return "", &Error{Key: s.key, Msg: templateError(err), Err: err}
@@ -696,7 +704,7 @@ const textFunc = "_text"
 // and a missing key prints as "" (fmt's "<no value>" is never written, so record text
 // that reads "<no value>" is kept).
 func parseRecordTemplate(name, text string) (*template.Template, error) {
-	t, err := template.New(name).Funcs(TemplateFuncs()).Funcs(template.FuncMap{textFunc: String}).Parse(text)
+	t, err := template.New(name).Funcs(TemplateFuncs()).Funcs(template.FuncMap{textFunc: String, getFunc: getField}).Parse(text)
 	if err != nil {
 		return nil, err
 	}
@@ -717,20 +725,91 @@ func printAsText(tree *parse.Tree, n parse.Node) {
 			}
 		}
 	case *parse.ActionNode:
+		nilSafeFields(tree, x.Pipe)
 		if len(x.Pipe.Decl) == 0 { // {{$v := ...}} and {{$v = ...}} print nothing
 			id := parse.NewIdentifier(textFunc).SetTree(tree).SetPos(x.Pos)
 			x.Pipe.Cmds = append(x.Pipe.Cmds, &parse.CommandNode{NodeType: parse.NodeCommand, Pos: x.Pos, Args: []parse.Node{id}})
 		}
 	case *parse.IfNode:
+		nilSafeFields(tree, x.Pipe)
 		printAsText(tree, x.List)
 		printAsText(tree, x.ElseList)
 	case *parse.RangeNode:
+		nilSafeFields(tree, x.Pipe)
 		printAsText(tree, x.List)
 		printAsText(tree, x.ElseList)
 	case *parse.WithNode:
+		nilSafeFields(tree, x.Pipe)
 		printAsText(tree, x.List)
 		printAsText(tree, x.ElseList)
 	}
+}
+
+// getFunc reads a field chain of a record template (nilSafeFields).
+const getFunc = "_get"
+
+// nilSafeFields rewrites each field chain .A.B of p into (_get . "A" "B"), so that a
+// member of a null value (an xsi:nil element, a JSON null) is empty, as a member of a
+// missing key is, instead of text/template's "nil pointer evaluating" error.
+func nilSafeFields(tree *parse.Tree, p *parse.PipeNode) {
+	if p == nil {
+		return
+	}
+	for _, c := range p.Cmds {
+		for i, a := range c.Args {
+			switch x := a.(type) {
+			case *parse.FieldNode:
+				if len(x.Ident) < 2 || (i == 0 && len(c.Args) > 1) { // .T.Format "2006" calls a method
+					continue
+				}
+				args := []parse.Node{parse.NewIdentifier(getFunc).SetTree(tree).SetPos(x.Pos), &parse.DotNode{NodeType: parse.NodeDot, Pos: x.Pos}}
+				for _, k := range x.Ident {
+					args = append(args, &parse.StringNode{NodeType: parse.NodeString, Pos: x.Pos, Quoted: strconv.Quote(k), Text: k})
+				}
+				c.Args[i] = &parse.PipeNode{NodeType: parse.NodePipe, Pos: x.Pos, Line: p.Line,
+					Cmds: []*parse.CommandNode{{NodeType: parse.NodeCommand, Pos: x.Pos, Args: args}}}
+			case *parse.PipeNode:
+				nilSafeFields(tree, x)
+			}
+		}
+	}
+}
+
+// getField is _get: the value at keys below dot, nil when a key is missing or a value
+// on the way is nil. On a value that is not a map a key is, as in text/template, a method
+// without arguments (a SQL time's .Unix) or a struct field; anything else is an error.
+func getField(dot any, keys ...string) (any, error) {
+	v := dot
+	for _, k := range keys {
+		switch m := v.(type) {
+		case nil:
+			return nil, nil
+		case map[string]any:
+			v = m[k]
+		default:
+			rv := reflect.ValueOf(v)
+			if meth := rv.MethodByName(k); meth.IsValid() && meth.Type().NumIn() == 0 && (meth.Type().NumOut() == 1 || meth.Type().NumOut() == 2) {
+				out := meth.Call(nil)
+				if len(out) == 2 && !out[1].IsNil() {
+					err, _ := out[1].Interface().(error)
+					return nil, err
+				}
+				v = out[0].Interface()
+				continue
+			}
+			for rv.Kind() == reflect.Pointer && !rv.IsNil() {
+				rv = rv.Elem()
+			}
+			if rv.Kind() == reflect.Struct {
+				if f := rv.FieldByName(k); f.IsValid() && f.CanInterface() {
+					v = f.Interface()
+					continue
+				}
+			}
+			return nil, errors.New("can't evaluate field " + k + " in type " + fmt.Sprintf("%T", v))
+		}
+	}
+	return v, nil
 }
 
 func loadLocation(name string) (*time.Location, error) {

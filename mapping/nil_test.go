@@ -78,3 +78,30 @@ func TestNilIncidentIDIsEmpty(t *testing.T) {
 		t.Fatalf("err = %v, want empty", err)
 	}
 }
+
+// TestNilParentInTemplates: a member of an xsi:nil element (<Location i:nil="true"/>) is
+// empty in templates, as a member of a missing one is — not a template error.
+func TestNilParentInTemplates(t *testing.T) {
+	data, err := os.ReadFile("../record/testdata/dotnet_calls.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := record.DecodeXML(data, record.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := doc["CallForService"].([]any)[1].(map[string]any)
+	for _, tmpl := range []string{
+		`[{{.Location.Address}}]`, // the fast path
+		`[{{if .Location.Address}}x{{end}}{{with .Location}}{{.Address}}{{end}}{{.Location.Address | printf "%v"}}]`,
+	} {
+		m := mustCompile(t, Config{IncidentID: "CallNo", Fields: []Field{{Name: "A", Template: tmpl, Default: "none"}}})
+		res, err := m.Map(second)
+		if err != nil {
+			t.Fatalf("%s: %v", tmpl, err)
+		}
+		if got := res.Request.Fields[0].Value; got != "[]" && got != "[<nil>]" {
+			t.Errorf("%s = %q", tmpl, got)
+		}
+	}
+}

@@ -13,10 +13,13 @@
 //	poll-map        sidecar.Detect (mapping + change detection) over one steady-state poll
 //	                of 10,000 records of 30 fields, against decoding the poll's answer
 //	                plus mapping each record in turn without change detection
+//	csv-map         a 30 MB CSV export of 100,000 rows × 30 columns read with record.EachCSV
+//	                and every row mapped (time and peak heap), against encoding/csv
+//	                reading the same file into [][]string
 //
 // Usage:
 //
-//	go run ./cmd/sidecar-bench [-quick] [-only outbox-enqueue,ingest,drain,poll-map] [-dir DIR]
+//	go run ./cmd/sidecar-bench [-quick] [-only outbox-enqueue,ingest,drain,poll-map,csv-map] [-dir DIR]
 //	                           [-rounds N] [-floor F] [-cpuprofile PREFIX]
 //
 // Each scenario runs -rounds times (default 3; 1 with -quick), its baseline and measured
@@ -73,6 +76,8 @@ type params struct {
 	PollRecords int
 	PollCycles  int
 
+	CSVRows int // rows of the csv-map export (100,000 ≈ 30 MB)
+
 	// Floor: a scenario whose ratio is below Floor × its target ratio fails the run (exit
 	// 1); 0 = ratios are printed, not judged.
 	Floor float64
@@ -93,7 +98,8 @@ func fullParams() params {
 		IngestConns: 64, IngestDuration: 5 * time.Second, IngestWarmup: 500 * time.Millisecond, IngestKeys: 1000,
 		DrainMsgs: 100_000, DrainKeys: 1000, DrainBaseMax: 5 * time.Second,
 		PollRecords: 10_000, PollCycles: 7,
-		Rounds: 3, Budget: 3*time.Minute + 30*time.Second,
+		CSVRows: 100_000,
+		Rounds:  3, Budget: 3*time.Minute + 30*time.Second,
 	}
 }
 
@@ -103,7 +109,8 @@ func quickParams() params {
 		IngestConns: 64, IngestDuration: time.Second, IngestWarmup: 200 * time.Millisecond, IngestKeys: 1000,
 		DrainMsgs: 10_000, DrainKeys: 100, DrainBaseMax: time.Second,
 		PollRecords: 10_000, PollCycles: 3,
-		Rounds: 1, Budget: 30 * time.Second,
+		CSVRows: 100_000,
+		Rounds:  1, Budget: 30 * time.Second,
 	}
 }
 
@@ -135,6 +142,7 @@ var scenarios = []scenario{
 	{"ingest", runIngest},
 	{"drain", runDrain},
 	{"poll-map", runPollMap},
+	{"csv-map", runCSVMap},
 }
 
 func main() {

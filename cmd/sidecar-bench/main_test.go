@@ -19,6 +19,7 @@ func tinyParams(t *testing.T) params {
 	p.IngestDuration, p.IngestWarmup, p.IngestKeys = 400*time.Millisecond, 50*time.Millisecond, 50
 	p.DrainMsgs, p.DrainKeys, p.DrainBaseMax = 2000, 20, 300*time.Millisecond
 	p.PollRecords, p.PollCycles = 1000, 2
+	p.CSVRows = 2000
 	return p
 }
 
@@ -44,9 +45,11 @@ func TestScenarios(t *testing.T) {
 		"ingest":         {"conns", "req_per_s", "p50_ms", "p99_ms", "baseline_req_per_s", "ratio"},
 		"drain":          {"messages", "keys", "msgs_per_s", "baseline_msgs_per_s", "ratio", "order_violations"},
 		"poll-map":       {"records", "ms_per_cycle", "allocs_per_record", "baseline_ms_per_cycle", "ratio"},
+		"csv-map":        {"rows", "file_mb", "ms", "peak_heap_mb", "mem_ratio", "baseline_ms", "baseline_peak_heap_mb", "ratio"},
 	}
 	positive := []string{"msgs_per_s", "baseline_msgs_per_s", "ratio", "req_per_s", "p50_ms", "p99_ms",
-		"baseline_req_per_s", "ms_per_cycle", "allocs_per_record", "baseline_ms_per_cycle", "producers", "conns", "messages", "keys", "records"}
+		"baseline_req_per_s", "ms_per_cycle", "allocs_per_record", "baseline_ms_per_cycle", "producers", "conns", "messages", "keys", "records",
+		"rows", "file_mb", "ms", "peak_heap_mb", "mem_ratio", "baseline_ms", "baseline_peak_heap_mb"}
 	seen := map[string]bool{}
 	sc := bufio.NewScanner(&out)
 	for sc.Scan() {
