@@ -3,8 +3,8 @@ package mapping
 import (
 	"errors"
 	"fmt"
-	"reflect"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
