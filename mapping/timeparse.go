@@ -108,7 +108,11 @@ func parseAnyTime(s string, loc *time.Location) (time.Time, bool) {
 	if strings.Contains(s, "m") { // "9:35 am": Go's PM layout reads upper case only
 		s = strings.Replace(strings.Replace(s, " am", " AM", 1), " pm", " PM", 1)
 	}
+	slash := strings.IndexByte(s, '/') >= 0
 	for _, l := range TimeLayouts {
+		if (strings.IndexByte(l, '/') >= 0) != slash {
+			continue // a US date is not tried with ISO layouts, nor the other way round
+		}
 		if t, err := parseInLocation(l, s, loc); err == nil {
 			return t, true
 		}

@@ -45,7 +45,7 @@ func TestScenarios(t *testing.T) {
 		"ingest":         {"conns", "req_per_s", "p50_ms", "p99_ms", "baseline_req_per_s", "ratio"},
 		"drain":          {"messages", "keys", "msgs_per_s", "baseline_msgs_per_s", "ratio", "order_violations"},
 		"poll-map":       {"records", "ms_per_cycle", "allocs_per_record", "baseline_ms_per_cycle", "ratio"},
-		"csv-map":        {"rows", "file_mb", "ms", "peak_heap_mb", "mem_ratio", "baseline_ms", "baseline_peak_heap_mb", "ratio"},
+		"csv-map":        {"rows", "file_mb", "ms", "cpu_ms", "peak_heap_mb", "mem_ratio", "baseline_ms", "baseline_peak_heap_mb", "ratio"},
 	}
 	positive := []string{"msgs_per_s", "baseline_msgs_per_s", "ratio", "req_per_s", "p50_ms", "p99_ms",
 		"baseline_req_per_s", "ms_per_cycle", "allocs_per_record", "baseline_ms_per_cycle", "producers", "conns", "messages", "keys", "records",
