@@ -124,8 +124,8 @@ func EachCSV(r io.Reader, o Options, fn func(line int, rec adapters.Record) erro
 		if n == lim.MaxRecords {
 			return csvError(line, lim.tooManyRecords())
 		}
-		if bad := checkRow(row, lim, utf8Input, o.Encoding); bad >= 0 {
-			skipped.add(csvFieldError(cr, bad, row[bad], lim, utf8Input))
+		if bad := checkRow(row, lim, utf8Input); bad >= 0 {
+			skipped.add(csvFieldError(cr, bad, row[bad], lim))
 			continue
 		}
 		rec := make(adapters.Record, len(keys))
@@ -174,7 +174,7 @@ func headerKeys(header []string, lim Limits) ([]string, error) {
 
 // checkRow returns the index of the first bad field of row (too long, or not UTF-8 when
 // the input was not transcoded), or -1.
-func checkRow(row []string, lim Limits, checkUTF8 bool, _ string) int {
+func checkRow(row []string, lim Limits, checkUTF8 bool) int {
 	for i, v := range row {
 		if len(v) > lim.MaxString || (checkUTF8 && !utf8.ValidString(v)) {
 			return i
@@ -183,7 +183,7 @@ func checkRow(row []string, lim Limits, checkUTF8 bool, _ string) int {
 	return -1
 }
 
-func csvFieldError(cr *csv.Reader, i int, v string, lim Limits, utf8Input bool) *Error {
+func csvFieldError(cr *csv.Reader, i int, v string, lim Limits) *Error {
 	line, col := cr.FieldPos(i)
 	if len(v) > lim.MaxString {
 		return &Error{Format: CSV, Line: line, Offset: -1, Err: fmt.Errorf("column %d: %w", i+1, lim.stringTooLong())}
