@@ -491,6 +491,13 @@ func (m *Mapper) Map(rec adapters.Record) (Result, error) {
 	return Result{Request: req, UnparsedTimes: unparsedTimes}, nil
 }
 
+// isTimeError reports whether err comes from a time parse_time could not read. (Kept out
+// of eval: errors.As's target would escape to the heap on every call.)
+func isTimeError(err error) bool {
+	var te *TimeError
+	return errors.As(err, &te)
+}
+
 // UnparsedTimes is how many field values Map has left empty because parse_time could not
 // read a time (see Result.UnparsedTimes) since the Mapper was compiled.
 func (m *Mapper) UnparsedTimes() uint64 { return m.unparsed.Load() }
@@ -533,15 +540,15 @@ func (s *source) id(rec adapters.Record, vals []resolved, env map[string]any, tr
 // when the field is required).
 func (f *field) eval(rec adapters.Record, vals []resolved, env map[string]any, tr *trace) (val string, omit, unparsed bool, err error) {
 	v, err := f.raw(rec, vals, env)
-	var te *TimeError
 	switch {
-	case err != nil && !f.required && errors.As(err, &te):
+	case err == nil:
+	case !f.required && isTimeError(err):
 		v, unparsed = "", true
 		if tr != nil {
 			tr.raw = ""
-			tr.step("unparsed time", "(empty: "+te.Error()+")")
+			tr.step("unparsed time", "(empty: "+errMsg(err)+")")
 		}
-	case err != nil:
+	default:
 		if e, ok := err.(*Error); ok {
 			e.Field = f.name
 		}
