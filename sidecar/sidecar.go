@@ -23,6 +23,7 @@ import (
 	"github.com/cad-sidecar/cad-sidecar/config"
 	"github.com/cad-sidecar/cad-sidecar/mapping"
 	"github.com/cad-sidecar/cad-sidecar/outbox"
+	"github.com/cad-sidecar/cad-sidecar/record"
 )
 
 // Sidecar is one running instance. Build it with New, then Run it.
@@ -76,6 +77,9 @@ func New(cfg *config.Config, o Options) (*Sidecar, error) {
 	source, sink, err := f.New(cfg.CAD.Settings, adapters.Deps{Logger: log.With("component", "cad"), LogContent: cfg.Log.Content, CursorTolerance: cfg.CAD.CursorTolerance})
 	if err != nil {
 		return nil, fmt.Errorf("cad adapter %s: %w", cfg.CAD.Adapter, err)
+	}
+	if in, ok := source.(interface{ SetInput(record.Options) }); ok && cfg.Mapper != nil {
+		in.SetInput(cfg.Mapper.Input()) // mapping.input: encoding, CSV delimiter, limits
 	}
 	sink = fallbackSink(cfg, log, sink) // no sink: a read-only integration (readonly.go)
 	_, readOnly := sink.(*noteFile)

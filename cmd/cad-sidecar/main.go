@@ -37,7 +37,7 @@ Usage:
                                                    check a config file (exit 0 good, 2 problems);
                                                    --connect also dry-runs the CAD's poll and note
                                                    statement (nothing is changed)
-  cad-sidecar map         [--config FILE] (--input FILE|- [--format json|xml|csv] [--explain] | --note FILE|-)
+  cad-sidecar map         [--config FILE] (--input FILE|- [--format json|xml|csv] [--items PATH] [--explain] | --note FILE|-)
                                                    map CAD records or render a note
                                                    (exit 0 mapped, 3 all filtered, 2 any error)
   cad-sidecar demo        [--duration D] [--keep]  run against simulated CAD and Assist (--keep: keep its folder)
