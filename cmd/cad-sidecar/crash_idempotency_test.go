@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cad-sidecar/cad-sidecar/adapters"
+	"github.com/cad-sidecar/cad-sidecar/config"
 	"github.com/cad-sidecar/cad-sidecar/internal/sim"
 	"github.com/cad-sidecar/cad-sidecar/mapping"
 )
@@ -85,7 +87,8 @@ func TestCrashIdempotencyKeys(t *testing.T) {
 		}
 	}
 	waitFor(t, 15*time.Second, "the last restart to serve", func() bool { return httpOK("http://" + r.admin + "/healthz") })
-	expected := func() map[string][][]string { return expectedWrites(as, cad.Incidents(), maxLen) }
+	mapper := rigMapper(t, r.cfgPath)
+	expected := func() map[string][][]string { return expectedWrites(t, as, cad.Incidents(), mapper) }
 	waitFor(t, 120*time.Second, "every call finished and every part of every acknowledged note in the CAD", func() bool {
 		return as.Pending() == 0 && missingWrites(expected(), cad) == 0
 	})
@@ -142,16 +145,39 @@ func setRigNoteMaxLength(t *testing.T, cfgPath string, n int) {
 }
 
 // expectedWrites is, per incident and acknowledged note (in order), the text of every
-// write the CAD must have received at least once: the note rendered by the rig's template
-// and split as the mapping does.
-func expectedWrites(as *sim.Assist, incidents []string, maxLen int) map[string][][]string {
+// write the CAD must have received at least once: the note rendered and split by the rig's
+// own mapping (the sidecar's RenderNoteParts: each part keeps the text's frame).
+func expectedWrites(t *testing.T, as *sim.Assist, incidents []string, m *mapping.Mapper) map[string][][]string {
+	t.Helper()
 	out := map[string][][]string{}
-	for _, id := range incidents {
-		for _, txt := range ackedTexts(as, id) {
-			out[id] = append(out[id], mapping.SplitNote(txt, maxLen))
+	seen := map[string]bool{}
+	for _, a := range as.Acked() {
+		if !slices.Contains(incidents, a.IncidentID) {
+			continue
 		}
+		if k := a.IncidentID + "\x00" + a.Note.CreatedAt + "|" + a.Note.Note; seen[k] {
+			continue
+		} else {
+			seen[k] = true
+		}
+		parts, err := m.RenderNoteParts(adapters.Note{IncidentID: a.IncidentID, CallID: a.CallID,
+			Type: a.Note.Type, Note: a.Note.Note, Critical: a.Note.Critical, CreatedAt: a.Note.CreatedAt})
+		if err != nil {
+			t.Fatalf("render the expected note of incident %s: %v", a.IncidentID, err)
+		}
+		out[a.IncidentID] = append(out[a.IncidentID], parts)
 	}
 	return out
+}
+
+// rigMapper compiles the mapping of the rig's config, as the binary does.
+func rigMapper(t *testing.T, cfgPath string) *mapping.Mapper {
+	t.Helper()
+	cfg, err := config.Load(cfgPath, config.Options{Environ: []string{}})
+	if err != nil {
+		t.Fatalf("load the rig's config: %v", err)
+	}
+	return cfg.Mapper
 }
 
 // missingWrites counts the expected writes with no row in the CAD.

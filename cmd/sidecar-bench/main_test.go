@@ -56,7 +56,7 @@ func TestScenarios(t *testing.T) {
 	}
 	positive := []string{"msgs_per_s", "baseline_msgs_per_s", "ratio", "req_per_s", "p50_ms", "p99_ms",
 		"baseline_req_per_s", "ms_per_cycle", "ms", "baseline_ms", "allocs_per_record", "baseline_ms_per_cycle", "producers", "conns", "messages", "keys", "records",
-		"rows", "file_mb", "peak_heap_mb", "mem_ratio", "baseline_peak_heap_mb"}
+		"file_mb", "peak_heap_mb", "mem_ratio", "baseline_peak_heap_mb"}
 	seen := map[string]bool{}
 	sc := bufio.NewScanner(&out)
 	for sc.Scan() {
