@@ -8,11 +8,12 @@ import (
 	"context"
 	"log/slog"
 	"time"
+
+	"github.com/cad-sidecar/cad-sidecar/record"
 )
 
-// Record is one CAD incident record in generic form, whatever the CAD's format: JSON objects
-// decode to map[string]any with json.Number for numbers, lists to []any.
-type Record = map[string]any
+// Record is one CAD incident record in generic form (record.Record, where the decoders live).
+type Record = record.Record
 
 // Batch is what one poll of a Source returns.
 type Batch struct {
@@ -67,7 +68,7 @@ type Note struct {
 }
 
 // Sink writes notes into the CAD. WriteNote returns nil only once the CAD accepted the
-// note; failures are classified with outbox.Permanent / outbox.Transient / outbox.RetryAfter.
+// note; failures are classified with delivery.Permanent / delivery.Transient / delivery.RetryAfter.
 type Sink interface {
 	WriteNote(ctx context.Context, n Note) error
 }

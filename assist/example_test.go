@@ -3,11 +3,11 @@ package assist_test
 import (
 	"context"
 	"fmt"
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 	"net/http"
 	"net/http/httptest"
 
 	"github.com/cad-sidecar/cad-sidecar/assist"
-	"github.com/cad-sidecar/cad-sidecar/outbox"
 )
 
 func ExampleClient_LinkIncident() {
@@ -34,7 +34,7 @@ func ExampleClient_LinkIncident() {
 		Fields:     []assist.IncidentField{{Name: "NatureCode", Description: "Nature", Value: "STRUCTURE FIRE"}},
 	})
 	switch {
-	case outbox.IsPermanent(err):
+	case delivery.IsPermanent(err):
 		fmt.Println("dead letter:", err)
 	case err != nil:
 		fmt.Println("retry later:", err)

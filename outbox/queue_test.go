@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 	"reflect"
 	"strings"
 	"sync"
@@ -269,7 +270,7 @@ func TestReplayGoesToEndOfKeyFIFO(t *testing.T) {
 	var r recorder
 	h := func(ctx context.Context, m Message) error {
 		if string(m.Payload) == "bad" && fail.Load() {
-			return Permanentf("422")
+			return delivery.Permanentf("422")
 		}
 		return r.handle(ctx, m)
 	}

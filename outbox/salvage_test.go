@@ -3,6 +3,7 @@ package outbox
 import (
 	"bytes"
 	"context"
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -58,7 +59,7 @@ func TestSalvage(t *testing.T) {
 		enqueue(t, s, TopicNote, "INC-"+strconv.Itoa(i%5), notePayload(i), "dedup-"+strconv.Itoa(i))
 	}
 	enqueue(t, s, TopicLink, "INC-9", "dead link")
-	stop := deliverBg(t, s, TopicLink, func(context.Context, Message) error { return Permanentf("refused") })
+	stop := deliverBg(t, s, TopicLink, func(context.Context, Message) error { return delivery.Permanentf("refused") })
 	waitFor(t, "the dead letter", func() bool { return stats(t, s).Dead[TopicLink] == 1 })
 	stop()
 	if err := s.Put("cursor", "cad", "2025-01-01T00:00:00Z"); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 	"os"
 	"reflect"
 	"strings"
@@ -127,7 +128,7 @@ func TestBreakerProbesOneAtATime(t *testing.T) {
 	deliverBg(t, s, TopicNote, func(_ context.Context, m Message) error {
 		calls.Add(1)
 		if down.Load() {
-			return Transient(errors.New("503 CAD down"))
+			return delivery.Transient(errors.New("503 CAD down"))
 		}
 		n := cur.Add(1)
 		defer cur.Add(-1)

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-
-	"github.com/cad-sidecar/cad-sidecar/adapters"
 )
 
 // DecodeCSV decodes CSV (RFC 4180: comma-separated, fields quoted with '"' may hold
@@ -18,7 +16,7 @@ import (
 // name is an error naming the column. Every value is a string, as written. Every row must have as many fields as the header (an error names the
 // line). Empty lines are skipped; an empty input or a header alone gives no records.
 // A UTF-8 byte order mark is skipped and UTF-16 input with a byte order mark is transcoded.
-func DecodeCSV(r io.Reader, lim Limits) ([]adapters.Record, error) {
+func DecodeCSV(r io.Reader, lim Limits) ([]Record, error) {
 	lim = lim.withDefaults()
 	in := bufio.NewReader(&limitedReader{r: r, left: lim.MaxBytes, lim: lim})
 	if head, _ := in.Peek(2); bytes.Equal(head, bomUTF16LE) || bytes.Equal(head, bomUTF16BE) {
@@ -61,7 +59,7 @@ func DecodeCSV(r io.Reader, lim Limits) ([]adapters.Record, error) {
 		seen[h] = i
 		keys[i] = h
 	}
-	var recs []adapters.Record
+	var recs []Record
 	for {
 		row, err := cr.Read()
 		if err == io.EOF {
@@ -74,7 +72,7 @@ func DecodeCSV(r io.Reader, lim Limits) ([]adapters.Record, error) {
 		if len(recs) == lim.MaxRecords {
 			return nil, csvError(line, lim.tooManyRecords())
 		}
-		rec := make(adapters.Record, len(keys))
+		rec := make(Record, len(keys))
 		for i, v := range row {
 			if len(v) > lim.MaxString {
 				return nil, csvError(line, fmt.Errorf("column %d: %w", i+1, lim.stringTooLong()))

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-
-	"github.com/cad-sidecar/cad-sidecar/adapters"
 )
 
 // DecodeXML decodes an XML document into one record, its root element:
@@ -37,7 +35,7 @@ import (
 // (ErrUnsupportedCharset). The decoder is strict and knows only the five predefined
 // entities (and character references): a document that uses an entity declared in its
 // DOCTYPE is rejected, so entity expansion ("billion laughs") cannot happen.
-func DecodeXML(data []byte, lim Limits) (adapters.Record, error) {
+func DecodeXML(data []byte, lim Limits) (Record, error) {
 	lim = lim.withDefaults()
 	if int64(len(data)) > lim.MaxBytes {
 		return nil, &Error{Format: XML, Offset: -1, Err: lim.tooLarge()}
@@ -56,7 +54,7 @@ func DecodeXML(data []byte, lim Limits) (adapters.Record, error) {
 
 // ParseXMLString decodes XML held in a string (such as the PIDF-LO location inside a NENA
 // EIDO) with the default Limits; see DecodeXML.
-func ParseXMLString(s string) (adapters.Record, error) {
+func ParseXMLString(s string) (Record, error) {
 	return DecodeXML([]byte(s), Limits{})
 }
 
@@ -113,8 +111,8 @@ type xmlBuilder struct {
 	stack []*xmlFrame
 }
 
-func (x *xmlBuilder) build() (adapters.Record, error) {
-	var root adapters.Record
+func (x *xmlBuilder) build() (Record, error) {
+	var root Record
 	for {
 		tok, err := x.d.Token()
 		if err == io.EOF {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 	"time"
 
 	"github.com/cad-sidecar/cad-sidecar/adapters"
@@ -237,7 +238,7 @@ func (s *Sidecar) queueLink(ctx context.Context, c Change) error {
 func (s *Sidecar) deliverLink(ctx context.Context, m outbox.Message) error {
 	var req assist.LinkIncidentRequest
 	if err := json.Unmarshal(m.Payload, &req); err != nil {
-		return outbox.Permanent(fmt.Errorf("stored link of incident %s is not valid JSON: %w", m.Key, err))
+		return delivery.Permanent(fmt.Errorf("stored link of incident %s is not valid JSON: %w", m.Key, err))
 	}
 	resp, err := s.client.LinkIncident(ctx, req)
 	if err != nil {

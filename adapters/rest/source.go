@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/cad-sidecar/cad-sidecar/adapters"
-	"github.com/cad-sidecar/cad-sidecar/mapping"
 	"github.com/cad-sidecar/cad-sidecar/record"
 )
 
@@ -43,7 +42,7 @@ func (s *Source) Schedule() string { return s.schedule }
 // as times later than now + Deps.CursorTolerance (adapters.ParseCursorTime: a wrong clock
 // in the CAD): the largest of those is reported in Batch.FutureCursor, so the cursor still
 // advances over the sane records. CursorKind stays unknown: the host guesses too. Errors are classified like
-// the Sink's (outbox.IsPermanent / outbox.RetryDelay).
+// the Sink's (delivery.IsPermanent / delivery.RetryDelay).
 func (s *Source) Poll(ctx context.Context, cursor string) (adapters.Batch, error) {
 	path, err := render(s.path, pollData{Cursor: queryEscaped(url.QueryEscape(cursor)), RawCursor: cursor})
 	if err != nil {
@@ -65,7 +64,7 @@ func (s *Source) Poll(ctx context.Context, cursor string) (adapters.Batch, error
 		now := time.Now()
 		var fut time.Time
 		for i, r := range records {
-			v, ok := mapping.Lookup(r, s.cursorField)
+			v, ok := record.Lookup(r, s.cursorField)
 			if !ok || v == nil {
 				continue
 			}
@@ -120,7 +119,7 @@ func decodeRecords(body []byte, format record.Format, items string) ([]adapters.
 	}
 	list := doc
 	if items != "" {
-		v, ok := mapping.Lookup(doc, items)
+		v, ok := record.Lookup(doc, items)
 		if !ok {
 			return nil, fmt.Errorf("poll.items %q not found in the answer", items)
 		}

@@ -3,11 +3,11 @@ package sqldb
 import (
 	"context"
 	"database/sql"
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 	"log/slog"
 	"time"
 
 	"github.com/cad-sidecar/cad-sidecar/adapters"
-	"github.com/cad-sidecar/cad-sidecar/outbox"
 )
 
 var _ adapters.Sink = (*Sink)(nil)
@@ -25,13 +25,13 @@ type Sink struct {
 
 // WriteNote executes write_note.statement with the note's named parameters (NoteParams).
 // It returns nil once the database accepted it; a constraint violation, a refused
-// permission or a bad statement is outbox.Permanent (a *DBError: Error() names the code
+// permission or a bad statement is delivery.Permanent (a *DBError: Error() names the code
 // and the table, Evidence() the database's message); a lost connection, a timeout or a
-// failed login is outbox.Transient.
+// failed login is delivery.Transient.
 func (s *Sink) WriteNote(ctx context.Context, n adapters.Note) error {
 	args, err := s.stmt.Args(s.noteValues(n))
 	if err != nil {
-		return outbox.Permanentf("sql: write_note.statement: %v", err)
+		return delivery.Permanentf("sql: write_note.statement: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()

@@ -10,7 +10,7 @@
 // read-only (no Sink). Parameters are :name in the SQL, rewritten to each driver's
 // placeholders (see Rewrite): SQL is never built from strings.
 //
-// Failures are classified with the outbox vocabulary: a lost connection, a timeout, a failed
+// Failures are classified with the delivery vocabulary: a lost connection, a timeout, a failed
 // login, a deadlock → transient; a constraint violation, a permission refusal, a syntax
 // error → permanent. Error() names the SQLSTATE or error number and the statement's target,
 // never the DSN's password nor the database's message (it may echo values); the message is
