@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/cad-sidecar/cad-sidecar/delivery"
 	"io"
 	"log/slog"
 	"net"
@@ -15,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 )
 
 const testToken = "s3cret-token"

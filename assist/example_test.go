@@ -3,11 +3,11 @@ package assist_test
 import (
 	"context"
 	"fmt"
-	"github.com/cad-sidecar/cad-sidecar/delivery"
 	"net/http"
 	"net/http/httptest"
 
 	"github.com/cad-sidecar/cad-sidecar/assist"
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 )
 
 func ExampleClient_LinkIncident() {

@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/cad-sidecar/cad-sidecar/delivery"
 	"strings"
 	"testing"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 )
 
 // answerError is a handler error carrying the destination's answer, as the REST sink's

@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/cad-sidecar/cad-sidecar/delivery"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 )
 
 // Handler delivers one message. nil = done (the message is deleted); an error marked

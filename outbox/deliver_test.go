@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/cad-sidecar/cad-sidecar/delivery"
 	"math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 )
 
 func TestFIFOPerKeyParallel(t *testing.T) {

@@ -3,7 +3,6 @@ package outbox
 import (
 	"bytes"
 	"context"
-	"github.com/cad-sidecar/cad-sidecar/delivery"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,6 +10,8 @@ import (
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 )
 
 // salvagedNotes opens a salvaged file and returns the note numbers per key, in delivery

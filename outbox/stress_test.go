@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/cad-sidecar/cad-sidecar/delivery"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 	"github.com/cad-sidecar/cad-sidecar/internal/testseed"
 )
 

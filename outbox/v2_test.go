@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/cad-sidecar/cad-sidecar/delivery"
 	"os"
 	"reflect"
 	"strings"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 )
 
 func payloads(ms []Message) []string {

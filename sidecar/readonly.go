@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/cad-sidecar/cad-sidecar/delivery"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/cad-sidecar/cad-sidecar/adapters"
 	"github.com/cad-sidecar/cad-sidecar/config"
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 )
 
 // A read-only integration is an adapter that reads incidents and writes no notes (its

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"github.com/cad-sidecar/cad-sidecar/delivery"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/go-resty/resty/v2"
 
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 	"github.com/cad-sidecar/cad-sidecar/internal/httpclass"
 	"github.com/cad-sidecar/cad-sidecar/internal/ident"
 )

@@ -2,9 +2,10 @@ package rest
 
 import (
 	"context"
-	"github.com/cad-sidecar/cad-sidecar/delivery"
 	"strings"
 	"testing"
+
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 )
 
 // Whatever the template and the id, the sink never sends a path with a "." or ".."

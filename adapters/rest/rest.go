@@ -3,7 +3,7 @@
 // The Source polls a list endpoint on a cron schedule, GET base_url+poll.path, takes the
 // record list at poll.items and advances a cursor to the maximum of poll.cursor_field over
 // the records it got. The Sink writes each note with one request rendered from the
-// write_note templates. Both classify failures with the outbox error vocabulary: 2xx is
+// write_note templates. Both classify failures with the delivery error vocabulary: 2xx is
 // success, 408/429 and 5xx and network errors are transient (honouring Retry-After), any
 // other 4xx and any template error is permanent.
 //
@@ -120,41 +120,13 @@ func NewConfig() *Config {
 }
 
 func init() {
-	adapters.Register(adapters.Factory{
-		Name:      Name,
-		NewConfig: func() any { return NewConfig() },
-		Validate: func(cfg any) []adapters.Problem {
-			c, err := asConfig(cfg)
-			if err != nil {
-				return []adapters.Problem{{Key: "", Msg: err.Error()}}
-			}
-			return Validate(c)
-		},
-		New: func(cfg any, deps adapters.Deps) (adapters.Source, adapters.Sink, error) {
-			c, err := asConfig(cfg)
-			if err != nil {
-				return nil, nil, err
-			}
-			src, sink, err := New(c, deps)
-			if err != nil {
-				return nil, nil, err
-			}
-			return src, sink, nil
-		},
-	})
-}
-
-func asConfig(cfg any) (*Config, error) {
-	switch c := cfg.(type) {
-	case *Config:
-		if c == nil {
-			return nil, fmt.Errorf("rest: nil config")
+	adapters.Register(adapters.Define(Name, NewConfig, Validate, func(c *Config, deps adapters.Deps) (adapters.Source, adapters.Sink, error) {
+		src, sink, err := New(c, deps)
+		if err != nil {
+			return nil, nil, err
 		}
-		return c, nil
-	case Config:
-		return &c, nil
-	}
-	return nil, fmt.Errorf("rest: config is %T, want *rest.Config", cfg)
+		return src, sink, nil
+	}))
 }
 
 // New builds the Source and the Sink from a config; it fails if Validate reports problems.
@@ -177,6 +149,11 @@ func New(c *Config, deps adapters.Deps) (*Source, *Sink, error) {
 	}
 	cl := newClient(c, log, deps.LogContent)
 	src := &Source{cl: cl, path: t.pollPath, items: c.Poll.Items, format: record.Format(c.Poll.Format), cursorField: c.Poll.CursorField, schedule: c.Poll.Schedule, tolerance: deps.CursorTolerance, log: log}
+	poller, err := adapters.PollSource(src.Poll, c.Poll.Schedule, deps.Cursor)
+	if err != nil { // cannot happen after Validate
+		return nil, nil, fmt.Errorf("rest: poll.schedule: %w", err)
+	}
+	src.poller = poller
 	sink := &Sink{cl: cl, method: strings.ToUpper(c.WriteNote.Method), path: t.notePath, body: t.noteBody, contentType: c.WriteNote.ContentType, log: log,
 		defaultPath: c.WriteNote.Path == DefaultNotePath, defaultBody: c.WriteNote.Body == DefaultNoteBody}
 	return src, sink, nil

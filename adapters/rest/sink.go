@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"github.com/cad-sidecar/cad-sidecar/delivery"
 	"log/slog"
 	"net/url"
 	"strconv"
@@ -12,6 +11,7 @@ import (
 	"text/template"
 
 	"github.com/cad-sidecar/cad-sidecar/adapters"
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 	"github.com/cad-sidecar/cad-sidecar/internal/ident"
 )
 

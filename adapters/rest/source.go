@@ -17,13 +17,11 @@ import (
 	"github.com/cad-sidecar/cad-sidecar/record"
 )
 
-var (
-	_ adapters.Source    = (*Source)(nil)
-	_ adapters.Scheduled = (*Source)(nil)
-)
+var _ adapters.Source = (*Source)(nil)
 
-// Source polls the CAD's incident list.
+// Source polls the CAD's incident list on poll.schedule (adapters.PollSource over Poll).
 type Source struct {
+	poller      *adapters.Poller
 	cl          *client
 	path        *template.Template
 	items       string
@@ -34,8 +32,12 @@ type Source struct {
 	log         *slog.Logger
 }
 
-// Schedule is poll.schedule (adapters.Scheduled).
+// Schedule is poll.schedule.
 func (s *Source) Schedule() string { return s.schedule }
+
+// Run polls until ctx is done (adapters.PollSource): the first poll at once, then on
+// poll.schedule, never two at a time.
+func (s *Source) Run(ctx context.Context, emit adapters.Emit) error { return s.poller.Run(ctx, emit) }
 
 // Poll fetches the records changed since cursor. The next cursor is the maximum of
 // poll.cursor_field over the records and the incoming cursor, leaving out values that read

@@ -2,6 +2,7 @@ package sqldb_test
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"strings"
 	"testing"
@@ -27,8 +28,11 @@ func TestFactoryReadOnly(t *testing.T) {
 	if src == nil || sink != nil {
 		t.Fatalf("read-only: source %v sink %#v, want a source and a nil sink", src, sink)
 	}
-	if sc, ok := src.(adapters.Scheduled); !ok || sc.Schedule() != sqldb.DefaultSchedule {
+	if sc, ok := src.(interface{ Schedule() string }); !ok || sc.Schedule() != sqldb.DefaultSchedule {
 		t.Fatalf("schedule: %v", src)
+	}
+	if cl, ok := src.(io.Closer); !ok || cl.Close() != nil {
+		t.Fatal("the sql source does not close its pool")
 	}
 	c.WriteNote.Statement = "INSERT INTO c (i) VALUES (:incident_id)"
 	if _, sink, err = f.New(c, adapters.Deps{}); err != nil || sink == nil {

@@ -3,11 +3,11 @@ package sqldb
 import (
 	"context"
 	"database/sql"
-	"github.com/cad-sidecar/cad-sidecar/delivery"
 	"log/slog"
 	"time"
 
 	"github.com/cad-sidecar/cad-sidecar/adapters"
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 )
 
 var _ adapters.Sink = (*Sink)(nil)

@@ -4,26 +4,40 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"github.com/cad-sidecar/cad-sidecar/delivery"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/cad-sidecar/cad-sidecar/adapters"
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 	"github.com/cad-sidecar/cad-sidecar/record"
 )
 
 var (
-	_ adapters.Source    = (*Source)(nil)
-	_ adapters.Scheduled = (*Source)(nil)
+	_ adapters.Source = (*Source)(nil)
+	_ io.Closer       = (*Source)(nil)
 )
 
-// Source polls the reporting database with poll.query.
-type Source struct{ poller *poller }
+// Source polls the reporting database with poll.query on poll.schedule
+// (adapters.PollSource over Poll). It owns the connection pool: Close closes it.
+type Source struct {
+	db     *sql.DB
+	poller *poller
+	run    *adapters.Poller
+}
 
-// Schedule is poll.schedule (adapters.Scheduled).
+// Schedule is poll.schedule.
 func (s *Source) Schedule() string { return s.poller.cfg.Schedule }
+
+// Run polls until ctx is done: the first poll at once, then on poll.schedule, never two at
+// a time.
+func (s *Source) Run(ctx context.Context, emit adapters.Emit) error { return s.run.Run(ctx, emit) }
+
+// Close closes the connection pool (the Sink's too: they share it). The host calls it at
+// stop.
+func (s *Source) Close() error { return s.db.Close() }
 
 // Poll runs one poll (see poller.poll).
 func (s *Source) Poll(ctx context.Context, cursor string) (adapters.Batch, error) {

@@ -125,44 +125,16 @@ func (c Config) LogValue() slog.Value {
 }
 
 func init() {
-	adapters.Register(adapters.Factory{
-		Name:      Name,
-		NewConfig: func() any { return NewConfig() },
-		Validate: func(cfg any) []adapters.Problem {
-			c, err := asConfig(cfg)
-			if err != nil {
-				return []adapters.Problem{{Key: "", Msg: err.Error()}}
-			}
-			return Validate(c)
-		},
-		New: func(cfg any, deps adapters.Deps) (adapters.Source, adapters.Sink, error) {
-			c, err := asConfig(cfg)
-			if err != nil {
-				return nil, nil, err
-			}
-			a, err := New(c, deps)
-			if err != nil {
-				return nil, nil, err
-			}
-			if a.Sink == nil {
-				return a.Source, nil, nil // read-only: an untyped nil Sink
-			}
-			return a.Source, a.Sink, nil
-		},
-	})
-}
-
-func asConfig(cfg any) (*Config, error) {
-	switch c := cfg.(type) {
-	case *Config:
-		if c == nil {
-			return nil, fmt.Errorf("sql: nil config")
+	adapters.Register(adapters.Define(Name, NewConfig, Validate, func(c *Config, deps adapters.Deps) (adapters.Source, adapters.Sink, error) {
+		a, err := New(c, deps)
+		if err != nil {
+			return nil, nil, err
 		}
-		return c, nil
-	case Config:
-		return &c, nil
-	}
-	return nil, fmt.Errorf("sql: config is %T, want *sqldb.Config", cfg)
+		if a.Sink == nil {
+			return a.Source, nil, nil // read-only: an untyped nil Sink
+		}
+		return a.Source, a.Sink, nil
+	}))
 }
 
 // Adapter is one connection pool with its Source and (optional) Sink.
@@ -208,10 +180,14 @@ func New(c *Config, deps adapters.Deps) (*Adapter, error) {
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	query, _ := Rewrite(cc.Driver, cc.Poll.Query) // checked by Validate
 	a := &Adapter{DB: db}
-	a.Source = &Source{poller: &poller{
+	a.Source = &Source{db: db, poller: &poller{
 		db: db, driver: cc.Driver, query: query, cfg: cc.Poll, timeout: cc.QueryTimeout, red: red, log: log,
 		now: time.Now, tolerance: deps.CursorTolerance,
 	}}
+	if a.Source.run, err = adapters.PollSource(a.Source.Poll, cc.Poll.Schedule, deps.Cursor); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("sql: poll.schedule: %w", err) // cannot happen after Validate
+	}
 	if cc.WriteNote.Statement != "" {
 		stmt, _ := Rewrite(cc.Driver, cc.WriteNote.Statement)
 		a.Sink = &Sink{db: db, driver: cc.Driver, stmt: stmt, target: statementTarget(cc.WriteNote.Statement),

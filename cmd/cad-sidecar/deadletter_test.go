@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/cad-sidecar/cad-sidecar/delivery"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 	"github.com/cad-sidecar/cad-sidecar/outbox"
 	"github.com/cad-sidecar/cad-sidecar/sidecar"
 )

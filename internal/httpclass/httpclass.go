@@ -4,11 +4,12 @@
 package httpclass
 
 import (
-	"github.com/cad-sidecar/cad-sidecar/delivery"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 )
 
 // MaxRetryAfter caps the delay taken from a Retry-After header, so that a misconfigured

@@ -2,10 +2,11 @@ package httpclass
 
 import (
 	"errors"
-	"github.com/cad-sidecar/cad-sidecar/delivery"
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 )
 
 func TestClassify(t *testing.T) {
