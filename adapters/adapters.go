@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -145,6 +146,9 @@ type Deps struct {
 	// Mount routes path on the public listener to h (push-style sources). Only during the
 	// factory's New or Provision; nil outside a host.
 	Mount func(path string, h http.Handler) error
+	// SourceOnly: cad.sink names another adapter, so this adapter's Sink (if it builds
+	// one) is not used; it need not warn about writing no notes.
+	SourceOnly bool
 	// LogContent (log.content) lets the adapter log what a CAD answered — which may quote
 	// note text — at info; without it such bodies are logged at debug only.
 	LogContent bool
@@ -163,6 +167,11 @@ type Factory struct {
 	NewConfig func() any
 	Validate  func(cfg any) []Problem
 	New       func(cfg any, deps Deps) (Source, Sink, error)
+	// The sink role, for an adapter chosen with cad.sink while another one is the source:
+	// ValidateSink checks what writing notes needs (no poll section required), NewSink
+	// builds the Sink alone. Nil: the adapter cannot be a sink on its own (WithSink).
+	ValidateSink func(cfg any) []Problem
+	NewSink      func(cfg any, deps Deps) (Sink, error)
 }
 
 // Define is the Factory of an adapter whose config is *C: the one conversion from any (the
@@ -201,4 +210,41 @@ func Define[C any](name string, newConfig func() *C, validate func(*C) []Problem
 		}
 	}
 	return f
+}
+
+// WithSink gives f (made by Define over *C) the sink role (Factory.NewSink).
+func WithSink[C any](f Factory, validate func(*C) []Problem, build func(*C, Deps) (Sink, error)) Factory {
+	conv := func(cfg any) (*C, error) {
+		if c, ok := cfg.(*C); ok && c != nil {
+			return c, nil
+		}
+		return nil, fmt.Errorf("%s: config is %T, want %T", f.Name, cfg, (*C)(nil))
+	}
+	f.ValidateSink = func(cfg any) []Problem {
+		c, err := conv(cfg)
+		if err != nil {
+			return []Problem{{Key: "", Msg: err.Error()}}
+		}
+		return validate(c)
+	}
+	f.NewSink = func(cfg any, deps Deps) (Sink, error) {
+		c, err := conv(cfg)
+		if err != nil {
+			return nil, err
+		}
+		return build(c, deps)
+	}
+	return f
+}
+
+// WithoutPoll drops the problems under poll (a section used as a sink only): the usual
+// way to write a ValidateSink from an adapter's Validate.
+func WithoutPoll(probs []Problem) []Problem {
+	var out []Problem
+	for _, p := range probs {
+		if p.Key != "poll" && !strings.HasPrefix(p.Key, "poll.") {
+			out = append(out, p)
+		}
+	}
+	return out
 }

@@ -50,6 +50,7 @@ func (s *Sidecar) deps(name string, reg prometheus.Registerer) adapters.Deps {
 		State:           lateState{s: s, bucket: adapterBucketPrefix + name},
 		Cursor:          s.storedCursor,
 		Mount:           s.mount,
+		SourceOnly:      s.cfg.CAD.SeparateSink() && name == s.cfg.CAD.Adapter,
 		LogContent:      s.cfg.Log.Content,
 		CursorTolerance: s.cfg.CAD.CursorTolerance,
 	}
@@ -145,6 +146,23 @@ next:
 		out = append(out, p)
 	}
 	return out
+}
+
+// buildSink builds adapter name in the sink role alone (cad.sink).
+func (s *Sidecar) buildSink(name string, settings any, reg prometheus.Registerer) (adapters.Sink, error) {
+	f, ok := adapters.Lookup(name)
+	if !ok {
+		return nil, fmt.Errorf("cad.sink %q is not registered", name)
+	}
+	if f.NewSink == nil {
+		return nil, fmt.Errorf("cad.sink %q cannot write notes on its own", name)
+	}
+	sink, err := f.NewSink(settings, s.deps(name, reg))
+	if err != nil {
+		return nil, fmt.Errorf("cad sink %s: %w", name, err)
+	}
+	s.keepClosers(sink)
+	return sink, nil
 }
 
 // keepClosers remembers the parts to Close at stop, each distinct value once.

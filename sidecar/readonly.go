@@ -76,7 +76,7 @@ func (s *Sidecar) sinkName() string {
 	if _, ok := s.sink.(*noteFile); ok {
 		return readOnlySinkName
 	}
-	return s.cfg.CAD.Adapter
+	return s.cfg.CAD.SinkAdapter()
 }
 
 // noteFile is the Sink of a read-only integration: each note is appended to a file as one

@@ -77,6 +77,12 @@ func New(cfg *config.Config, o Options) (*Sidecar, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.CAD.SeparateSink() { // cad.sink: the notes go through another adapter
+		if sink, err = s.buildSink(cfg.CAD.Sink, cfg.CAD.SinkSettings, reg); err != nil {
+			s.closeAdapters()
+			return nil, err
+		}
+	}
 	fail := func(err error) (*Sidecar, error) {
 		s.closeAdapters()
 		if s.store != nil {

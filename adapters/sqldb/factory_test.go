@@ -59,3 +59,28 @@ func TestNoPasswordInLogs(t *testing.T) {
 		t.Fatalf("log %q / error %q", buf.String(), perr)
 	}
 }
+
+// TestFactorySinkOnly: cad.sink: sql builds the Sink alone — no poll section needed, the
+// statement required — and that Sink owns (and closes) the pool.
+func TestFactorySinkOnly(t *testing.T) {
+	f, _ := adapters.Lookup("sql")
+	if f.NewSink == nil || f.ValidateSink == nil {
+		t.Fatal("the sql adapter has no sink role")
+	}
+	c := f.NewConfig().(*sqldb.Config)
+	c.Driver, c.DSN = sqldb.DriverPostgres, "postgres://writer:pw@127.0.0.1:1/cad"
+	if p := f.ValidateSink(c); len(p) != 1 || p[0].Key != "write_note.statement" {
+		t.Fatalf("ValidateSink without a statement = %v", p)
+	}
+	c.WriteNote.Statement = "INSERT INTO c (i) VALUES (:incident_id)"
+	if p := f.ValidateSink(c); len(p) != 0 {
+		t.Fatalf("ValidateSink without poll = %v, want none", p)
+	}
+	sink, err := f.NewSink(c, adapters.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cl, ok := sink.(io.Closer); !ok || cl.Close() != nil {
+		t.Fatal("a sink-only sql Sink does not close its pool")
+	}
+}

@@ -3,6 +3,7 @@ package sqldb
 import (
 	"context"
 	"database/sql"
+	"io"
 	"log/slog"
 	"time"
 
@@ -10,10 +11,14 @@ import (
 	"github.com/cad-sidecar/cad-sidecar/delivery"
 )
 
-var _ adapters.Sink = (*Sink)(nil)
+var (
+	_ adapters.Sink = (*Sink)(nil)
+	_ io.Closer     = (*Sink)(nil)
+)
 
 // Sink writes each note with write_note.statement.
 type Sink struct {
+	ownsDB  bool // built alone (cad.sink: sql): Close closes the pool
 	db      *sql.DB
 	driver  string
 	stmt    Bound
@@ -21,6 +26,15 @@ type Sink struct {
 	timeout time.Duration
 	red     redactor
 	log     *slog.Logger
+}
+
+// Close closes the pool when the Sink was built alone (NewSink); otherwise the Source owns
+// it and Close does nothing.
+func (s *Sink) Close() error {
+	if !s.ownsDB {
+		return nil
+	}
+	return s.db.Close()
 }
 
 // WriteNote executes write_note.statement with the note's named parameters (NoteParams).
