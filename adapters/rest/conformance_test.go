@@ -46,8 +46,8 @@ fields:
 `
 }
 
-func (s *simCAD) Add(*testing.T) string          { return s.c.AddIncident() }
-func (s *simCAD) AddMalformed(*testing.T) string { return s.c.AddIncidentWithoutNature() }
+func (s *simCAD) Add(*testing.T) string           { return s.c.AddIncident() }
+func (s *simCAD) AddMalformed(*testing.T) string  { return s.c.AddIncidentWithoutNature() }
 func (s *simCAD) SetDown(_ *testing.T, down bool) { s.c.SetDown(down) }
 func (s *simCAD) TakesKey() bool                  { return true }
 
