@@ -5,6 +5,11 @@
 // layer; ARCHITECTURE.md's package table is checked against Layers by the same test.
 package layers
 
+import (
+	"fmt"
+	"strings"
+)
+
 // Layers lists the module's packages (import paths relative to the module), lowest first.
 var Layers = []Layer{
 	{"foundations", "no project imports: the delivery error vocabulary and small helpers", []string{
@@ -54,3 +59,27 @@ func Allowed(from, to string) bool {
 	f, t := Rank(from), Rank(to)
 	return f >= 0 && t >= 0 && t < f
 }
+
+// Markdown renders Layers as the package table of ARCHITECTURE.md (highest layer first,
+// as one reads a stack), between the markers the test looks for.
+func Markdown() string {
+	var b strings.Builder
+	b.WriteString(BeginMarker + "\n")
+	b.WriteString("| layer | packages | what lives there |\n|---|---|---|\n")
+	for i := len(Layers) - 1; i >= 0; i-- {
+		l := Layers[i]
+		pk := make([]string, len(l.Packages))
+		for j, p := range l.Packages {
+			pk[j] = "`" + p + "`"
+		}
+		fmt.Fprintf(&b, "| %d %s | %s | %s |\n", i, l.Name, strings.Join(pk, ", "), l.Doc)
+	}
+	b.WriteString(EndMarker + "\n")
+	return b.String()
+}
+
+// The markers around the generated table in ARCHITECTURE.md.
+const (
+	BeginMarker = "<!-- layers:begin (generated from internal/layers: go test ./internal/layers -update) -->"
+	EndMarker   = "<!-- layers:end -->"
+)

@@ -1,6 +1,7 @@
 package layers
 
 import (
+	"flag"
 	"go/build"
 	"io/fs"
 	"os"
@@ -133,6 +134,64 @@ func TestForbiddenImports(t *testing.T) {
 			if imp == f.to {
 				t.Errorf("%s imports %s: %s", f.from, f.to, f.why)
 			}
+		}
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite the package table of ARCHITECTURE.md from Layers")
+
+// TestArchitectureTable: ARCHITECTURE.md's package table is Layers, as Markdown renders it
+// (go test ./internal/layers -update rewrites it).
+func TestArchitectureTable(t *testing.T) {
+	path := filepath.Join(root(t), "ARCHITECTURE.md")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	i, j := strings.Index(doc, BeginMarker), strings.Index(doc, EndMarker)
+	if i < 0 || j < i {
+		t.Fatalf("ARCHITECTURE.md has no generated package table (markers %q … %q)", BeginMarker, EndMarker)
+	}
+	cur := doc[i : j+len(EndMarker)+1]
+	want := Markdown()
+	if cur == want {
+		return
+	}
+	if *update {
+		if err := os.WriteFile(path, []byte(doc[:i]+want+doc[j+len(EndMarker)+1:]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	t.Fatalf("ARCHITECTURE.md's package table is not internal/layers.Layers; run go test ./internal/layers -update\nhave:\n%s\nwant:\n%s", cur, want)
+}
+
+// TestArchitectureExample: the example adapter in ARCHITECTURE.md is the one
+// adapters/example_test.go compiles and runs (every line of the shown listFactory).
+func TestArchitectureExample(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join(root(t), "ARCHITECTURE.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile(filepath.Join(root(t), "adapters", "example_test.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := string(doc)
+	i := strings.Index(d, "var listFactory = adapters.Define(")
+	j := strings.Index(d[max(i, 0):], "\n\t})\n")
+	if i < 0 || j < 0 {
+		t.Fatal("ARCHITECTURE.md shows no listFactory")
+	}
+	code := string(src)
+	for _, line := range strings.Split(d[i:i+j], "\n") {
+		l := strings.TrimSpace(line)
+		if c := strings.Index(l, "//"); c >= 0 {
+			l = strings.TrimSpace(l[:c])
+		}
+		if l != "" && !strings.Contains(code, l) {
+			t.Errorf("ARCHITECTURE.md's example has %q, which adapters/example_test.go does not", l)
 		}
 	}
 }
