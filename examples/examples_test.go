@@ -123,6 +123,17 @@ func TestExamplesHandChecked(t *testing.T) {
 			"Phone":           "5550104477",
 			"Remarks":         "Smoke showing, 2nd floor / Caller & family outside",
 		},
+		"sql-hexagon": {
+			"incidentId": "GFD26000123", "userId": "CT117", // cpers trimmed
+			"Type":     "STRUC/RES",            // tycod + "/" + sub_tycod
+			"Priority": "P1 Emergency",         // the integer 1 looked up as "1"
+			"Created":  "2026-03-05T14:58:42Z", // DTS 20260305095842(ES) America/Toronto, EST (UTC-5) before 8 March
+			"Address":  "1200 N MAIN ST, OTTAWA",
+			"Caller":   "TREMBLAY, MARIE", // trim
+			"Phone":    "6135550147",      // digits of "(613) 555-0147"
+			"Agency":   "GFD / FD1",
+			"Comments": "SMOKE SHOWING 2ND FLOOR / CALLER AND FAMILY OUTSIDE", // the view's string_agg, 51 characters
+		},
 		"eido": {
 			"incidentId": "urn:emergency:uid:incidentid:a56e556d871:bcf.state.pa.us",
 			"userId":     "tjones.atroop@state.pa.us",

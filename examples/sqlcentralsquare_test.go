@@ -234,9 +234,17 @@ func (e *csEnv) waitNotes(t *testing.T, want int) {
 // database loaded with its schema.sql and the simulated Assist (notes: pull).
 func startCentralSquare(t *testing.T, readOnly bool) *csEnv {
 	t.Helper()
+	return startSQLExample(t, "sql-centralsquare", "postgres://assist_reader@cad-reporting.local:5432/cad?sslmode=require", readOnly)
+}
+
+// startSQLExample runs the sidecar with the config of the example in dir (its DSN dsn
+// replaced) against a PostgreSQL database loaded with its schema.sql and the simulated
+// Assist (notes: pull); readOnly drops the config's write_note.
+func startSQLExample(t *testing.T, dir, dsn string, readOnly bool) *csEnv {
+	t.Helper()
 	srv := dbtest.Postgres(t)
 	dbName := srv.NewDatabase(t)
-	schema, err := os.ReadFile("sql-centralsquare/schema.sql")
+	schema, err := os.ReadFile(filepath.Join(dir, "schema.sql"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,20 +256,23 @@ func startCentralSquare(t *testing.T, readOnly bool) *csEnv {
 	as.Start(ctx)
 	asSrv := httptest.NewServer(as)
 
-	raw, err := os.ReadFile("sql-centralsquare/config.yaml")
+	raw, err := os.ReadFile(filepath.Join(dir, "config.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
+	tmp := t.TempDir()
 	cfgText := strings.NewReplacer(
 		"https://assist.example.com/realtime/v1", asSrv.URL,
 		"REPLACE-WITH-THE-ASSIST-API-TOKEN", token,
 		`":8080"`, `"127.0.0.1:0"`,
-		"postgres://assist_reader@cad-reporting.local:5432/cad?sslmode=require", srv.DSN(dbName),
+		dsn, srv.DSN(dbName),
 		"start: now", "start: beginning",
 		`schedule: "@every 2s"`, `schedule: "@every 1s"`,
-		"sample: record.json", "sample: "+filepath.Join(mustAbs(t, "sql-centralsquare"), "record.json"),
+		"sample: record.json", "sample: "+filepath.Join(mustAbs(t, dir), "record.json"),
 	).Replace(string(raw))
+	if !strings.Contains(cfgText, srv.DSN(dbName)) {
+		t.Fatalf("%s/config.yaml has no DSN %s to replace", dir, dsn)
+	}
 	cfgText += "\nadmin: {listen: \"127.0.0.1:0\"}\noutbox: {retry: {initial: 20ms, max: 200ms}}\n"
 	cfgText = strings.Replace(cfgText, "  webhook: {auth_token:", "  notes: pull\n  pull: {schedule: \"@every 1s\"}\n  webhook: {register: false, auth_token:", 1)
 	if readOnly {
@@ -269,7 +280,7 @@ func startCentralSquare(t *testing.T, readOnly bool) *csEnv {
 		j := strings.Index(cfgText, "mapping:")
 		cfgText = cfgText[:i] + cfgText[j:]
 	}
-	path := filepath.Join(dir, "config.yaml")
+	path := filepath.Join(tmp, "config.yaml")
 	if err := os.WriteFile(path, []byte(cfgText), 0o600); err != nil {
 		t.Fatal(err)
 	}

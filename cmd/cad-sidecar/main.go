@@ -33,7 +33,10 @@ const usage = `cad-sidecar links CAD incidents to live Assist calls and writes A
 
 Usage:
   cad-sidecar run         [--config FILE]          run the sidecar
-  cad-sidecar validate    [--config FILE]          check a config file (exit 0 good, 2 problems)
+  cad-sidecar validate    [--config FILE] [--connect]
+                                                   check a config file (exit 0 good, 2 problems);
+                                                   --connect also dry-runs the CAD's poll and note
+                                                   statement (nothing is changed)
   cad-sidecar map         [--config FILE] (--input FILE|- [--format json|xml|csv] [--explain] | --note FILE|-)
                                                    map CAD records or render a note
                                                    (exit 0 mapped, 3 all filtered, 2 any error)
@@ -73,7 +76,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "run":
 		return cmdRun(ctx, rest, stderr)
 	case "validate":
-		return cmdValidate(rest, stdout, stderr)
+		return cmdValidate(ctx, rest, stdout, stderr)
 	case "map":
 		return cmdMap(rest, stdin, stdout, stderr)
 	case "demo":

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cad-sidecar/cad-sidecar/internal/dbtest"
 	"github.com/cad-sidecar/cad-sidecar/internal/sim"
 	"github.com/cad-sidecar/cad-sidecar/sidecar"
 )
@@ -135,9 +136,10 @@ func waitListenFile(t *testing.T, p *process, dataDir string) sidecar.ListenFile
 	}
 }
 
-// TestMain removes the binary built for the tests.
+// TestMain removes the binary built for the tests and stops the database servers
+// (internal/dbtest) the tests started.
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := dbtest.Main(m)
 	if binPath != "" {
 		_ = os.RemoveAll(filepath.Dir(binPath))
 	}

@@ -45,15 +45,21 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) int {
 	return exitOK
 }
 
-func cmdValidate(args []string, stdout, stderr io.Writer) int {
+func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("validate", stderr)
 	cfgPath := fs.String("config", "", "config file (default $CAD_SIDECAR_CONFIG, then ./config.yaml)")
+	connect := fs.Bool("connect", false, "also connect to the CAD: dry-run the poll and the note statement (nothing is changed)")
 	if code := parse(fs, args); code >= 0 {
 		return code
 	}
 	cfg, code := loadConfig(*cfgPath, stdout)
 	if cfg == nil {
 		return code
+	}
+	if *connect {
+		if code := validateConnect(ctx, cfg, stdout); code != exitOK {
+			return code
+		}
 	}
 	fmt.Fprintf(stdout, "%s: ok (adapter %s, notes %s)\n", cfg.File, cfg.CAD.Adapter, cfg.Assist.Notes)
 	return exitOK

@@ -13,10 +13,16 @@
 //	poll-map        sidecar.Detect (mapping + change detection) over one steady-state poll
 //	                of 10,000 records of 30 fields, against decoding the poll's answer
 //	                plus mapping each record in turn without change detection
+//	sql-poll-changed, sql-poll-steady, sql-poll-idle
+//	                the sql adapter against a real PostgreSQL (see sqlpoll.go): 10,000
+//	                changed rows polled, mapped and enqueued (wall time), 10,000 unchanged
+//	                rows re-read in the overlap and an idle poll (process CPU), against the
+//	                same query read into []any, or a SELECT 1; skipped ("skipped": why)
+//	                without PostgreSQL; sql-poll-changed is not in -quick
 //
 // Usage:
 //
-//	go run ./cmd/sidecar-bench [-quick] [-only outbox-enqueue,ingest,drain,poll-map] [-dir DIR]
+//	go run ./cmd/sidecar-bench [-quick] [-only outbox-enqueue,ingest,drain,poll-map,sql-poll-idle,...] [-dir DIR]
 //	                           [-rounds N] [-floor F] [-cpuprofile PREFIX]
 //
 // Each scenario runs -rounds times (default 3; 1 with -quick), its baseline and measured
@@ -73,6 +79,12 @@ type params struct {
 	PollRecords int
 	PollCycles  int
 
+	SQLRows      int  // rows of the sql-poll scenarios' table
+	SQLCycles    int  // measured cycles of sql-poll-steady and sql-poll-idle (median printed)
+	SQLIdlePolls int  // idle polls per cycle (the CPU of one is their mean)
+	SQLChanged   bool // run sql-poll-changed (not in -quick unless -only names it: it is slow)
+	sql          *sqlEnv
+
 	// Floor: a scenario whose ratio is below Floor × its target ratio fails the run (exit
 	// 1); 0 = ratios are printed, not judged.
 	Floor float64
@@ -93,6 +105,7 @@ func fullParams() params {
 		IngestConns: 64, IngestDuration: 5 * time.Second, IngestWarmup: 500 * time.Millisecond, IngestKeys: 1000,
 		DrainMsgs: 100_000, DrainKeys: 1000, DrainBaseMax: 5 * time.Second,
 		PollRecords: 10_000, PollCycles: 7,
+		SQLRows: 10_000, SQLCycles: 5, SQLIdlePolls: 200, SQLChanged: true,
 		Rounds: 3, Budget: 3*time.Minute + 30*time.Second,
 	}
 }
@@ -103,6 +116,7 @@ func quickParams() params {
 		IngestConns: 64, IngestDuration: time.Second, IngestWarmup: 200 * time.Millisecond, IngestKeys: 1000,
 		DrainMsgs: 10_000, DrainKeys: 100, DrainBaseMax: time.Second,
 		PollRecords: 10_000, PollCycles: 3,
+		SQLRows: 10_000, SQLCycles: 3, SQLIdlePolls: 100,
 		Rounds: 1, Budget: 30 * time.Second,
 	}
 }
@@ -135,6 +149,9 @@ var scenarios = []scenario{
 	{"ingest", runIngest},
 	{"drain", runDrain},
 	{"poll-map", runPollMap},
+	{"sql-poll-changed", runSQLChanged},
+	{"sql-poll-steady", runSQLSteady},
+	{"sql-poll-idle", runSQLIdle},
 }
 
 func main() {
@@ -156,6 +173,7 @@ func main() {
 	if *rounds > 0 {
 		p.Rounds = *rounds
 	}
+	p.SQLChanged = !*quick || strings.Contains(*only, "sql-poll-changed")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if err := run(ctx, os.Stdout, os.Stderr, p, *only); err != nil {
@@ -191,6 +209,8 @@ func run(ctx context.Context, out, logw io.Writer, p params, only string) error 
 	fmt.Fprintf(logw, "sidecar-bench: %s %s/%s, GOMAXPROCS=%d, NumCPU=%d, dir=%s, load average %s\n",
 		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0), runtime.NumCPU(), p.Dir, loadavg())
 	p.Log = logw
+	p.sql = &sqlEnv{} // the sql-poll scenarios' PostgreSQL, started on first use
+	defer p.sql.close()
 	if p.Budget > 0 {
 		p.deadline = time.Now().Add(p.Budget)
 	}

@@ -5,10 +5,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cad-sidecar/cad-sidecar/internal/dbtest"
 )
 
 // tinyParams are quick mode shrunk further so that every scenario runs in a few seconds.
@@ -19,6 +22,7 @@ func tinyParams(t *testing.T) params {
 	p.IngestDuration, p.IngestWarmup, p.IngestKeys = 400*time.Millisecond, 50*time.Millisecond, 50
 	p.DrainMsgs, p.DrainKeys, p.DrainBaseMax = 2000, 20, 300*time.Millisecond
 	p.PollRecords, p.PollCycles = 1000, 2
+	p.SQLRows, p.SQLCycles, p.SQLIdlePolls, p.SQLChanged = 500, 2, 10, true
 	return p
 }
 
@@ -40,13 +44,16 @@ func TestScenarios(t *testing.T) {
 	}
 	t.Logf("stderr:\n%s", logs.String())
 	want := map[string][]string{
-		"outbox-enqueue": {"producers", "msgs_per_s", "baseline_msgs_per_s", "ratio"},
-		"ingest":         {"conns", "req_per_s", "p50_ms", "p99_ms", "baseline_req_per_s", "ratio"},
-		"drain":          {"messages", "keys", "msgs_per_s", "baseline_msgs_per_s", "ratio", "order_violations"},
-		"poll-map":       {"records", "ms_per_cycle", "allocs_per_record", "baseline_ms_per_cycle", "ratio"},
+		"outbox-enqueue":   {"producers", "msgs_per_s", "baseline_msgs_per_s", "ratio"},
+		"ingest":           {"conns", "req_per_s", "p50_ms", "p99_ms", "baseline_req_per_s", "ratio"},
+		"drain":            {"messages", "keys", "msgs_per_s", "baseline_msgs_per_s", "ratio", "order_violations"},
+		"poll-map":         {"records", "ms_per_cycle", "allocs_per_record", "baseline_ms_per_cycle", "ratio"},
+		"sql-poll-changed": {"rows", "queued", "ms", "baseline_ms", "ratio"},
+		"sql-poll-steady":  {"rows", "queued", "ms", "baseline_ms", "ratio"},
+		"sql-poll-idle":    {"rows", "queued", "ms", "baseline_ms", "ratio"},
 	}
 	positive := []string{"msgs_per_s", "baseline_msgs_per_s", "ratio", "req_per_s", "p50_ms", "p99_ms",
-		"baseline_req_per_s", "ms_per_cycle", "allocs_per_record", "baseline_ms_per_cycle", "producers", "conns", "messages", "keys", "records"}
+		"baseline_req_per_s", "ms_per_cycle", "ms", "baseline_ms", "allocs_per_record", "baseline_ms_per_cycle", "producers", "conns", "messages", "keys", "records"}
 	seen := map[string]bool{}
 	sc := bufio.NewScanner(&out)
 	for sc.Scan() {
@@ -64,6 +71,13 @@ func TestScenarios(t *testing.T) {
 			t.Fatalf("bench %q printed twice", name)
 		}
 		seen[name] = true
+		if why, _ := m["skipped"].(string); why != "" {
+			// Only the sql-poll scenarios skip, and only without PostgreSQL.
+			if !strings.HasPrefix(name, "sql-poll-") || dbtest.Missing(dbtest.KindPostgres) == nil || os.Getenv(dbtest.EnvRequire) != "" {
+				t.Errorf("%s skipped: %s", name, line)
+			}
+			continue
+		}
 		for _, k := range keys {
 			if _, ok := m[k].(float64); !ok {
 				t.Errorf("%s: %q missing or not a number: %s", name, k, line)
@@ -149,6 +163,9 @@ func TestBelowFloor(t *testing.T) {
 		{"poll-map below", pollMapResult{Ratio: 0.9}, 0.5, true},
 		{"poll-map above", pollMapResult{Ratio: pollMapTargetRatio}, 0.5, false},
 		{"no floor", drainResult{Ratio: 0}, 0, false},
+		{"sql-poll-steady below", sqlPollResult{Ratio: 0.1, targetRatio: sqlSteadyTargetRatio}, 0.5, true},
+		{"sql-poll-steady above", sqlPollResult{Ratio: 0.2, targetRatio: sqlSteadyTargetRatio}, 0.5, false},
+		{"sql-poll skipped (no PostgreSQL)", sqlPollResult{Skipped: "postgres not installed", targetRatio: sqlIdleTargetRatio}, 0.5, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -171,5 +188,23 @@ func TestFloorFailsTheRun(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), `"bench":"poll-map"`) {
 		t.Fatalf("the line is still printed: %q", out.String())
+	}
+}
+
+// TestSQLChangedNotQuick: without SQLChanged (-quick) sql-poll-changed prints why it did
+// not run, and starts no server.
+func TestSQLChangedNotQuick(t *testing.T) {
+	var out, logs bytes.Buffer
+	p := tinyParams(t)
+	p.SQLChanged = false
+	if err := run(context.Background(), &out, &logs, p, "sql-poll-changed"); err != nil {
+		t.Fatal(err)
+	}
+	var r map[string]any
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+		t.Fatalf("%v: %s", err, out.String())
+	}
+	if why, _ := r["skipped"].(string); !strings.Contains(why, "not run with -quick") || strings.Contains(logs.String(), "PostgreSQL on") {
+		t.Fatalf("got %s\nstderr:\n%s", out.String(), logs.String())
 	}
 }

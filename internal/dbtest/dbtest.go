@@ -11,9 +11,13 @@
 //		...
 //	}
 //
-// A test that stops and restarts a server starts its own with StartPostgres/StartMariaDB.
+// A test that stops and restarts a server starts its own with Start(t, kind).
 // When the binaries are missing the tests skip, unless CAD_SIDECAR_TEST_REQUIRE_DB is set
 // (CI sets it): then they fail.
+//
+// A program that is not a test (cmd/sidecar-bench) uses the same servers without a
+// testing.TB: Missing, StartPostgres / StartMariaDB, CreateDatabase, ExecContext and Close.
+// The test helpers are thin wrappers over these.
 package dbtest
 
 import (
@@ -108,49 +112,76 @@ func (s *Server) Open(t testing.TB, db string) *sql.DB {
 // dropped when the test ends.
 func (s *Server) NewDatabase(t testing.TB) string {
 	t.Helper()
-	name := fmt.Sprintf("t%d_%d", os.Getpid(), s.dbSeq.Add(1))
-	admin, err := sql.Open(s.DriverName(), s.DSN(""))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	name, err := s.CreateDatabase(ctx)
 	if err != nil {
 		t.Fatalf("dbtest: %v", err)
 	}
-	defer admin.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("dbtest: create database %s on %s: %v", name, s.Kind, err)
-	}
 	t.Cleanup(func() {
-		admin, err := sql.Open(s.DriverName(), s.DSN(""))
-		if err != nil {
-			return
-		}
-		defer admin.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		drop := "DROP DATABASE IF EXISTS " + name
-		switch s.Kind {
-		case KindPostgres:
-			drop += " WITH (FORCE)"
-		case KindSQLServer:
-			drop = mssqlDrop(name)
-		}
-		_, _ = admin.ExecContext(ctx, drop) // best effort: the server goes away with the package
+		_ = s.DropDatabase(ctx, name) // best effort: the server goes away with the package
 	})
 	return name
+}
+
+// CreateDatabase creates an empty database with a fresh name and returns the name.
+func (s *Server) CreateDatabase(ctx context.Context) (string, error) {
+	name := fmt.Sprintf("t%d_%d", os.Getpid(), s.dbSeq.Add(1))
+	admin, err := sql.Open(s.DriverName(), s.DSN(""))
+	if err != nil {
+		return "", err
+	}
+	defer admin.Close()
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		return "", fmt.Errorf("create database %s on %s: %w", name, s.Kind, err)
+	}
+	return name, nil
+}
+
+// DropDatabase drops database name (closing its sessions on PostgreSQL).
+func (s *Server) DropDatabase(ctx context.Context, name string) error {
+	admin, err := sql.Open(s.DriverName(), s.DSN(""))
+	if err != nil {
+		return err
+	}
+	defer admin.Close()
+	drop := "DROP DATABASE IF EXISTS " + name
+	switch s.Kind {
+	case KindPostgres:
+		drop += " WITH (FORCE)"
+	case KindSQLServer:
+		drop = mssqlDrop(name)
+	}
+	_, err = admin.ExecContext(ctx, drop)
+	return err
 }
 
 // Exec runs SQL statements on database db (one per call for PostgreSQL's extended
 // protocol; MariaDB DSNs allow several).
 func (s *Server) Exec(t testing.TB, db string, stmts ...string) {
 	t.Helper()
-	c := s.Open(t, db)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	if err := s.ExecContext(ctx, db, stmts...); err != nil {
+		t.Fatalf("dbtest: %v", err)
+	}
+}
+
+// ExecContext runs SQL statements on database db, one after the other.
+func (s *Server) ExecContext(ctx context.Context, db string, stmts ...string) error {
+	c, err := sql.Open(s.DriverName(), s.DSN(db))
+	if err != nil {
+		return fmt.Errorf("open %s: %w", s.Kind, err)
+	}
+	defer c.Close()
 	for _, q := range stmts {
 		if _, err := c.ExecContext(ctx, q); err != nil {
-			t.Fatalf("dbtest: %s: %v\n%s", s.Kind, err, q)
+			return fmt.Errorf("%s: %w\n%s", s.Kind, err, q)
 		}
 	}
+	return nil
 }
 
 // Stop stops the server (fast shutdown, then kill) and waits for it to exit. The data
@@ -253,10 +284,33 @@ func (s *Server) logTail() string {
 	return string(b)
 }
 
-// close stops the server and removes its directory.
-func (s *Server) close() {
+// Close stops the server and removes its directory (for a server from StartPostgres or
+// StartMariaDB; the test helpers close theirs).
+func (s *Server) Close() {
+	if s.external != "" {
+		return
+	}
 	_ = s.Stop()
 	_ = os.RemoveAll(s.dir)
+}
+
+// StartPostgres starts a throwaway PostgreSQL server outside a test (e.g. for a
+// benchmark program): in a new temporary directory, on a free port of 127.0.0.1, as the
+// postgres user when run as root. The caller closes it. Missing(KindPostgres) says first
+// whether PostgreSQL is installed.
+func StartPostgres() (*Server, error) {
+	if err := Missing(KindPostgres); err != nil {
+		return nil, err
+	}
+	return startPostgres()
+}
+
+// StartMariaDB is StartPostgres for MariaDB.
+func StartMariaDB() (*Server, error) {
+	if err := Missing(KindMariaDB); err != nil {
+		return nil, err
+	}
+	return startMariaDB()
 }
 
 // Main runs the package's tests, then stops the shared servers: call it from TestMain.
@@ -266,7 +320,7 @@ func Main(m *testing.M) int {
 	defer sharedMu.Unlock()
 	for _, s := range shared {
 		if s.srv != nil {
-			s.srv.close()
+			s.srv.Close()
 		}
 	}
 	return code
@@ -340,7 +394,7 @@ func Start(t testing.TB, kind string) *Server {
 	if err != nil {
 		t.Fatalf("dbtest: %v", err)
 	}
-	t.Cleanup(s.close)
+	t.Cleanup(s.Close)
 	return s
 }
 
@@ -349,6 +403,22 @@ var Kinds = []string{KindPostgres, KindMariaDB}
 
 func requireBinaries(t testing.TB, kind string) {
 	t.Helper()
+	if kind != KindPostgres && kind != KindMariaDB {
+		t.Fatalf("dbtest: unknown kind %q", kind)
+	}
+	err := Missing(kind)
+	if err == nil {
+		return
+	}
+	if os.Getenv(EnvRequire) != "" {
+		t.Fatalf("dbtest: %v and %s is set", err, EnvRequire)
+	}
+	t.Skipf("SKIP-OK: %v; apt-get install postgresql mariadb-server, or set %s to fail instead", err, EnvRequire)
+}
+
+// Missing says why a server of kind cannot be started here (its binaries are not
+// installed), or nil when it can.
+func Missing(kind string) error {
 	var missing string
 	switch kind {
 	case KindPostgres:
@@ -362,15 +432,12 @@ func requireBinaries(t testing.TB, kind string) {
 			}
 		}
 	default:
-		t.Fatalf("dbtest: unknown kind %q", kind)
+		return fmt.Errorf("dbtest: unknown kind %q", kind)
 	}
 	if missing == "" {
-		return
+		return nil
 	}
-	if os.Getenv(EnvRequire) != "" {
-		t.Fatalf("dbtest: %s not installed (%s) and %s is set", kind, missing, EnvRequire)
-	}
-	t.Skipf("SKIP-OK: %s not installed (%s); apt-get install postgresql mariadb-server, or set %s to fail instead", kind, missing, EnvRequire)
+	return fmt.Errorf("%s not installed (%s)", kind, missing)
 }
 
 // postgresBin is the newest /usr/lib/postgresql/N/bin (or the directory of initdb on PATH).

@@ -29,11 +29,16 @@ type CADOptions struct {
 	APIKey string
 	// DedupByKey makes the CAD honour the Idempotency-Key header, as some CADs do: a note
 	// whose key it already has is answered 200 and not stored again (see Duplicates).
+	// Without it every write is stored, duplicates included, each with its key (CADNote.Key).
 	DedupByKey bool
 	// RefuseNotesContaining, when set, makes POST .../notes answer 503 (no Retry-After) for
 	// every note whose text contains it, while other notes are stored: a CAD that refuses
 	// one note. SetRefuseNotes changes it while running.
 	RefuseNotesContaining string
+	// LoseAnswerEvery, when > 0, stores every n-th note write and then answers it 503, as a
+	// CAD that commits and times out before answering: the sender must write it again, with
+	// the same Idempotency-Key (see LostAnswers).
+	LoseAnswerEvery int
 }
 
 // CADIncident is an incident record as the simulated CAD serves it.
@@ -101,6 +106,8 @@ type CAD struct {
 	noteCount int
 	keys      map[string]bool // Idempotency-Keys stored (DedupByKey)
 	dups      int
+	writes    int // note writes stored (LoseAnswerEvery counts these)
+	lost      int // stored writes answered 503 (LoseAnswerEvery)
 
 	run    sync.Mutex
 	cancel context.CancelFunc
@@ -298,6 +305,13 @@ func (c *CAD) Duplicates() int {
 	return c.dups
 }
 
+// LostAnswers is the number of note writes stored but answered 503 (LoseAnswerEvery).
+func (c *CAD) LostAnswers() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lost
+}
+
 // NoteCount is the number of notes written into all incidents.
 func (c *CAD) NoteCount() int {
 	c.mu.Lock()
@@ -404,7 +418,17 @@ func (c *CAD) postNote(w http.ResponseWriter, r *http.Request) {
 	c.notes[id] = append(c.notes[id], CADNote{Text: text, Critical: critical, Key: key, At: time.Now()})
 	c.noteCount++
 	n := len(c.notes[id])
+	c.writes++
+	lose := c.o.LoseAnswerEvery > 0 && c.writes%c.o.LoseAnswerEvery == 0
+	if lose {
+		c.lost++
+	}
 	c.mu.Unlock()
+	if lose {
+		c.log.Debug("note stored, answer lost", "incident", id, "n", n)
+		http.Error(w, "note stored, but the answer timed out", http.StatusServiceUnavailable)
+		return
+	}
 	c.log.Debug("note stored", "incident", id, "n", n)
 	writeJSON(w, http.StatusCreated, map[string]any{"incident": id, "note": n})
 }
