@@ -25,6 +25,9 @@ type Config struct {
 	File string `koanf:"-"`
 	// Mapper is Mapping compiled at load time.
 	Mapper *mapping.Mapper `koanf:"-"`
+	// Warnings are what loading could not check (mapping.Mapper.Warnings): `validate`
+	// prints them; they do not make the config unusable.
+	Warnings Problems `koanf:"-"`
 }
 
 // LogConfig is the `log:` section.

@@ -218,6 +218,15 @@ func Load(path string, o Options) (*Config, error) {
 		ps = append(ps, Problem{Key: joinKey("mapping", p.Key), Msg: p.Msg})
 	}
 	cfg.Mapper = m
+	if m != nil {
+		var ws []Problem
+		for _, w := range m.Warnings() {
+			ws = append(ws, Problem{Key: joinKey("mapping", w.Key), Msg: w.Msg})
+		}
+		if len(ws) > 0 {
+			cfg.Warnings = s.attach(ws)
+		}
+	}
 	cfg.resolvePaths()
 	if len(ps) > 0 {
 		return nil, s.attach(ps)

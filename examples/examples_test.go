@@ -263,3 +263,37 @@ func TestHexagonUnitsAndRemarks(t *testing.T) {
 		})
 	}
 }
+
+// TestEIDOReorderedComponents: the EIDO example follows the document's references, so the
+// same incident with its components in another order — and a decoy first in each list —
+// maps to the same expected.json.
+func TestEIDOReorderedComponents(t *testing.T) {
+	m, err := config.LoadMapping("eido/config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := m.Map(decode(t, "eido/testdata/record_reordered.json"))
+	if err != nil || res.Filtered {
+		t.Fatalf("Map = %+v, %v", res, err)
+	}
+	data, err := os.ReadFile("eido/expected.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want, have any
+	got, _ := json.Marshal(res.Request)
+	if err := json.Unmarshal(data, &want); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(got, &have); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(have, want) {
+		t.Errorf("reordered components map differently\ngot:  %s\nwant: %s", got, data)
+	}
+	// Taking [0] gives the decoys: the fixture does test the order.
+	first := decode(t, "eido/testdata/record_reordered.json")
+	if loc := first["locationComponent"].([]any)[0].(map[string]any)["locationByValue"].(string); !strings.Contains(loc, "Newark") {
+		t.Fatalf("fixture: locationComponent[0] is not the decoy")
+	}
+}

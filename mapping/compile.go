@@ -1,11 +1,15 @@
 package mapping
 
 import (
+	"errors"
+	"fmt"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"text/template"
 	"text/template/parse"
 	"time"
@@ -18,6 +22,7 @@ import (
 	"github.com/cad-sidecar/cad-sidecar/assist"
 	"github.com/cad-sidecar/cad-sidecar/internal/ident"
 	"github.com/cad-sidecar/cad-sidecar/internal/suggest"
+	"github.com/cad-sidecar/cad-sidecar/record"
 )
 
 // Mapper is a compiled mapping. It is immutable and safe for concurrent use.
@@ -36,6 +41,10 @@ type Mapper struct {
 	// Expression environment: what the programs read of the record (see env.go).
 	plan    envPlan
 	envPool sync.Pool
+
+	unparsed atomic.Uint64  // Result.UnparsedTimes, counted
+	warnings []Problem      // what Compile could not check (Warnings)
+	input    record.Options // mapping.input
 }
 
 type fieldKind uint8
@@ -57,6 +66,7 @@ type source struct {
 	node      int    // pathSet node of from
 	prog      *vm.Program
 	tmpl      *template.Template
+	fast      *fastTemplate // tmpl without reflection, when it is simple enough
 	lookup    map[string]string
 	def       string
 	trim      bool
@@ -77,6 +87,11 @@ type Result struct {
 	Filtered bool
 	// Reason says why a record was filtered, e.g. `filter Status != "CLOSED" is false`.
 	Reason string
+	// UnparsedTimes names the fields left empty because their expression's parse_time (or
+	// format_time) could not read a time: for a field that is not required, such a time is
+	// empty (then default, omit_empty apply) and the record is sent; for a required field,
+	// the incident id and the user id it is an error.
+	UnparsedTimes []string
 }
 
 // Error is a record the mapping cannot handle. Key is the key path under mapping
@@ -117,6 +132,8 @@ type compiler struct {
 	opts   []expr.Option // every expression's options (the filter adds AsBool)
 	sample adapters.Record
 	env    map[string]any // the sample as expressions see it
+	// unchecked is what the sample would have checked (for the warning without one).
+	unchecked unchecked
 }
 
 func (cp *compiler) add(key, msg string) { cp.probs = append(cp.probs, Problem{Key: key, Msg: msg}) }
@@ -135,13 +152,17 @@ func CompileWith(c Config, o Options) (*Mapper, []Problem) {
 		loc = time.UTC
 	}
 	m.loc = loc
-	cp.opts = exprOptions(loc)
+	if i, err := checkLayouts(c.TimeLayouts); err != nil {
+		cp.add("time_layouts["+strconv.Itoa(i)+"]", strconv.Quote(c.TimeLayouts[i])+" "+err.Error())
+	}
+	cp.opts = exprOptions(&timeParser{loc: loc, layouts: c.TimeLayouts})
+	m.input = cp.compileInput(c.Input)
 	if s := strings.TrimSpace(c.Sample); s != "" {
 		file := s
 		if !filepath.IsAbs(file) && o.Dir != "" {
 			file = filepath.Join(o.Dir, file)
 		}
-		rec, err := loadSample(file)
+		rec, err := loadSample(file, m.input)
 		if err != nil {
 			cp.add("sample", "cannot use "+strconv.Quote(s)+": "+err.Error())
 		} else {
@@ -178,6 +199,9 @@ func CompileWith(c Config, o Options) (*Mapper, []Problem) {
 		} else {
 			m.filter, m.filterSrc = p, src
 			cp.tryExpr("filter", src, p)
+			if cp.sample == nil {
+				cp.unchecked.exprs = append(cp.unchecked.exprs, "filter")
+			}
 		}
 	}
 
@@ -196,6 +220,9 @@ func CompileWith(c Config, o Options) (*Mapper, []Problem) {
 
 	cp.compileNotes(c.Note)
 
+	if w, ok := cp.unchecked.warning(); ok && strings.TrimSpace(c.Sample) == "" {
+		m.warnings = append([]Problem{w}, m.warnings...)
+	}
 	if len(cp.probs) > 0 {
 		return nil, cp.probs
 	}
@@ -309,7 +336,9 @@ func (cp *compiler) source(key string, s Source, shorthand bool) source {
 			return out
 		}
 		out.node = cp.m.paths.add(p)
-		if cp.sample != nil {
+		if cp.sample == nil {
+			cp.unchecked.paths = append(cp.unchecked.paths, sub)
+		} else {
 			if missing := missingKey(p, cp.sample); missing != "" {
 				cp.add(sub, strconv.Quote(s.From)+": the sample record has no "+strconv.Quote(missing))
 			}
@@ -322,18 +351,17 @@ func (cp *compiler) source(key string, s Source, shorthand bool) source {
 		}
 		out.prog = p
 		cp.tryExpr(sub, out.text, p)
+		if cp.sample == nil {
+			cp.unchecked.exprs = append(cp.unchecked.exprs, sub)
+		}
 	case kindTemplate:
 		t, err := parseRecordTemplate(sub, out.text)
 		if err != nil {
 			cp.add(sub, "cannot parse "+strconv.Quote(out.text)+": "+templateError(err))
 			return out
 		}
-		out.tmpl = t
-		if cp.sample != nil {
-			if _, err := execRecordTemplate(t, cp.sample); err != nil {
-				cp.add(sub, "cannot render "+strconv.Quote(out.text)+" on the sample record: "+templateError(err))
-			}
-		}
+		out.tmpl, out.fast = t, compileFast(out.text)
+		cp.checkTemplate(sub, out.text, t)
 	}
 	return out
 }
@@ -443,18 +471,36 @@ func (m *Mapper) Map(rec adapters.Record) (Result, error) {
 	}
 
 	req.Fields = make([]assist.IncidentField, 0, len(m.fields))
+	var unparsedTimes []string
 	for i := range m.fields {
 		f := &m.fields[i]
-		val, omit, err := f.eval(rec, vals, env, nil)
+		val, omit, unparsed, err := f.eval(rec, vals, env, nil)
 		if err != nil {
 			return Result{}, err
+		}
+		if unparsed {
+			unparsedTimes = append(unparsedTimes, f.name)
 		}
 		if !omit {
 			req.Fields = append(req.Fields, assist.IncidentField{Name: f.name, Description: f.desc, Value: val})
 		}
 	}
-	return Result{Request: req}, nil
+	if len(unparsedTimes) > 0 {
+		m.unparsed.Add(uint64(len(unparsedTimes)))
+	}
+	return Result{Request: req, UnparsedTimes: unparsedTimes}, nil
 }
+
+// isTimeError reports whether err comes from a time parse_time could not read. (Kept out
+// of eval: errors.As's target would escape to the heap on every call.)
+func isTimeError(err error) bool {
+	var te *TimeError
+	return errors.As(err, &te)
+}
+
+// UnparsedTimes is how many field values Map has left empty because parse_time could not
+// read a time (see Result.UnparsedTimes) since the Mapper was compiled.
+func (m *Mapper) UnparsedTimes() uint64 { return m.unparsed.Load() }
 
 // id evaluates incident_id or user_id.
 func (s *source) id(rec adapters.Record, vals []resolved, env map[string]any, tr *trace) (string, error) {
@@ -489,28 +535,38 @@ func (s *source) id(rec adapters.Record, vals []resolved, env map[string]any, tr
 	return out, nil
 }
 
-// eval evaluates a field: its value, or omit when omit_empty drops it.
-func (f *field) eval(rec adapters.Record, vals []resolved, env map[string]any, tr *trace) (string, bool, error) {
+// eval evaluates a field: its value, or omit when omit_empty drops it. unparsed is set
+// when the field is empty because parse_time could not read a time (an error instead
+// when the field is required).
+func (f *field) eval(rec adapters.Record, vals []resolved, env map[string]any, tr *trace) (val string, omit, unparsed bool, err error) {
 	v, err := f.raw(rec, vals, env)
-	if err != nil {
+	switch {
+	case err == nil:
+	case !f.required && isTimeError(err):
+		v, unparsed = "", true
+		if tr != nil {
+			tr.raw = ""
+			tr.step("unparsed time", "(empty: "+errMsg(err)+")")
+		}
+	default:
 		if e, ok := err.(*Error); ok {
 			e.Field = f.name
 		}
-		return "", false, err
+		return "", false, false, err
 	}
 	s := f.finish(v, tr)
 	if s == "" {
 		if f.required {
-			return "", false, &Error{Key: f.key, Field: f.name, Msg: "is required but empty (" + kindNames[f.kind] + " " + strconv.Quote(f.text) + ")"}
+			return "", false, false, &Error{Key: f.key, Field: f.name, Msg: "is required but empty (" + kindNames[f.kind] + " " + strconv.Quote(f.text) + ")"}
 		}
 		if f.omitEmpty {
 			if tr != nil {
 				tr.step("omit_empty", "(left out)")
 			}
-			return "", true, nil
+			return "", true, unparsed, nil
 		}
 	}
-	return s, false, nil
+	return s, false, unparsed, nil
 }
 
 // raw is the value before the transforms, as text: "" when a path is missing.
@@ -528,6 +584,11 @@ func (s *source) raw(rec adapters.Record, vals []resolved, env map[string]any) (
 		}
 		return String(out), nil
 	case kindTemplate:
+		if s.fast != nil {
+			if out, ok := s.fast.render(rec); ok {
+				return out, nil
+			}
+		}
 		out, err := execRecordTemplate(s.tmpl, rec)
 		if err != nil {
 			return "", &Error{Key: s.key, Msg: templateError(err), Err: err}
@@ -650,7 +711,7 @@ const textFunc = "_text"
 // and a missing key prints as "" (fmt's "<no value>" is never written, so record text
 // that reads "<no value>" is kept).
 func parseRecordTemplate(name, text string) (*template.Template, error) {
-	t, err := template.New(name).Funcs(TemplateFuncs()).Funcs(template.FuncMap{textFunc: String}).Parse(text)
+	t, err := template.New(name).Funcs(TemplateFuncs()).Funcs(template.FuncMap{textFunc: String, getFunc: getField}).Parse(text)
 	if err != nil {
 		return nil, err
 	}
@@ -671,20 +732,91 @@ func printAsText(tree *parse.Tree, n parse.Node) {
 			}
 		}
 	case *parse.ActionNode:
+		nilSafeFields(tree, x.Pipe)
 		if len(x.Pipe.Decl) == 0 { // {{$v := ...}} and {{$v = ...}} print nothing
 			id := parse.NewIdentifier(textFunc).SetTree(tree).SetPos(x.Pos)
 			x.Pipe.Cmds = append(x.Pipe.Cmds, &parse.CommandNode{NodeType: parse.NodeCommand, Pos: x.Pos, Args: []parse.Node{id}})
 		}
 	case *parse.IfNode:
+		nilSafeFields(tree, x.Pipe)
 		printAsText(tree, x.List)
 		printAsText(tree, x.ElseList)
 	case *parse.RangeNode:
+		nilSafeFields(tree, x.Pipe)
 		printAsText(tree, x.List)
 		printAsText(tree, x.ElseList)
 	case *parse.WithNode:
+		nilSafeFields(tree, x.Pipe)
 		printAsText(tree, x.List)
 		printAsText(tree, x.ElseList)
 	}
+}
+
+// getFunc reads a field chain of a record template (nilSafeFields).
+const getFunc = "_get"
+
+// nilSafeFields rewrites each field chain .A.B of p into (_get . "A" "B"), so that a
+// member of a null value (an xsi:nil element, a JSON null) is empty, as a member of a
+// missing key is, instead of text/template's "nil pointer evaluating" error.
+func nilSafeFields(tree *parse.Tree, p *parse.PipeNode) {
+	if p == nil {
+		return
+	}
+	for _, c := range p.Cmds {
+		for i, a := range c.Args {
+			switch x := a.(type) {
+			case *parse.FieldNode:
+				if len(x.Ident) < 2 || (i == 0 && len(c.Args) > 1) { // .T.Format "2006" calls a method
+					continue
+				}
+				args := []parse.Node{parse.NewIdentifier(getFunc).SetTree(tree).SetPos(x.Pos), &parse.DotNode{NodeType: parse.NodeDot, Pos: x.Pos}}
+				for _, k := range x.Ident {
+					args = append(args, &parse.StringNode{NodeType: parse.NodeString, Pos: x.Pos, Quoted: strconv.Quote(k), Text: k})
+				}
+				c.Args[i] = &parse.PipeNode{NodeType: parse.NodePipe, Pos: x.Pos, Line: p.Line,
+					Cmds: []*parse.CommandNode{{NodeType: parse.NodeCommand, Pos: x.Pos, Args: args}}}
+			case *parse.PipeNode:
+				nilSafeFields(tree, x)
+			}
+		}
+	}
+}
+
+// getField is _get: the value at keys below dot, nil when a key is missing or a value
+// on the way is nil. On a value that is not a map a key is, as in text/template, a method
+// without arguments (a SQL time's .Unix) or a struct field; anything else is an error.
+func getField(dot any, keys ...string) (any, error) {
+	v := dot
+	for _, k := range keys {
+		switch m := v.(type) {
+		case nil:
+			return nil, nil
+		case map[string]any:
+			v = m[k]
+		default:
+			rv := reflect.ValueOf(v)
+			if meth := rv.MethodByName(k); meth.IsValid() && meth.Type().NumIn() == 0 && (meth.Type().NumOut() == 1 || meth.Type().NumOut() == 2) {
+				out := meth.Call(nil)
+				if len(out) == 2 && !out[1].IsNil() {
+					err, _ := out[1].Interface().(error)
+					return nil, err
+				}
+				v = out[0].Interface()
+				continue
+			}
+			for rv.Kind() == reflect.Pointer && !rv.IsNil() {
+				rv = rv.Elem()
+			}
+			if rv.Kind() == reflect.Struct {
+				if f := rv.FieldByName(k); f.IsValid() && f.CanInterface() {
+					v = f.Interface()
+					continue
+				}
+			}
+			return nil, errors.New("can't evaluate field " + k + " in type " + fmt.Sprintf("%T", v))
+		}
+	}
+	return v, nil
 }
 
 func loadLocation(name string) (*time.Location, error) {

@@ -38,10 +38,16 @@ type Config struct {
 	Filter string `koanf:"filter" yaml:"filter"`
 	// Timezone is the IANA zone of CAD times without a zone (parse_time); default "UTC".
 	Timezone string `koanf:"timezone" yaml:"timezone"`
+	// TimeLayouts are Go time layouts parse_time (and format_time of a string) tries first,
+	// before TimeLayouts, when it is given no layout: the CAD's own formats, e.g.
+	// "02.01.2006 15:04" for a European date.
+	TimeLayouts []string `koanf:"time_layouts" yaml:"time_layouts"`
 	// Sample is a sample record file (.json, .xml or .csv; relative to Options.Dir): when
 	// set, expressions are type-checked against it (an unknown name is a problem), paths are
 	// checked against it and templates and expressions are test-run on it.
 	Sample string `koanf:"sample" yaml:"sample"`
+	// Input is how records are decoded: encoding, CSV delimiter, limits.
+	Input InputConfig `koanf:"input" yaml:"input"`
 	// Fields become LinkIncidentRequest.fields, in this order.
 	Fields []Field `koanf:"fields" yaml:"fields"`
 	// Note renders Assist notes as CAD note text.
@@ -113,6 +119,9 @@ type NoteConfig struct {
 	// MaxLength splits a longer note into several, in order, each marked " (i/n)";
 	// 0 = no limit, otherwise at least MinNoteMaxLength.
 	MaxLength int `koanf:"max_length" yaml:"max_length"`
+	// PartPrefix is a text/template over NoteData that starts parts 2…n of a split note;
+	// "" = what Text prints before .Note (so every part carries "[Assist CRITICAL] ").
+	PartPrefix string `koanf:"part_prefix" yaml:"part_prefix"`
 	// CallStatus writes a note when a call starts or ends (CallStatusData); off by default.
 	CallStatus EventNoteConfig `koanf:"call_status" yaml:"call_status"`
 	// Activation writes a note when an assistant is activated (ActivationData); off by default.

@@ -109,7 +109,7 @@ func (m *Mapper) Explain(rec adapters.Record) (Explanation, error) {
 		var tr trace
 		st := m.traceHead(&f.source, rec, vals)
 		st.Name = f.name
-		v, omit, err := f.eval(rec, vals, env, &tr)
+		v, omit, _, err := f.eval(rec, vals, env, &tr)
 		st.Raw, st.Steps, st.Value, st.Omitted = tr.raw, tr.steps, v, omit
 		if err != nil {
 			st.Err = errMsg(err)

@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/builtin"
@@ -37,12 +36,12 @@ import (
 // whose result is nil (a missing flag) counts as false.
 // Helpers: str(x), num(x), coalesce(a, b, ...), join(list, sep), digits(x),
 // parse_time(s [, layout]), format_time(t [, layout [, zone]]), substr(s, start [, length]),
-// extract(s, regex [, group]), xml(s); expr-lang's builtins (upper, lower, trim, split,
+// extract(s, regex [, group]), xml(s), deref(list, reference [, key]); expr-lang's builtins (upper, lower, trim, split,
 // replace, hasPrefix, filter, map, first, ...) are there too. See helpers.go.
 //
 // exprOptions are the helpers; Compile adds the environment (an empty map with undefined
 // variables allowed, or the sample record).
-func exprOptions(loc *time.Location) []expr.Option {
+func exprOptions(tp *timeParser) []expr.Option {
 	return []expr.Option{
 		expr.Function("str", func(a ...any) (any, error) { return String(a[0]), nil },
 			new(func(any) string)),
@@ -70,7 +69,7 @@ func exprOptions(loc *time.Location) []expr.Option {
 			if len(a) > 1 {
 				layout = String(a[1])
 			}
-			return parseTime(a[0], layout, loc)
+			return tp.parse(a[0], layout)
 		}, new(func(any) any), new(func(any, string) any)),
 		expr.Function("format_time", func(a ...any) (any, error) {
 			layout, zone := "", ""
@@ -80,7 +79,7 @@ func exprOptions(loc *time.Location) []expr.Option {
 			if len(a) > 2 {
 				zone = String(a[2])
 			}
-			return formatTime(a[0], layout, zone, loc)
+			return formatTime(a[0], layout, zone, tp)
 		}, new(func(any) string), new(func(any, string) string), new(func(any, string, string) string)),
 		expr.Function("substr", func(a ...any) (any, error) {
 			length := -1
@@ -98,11 +97,18 @@ func exprOptions(loc *time.Location) []expr.Option {
 		}, new(func(any, string) string), new(func(any, string, int) string)),
 		expr.Function("xml", func(a ...any) (any, error) { return parseXML(a[0]) },
 			new(func(any) any)),
+		expr.Function("deref", func(a ...any) (any, error) {
+			key := "$id"
+			if len(a) > 2 {
+				key = String(a[2])
+			}
+			return deref(a[0], a[1], key), nil
+		}, new(func(any, any) any), new(func(any, any, string) any)),
 	}
 }
 
 // helperNames are our helpers, for error messages and the unknown-function check.
-var helperNames = []string{"str", "num", "coalesce", "join", "digits", "parse_time", "format_time", "substr", "extract", "xml"}
+var helperNames = []string{"str", "num", "coalesce", "join", "digits", "parse_time", "format_time", "substr", "extract", "xml", "deref"}
 
 // functionNames are the functions an expression can call: expr's builtins and our helpers.
 var functionNames = func() map[string]bool {

@@ -125,3 +125,51 @@ func strip(s string) string {
 		return r
 	}, s)
 }
+
+// FuzzSplitFramed: every framed part fits, starts with its prefix, ends with the suffix
+// and its marker, and the bodies make up the text.
+func FuzzSplitFramed(f *testing.F) {
+	f.Add("[Assist CRITICAL] ", "[Assist cont.] ", " //CAD", "one two three four five six seven", 40)
+	f.Add("", "", "", strings.Repeat("x", 100), 16)
+	f.Add("«é» ", "", "", "Ünïcödé   \n\t words "+strings.Repeat("long ", 40), 30)
+	f.Fuzz(func(t *testing.T, first, rest, suffix, body string, maxLen int) {
+		if maxLen < 0 {
+			maxLen = -maxLen
+		}
+		maxLen = MinNoteMaxLength + maxLen%300
+		for _, s := range []string{first, rest, suffix, body} {
+			if len(s) > 1<<12 || !utf8.ValidString(s) {
+				return
+			}
+		}
+		if rest == "" {
+			rest = first
+		}
+		parts := splitFramed(first, rest, body, suffix, maxLen)
+		if parts == nil {
+			return // the frame leaves no room: the caller splits the whole text
+		}
+		var b strings.Builder
+		for i, p := range parts {
+			if n := utf8.RuneCountInString(p); n > maxLen {
+				t.Fatalf("part %d has %d runes > %d: %q", i, n, maxLen, p)
+			}
+			pre := rest
+			if i == 0 {
+				pre = first
+			}
+			mid, ok := strings.CutPrefix(p, pre)
+			if !ok {
+				t.Fatalf("part %d %q lacks prefix %q", i, p, pre)
+			}
+			mid, ok = strings.CutSuffix(mid, suffix+" ("+itoa(i+1)+"/"+itoa(len(parts))+")")
+			if !ok {
+				t.Fatalf("part %d %q lacks suffix and marker", i, p)
+			}
+			b.WriteString(mid)
+		}
+		if strip(b.String()) != strip(body) {
+			t.Fatalf("parts %q do not make up %q", parts, body)
+		}
+	})
+}

@@ -11,49 +11,6 @@ import (
 	_ "time/tzdata" // IANA zones without /usr/share/zoneinfo (the image is distroless/static)
 )
 
-// TimeLayouts are the layouts parse_time tries, in order, when it is given none. A time
-// without a zone is in mapping.timezone.
-var TimeLayouts = []string{
-	time.RFC3339,
-	"2006-01-02 15:04:05",
-	"01/02/2006 15:04:05",
-	"2006-01-02T15:04:05",
-	"20060102150405",
-}
-
-// parseTime is the parse_time helper: nil or "" give nil (so optional times pass through
-// format_time as ""), a time.Time is returned as is.
-func parseTime(v any, layout string, loc *time.Location) (any, error) {
-	if t, ok := v.(time.Time); ok {
-		return t, nil
-	}
-	s := strings.TrimSpace(String(v))
-	if s == "" {
-		return nil, nil
-	}
-	if layout != "" {
-		t, err := parseInLocation(layout, s, loc)
-		if err != nil {
-			return nil, errors.New("parse_time: cannot parse " + strconv.Quote(s) + " with layout " + strconv.Quote(layout))
-		}
-		return t, nil
-	}
-	if t, ok := parseAnyTime(s, loc); ok {
-		return t, nil
-	}
-	return nil, errors.New("parse_time: cannot parse " + strconv.Quote(s) +
-		` (tried RFC 3339, "2006-01-02 15:04:05", "01/02/2006 15:04:05", "2006-01-02T15:04:05", "20060102150405"; give a layout as the second argument)`)
-}
-
-func parseAnyTime(s string, loc *time.Location) (time.Time, bool) {
-	for _, l := range TimeLayouts {
-		if t, err := parseInLocation(l, s, loc); err == nil {
-			return t, true
-		}
-	}
-	return time.Time{}, false
-}
-
 // parseInLocation is time.ParseInLocation with a defined reading of a time without a zone
 // at a transition of loc: a wall clock time that does not exist (the spring gap) or exists
 // twice (the autumn overlap) is read with the offset in force before the transition — a
@@ -90,17 +47,17 @@ func parseInLocation(layout, s string, loc *time.Location) (time.Time, error) {
 }
 
 // formatTime is the format_time helper: the default layout is ISO 8601 in UTC
-// ("2006-01-02T15:04:05Z"); zone (an IANA name) defaults to UTC. A string is parsed as
-// parse_time does; nil gives "".
-func formatTime(v any, layout, zone string, loc *time.Location) (string, error) {
+// ("2006-01-02T15:04:05Z"); zone (an IANA name) defaults to UTC. A string or number is
+// parsed as parse_time does; nil gives "".
+func formatTime(v any, layout, zone string, tp *timeParser) (string, error) {
 	if v == nil {
 		return "", nil
 	}
 	t, ok := v.(time.Time)
 	if !ok {
-		p, err := parseTime(v, "", loc)
+		p, err := tp.parse(v, "")
 		if err != nil {
-			return "", errors.New("format_time: " + strings.TrimPrefix(err.Error(), "parse_time: "))
+			return "", &TimeError{"format_time: " + strings.TrimPrefix(err.Error(), "parse_time: ")}
 		}
 		if p == nil {
 			return "", nil
@@ -233,4 +190,46 @@ func parseXML(v any) (any, error) {
 		return nil, errors.New("xml: " + err.Error())
 	}
 	return rec, nil
+}
+
+// deref is the deref helper: the first element of list (a list of maps; one map counts as
+// a list of one, as an XML element that occurs once) whose key — "$id" unless given —
+// equals reference, compared as text. reference is an id, or a reference object holding
+// it under "$ref" (EIDO's {"$ref": "..."}); a list of references means its first. No
+// match, a nil list or a nil reference give nil, so deref(...)?.member reads on.
+func deref(list, reference any, key string) any {
+	if l, ok := reference.([]any); ok {
+		if len(l) == 0 {
+			return nil
+		}
+		reference = l[0]
+	}
+	if m, ok := reference.(map[string]any); ok {
+		reference = m["$ref"]
+	}
+	if isEmpty(reference) {
+		return nil
+	}
+	want := String(reference)
+	match := func(v any) bool {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return false
+		}
+		id, ok := m[key]
+		return ok && !isEmpty(id) && String(id) == want
+	}
+	switch l := list.(type) {
+	case []any:
+		for _, v := range l {
+			if match(v) {
+				return v
+			}
+		}
+	case map[string]any:
+		if match(l) {
+			return l
+		}
+	}
+	return nil
 }

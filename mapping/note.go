@@ -5,6 +5,7 @@ import (
 	"strings"
 	"text/template"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cad-sidecar/cad-sidecar/adapters"
 	"github.com/cad-sidecar/cad-sidecar/internal/tmplfuncs"
@@ -59,6 +60,7 @@ type noteTemplates struct {
 	maxLen             int
 	status, activation *template.Template
 	statusOn, actOn    bool
+	partPrefix         *template.Template // nil: not set
 }
 
 // Sample data every note template is test-run with by Compile, so that a misspelt field
@@ -95,6 +97,9 @@ func (cp *compiler) compileNotes(c NoteConfig) {
 			" (room for a word and the part marker \" (1/3)\"), got "+strconv.Itoa(c.MaxLength))
 	}
 	n.text = cp.noteTemplate("note.text", c.Text, n.data(sampleNote), noteFields)
+	if c.PartPrefix != "" {
+		n.partPrefix = cp.noteTemplate("note.part_prefix", c.PartPrefix, n.data(sampleNote), noteFields)
+	}
 	n.status = cp.noteTemplate("note.call_status.text", c.CallStatus.Text, sampleCallStatus, callStatusFields)
 	n.activation = cp.noteTemplate("note.activation.text", c.Activation.Text, sampleActivation, activationFields)
 	n.statusOn, n.actOn = c.CallStatus.Enabled, c.Activation.Enabled
@@ -146,13 +151,69 @@ func (m *Mapper) RenderNote(n adapters.Note) (string, error) {
 }
 
 // RenderNoteParts renders mapping.note.text for n and splits it by note.max_length: the
-// notes to write into the CAD, in order (one unless the text is too long).
+// notes to write into the CAD, in order (one unless the text is too long). Every part
+// carries the text's frame — what note.text prints before and after .Note (the
+// "[Assist CRITICAL] " prefix of the default) — and its marker " (i/n)"; parts 2…n start
+// with note.part_prefix instead when it is set. When note.text does not print .Note
+// verbatim exactly once (or the frame leaves less than 8 characters for the text), the
+// whole text is split as SplitNote does, parts 2…n starting with note.part_prefix if set.
 func (m *Mapper) RenderNoteParts(n adapters.Note) ([]string, error) {
-	text, err := m.RenderNote(n)
+	d := m.note.data(n)
+	text, err := m.render(m.note.text, "note.text", d)
 	if err != nil {
 		return nil, err
 	}
-	return SplitNote(text, m.note.maxLen), nil
+	max := m.note.maxLen
+	if max <= 0 || len(text) <= max || utf8.RuneCountInString(text) <= max {
+		return []string{text}, nil
+	}
+	rest, err := m.partPrefix(d)
+	if err != nil {
+		return nil, err
+	}
+	if first, suffix, ok := m.noteFrame(d, text); ok {
+		if rest == "" {
+			rest = first
+		}
+		if parts := splitFramed(first, rest, d.Note, suffix, max); parts != nil {
+			return parts, nil
+		}
+	}
+	if rest != "" {
+		if parts := splitFramed("", rest, text, "", max); parts != nil {
+			return parts, nil
+		}
+	}
+	return SplitNote(text, max), nil
+}
+
+// noteSentinel stands for .Note when noteFrame renders note.text to find its frame.
+const noteSentinel = "\x00\x01note\x01\x00"
+
+// noteFrame finds what note.text prints around .Note: text is prefix + d.Note + suffix.
+func (m *Mapper) noteFrame(d NoteData, text string) (prefix, suffix string, ok bool) {
+	if strings.Contains(d.Note, noteSentinel) {
+		return "", "", false
+	}
+	probe := d
+	probe.Note = noteSentinel
+	framed, err := m.render(m.note.text, "note.text", probe)
+	if err != nil || strings.Count(framed, noteSentinel) != 1 {
+		return "", "", false
+	}
+	prefix, suffix, _ = strings.Cut(framed, noteSentinel)
+	if prefix+d.Note+suffix != text {
+		return "", "", false // the template transforms .Note, or prints something per note
+	}
+	return prefix, suffix, true
+}
+
+// partPrefix renders note.part_prefix ("" when it is not set).
+func (m *Mapper) partPrefix(d NoteData) (string, error) {
+	if m.note.partPrefix == nil {
+		return "", nil
+	}
+	return m.render(m.note.partPrefix, "note.part_prefix", d)
 }
 
 // CallStatusNotes reports whether note.call_status.enabled is set: whether call status

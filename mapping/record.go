@@ -11,7 +11,7 @@ import (
 
 // loadSample reads mapping.sample: the first record of a JSON, XML or CSV file (format by
 // extension).
-func loadSample(file string) (adapters.Record, error) {
+func loadSample(file string, o record.Options) (adapters.Record, error) {
 	f, ok := record.FormatFromName(file)
 	if !ok {
 		return nil, errors.New("unknown format: the file name must end in .json, .xml or .csv")
@@ -25,8 +25,9 @@ func loadSample(file string) (adapters.Record, error) {
 		return nil, err
 	}
 	defer r.Close()
-	recs, err := record.Decode(f, r, record.Limits{})
-	if err != nil {
+	recs, err := record.DecodeWith(f, r, o)
+	var sk *record.SkippedRows
+	if err != nil && !(errors.As(err, &sk) && len(recs) > 0) {
 		return nil, err
 	}
 	if len(recs) == 0 {

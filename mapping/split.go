@@ -82,3 +82,36 @@ func splitWords(text string, budget, limit int) []string {
 	}
 	return parts
 }
+
+// splitFramed splits a note rendered as first + body + suffix so that every part carries
+// the frame: the first part starts with first, the others with rest (note.part_prefix,
+// or first again), and every part ends with suffix and the marker " (i/n)". Only body is
+// cut, at word boundaries; every part, marker included, is at most maxLen runes. It
+// returns nil when the frame leaves no room for the text (the caller then splits the whole
+// text with SplitNote).
+func splitFramed(first, rest, body, suffix string, maxLen int) []string {
+	fixed := max(utf8.RuneCountInString(first), utf8.RuneCountInString(rest)) + utf8.RuneCountInString(suffix)
+	for d := 1; ; d++ {
+		budget := maxLen - fixed - (4 + 2*d) // " (" + i + "/" + n + ")"
+		if budget < minFramedText {
+			return nil
+		}
+		pieces := splitWords(body, budget, pow10(d))
+		if pieces == nil {
+			continue
+		}
+		n := strconv.Itoa(len(pieces))
+		for i, p := range pieces {
+			pre := rest
+			if i == 0 {
+				pre = first
+			}
+			pieces[i] = pre + p + suffix + " (" + strconv.Itoa(i+1) + "/" + n + ")"
+		}
+		return pieces
+	}
+}
+
+// minFramedText is the least room for the note's own text in a framed part: below it,
+// the prefix is not repeated (the whole text is split instead).
+const minFramedText = 8

@@ -137,6 +137,9 @@ type Report struct {
 	Links    int
 	State    int      // other state entries (cursors, hashes, pending statuses, ...)
 	Problems []string // empty: the file is sound
+	// NothingRead (Salvage): the source had nothing readable at all (empty, or both
+	// meta pages damaged): the salvaged file is empty and must not replace the original.
+	NothingRead bool
 }
 
 // Sound reports whether Check found no problem.

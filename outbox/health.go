@@ -122,7 +122,7 @@ func (s *Store) setNoSpace(err error) {
 // wrote records a successful write: it ends the disk-full state.
 func (s *Store) wrote() {
 	if s.noSpace.Swap(nil) != nil {
-		s.log.Info("outbox writes succeed again: disk space available", "file", s.path)
+		s.log.Info("outbox writes succeed again (the disk may still be nearly full: watch its free space)", "file", s.path)
 	}
 }
 

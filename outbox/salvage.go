@@ -49,6 +49,7 @@ func Salvage(src, dst string) (*Report, error) {
 	} else {
 		r.problem("%s is empty (0 bytes): nothing to read", src)
 	}
+	r.NothingRead = sdb == nil
 
 	id := ""
 	if sdb != nil {

@@ -74,14 +74,14 @@ func TestDecodeCSVErrors(t *testing.T) {
 	}{
 		{"too few fields", "a,b,c\n1,2,3\n\"x\ny\",SECRET\n", Limits{}, "record: csv: line 3: wrong number of fields: the header has 3", nil},
 		{"too many fields", "a,b\n1,2\n3,4\n5,SECRET,6\n", Limits{}, "record: csv: line 4: wrong number of fields: the header has 2", nil},
-		{"duplicate header", "id,name,id\n", Limits{}, "record: csv: line 1: column 3 of the header repeats the name of column 1", nil},
-		{"duplicate after trim", "id, id\n", Limits{}, "record: csv: line 1: column 2 of the header repeats the name of column 1", nil},
+		{"duplicate header", "id,name,id\n", Limits{}, `record: csv: line 1: the header repeats "id" (columns 1 and 3): every column needs its own name`, nil},
+		{"duplicate after trim", "id, id\n", Limits{}, `record: csv: line 1: the header repeats "id" (columns 1 and 2): every column needs its own name`, nil},
 		{"empty header", "id,,name\n", Limits{}, "record: csv: line 1: column 2 of the header has an empty name", nil},
 		{"bare quote", "a,b\n1,SE\"CRET\n", Limits{}, "record: csv: line 2, column 5: bare \" in non-quoted-field", nil},
 		{"unterminated quote", "a,b\n1,\"SECRET\n", Limits{}, "record: csv: line 2, column 11: extraneous or missing \" in quoted-field", nil},
-		{"too large", "a,b\n1,SECRET\n", Limits{MaxBytes: 8}, "record: csv: input too large: more than 8 bytes", ErrTooLarge},
-		{"string too long", "a,b\n1,SECRET-SECRET\n", Limits{MaxString: 8}, "record: csv: line 2: column 2: string too long: more than 8 bytes", ErrStringTooLong},
-		{"too many records", "a\n1\n2\nSECRET\n", Limits{MaxRecords: 2}, "record: csv: line 4: too many records: more than 2", ErrTooManyRecords},
+		{"too large", "a,b\n1,SECRET\n", Limits{MaxBytes: 8}, "record: csv: input too large: more than 8 bytes (mapping.input.max_bytes)", ErrTooLarge},
+		{"string too long", "a,b\n1,SECRET-SECRET\n", Limits{MaxString: 8}, "record: csv: line 2: column 2: string too long: more than 8 bytes (mapping.input.max_string)", ErrStringTooLong},
+		{"too many records", "a\n1\n2\nSECRET\n", Limits{MaxRecords: 2}, "record: csv: line 4: too many records: more than 2 (mapping.input.max_records)", ErrTooManyRecords},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

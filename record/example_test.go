@@ -41,5 +41,5 @@ func ExampleDecode() {
 	//     "L4"
 	//   ]
 	// }
-	// record: csv: line 1: column 2 of the header repeats the name of column 1
+	// record: csv: line 1: the header repeats "id" (columns 1 and 2): every column needs its own name
 }

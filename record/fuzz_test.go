@@ -3,6 +3,7 @@ package record
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -125,7 +126,17 @@ func FuzzDecodeCSV(f *testing.F) {
 	addSeeds(f, "*.csv", "a,b\n1,2\n", "a\n\"x\ny\"\n", "a,a\n", "\xFF\xFEa\x00\n\x001\x00")
 	f.Fuzz(func(t *testing.T, in []byte) {
 		recs, err := DecodeCSV(bytes.NewReader(in), fuzzLimits)
-		if err != nil {
+		var sk *SkippedRows
+		if errors.As(err, &sk) {
+			if sk.Count == 0 || len(sk.Rows) == 0 || len(sk.Rows) > MaxListed {
+				t.Fatalf("skipped rows %d, listed %d", sk.Count, len(sk.Rows))
+			}
+			for _, r := range sk.Rows {
+				if r.Line <= 0 {
+					t.Fatalf("skipped row without a line: %v", r)
+				}
+			}
+		} else if err != nil {
 			if recs != nil {
 				t.Fatal("records and an error")
 			}
@@ -150,6 +161,9 @@ func FuzzDecodeCSV(f *testing.F) {
 				}
 				if len(s) > fuzzLimits.MaxString {
 					t.Fatalf("value of %d bytes", len(s))
+				}
+				if !utf8.ValidString(s) || !utf8.ValidString(k) {
+					t.Fatalf("not UTF-8: %q: %q", k, s)
 				}
 			}
 		}

@@ -3,8 +3,9 @@ package record
 import "fmt"
 
 // Limits bounds what a decoder accepts; input beyond them is an error (ErrTooLarge,
-// ErrTooDeep, ErrStringTooLong, ErrTooManyRecords). A zero or negative field means its
-// default.
+// ErrTooDeep, ErrStringTooLong, ErrTooManyRecords) that names the config key setting the
+// limit (mapping.input.max_bytes, ...): nothing is ever truncated. A zero or negative
+// field means its default.
 type Limits struct {
 	MaxBytes   int64 // default 16 MiB: input larger → error
 	MaxDepth   int   // default 64: nesting deeper → error (the top-level object/root element is depth 1)
@@ -19,6 +20,10 @@ const (
 	defaultMaxString  = 1 << 20
 	defaultMaxRecords = 100_000
 )
+
+// DefaultMaxRecords is the record count a Limits of 0 allows (what an adapter that counts
+// records itself applies, so that it needs no import of the mapping).
+const DefaultMaxRecords = defaultMaxRecords
 
 func (l Limits) withDefaults() Limits {
 	if l.MaxBytes <= 0 {
@@ -37,17 +42,17 @@ func (l Limits) withDefaults() Limits {
 }
 
 func (l Limits) tooLarge() error {
-	return fmt.Errorf("%w: more than %d bytes", ErrTooLarge, l.MaxBytes)
+	return fmt.Errorf("%w: more than %d bytes (mapping.input.max_bytes)", ErrTooLarge, l.MaxBytes)
 }
 
 func (l Limits) tooDeep() error {
-	return fmt.Errorf("%w: more than %d levels", ErrTooDeep, l.MaxDepth)
+	return fmt.Errorf("%w: more than %d levels (mapping.input.max_depth)", ErrTooDeep, l.MaxDepth)
 }
 
 func (l Limits) stringTooLong() error {
-	return fmt.Errorf("%w: more than %d bytes", ErrStringTooLong, l.MaxString)
+	return fmt.Errorf("%w: more than %d bytes (mapping.input.max_string)", ErrStringTooLong, l.MaxString)
 }
 
 func (l Limits) tooManyRecords() error {
-	return fmt.Errorf("%w: more than %d", ErrTooManyRecords, l.MaxRecords)
+	return fmt.Errorf("%w: more than %d (mapping.input.max_records)", ErrTooManyRecords, l.MaxRecords)
 }

@@ -44,14 +44,40 @@ func FormatFromName(filename string) (Format, bool) {
 	return "", false
 }
 
-// Decode reads every record in r: a JSON object → one record; a JSON array of objects →
-// one per item; XML → one record (the root element); CSV → one per data row. See
-// DecodeJSON, DecodeXML and DecodeCSV for the rules of each format.
+// Options are how a decoder reads its input: the Limits, and for text that does not say
+// its own encoding, the encoding and the CSV delimiter.
+type Options struct {
+	Limits
+	// Encoding is the character encoding of input that has no byte order mark (and, for
+	// XML, no encoding declaration): any IANA charset name or WHATWG label
+	// ("windows-1252", "ISO-8859-1", "Shift_JIS"); "" = UTF-8. JSON is always UTF-8 or
+	// UTF-16.
+	Encoding string
+	// Delimiter is the CSV field delimiter; 0 = detected from the header line.
+	Delimiter rune
+}
+
+// CheckEncoding reports whether label names an encoding the decoders know.
+func CheckEncoding(label string) error {
+	_, err := lookupCharset(label)
+	return err
+}
+
+// Decode is DecodeWith with the Limits alone.
 func Decode(f Format, r io.Reader, lim Limits) ([]Record, error) {
-	lim = lim.withDefaults()
+	return DecodeWith(f, r, Options{Limits: lim})
+}
+
+// DecodeWith reads every record in r: a JSON object → one record; a JSON array of objects
+// → one per item; XML → one record (the root element); CSV → one per data row (with a
+// *SkippedRows error alongside the records when bad rows were skipped). See DecodeJSON,
+// DecodeXMLWith and DecodeCSVWith for the rules of each format.
+func DecodeWith(f Format, r io.Reader, o Options) ([]Record, error) {
+	lim := o.Limits.withDefaults()
+	o.Limits = lim
 	switch f {
 	case CSV:
-		return DecodeCSV(r, lim)
+		return DecodeCSVWith(r, o)
 	case JSON, XML:
 	default:
 		return nil, fmt.Errorf("record: unknown format %q (want json, xml or csv)", clip(string(f)))
@@ -66,7 +92,7 @@ func Decode(f Format, r io.Reader, lim Limits) ([]Record, error) {
 	if f == JSON {
 		return DecodeJSON(data, lim)
 	}
-	rec, err := DecodeXML(data, lim)
+	rec, err := DecodeXMLWith(data, o)
 	if err != nil {
 		return nil, err
 	}
@@ -80,6 +106,7 @@ var (
 	ErrStringTooLong      = errors.New("string too long")
 	ErrTooManyRecords     = errors.New("too many records")
 	ErrUnsupportedCharset = errors.New("unsupported character encoding")
+	// ErrInvalidByte is declared in charset.go.
 )
 
 // Error is a decoding error: the format, where in the input (when the decoder knows), and

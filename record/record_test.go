@@ -38,9 +38,9 @@ func TestDecodeErrors(t *testing.T) {
 		want string
 	}{
 		{"unknown format", "yaml", "a: 1", `record: unknown format "yaml" (want json, xml or csv)`},
-		{"json too large", JSON, `{"a":"SECRET"}`, "record: json: input too large: more than 4 bytes"},
-		{"xml too large", XML, `<r>SECRET</r>`, "record: xml: input too large: more than 4 bytes"},
-		{"csv too large", CSV, "a\nSECRET\n", "record: csv: input too large: more than 4 bytes"},
+		{"json too large", JSON, `{"a":"SECRET"}`, "record: json: input too large: more than 4 bytes (mapping.input.max_bytes)"},
+		{"xml too large", XML, `<r>SECRET</r>`, "record: xml: input too large: more than 4 bytes (mapping.input.max_bytes)"},
+		{"csv too large", CSV, "a\nSECRET\n", "record: csv: input too large: more than 4 bytes (mapping.input.max_bytes)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

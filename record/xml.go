@@ -27,24 +27,46 @@ import (
 //   - Repeated keys (elements, or attributes with the same local name) become a []any in
 //     document order; the first occurrence becomes the list's first element when the
 //     second one is met, whether or not the two are adjacent.
+//   - An element with the attribute nil="true" (or "1") of the XML Schema instance
+//     namespace (http://www.w3.org/2001/XMLSchema-instance, under any prefix: xsi:nil,
+//     i:nil as .NET's serializers write it) is nil, whatever else it holds: a field that
+//     reads it is empty for required, omit_empty, default, coalesce and templates.
 //   - Comments, processing instructions and the DOCTYPE are ignored.
 //
 // Encoding: a UTF-8 or UTF-16 byte order mark is honoured, UTF-16 without one is
-// recognised by its first character, and a declared encoding of UTF-8, UTF-16, US-ASCII,
-// ISO-8859-1 (latin1) or windows-1252 is transcoded; any other is an error
-// (ErrUnsupportedCharset). The decoder is strict and knows only the five predefined
+// recognised by its first character, and a declared encoding — any IANA charset or WHATWG
+// label, through golang.org/x/text — is transcoded (one x/text does not know is
+// ErrUnsupportedCharset). A document with neither a mark nor a declared encoding is
+// UTF-8, or Options.Encoding when set (DecodeXMLWith). A byte that is not valid in the
+// encoding is an error naming the line (ErrInvalidByte), never replaced. The decoder is strict and knows only the five predefined
 // entities (and character references): a document that uses an entity declared in its
 // DOCTYPE is rejected, so entity expansion ("billion laughs") cannot happen.
 func DecodeXML(data []byte, lim Limits) (Record, error) {
-	lim = lim.withDefaults()
+	return DecodeXMLWith(data, Options{Limits: lim})
+}
+
+// DecodeXMLWith is DecodeXML with Options: the Limits, and the encoding of a document
+// that declares none.
+func DecodeXMLWith(data []byte, o Options) (Record, error) {
+	lim := o.Limits.withDefaults()
 	if int64(len(data)) > lim.MaxBytes {
 		return nil, &Error{Format: XML, Offset: -1, Err: lim.tooLarge()}
 	}
 	data, bom, err := unicodeText(data, true)
 	if err != nil {
-		return nil, &Error{Format: XML, Offset: -1, Err: err}
+		return nil, withLine(&Error{Format: XML, Offset: -1, Err: err})
 	}
-	d := xml.NewDecoder(bytes.NewReader(data))
+	var in io.Reader = bytes.NewReader(data)
+	if o.Encoding != "" && bom == bomNone && !declaresEncoding(data) {
+		cs, err := lookupCharset(o.Encoding)
+		if err != nil {
+			return nil, &Error{Format: XML, Offset: -1, Err: err}
+		}
+		if !cs.isUTF8() {
+			in = newDecodingReader(in, cs)
+		}
+	}
+	d := xml.NewDecoder(in)
 	d.Strict = true
 	d.Entity = nil
 	d.CharsetReader = xmlCharsetReader(bom)
@@ -58,9 +80,20 @@ func ParseXMLString(s string) (Record, error) {
 	return DecodeXML([]byte(s), Limits{})
 }
 
-// xmlCharsetReader returns the xml.Decoder CharsetReader. bom is the encoding announced by
-// a byte order mark (csUnknown: none); the input is UTF-8 already when there was one.
-func xmlCharsetReader(bom charset) func(string, io.Reader) (io.Reader, error) {
+// declaresEncoding reports whether data starts with an XML declaration that has an
+// encoding.
+func declaresEncoding(data []byte) bool {
+	d := bytes.TrimLeft(data, xmlSpace)
+	if !bytes.HasPrefix(d, []byte("<?xml")) {
+		return false
+	}
+	end := bytes.Index(d, []byte("?>"))
+	return end > 0 && bytes.Contains(d[:end], []byte("encoding"))
+}
+
+// xmlCharsetReader returns the xml.Decoder CharsetReader. bom is what a byte order mark
+// announced; the input is UTF-8 already when there was one.
+func xmlCharsetReader(bom bomKind) func(string, io.Reader) (io.Reader, error) {
 	return func(label string, in io.Reader) (io.Reader, error) {
 		r, err := openCharset(bom, label, in)
 		if err != nil {
@@ -76,21 +109,25 @@ type charsetError struct{ err error }
 func (e *charsetError) Error() string { return e.err.Error() }
 func (e *charsetError) Unwrap() error { return e.err }
 
-func openCharset(bom charset, label string, in io.Reader) (io.Reader, error) {
-	cs := lookupCharset(label)
+func openCharset(bom bomKind, label string, in io.Reader) (io.Reader, error) {
+	cs, err := lookupCharset(label)
 	switch {
-	case cs == csUnknown:
-		return nil, unsupportedCharset(label)
-	case bom.isUTF16() && cs.isUTF16():
+	case err != nil:
+		return nil, err
+	case bom == bomIsUTF16 && (cs.utf16 || cs.isUTF8()):
 		return in, nil // transcoded already
-	case bom != csUnknown && cs != csUTF8:
-		return nil, fmt.Errorf("declared encoding %s contradicts the document's %s byte order mark or first bytes", cs, bom)
-	case cs.isUTF16():
-		return nil, fmt.Errorf("declared encoding %s, but the document is not UTF-16 encoded", cs)
-	case cs == csUTF8:
+	case bom != bomNone && !cs.isUTF8():
+		mark := "UTF-8"
+		if bom == bomIsUTF16 {
+			mark = "UTF-16"
+		}
+		return nil, fmt.Errorf("declared encoding %s contradicts the document's %s byte order mark or first bytes", cs.name, mark)
+	case cs.utf16:
+		return nil, fmt.Errorf("declared encoding %s, but the document is not UTF-16 encoded", cs.name)
+	case cs.isUTF8():
 		return in, nil
 	}
-	return newByteDecoder(in, cs), nil
+	return newDecodingReader(in, cs), nil
 }
 
 // xmlSpace is XML's white space (the S production); NBSP and the like are text.
@@ -103,7 +140,11 @@ type xmlFrame struct {
 	run      strings.Builder // the current run of text
 	parts    []string        // finished (trimmed, non-empty) runs, once there is a child
 	keptLen  int             // bytes of parts, with separators
+	isNil    bool            // xsi:nil="true"
 }
+
+// xsiNamespace is the XML Schema instance namespace, of the nil attribute.
+const xsiNamespace = "http://www.w3.org/2001/XMLSchema-instance"
 
 type xmlBuilder struct {
 	d     *xml.Decoder
@@ -138,7 +179,7 @@ func (x *xmlBuilder) build() (Record, error) {
 				m, ok := v.(map[string]any)
 				if !ok {
 					m = map[string]any{}
-					if s := v.(string); s != "" {
+					if s, _ := v.(string); s != "" {
 						m["#text"] = s
 					}
 				}
@@ -183,6 +224,12 @@ func (x *xmlBuilder) start(t xml.StartElement) error {
 		if len(a.Value) > x.lim.MaxString || len(a.Name.Local) > x.lim.MaxString {
 			return x.errorf(x.lim.stringTooLong())
 		}
+		if a.Name.Space == xsiNamespace && a.Name.Local == "nil" {
+			if v := strings.Trim(a.Value, xmlSpace); v == "true" || v == "1" {
+				f.isNil = true
+			}
+			continue
+		}
 		if f.m == nil {
 			f.m = map[string]any{}
 		}
@@ -205,7 +252,9 @@ func (x *xmlBuilder) end() any {
 		text = ""
 	}
 	var v any = text
-	if f.m != nil {
+	if f.isNil {
+		v = nil
+	} else if f.m != nil {
 		if text != "" {
 			f.m["#text"] = text
 		}
@@ -246,7 +295,7 @@ func addValue(m map[string]any, k string, v any) {
 
 func (x *xmlBuilder) errorf(err error) error {
 	line, col := x.d.InputPos()
-	return &Error{Format: XML, Line: line, Column: col, Offset: -1, Err: err}
+	return withLine(&Error{Format: XML, Line: line, Column: col, Offset: -1, Err: err})
 }
 
 // syntaxError converts an encoding/xml error, keeping its line and dropping its "xml:"

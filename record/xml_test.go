@@ -43,7 +43,7 @@ func hexagonIncident() Record {
 			}},
 			"Remarks":     `Smoke showing from 2nd floor; caller says "kids may be inside" & door is locked <rear>`,
 			"Comment":     []any{"first comment", "second comment"},
-			"Disposition": map[string]any{"@nil": "true"},
+			"Disposition": nil, // xsi:nil="true"
 		},
 	}
 }
@@ -160,16 +160,16 @@ func TestDecodeXMLErrors(t *testing.T) {
 	}{
 		{"malformed", "<r>\n<a>SECRET</b>\n</r>", Limits{}, "record: xml: line 2: element <a> closed by </b>", nil},
 		{"unexpected EOF", "<r>\n<a>SECRET", Limits{}, "record: xml: line 2: unexpected EOF", nil},
-		{"depth", "<r>\n <a><b><c>SECRET</c></b></a></r>", Limits{MaxDepth: 3}, "record: xml: line 2, column 11: nesting too deep: more than 3 levels", ErrTooDeep},
-		{"million deep", deep, Limits{}, "record: xml: line 1, column 196: nesting too deep: more than 64 levels", ErrTooDeep},
-		{"text too long", "<r><a>SECRET-SECRET</a></r>", Limits{MaxString: 8}, "record: xml: line 1, column 20: string too long: more than 8 bytes", ErrStringTooLong},
-		{"text too long across runs", "<r><a>SECRET<!-- -->SECRET</a></r>", Limits{MaxString: 8}, "record: xml: line 1, column 27: string too long: more than 8 bytes", ErrStringTooLong},
-		{"attribute too long", `<r><a k="SECRET-SECRET"/></r>`, Limits{MaxString: 8}, "record: xml: line 1, column 26: string too long: more than 8 bytes", ErrStringTooLong},
-		{"too large", "<r>SECRET</r>", Limits{MaxBytes: 5}, "record: xml: input too large: more than 5 bytes", ErrTooLarge},
-		{"unsupported charset", `<?xml version="1.0" encoding="EBCDIC-US"?><r>SECRET</r>`, Limits{}, `record: xml: line 1, column 43: unsupported character encoding "EBCDIC-US" (supported: UTF-8, UTF-16, US-ASCII, ISO-8859-1, windows-1252)`, ErrUnsupportedCharset},
+		{"depth", "<r>\n <a><b><c>SECRET</c></b></a></r>", Limits{MaxDepth: 3}, "record: xml: line 2, column 11: nesting too deep: more than 3 levels (mapping.input.max_depth)", ErrTooDeep},
+		{"million deep", deep, Limits{}, "record: xml: line 1, column 196: nesting too deep: more than 64 levels (mapping.input.max_depth)", ErrTooDeep},
+		{"text too long", "<r><a>SECRET-SECRET</a></r>", Limits{MaxString: 8}, "record: xml: line 1, column 20: string too long: more than 8 bytes (mapping.input.max_string)", ErrStringTooLong},
+		{"text too long across runs", "<r><a>SECRET<!-- -->SECRET</a></r>", Limits{MaxString: 8}, "record: xml: line 1, column 27: string too long: more than 8 bytes (mapping.input.max_string)", ErrStringTooLong},
+		{"attribute too long", `<r><a k="SECRET-SECRET"/></r>`, Limits{MaxString: 8}, "record: xml: line 1, column 26: string too long: more than 8 bytes (mapping.input.max_string)", ErrStringTooLong},
+		{"too large", "<r>SECRET</r>", Limits{MaxBytes: 5}, "record: xml: input too large: more than 5 bytes (mapping.input.max_bytes)", ErrTooLarge},
+		{"unsupported charset", `<?xml version="1.0" encoding="EBCDIC-US"?><r>SECRET</r>`, Limits{}, `record: xml: line 1, column 43: unsupported character encoding "EBCDIC-US" (any IANA charset name or WHATWG label, e.g. UTF-8, UTF-16, ISO-8859-1, windows-1252, Shift_JIS)`, ErrUnsupportedCharset},
 		{"declared UTF-16, is 8-bit", `<?xml version="1.0" encoding="UTF-16"?><r>SECRET</r>`, Limits{}, "record: xml: line 1, column 40: declared encoding UTF-16, but the document is not UTF-16 encoded", nil},
 		{"BOM contradicts declaration", "\xEF\xBB\xBF<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><r>SECRET</r>", Limits{}, "record: xml: line 1, column 44: declared encoding ISO-8859-1 contradicts the document's UTF-8 byte order mark or first bytes", nil},
-		{"not US-ASCII", "<?xml version=\"1.0\" encoding=\"us-ascii\"?>\n<r>SECRET\xE9</r>", Limits{}, "record: xml: line 2, column 10: byte 0xE9 is not US-ASCII, the declared encoding", nil},
+		{"not US-ASCII", "<?xml version=\"1.0\" encoding=\"us-ascii\"?>\n<r>SECRET\xE9</r>", Limits{}, "record: xml: line 2: a byte that is not valid us-ascii, the input's encoding", ErrInvalidByte},
 		{"billion laughs", billionLaughs, Limits{}, "record: xml: line 13: invalid character entity &lol9;", nil},
 		{"undefined entity", "<r>&nbsp;SECRET</r>", Limits{}, "record: xml: line 1: invalid character entity &nbsp;", nil},
 		{"no root", "<?xml version=\"1.0\"?>\n<!-- nothing -->\n", Limits{}, "record: xml: line 3, column 1: no root element", nil},

@@ -63,8 +63,15 @@ func newMetrics(reg prometheus.Registerer, store *outbox.Store) *Metrics {
 			Name: "cad_sidecar_cad_cursor_rejected_total", Help: "Polls that found a CAD cursor later than now + cad.cursor_tolerance (a record's, not adopted, or the stored one).",
 		}),
 	}
+	// Present at 0 from the start, so alert rules (rate, increase) see the first event.
 	for _, code := range []string{"400", "401", "413", "503"} {
-		m.WebhookRefused.WithLabelValues(code) // present at 0 from the start, for alerts
+		m.WebhookRefused.WithLabelValues(code)
+	}
+	for _, kind := range []string{"transient", "permanent"} {
+		m.NoteErrors.WithLabelValues(kind)
+	}
+	for _, ev := range []string{"note", "call_status", "activation"} {
+		m.Webhooks.WithLabelValues(ev)
 	}
 	reg.MustRegister(m.Polls, m.Records, m.Links, m.NotesReceived, m.NotesDelivered, m.NoteErrors,
 		m.Webhooks, m.Registered, m.LastPoll, m.WebhookRefused, m.CursorRejected)

@@ -17,6 +17,9 @@ func newStateMetrics(reg prometheus.Registerer) *StateMetrics {
 			Help: "Call statuses and assistant activations forgotten because their call was not linked within outbox.unlinked_retention, by kind (activation, call_status).",
 		}, []string{"kind"}),
 	}
+	for _, kind := range []string{"activation", "call_status"} {
+		m.UnlinkedExpired.WithLabelValues(kind) // present at 0 from the start, for alerts
+	}
 	reg.MustRegister(m.UnlinkedExpired)
 	return m
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/cad-sidecar/cad-sidecar/config"
 	"github.com/cad-sidecar/cad-sidecar/mapping"
 	"github.com/cad-sidecar/cad-sidecar/outbox"
+	"github.com/cad-sidecar/cad-sidecar/record"
 )
 
 // Sidecar is one running instance. Build it with New, then Run it.
@@ -95,6 +96,9 @@ func New(cfg *config.Config, o Options) (*Sidecar, error) {
 	}
 	if err := s.provision(source, sink); err != nil {
 		return fail(err)
+	}
+	if in, ok := source.(interface{ SetInput(record.Options) }); ok && cfg.Mapper != nil {
+		in.SetInput(cfg.Mapper.Input()) // mapping.input: encoding, CSV delimiter, limits
 	}
 	sink = fallbackSink(cfg, log, sink) // no sink: a read-only integration (readonly.go)
 	_, readOnly := sink.(*noteFile)

@@ -192,7 +192,9 @@ func TestWriteNoteConnectionRefused(t *testing.T) {
 func TestWriteNoteTemplateErrorsArePermanent(t *testing.T) {
 	srv, ch := recorder(t, 201, nil, "")
 	_, sink := newTest(t, srv, func(c *Config) {
-		c.WriteNote.Body = `{"text": {{.Text}}}` // not escaped: renders invalid JSON
+		// Valid for the notes validation renders, invalid JSON for this one: the sink
+		// still refuses to send it (validation cannot try every note).
+		c.WriteNote.Body = `{"text": {{if .UserID}}{{json .Text}}{{else}}{{.Text}}{{end}}}`
 	})
 	err := sink.WriteNote(context.Background(), note)
 	if !delivery.IsPermanent(err) || !strings.Contains(err.Error(), "valid JSON") {

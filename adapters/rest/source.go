@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -30,7 +31,12 @@ type Source struct {
 	schedule    string
 	tolerance   time.Duration // Deps.CursorTolerance; 0 = no check
 	log         *slog.Logger
+	input       record.Options // mapping.input (SetInput); zero = the defaults
 }
+
+// SetInput sets how the poll answer is decoded: mapping.input's encoding, CSV delimiter
+// and limits (mapping.Mapper.Input). Call it before the first Poll.
+func (s *Source) SetInput(o record.Options) { s.input = o }
 
 // Schedule is poll.schedule.
 func (s *Source) Schedule() string { return s.schedule }
@@ -57,7 +63,18 @@ func (s *Source) Poll(ctx context.Context, cursor string) (adapters.Batch, error
 	if err := s.cl.classify(ctx, "GET", path, resp); err != nil {
 		return adapters.Batch{}, err
 	}
-	records, err := decodeRecords(resp.body, s.format, s.items)
+	records, err := decodeRecords(resp.body, s.format, s.items, s.input)
+	var skipped *record.SkippedRows
+	if errors.As(err, &skipped) {
+		// The good rows flow; each bad one is reported by its line (never its content).
+		for _, r := range skipped.Rows {
+			s.log.Warn("cad poll: CSV row skipped", "path", withoutQuery(path), "line", r.Line, "err", r.Err)
+		}
+		if more := skipped.Count - len(skipped.Rows); more > 0 {
+			s.log.Warn("cad poll: more CSV rows skipped", "path", withoutQuery(path), "count", more)
+		}
+		err = nil
+	}
 	if err != nil {
 		return adapters.Batch{}, fmt.Errorf("rest: GET %s: %w", withoutQuery(path), err)
 	}
@@ -98,13 +115,17 @@ var accept = map[record.Format]string{
 // decodeRecords decodes body in poll.format and returns the records of the list found at
 // the path items ("" = the body itself). JSON numbers stay json.Number; a null list is
 // empty. In XML a list element that occurs once is one record; CSV rows are the records.
-func decodeRecords(body []byte, format record.Format, items string) ([]adapters.Record, error) {
+//
+// The records are bounded by in (mapping.input): a list longer than its MaxRecords is
+// refused with an error naming mapping.input.max_records, never truncated. CSV rows that
+// cannot be read come back as a *record.SkippedRows error together with the other rows.
+func decodeRecords(body []byte, format record.Format, items string, in record.Options) ([]adapters.Record, error) {
 	var doc any
 	switch format {
 	case record.CSV:
-		return record.DecodeCSV(bytes.NewReader(body), record.Limits{})
+		return record.DecodeCSVWith(bytes.NewReader(body), in)
 	case record.XML:
-		rec, err := record.DecodeXML(body, record.Limits{})
+		rec, err := record.DecodeXMLWith(body, in)
 		if err != nil {
 			return nil, fmt.Errorf("answer is not XML: %w", err)
 		}
@@ -140,6 +161,14 @@ func decodeRecords(body []byte, format record.Format, items string) ([]adapters.
 			where = fmt.Sprintf("poll.items %q", items)
 		}
 		return nil, fmt.Errorf("%s is %s, not a list", where, jsonKind(list))
+	}
+	limit := in.MaxRecords
+	if limit <= 0 {
+		limit = record.DefaultMaxRecords
+	}
+	if len(arr) > limit {
+		return nil, fmt.Errorf("%w: the answer holds %d records, more than %d (mapping.input.max_records): raise it, or have poll.path fetch fewer per poll",
+			record.ErrTooManyRecords, len(arr), limit)
 	}
 	records := make([]adapters.Record, 0, len(arr))
 	for i, it := range arr {

@@ -108,6 +108,9 @@ func parseTemplates(c *Config) (templates, []*templateError) {
 		if err == nil {
 			err = tm.Execute(new(bytes.Buffer), x.data)
 		}
+		if err == nil && x.key == "write_note.body" {
+			err = checkBody(tm, c.WriteNote.ContentType)
+		}
 		if err != nil {
 			errs = append(errs, &templateError{Key: x.key, Text: x.text, Err: err})
 			continue

@@ -17,6 +17,24 @@ func TestValidate(t *testing.T) {
 	if p := Validate(valid()); len(p) != 0 {
 		t.Fatalf("valid config: %v", p)
 	}
+	for _, ok := range []func(c *Config){
+		func(c *Config) {
+			c.WriteNote.Body = `{"text": {{json .Text}}, "critical": {{.Critical}}, "id": {{json .Key}}}`
+		},
+		func(c *Config) {
+			c.WriteNote.ContentType, c.WriteNote.Body = "application/xml", `<Note critical="{{.Critical}}"><Text>{{xml .Text}}</Text></Note>`
+		},
+		func(c *Config) { c.WriteNote.ContentType, c.WriteNote.Body = "text/plain", `{{.Text}}` }, // not checked
+		func(c *Config) {
+			c.WriteNote.ContentType, c.WriteNote.Body = "application/x-www-form-urlencoded", `text={{query .Text}}`
+		},
+	} {
+		c := valid()
+		ok(c)
+		if p := Validate(c); len(p) != 0 {
+			t.Errorf("valid body %q (%s): %v", c.WriteNote.Body, c.WriteNote.ContentType, p)
+		}
+	}
 	for _, tc := range []struct {
 		name      string
 		edit      func(c *Config)
@@ -30,6 +48,19 @@ func TestValidate(t *testing.T) {
 		{"bad poll template", func(c *Config) { c.Poll.Path = "/i?since={{.Cursor" }, "poll.path", `"/i?since={{.Cursor"`},
 		{"unknown field", func(c *Config) { c.WriteNote.Path = "/i/{{.Incident}}/notes" }, "write_note.path", `"/i/{{.Incident}}/notes"`},
 		{"unknown func", func(c *Config) { c.WriteNote.Body = "{{html .Text}}x{{nope .Text}}" }, "write_note.body", `function "nope" not defined`},
+		{"JSON body not escaped", func(c *Config) { c.WriteNote.Body = `{"text": "{{.Text}}"}` }, "write_note.body", `does not render valid JSON (content_type application/json) for a note whose text has quotes`},
+		{"JSON body not quoted", func(c *Config) { c.WriteNote.Body = `{"text": {{.Text}}}` }, "write_note.body", `does not render valid JSON (content_type application/json) for a note:`},
+		{"JSON body two values", func(c *Config) { c.WriteNote.Body = `{"text": {{json .Text}}} {}` }, "write_note.body", `more than one JSON value`},
+		{"JSON+ content type", func(c *Config) {
+			c.WriteNote.ContentType = "application/vnd.cad+json; charset=utf-8"
+			c.WriteNote.Body = `{"text": "{{.Text}}"}`
+		}, "write_note.body", `does not render valid JSON`},
+		{"XML body not escaped", func(c *Config) {
+			c.WriteNote.ContentType, c.WriteNote.Body = "application/xml", `<Note><Text>{{.Text}}</Text></Note>`
+		}, "write_note.body", `does not render valid XML (content_type application/xml) for a note whose text has quotes`},
+		{"XML body two roots", func(c *Config) {
+			c.WriteNote.ContentType, c.WriteNote.Body = "text/xml", `<a>{{xml .Text}}</a><b/>`
+		}, "write_note.body", `2 root elements`},
 		{"bad method", func(c *Config) { c.WriteNote.Method = "GET" }, "write_note.method", `"GET" is not one of POST, PUT, PATCH`},
 		{"bad format", func(c *Config) { c.Poll.Format = "yaml" }, "poll.format", `must be one of json | xml | csv, got "yaml"`},
 		{"items with csv", func(c *Config) { c.Poll.Format, c.Poll.Items = "csv", "rows" }, "poll.items", `must be empty with poll.format csv (every row is a record), got "rows"`},

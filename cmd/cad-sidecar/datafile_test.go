@@ -397,3 +397,16 @@ func TestDiskFull(t *testing.T) {
 		t.Fatalf("webhook after space freed: %d", resp.StatusCode)
 	}
 }
+
+// TestOutboxSalvageOfAnEmptyFile: salvaging a file truncated to 0 bytes reads nothing, so
+// it must not advise putting its empty result in place (that would drop every note): exit
+// 1, a loud message, no "put it in place" advice.
+func TestOutboxSalvageOfAnEmptyFile(t *testing.T) {
+	r, db := dataRig(t)
+	truncateTo(t, db, 0)
+	code, out := runBin(t, "outbox", "salvage", "--to", db+".salvaged", "--config", r.cfgPath)
+	noPanic(t, out)
+	if code != exitFailure || !strings.Contains(out, "NOTHING could be read") || strings.Contains(out, "To put it in place") {
+		t.Fatalf("salvage of an empty file: exit %d\n%s", code, out)
+	}
+}

@@ -37,10 +37,10 @@ Usage:
                                                    check a config file (exit 0 good, 2 problems);
                                                    --connect also dry-runs the CAD's poll and note
                                                    statement (nothing is changed)
-  cad-sidecar map         [--config FILE] (--input FILE|- [--format json|xml|csv] [--explain] | --note FILE|-)
+  cad-sidecar map         [--config FILE] (--input FILE|- [--format json|xml|csv] [--items PATH] [--explain] | --note FILE|-)
                                                    map CAD records or render a note
                                                    (exit 0 mapped, 3 all filtered, 2 any error)
-  cad-sidecar demo        [--duration D]           run against simulated CAD and Assist
+  cad-sidecar demo        [--duration D] [--keep]  run against simulated CAD and Assist (--keep: keep its folder)
   cad-sidecar outbox check [--config FILE]         is the data file sound? (exit 0 sound, 1 damaged)
   cad-sidecar outbox salvage --to NEWFILE [--config FILE]
                                                    copy every readable note and state entry into a new file
@@ -50,9 +50,10 @@ Usage:
   cad-sidecar deadletter replay ID|--all [--topic T] [--config FILE]
                                                    put dead letters back into the outbox
   cad-sidecar deadletter drop ID [--config FILE]   delete a dead letter for good
-  cad-sidecar cursor show|set VALUE [--force]|--reset [--config FILE]
+  cad-sidecar cursor show|set VALUE [--force]|--reset [--json] [--config FILE]
                                                    show or repair the CAD poll cursor
-  cad-sidecar healthcheck [--config FILE] [--ready] probe the admin listener (Docker HEALTHCHECK)
+  cad-sidecar healthcheck [--config FILE] [--addr HOST:PORT] [--ready]
+                                                   probe the admin listener (Docker HEALTHCHECK)
   cad-sidecar version
 
 --config defaults to $CAD_SIDECAR_CONFIG, then ./config.yaml.

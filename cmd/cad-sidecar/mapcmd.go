@@ -22,7 +22,8 @@ import (
 //
 // With --input it decodes the CAD records (JSON object or array, XML, CSV rows; format from
 // --format, else the file's extension, else the first character: { or [ is JSON, < is
-// XML) and maps each. One record prints its LinkIncidentRequest JSON, or "filtered out:
+// XML) and maps each. --items PATH (default: the config's cad.rest.poll.items, when the
+// input has it) takes the records from the list at PATH of a raw poll answer. One record prints its LinkIncidentRequest JSON, or "filtered out:
 // reason"; several print a JSON array with one element per record, in order:
 // {"record": n, "request": {...}} | {"record": n, "filtered": reason} |
 // {"record": n, "incidentId": id, "error": msg} (errors are also written to stderr).
@@ -39,6 +40,7 @@ func cmdMap(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	format := fs.String("format", "", "json, xml or csv (default: from the file name, else the first character)")
 	explain := fs.Bool("explain", false, "show for each value its source, raw value and each transform's result")
 	note := fs.String("note", "", "render this IncidentNotePayload JSON file (or -) as CAD notes instead of mapping a record")
+	items := fs.String("items", "", "the path of the record list in the input, as cad.rest.poll.items (default: the config's cad.rest.poll.items, when the input has it)")
 	if code := parse(fs, args); code >= 0 {
 		return code
 	}
@@ -74,7 +76,8 @@ func cmdMap(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return renderNote(m, *note, stdin, stdout, stderr)
 	}
 
-	data, err := readInput(*input, stdin)
+	in := m.Input()
+	data, err := readInput(*input, stdin, in.MaxBytes)
 	if err != nil {
 		fmt.Fprintln(stderr, "map:", err)
 		return exitProblems
@@ -85,16 +88,66 @@ func cmdMap(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return exitProblems
 		}
 	}
-	recs, err := record.Decode(f, bytes.NewReader(data), record.Limits{})
-	if err != nil {
-		fmt.Fprintf(stderr, "map: %s: not valid %s: %v\n", *input, strings.ToUpper(string(f)), err)
-		return exitProblems
+	itemsPath, explicit := *items, *items != ""
+	if !explicit {
+		itemsPath = config.RESTPollItems(config.ResolvePath(*cfgPath))
+	}
+	if itemsPath != "" && f == record.CSV {
+		if explicit {
+			fmt.Fprintln(stderr, "map: --items is for JSON and XML input (every CSV row is a record)")
+			return exitProblems
+		}
+		itemsPath = ""
+	}
+	var recs []adapters.Record
+	if itemsPath != "" {
+		var found bool
+		recs, found, err = decodeItems(f, data, itemsPath, in)
+		if err != nil {
+			fmt.Fprintf(stderr, "map: %s: %v\n", *input, err)
+			return exitProblems
+		}
+		if !found {
+			if explicit {
+				fmt.Fprintf(stderr, "map: %s: --items %q not found in the input\n", *input, itemsPath)
+				return exitProblems
+			}
+			fmt.Fprintf(stderr, "map: cad.rest.poll.items %q is not in %s: mapping the input itself as records (--items to choose)\n", itemsPath, *input)
+			itemsPath = ""
+		}
+	}
+	skippedRows := 0
+	if itemsPath == "" {
+		recs, err = record.DecodeWith(f, bytes.NewReader(data), in)
+		var sk *record.SkippedRows
+		if errors.As(err, &sk) {
+			// The other rows are mapped; each bad one is reported, and the exit is 2.
+			for _, r := range sk.Rows {
+				fmt.Fprintf(stderr, "map: %s: row skipped: %v\n", *input, r)
+			}
+			if more := sk.Count - len(sk.Rows); more > 0 {
+				fmt.Fprintf(stderr, "map: %s: %d more rows skipped\n", *input, more)
+			}
+			skippedRows, err = sk.Count, nil
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "map: %s: not valid %s: %v\n", *input, strings.ToUpper(string(f)), err)
+			return exitProblems
+		}
 	}
 	if len(recs) == 0 {
 		fmt.Fprintf(stderr, "map: %s holds no record\n", *input)
 		return exitProblems
 	}
-	return mapRecords(m, recs, *explain, stdout, stderr)
+	if max := in.MaxRecords; max > 0 && len(recs) > max {
+		fmt.Fprintf(stderr, "map: %s holds %d records, more than %d (mapping.input.max_records)\n", *input, len(recs), max)
+		return exitProblems
+	}
+	code := mapRecords(m, recs, *explain, stdout, stderr)
+	if skippedRows > 0 {
+		return exitProblems
+	}
+	return code
 }
 
 // mapOutcome is one record's element of the JSON array printed for several records.
@@ -150,6 +203,13 @@ func mapRecords(m *mapping.Mapper, recs []adapters.Record, explain bool, stdout,
 		default:
 			req := res.Request
 			o.Request = &req
+			if len(res.UnparsedTimes) > 0 {
+				where := "map: "
+				if len(recs) > 1 {
+					where += fmt.Sprintf("record %d: ", n)
+				}
+				fmt.Fprintf(stderr, "%sincident %s: warning: time not parsed, left empty: %s\n", where, req.IncidentID, strings.Join(res.UnparsedTimes, ", "))
+			}
 			if explain || len(recs) == 1 {
 				if err := writeJSON(stdout, req); err != nil {
 					fmt.Fprintln(stderr, "map:", err)
@@ -172,6 +232,50 @@ func mapRecords(m *mapping.Mapper, recs []adapters.Record, explain bool, stdout,
 		return exitFiltered
 	}
 	return exitOK
+}
+
+// decodeItems decodes a JSON or XML document (a raw poll answer) and returns the records
+// of the list at path, as the REST adapter's poll.items finds them: a list of objects, an
+// XML element that occurs once as a list of one, null as none. found is false when the
+// document has no such path.
+func decodeItems(f record.Format, data []byte, path string, in record.Options) (recs []adapters.Record, found bool, err error) {
+	var doc any
+	if f == record.XML {
+		rec, err := record.DecodeXMLWith(data, in)
+		if err != nil {
+			return nil, false, fmt.Errorf("not valid XML: %w", err)
+		}
+		doc = map[string]any(rec)
+	} else {
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.UseNumber()
+		if err := dec.Decode(&doc); err != nil {
+			return nil, false, fmt.Errorf("not valid JSON: %w", err)
+		}
+		if _, err := dec.Token(); err != io.EOF {
+			return nil, false, errors.New("not valid JSON: more than one value")
+		}
+	}
+	list, ok := mapping.Lookup(doc, path)
+	if !ok {
+		return nil, false, nil
+	}
+	switch l := list.(type) {
+	case nil:
+		return nil, true, nil
+	case map[string]any:
+		return []adapters.Record{l}, true, nil
+	case []any:
+		for i, it := range l {
+			m, ok := it.(map[string]any)
+			if !ok {
+				return nil, true, fmt.Errorf("item %d of %q is not an object", i+1, path)
+			}
+			recs = append(recs, m)
+		}
+		return recs, true, nil
+	}
+	return nil, true, fmt.Errorf("%q is not a list of records", path)
 }
 
 func writeJSON(w io.Writer, v any) error {
@@ -207,7 +311,7 @@ func detectFormat(name string, data []byte) (record.Format, error) {
 
 // renderNote renders an IncidentNotePayload the way the sidecar writes it into the CAD.
 func renderNote(m *mapping.Mapper, name string, stdin io.Reader, stdout, stderr io.Writer) int {
-	data, err := readInput(name, stdin)
+	data, err := readInput(name, stdin, 0)
 	if err != nil {
 		fmt.Fprintln(stderr, "map:", err)
 		return exitProblems
@@ -233,8 +337,10 @@ func renderNote(m *mapping.Mapper, name string, stdin io.Reader, stdout, stderr 
 	return exitOK
 }
 
-func readInput(name string, stdin io.Reader) ([]byte, error) {
-	const limit = 64 << 20
+// readInput reads the input file, up to max(64 MiB, maxBytes) (the decoders then apply
+// mapping.input.max_bytes).
+func readInput(name string, stdin io.Reader, maxBytes int64) ([]byte, error) {
+	limit := max(int64(64<<20), maxBytes)
 	var r = stdin
 	if name != "-" {
 		f, err := os.Open(name)
@@ -248,8 +354,8 @@ func readInput(name string, stdin io.Reader) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
-	if len(data) > limit {
-		return nil, fmt.Errorf("%s is larger than 64 MiB", name)
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s is larger than %d bytes (mapping.input.max_bytes)", name, limit)
 	}
 	return data, nil
 }

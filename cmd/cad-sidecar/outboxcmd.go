@@ -134,6 +134,11 @@ func cmdOutboxSalvage(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stdout, "  -", p)
 		}
 	}
+	if r.NothingRead {
+		fmt.Fprintf(stdout, "NOTHING could be read from %s: do NOT put %s in place — it is empty, and every waiting note and dead letter would be lost.\n"+
+			"Restore %s from a backup instead (see README: A damaged or missing data file).\n", path, *to, path)
+		return exitFailure
+	}
 	fmt.Fprintf(stdout, "To put it in place (sidecar stopped; keep the damaged file until the notes are delivered):\n  mv %s %s.damaged\n  mv %s %s\n",
 		path, path, *to, path)
 	return exitOK

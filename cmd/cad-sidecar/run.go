@@ -56,6 +56,9 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if cfg == nil {
 		return code
 	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintln(stdout, "warning: "+w.String())
+	}
 	if *connect {
 		if code := validateConnect(ctx, cfg, stdout); code != exitOK {
 			return code

@@ -19,10 +19,13 @@
 //	                rows re-read in the overlap and an idle poll (process CPU), against the
 //	                same query read into []any, or a SELECT 1; skipped ("skipped": why)
 //	                without PostgreSQL; sql-poll-changed is not in -quick
+//	csv-map         a 30 MB CSV export of 100,000 rows × 30 columns read with record.EachCSV
+//	                and every row mapped (time and peak heap), against encoding/csv
+//	                reading the same file into [][]string
 //
 // Usage:
 //
-//	go run ./cmd/sidecar-bench [-quick] [-only outbox-enqueue,ingest,drain,poll-map,sql-poll-idle,...] [-dir DIR]
+//	go run ./cmd/sidecar-bench [-quick] [-only outbox-enqueue,ingest,drain,poll-map,csv-map,sql-poll-idle,...] [-dir DIR]
 //	                           [-rounds N] [-floor F] [-cpuprofile PREFIX]
 //
 // Each scenario runs -rounds times (default 3; 1 with -quick), its baseline and measured
@@ -85,6 +88,8 @@ type params struct {
 	SQLChanged   bool // run sql-poll-changed (not in -quick unless -only names it: it is slow)
 	sql          *sqlEnv
 
+	CSVRows int // rows of the csv-map export (100,000 ≈ 30 MB)
+
 	// Floor: a scenario whose ratio is below Floor × its target ratio fails the run (exit
 	// 1); 0 = ratios are printed, not judged.
 	Floor float64
@@ -106,7 +111,8 @@ func fullParams() params {
 		DrainMsgs: 100_000, DrainKeys: 1000, DrainBaseMax: 5 * time.Second,
 		PollRecords: 10_000, PollCycles: 7,
 		SQLRows: 10_000, SQLCycles: 5, SQLIdlePolls: 200, SQLChanged: true,
-		Rounds: 3, Budget: 3*time.Minute + 30*time.Second,
+		CSVRows: 100_000,
+		Rounds:  3, Budget: 3*time.Minute + 30*time.Second,
 	}
 }
 
@@ -117,7 +123,8 @@ func quickParams() params {
 		DrainMsgs: 10_000, DrainKeys: 100, DrainBaseMax: time.Second,
 		PollRecords: 10_000, PollCycles: 3,
 		SQLRows: 10_000, SQLCycles: 3, SQLIdlePolls: 100,
-		Rounds: 1, Budget: 30 * time.Second,
+		CSVRows: 100_000,
+		Rounds:  1, Budget: 30 * time.Second,
 	}
 }
 
@@ -152,6 +159,7 @@ var scenarios = []scenario{
 	{"sql-poll-changed", runSQLChanged},
 	{"sql-poll-steady", runSQLSteady},
 	{"sql-poll-idle", runSQLIdle},
+	{"csv-map", runCSVMap},
 }
 
 func main() {

@@ -23,6 +23,7 @@ func tinyParams(t *testing.T) params {
 	p.DrainMsgs, p.DrainKeys, p.DrainBaseMax = 2000, 20, 300*time.Millisecond
 	p.PollRecords, p.PollCycles = 1000, 2
 	p.SQLRows, p.SQLCycles, p.SQLIdlePolls, p.SQLChanged = 500, 2, 10, true
+	p.CSVRows = 2000
 	return p
 }
 
@@ -51,9 +52,11 @@ func TestScenarios(t *testing.T) {
 		"sql-poll-changed": {"rows", "queued", "ms", "baseline_ms", "ratio"},
 		"sql-poll-steady":  {"rows", "queued", "ms", "baseline_ms", "ratio"},
 		"sql-poll-idle":    {"rows", "queued", "ms", "baseline_ms", "ratio"},
+		"csv-map":          {"rows", "file_mb", "ms", "cpu_ms", "peak_heap_mb", "mem_ratio", "baseline_ms", "baseline_peak_heap_mb", "ratio"},
 	}
 	positive := []string{"msgs_per_s", "baseline_msgs_per_s", "ratio", "req_per_s", "p50_ms", "p99_ms",
-		"baseline_req_per_s", "ms_per_cycle", "ms", "baseline_ms", "allocs_per_record", "baseline_ms_per_cycle", "producers", "conns", "messages", "keys", "records"}
+		"baseline_req_per_s", "ms_per_cycle", "ms", "baseline_ms", "allocs_per_record", "baseline_ms_per_cycle", "producers", "conns", "messages", "keys", "records",
+		"rows", "file_mb", "peak_heap_mb", "mem_ratio", "baseline_peak_heap_mb"}
 	seen := map[string]bool{}
 	sc := bufio.NewScanner(&out)
 	for sc.Scan() {
