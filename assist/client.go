@@ -13,8 +13,8 @@ import (
 
 	"github.com/go-resty/resty/v2"
 
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 	"github.com/cad-sidecar/cad-sidecar/internal/ident"
-	"github.com/cad-sidecar/cad-sidecar/outbox"
 )
 
 // Defaults of ClientOptions.
@@ -43,7 +43,7 @@ type ClientOptions struct {
 }
 
 // Client calls the Assist API. It never retries: every failure comes back classified with
-// the outbox vocabulary (outbox.Permanent, outbox.Transient, outbox.RetryAfter), and the
+// the delivery vocabulary (delivery.Permanent, delivery.Transient, delivery.RetryAfter), and the
 // outbox decides. Non-2xx answers carry an *HTTPError. A Client is safe for concurrent use.
 type Client struct {
 	rc        *resty.Client
@@ -118,7 +118,7 @@ func (c *Client) LinkIncident(ctx context.Context, req LinkIncidentRequest) (Lin
 	var out LinkIncidentResponse
 	body, err := json.Marshal(req)
 	if err != nil {
-		return out, outbox.Permanent(fmt.Errorf("assist: POST %s: encoding request: %w", path, err))
+		return out, delivery.Permanent(fmt.Errorf("assist: POST %s: encoding request: %w", path, err))
 	}
 	raw, err := c.do(ctx, http.MethodPost, path, nil, body)
 	if err != nil {
@@ -128,12 +128,12 @@ func (c *Client) LinkIncident(ctx context.Context, req LinkIncidentRequest) (Lin
 		return out, undecodable(http.MethodPost, path, err)
 	}
 	if out.CallID == "" {
-		return out, outbox.Transient(fmt.Errorf("assist: POST %s: answer has no callId", path))
+		return out, delivery.Transient(fmt.Errorf("assist: POST %s: answer has no callId", path))
 	}
 	// The callId becomes a stored key, a URL path segment and a log attribute: the same
 	// rule as for the ids of a webhook. Retried, as a missing one.
 	if err := ident.Check("callId", out.CallID); err != nil {
-		return LinkIncidentResponse{}, outbox.Transient(fmt.Errorf("assist: POST %s: answer's %w", path, err))
+		return LinkIncidentResponse{}, delivery.Transient(fmt.Errorf("assist: POST %s: answer's %w", path, err))
 	}
 	return out, nil
 }
@@ -151,7 +151,7 @@ func (c *Client) RegisterWebhook(ctx context.Context, reg WebhookRegistration) (
 	}
 	body, err := json.Marshal(v)
 	if err != nil {
-		return out, outbox.Permanent(fmt.Errorf("assist: POST %s: encoding request: %w", path, err))
+		return out, delivery.Permanent(fmt.Errorf("assist: POST %s: encoding request: %w", path, err))
 	}
 	raw, err := c.do(ctx, http.MethodPost, path, nil, body)
 	if err != nil {
@@ -167,7 +167,7 @@ func (c *Client) RegisterWebhook(ctx context.Context, reg WebhookRegistration) (
 			msg = "no errorMessage"
 		}
 		c.log.Log(ctx, c.contentLevel, "assist refused the webhook registration", "path", path, "error_message", excerpt([]byte(msg)))
-		return out, outbox.Transient(&refusedError{method: http.MethodPost, path: path, message: excerpt([]byte(msg))})
+		return out, delivery.Transient(&refusedError{method: http.MethodPost, path: path, message: excerpt([]byte(msg))})
 	}
 	return out, nil
 }
@@ -179,7 +179,7 @@ func (c *Client) RegisterWebhook(ctx context.Context, reg WebhookRegistration) (
 func (c *Client) Notes(ctx context.Context, callID, cursor string) (NotesPage, error) {
 	var page NotesPage
 	if callID == "" || callID == "." || callID == ".." {
-		return page, outbox.Permanent(fmt.Errorf("assist: notes: invalid callId %q", callID))
+		return page, delivery.Permanent(fmt.Errorf("assist: notes: invalid callId %q", callID))
 	}
 	path := "/cad/incident/" + url.PathEscape(callID) + "/notes"
 	var q url.Values
@@ -239,14 +239,14 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		return nil, classifyStatus(method, path, raw, resp.Body(), c.now())
 	}
 	if tooLarge {
-		return nil, outbox.Transient(fmt.Errorf("assist: %s %s: answer exceeds %d bytes", method, path, MaxResponseBody))
+		return nil, delivery.Transient(fmt.Errorf("assist: %s %s: answer exceeds %d bytes", method, path, MaxResponseBody))
 	}
 	return resp.Body(), nil
 }
 
 // undecodable is the error for a 2xx answer whose body is not what the endpoint returns.
 func undecodable(method, path string, err error) error {
-	return outbox.Transient(fmt.Errorf("assist: %s %s: undecodable answer: %w", method, path, err))
+	return delivery.Transient(fmt.Errorf("assist: %s %s: undecodable answer: %w", method, path, err))
 }
 
 // decodeRegistration decodes a WebhookRegistrationResponse written in camelCase or in

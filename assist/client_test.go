@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cad-sidecar/cad-sidecar/outbox"
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 )
 
 const testToken = "s3cret-token"
@@ -141,7 +141,7 @@ func TestLinkIncidentBadAnswers(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			f := newFake(t, jsonReply(200, body))
 			_, err := newTestClient(t, f.URL).LinkIncident(context.Background(), LinkIncidentRequest{IncidentID: "INC-1"})
-			if err == nil || outbox.IsPermanent(err) {
+			if err == nil || delivery.IsPermanent(err) {
 				t.Fatalf("want a transient error, got %v", err)
 			}
 			if !strings.Contains(err.Error(), "/cad/incident") || len(err.Error()) > 200 {
@@ -189,10 +189,10 @@ func TestClientStatusClassification(t *testing.T) {
 			if err == nil {
 				t.Fatal("want error")
 			}
-			if got := outbox.IsPermanent(err); got != tc.permanent {
+			if got := delivery.IsPermanent(err); got != tc.permanent {
 				t.Errorf("IsPermanent = %v, want %v (%v)", got, tc.permanent, err)
 			}
-			d, ok := outbox.RetryDelay(err)
+			d, ok := delivery.RetryDelay(err)
 			if tc.delay == 0 && ok || tc.delay != 0 && (!ok || d != tc.delay) {
 				t.Errorf("RetryDelay = %v, %v; want %v", d, ok, tc.delay)
 			}
@@ -241,7 +241,7 @@ func TestClientNetworkErrorsAreTransient(t *testing.T) {
 		addr := l.Addr().String()
 		l.Close()
 		_, err = newTestClient(t, "http://"+addr).LinkIncident(context.Background(), LinkIncidentRequest{})
-		if err == nil || outbox.IsPermanent(err) {
+		if err == nil || delivery.IsPermanent(err) {
 			t.Fatalf("want transient, got %v", err)
 		}
 		if !strings.Contains(err.Error(), "POST /cad/incident") {
@@ -261,7 +261,7 @@ func TestClientNetworkErrorsAreTransient(t *testing.T) {
 		c := newTestClient(t, f.URL, func(o *ClientOptions) { o.Timeout = 100 * time.Millisecond })
 		start := time.Now()
 		_, err := c.LinkIncident(context.Background(), LinkIncidentRequest{})
-		if err == nil || outbox.IsPermanent(err) {
+		if err == nil || delivery.IsPermanent(err) {
 			t.Fatalf("want transient, got %v", err)
 		}
 		if !strings.Contains(err.Error(), "timed out") {
@@ -276,7 +276,7 @@ func TestClientNetworkErrorsAreTransient(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		_, err := newTestClient(t, f.URL).LinkIncident(ctx, LinkIncidentRequest{})
-		if err == nil || outbox.IsPermanent(err) || !errors.Is(err, context.Canceled) {
+		if err == nil || delivery.IsPermanent(err) || !errors.Is(err, context.Canceled) {
 			t.Fatalf("want transient wrapping context.Canceled, got %v", err)
 		}
 	})
@@ -286,7 +286,7 @@ func TestResponseBodyLimit(t *testing.T) {
 	big := `{"callId":"x","pad":"` + strings.Repeat("a", MaxResponseBody) + `"}`
 	f := newFake(t, jsonReply(200, big))
 	_, err := newTestClient(t, f.URL).LinkIncident(context.Background(), LinkIncidentRequest{})
-	if err == nil || outbox.IsPermanent(err) {
+	if err == nil || delivery.IsPermanent(err) {
 		t.Fatalf("want transient error, got %v", err)
 	}
 }
@@ -321,11 +321,11 @@ func TestRegisterWebhook(t *testing.T) {
 					t.Fatal(err)
 				}
 			case "transient":
-				if err == nil || outbox.IsPermanent(err) {
+				if err == nil || delivery.IsPermanent(err) {
 					t.Fatalf("want transient error, got %v", err)
 				}
 			case "permanent":
-				if !outbox.IsPermanent(err) {
+				if !delivery.IsPermanent(err) {
 					t.Fatalf("want permanent error, got %v", err)
 				}
 			}
@@ -409,7 +409,7 @@ func TestNotes(t *testing.T) {
 	}
 
 	for _, bad := range []string{"", ".", ".."} {
-		if _, err := c.Notes(context.Background(), bad, ""); !outbox.IsPermanent(err) {
+		if _, err := c.Notes(context.Background(), bad, ""); !delivery.IsPermanent(err) {
 			t.Errorf("Notes(%q): want permanent error, got %v", bad, err)
 		}
 	}

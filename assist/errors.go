@@ -12,8 +12,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 	"github.com/cad-sidecar/cad-sidecar/internal/httpclass"
-	"github.com/cad-sidecar/cad-sidecar/outbox"
 )
 
 // MaxRetryAfter caps the delay taken from a Retry-After header.
@@ -23,7 +23,7 @@ const MaxRetryAfter = httpclass.MaxRetryAfter
 const maxExcerpt = 200
 
 // HTTPError is a non-2xx answer from Assist. The client returns it wrapped in the outbox
-// vocabulary (outbox.Permanent, outbox.Transient or outbox.RetryAfter); errors.As gets it
+// vocabulary (delivery.Permanent, delivery.Transient or delivery.RetryAfter); errors.As gets it
 // back for callers that need the status code. It never holds request body contents.
 //
 // Error() names the request, the status and the answer's size, never the answer: Assist
@@ -119,7 +119,7 @@ func requestError(method, path string, err error) error {
 	if ne, ok := err.(interface{ Timeout() bool }); ok && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
 		what = "request timed out"
 	}
-	return outbox.Transient(fmt.Errorf("assist: %s %s: %s: %w", method, path, what, err))
+	return delivery.Transient(fmt.Errorf("assist: %s %s: %s: %w", method, path, what, err))
 }
 
 // errorMessageOf extracts a short error text from a JSON error body: errorMessage,

@@ -7,7 +7,7 @@ import (
 	"net/http/httptest"
 
 	"github.com/cad-sidecar/cad-sidecar/assist"
-	"github.com/cad-sidecar/cad-sidecar/outbox"
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 )
 
 func ExampleClient_LinkIncident() {
@@ -34,7 +34,7 @@ func ExampleClient_LinkIncident() {
 		Fields:     []assist.IncidentField{{Name: "NatureCode", Description: "Nature", Value: "STRUCTURE FIRE"}},
 	})
 	switch {
-	case outbox.IsPermanent(err):
+	case delivery.IsPermanent(err):
 		fmt.Println("dead letter:", err)
 	case err != nil:
 		fmt.Println("retry later:", err)

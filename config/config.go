@@ -85,9 +85,15 @@ type PullConfig struct {
 }
 
 // CADConfig is the `cad:` section. Adapter selects the integration; its own section
-// (cad.rest, cad.sql, ...) is decoded into Settings by the adapter's Factory.
+// (cad.rest, cad.sql, ...) is decoded into Settings by the adapter's Factory. Sink may
+// select another adapter for the notes.
 type CADConfig struct {
 	Adapter string `koanf:"adapter"`
+	// Sink names the adapter that writes notes when it is not Adapter (e.g. incidents from
+	// cad.sql, notes through cad.rest); "" = Adapter's own sink. Its section is decoded
+	// into SinkSettings and checked for the sink role only (no poll needed).
+	Sink         string `koanf:"sink"`
+	SinkSettings any    `koanf:"-"`
 	// CursorTolerance: a poll cursor that reads as a time later than now plus this is not
 	// adopted (a CAD record with a wrong clock must not stop all new links); 0 = no check.
 	CursorTolerance time.Duration `koanf:"cursor_tolerance"`
@@ -95,6 +101,17 @@ type CADConfig struct {
 	ReadOnly ReadOnlyConfig `koanf:"readonly"`
 	Settings any            `koanf:"-"`
 }
+
+// SinkAdapter is the adapter that writes notes: cad.sink, or cad.adapter when it is unset.
+func (c CADConfig) SinkAdapter() string {
+	if c.Sink != "" {
+		return c.Sink
+	}
+	return c.Adapter
+}
+
+// SeparateSink reports whether the notes go through another adapter than the source.
+func (c CADConfig) SeparateSink() bool { return c.Sink != "" && c.Sink != c.Adapter }
 
 // ReadOnlyConfig is `cad.readonly`: the file that receives the rendered notes of a
 // read-only integration (an adapter with no sink, e.g. cad.sql without write_note). It

@@ -150,7 +150,7 @@ func Load(path string, o Options) (*Config, error) {
 	cadRaw, _ := raw["cad"].(map[string]any)
 	adapterSections := map[string]any{}
 	for name, v := range cadRaw {
-		if name == "adapter" {
+		if name == "adapter" || name == "sink" {
 			continue
 		}
 		if _, ok := adapters.Lookup(name); ok {
@@ -196,6 +196,22 @@ func Load(path string, o Options) (*Config, error) {
 			}
 		}
 		cfg.CAD.Settings = settings
+	}
+	if f, ok := adapters.Lookup(cfg.CAD.Sink); ok && cfg.CAD.SeparateSink() && f.NewSink != nil {
+		settings := f.NewConfig()
+		if sec, ok := adapterSections[cfg.CAD.Sink]; ok {
+			kc := koanf.New(delim)
+			if err := kc.Load(confmap.Provider(map[string]any{"s": sec}, ""), nil); err != nil {
+				return nil, fmt.Errorf("config: %w", err)
+			}
+			if err := decode(kc, "s", settings); err != nil {
+				ps = append(ps, Problem{Key: "cad." + cfg.CAD.Sink, Msg: err.Error()})
+			}
+		}
+		for _, p := range f.ValidateSink(settings) {
+			ps = append(ps, Problem{Key: joinKey("cad."+cfg.CAD.Sink, p.Key), Msg: p.Msg})
+		}
+		cfg.CAD.SinkSettings = settings
 	}
 	m, mps := mapping.CompileWith(cfg.Mapping, mapping.Options{Dir: filepath.Dir(abs)})
 	for _, p := range mps {

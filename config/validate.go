@@ -80,6 +80,13 @@ func (c *Config) validate() []Problem {
 	if _, ok := adapters.Lookup(c.CAD.Adapter); !ok {
 		bad("cad.adapter", "unknown adapter %q (available: %s)", c.CAD.Adapter, strings.Join(adapters.Names(), ", "))
 	}
+	if c.CAD.Sink != "" {
+		if f, ok := adapters.Lookup(c.CAD.Sink); !ok {
+			bad("cad.sink", "unknown adapter %q (available: %s)", c.CAD.Sink, strings.Join(adapters.Names(), ", "))
+		} else if c.CAD.SeparateSink() && f.NewSink == nil {
+			bad("cad.sink", "adapter %q cannot write notes on its own (leave cad.sink out to use cad.adapter's)", c.CAD.Sink)
+		}
+	}
 	if c.CAD.CursorTolerance < 0 {
 		bad("cad.cursor_tolerance", "must not be negative (0 turns the check off), got %s", c.CAD.CursorTolerance)
 	}

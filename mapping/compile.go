@@ -396,10 +396,10 @@ func (cp *compiler) tryExpr(key, src string, p *vm.Program) {
 // through ("" when p resolves, or stops at a list index or a non-map value).
 func missingKey(p Path, rec any) string {
 	v := rec
-	for _, s := range p.steps {
-		if s.isIndex {
+	for _, s := range p.Steps() {
+		if s.IsIndex {
 			var ok bool
-			if v, ok = index(v, s.index); !ok {
+			if v, ok = s.Apply(v); !ok {
 				return ""
 			}
 			continue
@@ -408,9 +408,9 @@ func missingKey(p Path, rec any) string {
 		if !isMap {
 			return ""
 		}
-		x, ok := m[s.key]
+		x, ok := m[s.Key]
 		if !ok {
-			return s.key
+			return s.Key
 		}
 		v = x
 	}

@@ -1,9 +1,6 @@
 package mapping
 
 import (
-	"bytes"
-	"encoding/json"
-	"encoding/xml"
 	"strconv"
 	"strings"
 	"text/template"
@@ -11,37 +8,12 @@ import (
 	"unicode/utf8"
 
 	"github.com/cad-sidecar/cad-sidecar/adapters"
+	"github.com/cad-sidecar/cad-sidecar/internal/tmplfuncs"
 )
 
-// TemplateFuncs are the helpers every template of the product gets:
-//   - json: JSON-encodes any value (a string becomes quoted and escaped; no HTML escaping)
-//   - xml: XML-escapes the text of a value (String rendering)
-//
-// text/template's own urlquery escapes for query strings.
-func TemplateFuncs() template.FuncMap {
-	return template.FuncMap{
-		"json": jsonFunc,
-		"xml":  xmlFunc,
-	}
-}
-
-func jsonFunc(v any) (string, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return "", err
-	}
-	return string(bytes.TrimSuffix(buf.Bytes(), []byte("\n"))), nil
-}
-
-func xmlFunc(v any) (string, error) {
-	var b strings.Builder
-	if err := xml.EscapeText(&b, []byte(String(v))); err != nil {
-		return "", err
-	}
-	return b.String(), nil
-}
+// TemplateFuncs are the helpers every template of the product gets (tmplfuncs.Funcs: json
+// and xml).
+func TemplateFuncs() template.FuncMap { return tmplfuncs.Funcs() }
 
 // NoteData is the data of mapping.note.text: the note's fields (.Text is always empty) and
 // Label, CriticalMarker and Time.

@@ -56,8 +56,8 @@ func TestParsePath(t *testing.T) {
 	good := map[string]int{"": 0, "A": 1, "A.B": 2, "Units[0].Id": 3, "[1]": 1, "M[0][-1]": 3, "Call Taker.Id": 2, "@id": 1}
 	for p, n := range good {
 		got, err := ParsePath(p)
-		if err != nil || len(got.steps) != n || got.String() != p {
-			t.Errorf("ParsePath(%q) = %d steps, %v; want %d", p, len(got.steps), err, n)
+		if err != nil || len(got.Steps()) != n || got.String() != p {
+			t.Errorf("ParsePath(%q) = %d steps, %v; want %d", p, len(got.Steps()), err, n)
 		}
 	}
 	for _, p := range []string{".", "A.", ".A", "A..B", "A[", "A[x]", "A[0]x", "A]", "A.[0]"} {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 )
 
 // answerError is a handler error carrying the destination's answer, as the REST sink's
@@ -35,7 +37,7 @@ func deadN(t *testing.T, s *Store, topic Topic, key string, n int, err error) []
 // A permanent error with Evidence keeps the safe text as Reason and the answer as Evidence.
 func TestDeadLetterKeepsEvidenceApart(t *testing.T) {
 	s := openT(t, dbPath(t), Options{})
-	err := Permanent(fmt.Errorf("write note of incident x: %w", &answerError{400}))
+	err := delivery.Permanent(fmt.Errorf("write note of incident x: %w", &answerError{400}))
 	dl := deadN(t, s, TopicNote, "x", 1, err)
 	d := dl[0]
 	if d.Reason != err.Error() || strings.Contains(d.Reason, "caller said") {
@@ -49,7 +51,7 @@ func TestDeadLetterKeepsEvidenceApart(t *testing.T) {
 		t.Fatalf("dead letter = %+v", d)
 	}
 	// An error without Evidence leaves it empty.
-	dl = deadN(t, s, TopicLink, "y", 1, Permanentf("plain"))
+	dl = deadN(t, s, TopicLink, "y", 1, delivery.Permanentf("plain"))
 	if dl[0].Evidence != "" || dl[0].Reason != "plain" {
 		t.Fatalf("plain error: %+v", dl[0])
 	}
@@ -104,7 +106,7 @@ func TestDeadLetterV1RecordStillReadable(t *testing.T) {
 
 func TestListDeadLettersPages(t *testing.T) {
 	s := openT(t, dbPath(t), Options{})
-	all := deadN(t, s, TopicNote, "k", 5, Permanentf("no"))
+	all := deadN(t, s, TopicNote, "k", 5, delivery.Permanentf("no"))
 	tests := []struct {
 		after uint64
 		limit int
@@ -142,8 +144,8 @@ func TestListDeadLettersPages(t *testing.T) {
 // ReplayAll puts every dead letter of the topic back, in order, and touches no other topic.
 func TestReplayAll(t *testing.T) {
 	s := openT(t, dbPath(t), Options{})
-	deadN(t, s, TopicNote, "k", 3, Permanentf("no"))
-	deadN(t, s, TopicLink, "l", 1, Permanentf("no"))
+	deadN(t, s, TopicNote, "k", 3, delivery.Permanentf("no"))
+	deadN(t, s, TopicLink, "l", 1, delivery.Permanentf("no"))
 	n, err := s.ReplayAll(TopicNote)
 	if err != nil || n != 3 {
 		t.Fatalf("ReplayAll = %d, %v", n, err)

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 )
 
 // Handler delivers one message. nil = done (the message is deleted); an error marked
@@ -32,7 +34,7 @@ const maxLastError = 4096
 //     groups, after the handler's slot was freed.
 //   - nil → deleted. Permanent error → dead letter with reason err.Error(). Other errors →
 //     Attempts+1, LastError, First/LastErrorAt, NextAttempt = now + backoff (capped
-//     exponential RetryInitial..RetryMax with jitter in [d/2, d], or RetryDelay(err) capped
+//     exponential RetryInitial..RetryMax with jitter in [d/2, d], or delivery.RetryDelay(err) capped
 //     at RetryMax); the key waits until then (its later messages too).
 //   - Poison heads: a head that keeps failing transiently while the destination accepts
 //     other messages is given up after Options.MaxAttempts attempts (after
@@ -45,7 +47,7 @@ const maxLastError = 4096
 //     one message at a time (the probe: the next ready key whose head has not failed,
 //     round-robin, else the next ready key, so a failing message neither keeps it down nor
 //     takes the probes others need) is handed out, after a capped exponential backoff
-//     (RetryInitial..RetryMax, jitter; RetryDelay(err) honoured) that grows with each failed
+//     (RetryInitial..RetryMax, jitter; delivery.RetryDelay(err) honoured) that grows with each failed
 //     probe. The first success (or permanent error: the destination answered) restores full
 //     concurrency. Stats.Backoff shows when the next probe is due.
 //   - A message older than MaxAge when it comes up is dead-lettered with reason
@@ -257,7 +259,7 @@ func (s *Store) handle(ctx context.Context, ti *topicIndex, m Message, h Handler
 		}
 		m.LastErrorAt = now
 		m.LastError = truncate(err.Error(), maxLastError)
-		if IsPermanent(err) {
+		if delivery.IsPermanent(err) {
 			free(brReached, nil, time.Time{})
 			log.Error("outbox delivery failed permanently; moved to dead letters", "attempts", m.Attempts, "err", err)
 			s.finishWith(ti, opDead, m, m.LastError, evidenceOf(err), log)
@@ -343,7 +345,7 @@ func (s *Store) release(ti *topicIndex, key string, notBefore time.Time, failure
 func callHandler(ctx context.Context, h Handler, m Message) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = Permanentf("handler panic: %v", p)
+			err = delivery.Permanentf("handler panic: %v", p)
 		}
 	}()
 	return h(ctx, m)
@@ -351,7 +353,7 @@ func callHandler(ctx context.Context, h Handler, m Message) (err error) {
 
 // backoff is the delay before the next attempt after `attempts` failures.
 func (s *Store) backoff(attempts int, err error) time.Duration {
-	if d, ok := RetryDelay(err); ok {
+	if d, ok := delivery.RetryDelay(err); ok {
 		return min(d, s.opts.RetryMax)
 	}
 	d := s.opts.RetryInitial

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 )
 
 func TestFIFOPerKeyParallel(t *testing.T) {
@@ -115,7 +117,7 @@ func TestTransientRetryBlocksOnlyItsKey(t *testing.T) {
 			attempts = append(attempts, m.Attempts)
 			times = append(times, time.Now())
 			if m.Attempts < 3 {
-				return Transient(errors.New("cad unreachable"))
+				return delivery.Transient(errors.New("cad unreachable"))
 			}
 		}
 		log = append(log, string(m.Payload))
@@ -163,7 +165,7 @@ func TestPermanentDeadLetterReplayDrop(t *testing.T) {
 	var r recorder
 	h := func(ctx context.Context, m Message) error {
 		if string(m.Payload) == "poison" && fail.Load() {
-			return Permanentf("cad said 400: bad note")
+			return delivery.Permanentf("cad said 400: bad note")
 		}
 		return r.handle(ctx, m)
 	}
@@ -242,7 +244,7 @@ func TestRetryAfterSetsNextAttempt(t *testing.T) {
 			var calls atomic.Int32
 			stop := deliverBg(t, s, TopicNote, func(context.Context, Message) error {
 				calls.Add(1)
-				return RetryAfter(errors.New("429 slow down"), tt.after)
+				return delivery.RetryAfter(errors.New("429 slow down"), tt.after)
 			})
 			waitFor(t, "attempt recorded", func() bool {
 				ms := pending(t, s, TopicNote)

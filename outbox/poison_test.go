@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 )
 
 // picky is a destination that accepts every message except those refuse picks, which it
@@ -62,7 +64,7 @@ func (p *picky) handle(ctx context.Context, m Message) error {
 			time.Sleep(time.Millisecond)
 		}
 	}
-	return Transient(errors.New("503 service unavailable (refused)"))
+	return delivery.Transient(errors.New("503 service unavailable (refused)"))
 }
 
 func (p *picky) accepted(key string) []string {
@@ -114,7 +116,7 @@ func TestOutageGivesUpNothing(t *testing.T) {
 	s.afterAck = func(Message) { acked <- struct{}{} }
 	deliverBg(t, s, TopicNote, func(context.Context, Message) error {
 		if down.Load() {
-			return Transient(errors.New("503 down"))
+			return delivery.Transient(errors.New("503 down"))
 		}
 		ok.Add(1)
 		return nil
@@ -165,7 +167,7 @@ func TestOneFailingKeyDoesNotOpenTheBreaker(t *testing.T) {
 	deliverBg(t, s, TopicNote, func(ctx context.Context, m Message) error {
 		if m.Key == "p" {
 			poisonCalls.Add(1)
-			return Transient(errors.New("503 refused"))
+			return delivery.Transient(errors.New("503 refused"))
 		}
 		running.Add(1)
 		defer running.Add(-1)
@@ -209,7 +211,7 @@ func TestPoisonRuleAfterRestart(t *testing.T) {
 	enqueue(t, s, TopicNote, "p", "p1")
 	enqueue(t, s, TopicNote, "p", "p2")
 	refuse := func(m Message) bool { return string(m.Payload) == "p1" }
-	stop := deliverBg(t, s, TopicNote, func(context.Context, Message) error { return Transient(errors.New("503")) })
+	stop := deliverBg(t, s, TopicNote, func(context.Context, Message) error { return delivery.Transient(errors.New("503")) })
 	headAttempts := func(s *Store) int {
 		for _, m := range pending(t, s, TopicNote) {
 			if string(m.Payload) == "p1" {
@@ -235,7 +237,7 @@ func TestPoisonRuleAfterRestart(t *testing.T) {
 	var calls atomic.Int32
 	deliverBg(t, s, TopicNote, func(ctx context.Context, m Message) error {
 		if refuse(m) && calls.Add(1) == 1 {
-			return Transient(errors.New("503"))
+			return delivery.Transient(errors.New("503"))
 		}
 		return p.handle(ctx, m)
 	})
@@ -284,7 +286,7 @@ func TestUrgentArrivingDuringBackoff(t *testing.T) {
 	deliverBg(t, s, TopicNote, func(ctx context.Context, m Message) error {
 		err := p.handle(ctx, m)
 		if err != nil && m.Attempts >= 2 {
-			return RetryAfter(err, time.Hour)
+			return delivery.RetryAfter(err, time.Hour)
 		}
 		return err
 	})
@@ -320,10 +322,10 @@ func TestUrgentFlagSurvivesRetryDeadLetterAndReplay(t *testing.T) {
 	deliverBg(t, s, TopicNote, func(_ context.Context, m Message) error {
 		seen <- m
 		if string(m.Payload) == "u" && calls.Add(1) == 1 {
-			return Transient(errors.New("503"))
+			return delivery.Transient(errors.New("503"))
 		}
 		if string(m.Payload) == "u" && m.ReplayedAt.IsZero() {
-			return Permanent(errors.New("400"))
+			return delivery.Permanent(errors.New("400"))
 		}
 		return nil
 	})

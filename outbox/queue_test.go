@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 )
 
 func TestEnqueueDurableAcrossReopen(t *testing.T) {
@@ -269,7 +271,7 @@ func TestReplayGoesToEndOfKeyFIFO(t *testing.T) {
 	var r recorder
 	h := func(ctx context.Context, m Message) error {
 		if string(m.Payload) == "bad" && fail.Load() {
-			return Permanentf("422")
+			return delivery.Permanentf("422")
 		}
 		return r.handle(ctx, m)
 	}

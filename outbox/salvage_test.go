@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 )
 
 // salvagedNotes opens a salvaged file and returns the note numbers per key, in delivery
@@ -58,7 +60,7 @@ func TestSalvage(t *testing.T) {
 		enqueue(t, s, TopicNote, "INC-"+strconv.Itoa(i%5), notePayload(i), "dedup-"+strconv.Itoa(i))
 	}
 	enqueue(t, s, TopicLink, "INC-9", "dead link")
-	stop := deliverBg(t, s, TopicLink, func(context.Context, Message) error { return Permanentf("refused") })
+	stop := deliverBg(t, s, TopicLink, func(context.Context, Message) error { return delivery.Permanentf("refused") })
 	waitFor(t, "the dead letter", func() bool { return stats(t, s).Dead[TopicLink] == 1 })
 	stop()
 	if err := s.Put("cursor", "cad", "2025-01-01T00:00:00Z"); err != nil {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 	"github.com/cad-sidecar/cad-sidecar/internal/testseed"
 )
 
@@ -78,9 +79,9 @@ func TestStressInvariants(t *testing.T) {
 			if failMode.Load() {
 				switch intN(10) {
 				case 0, 1:
-					return Transient(errors.New("503"))
+					return delivery.Transient(errors.New("503"))
 				case 2:
-					return Permanent(errors.New("400"))
+					return delivery.Permanent(errors.New("400"))
 				}
 			}
 			mu.Lock()

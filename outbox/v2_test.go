@@ -13,6 +13,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 )
 
 func payloads(ms []Message) []string {
@@ -127,7 +129,7 @@ func TestBreakerProbesOneAtATime(t *testing.T) {
 	deliverBg(t, s, TopicNote, func(_ context.Context, m Message) error {
 		calls.Add(1)
 		if down.Load() {
-			return Transient(errors.New("503 CAD down"))
+			return delivery.Transient(errors.New("503 CAD down"))
 		}
 		n := cur.Add(1)
 		defer cur.Add(-1)

@@ -8,8 +8,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-
-	"github.com/cad-sidecar/cad-sidecar/adapters"
 )
 
 func readFixture(t *testing.T, name string) []byte {
@@ -91,15 +89,15 @@ func TestDecodeCSVDelimiter(t *testing.T) {
 		name  string
 		in    string
 		delim rune
-		want  []adapters.Record
+		want  []Record
 	}{
-		{"comma", "a,b\n1,2\n", 0, []adapters.Record{{"a": "1", "b": "2"}}},
-		{"semicolon", "a;b\n1;2,5\n", 0, []adapters.Record{{"a": "1", "b": "2,5"}}},
-		{"tab", "a\tb\n1\t2;3\n", 0, []adapters.Record{{"a": "1", "b": "2;3"}}},
-		{"pipe", "a|b|c\n1|2|3\n", 0, []adapters.Record{{"a": "1", "b": "2", "c": "3"}}},
-		{"quoted delimiters do not count", "\"a;x;y\",b\n1,2\n", 0, []adapters.Record{{"a;x;y": "1", "b": "2"}}},
-		{"one column", "a\n1\n", 0, []adapters.Record{{"a": "1"}}},
-		{"configured", "a;b|c\n1;2|3\n", '|', []adapters.Record{{"a;b": "1;2", "c": "3"}}},
+		{"comma", "a,b\n1,2\n", 0, []Record{{"a": "1", "b": "2"}}},
+		{"semicolon", "a;b\n1;2,5\n", 0, []Record{{"a": "1", "b": "2,5"}}},
+		{"tab", "a\tb\n1\t2;3\n", 0, []Record{{"a": "1", "b": "2;3"}}},
+		{"pipe", "a|b|c\n1|2|3\n", 0, []Record{{"a": "1", "b": "2", "c": "3"}}},
+		{"quoted delimiters do not count", "\"a;x;y\",b\n1,2\n", 0, []Record{{"a;x;y": "1", "b": "2"}}},
+		{"one column", "a\n1\n", 0, []Record{{"a": "1"}}},
+		{"configured", "a;b|c\n1;2|3\n", '|', []Record{{"a;b": "1;2", "c": "3"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := DecodeCSVWith(strings.NewReader(tc.in), Options{Delimiter: tc.delim})
@@ -210,7 +208,7 @@ func TestDecodeXMLCharsets(t *testing.T) {
 func TestEachCSV(t *testing.T) {
 	in := "a;b\n1;x\n2\n3;\"two\nlines\"\n4;y\n"
 	var lines []int
-	err := EachCSV(strings.NewReader(in), Options{}, func(line int, rec adapters.Record) error {
+	err := EachCSV(strings.NewReader(in), Options{}, func(line int, rec Record) error {
 		lines = append(lines, line)
 		return nil
 	})
@@ -220,7 +218,7 @@ func TestEachCSV(t *testing.T) {
 	}
 	stop := errors.New("stop")
 	n := 0
-	if err := EachCSV(strings.NewReader(in), Options{}, func(int, adapters.Record) error { n++; return stop }); err != stop || n != 1 {
+	if err := EachCSV(strings.NewReader(in), Options{}, func(int, Record) error { n++; return stop }); err != stop || n != 1 {
 		t.Fatalf("err %v after %d rows, want stop after 1", err, n)
 	}
 }

@@ -10,13 +10,11 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/cad-sidecar/cad-sidecar/adapters"
 )
 
 // DecodeCSV is DecodeCSVWith with the Limits alone: UTF-8 (unless a byte order mark says
 // otherwise) and the delimiter detected.
-func DecodeCSV(r io.Reader, lim Limits) ([]adapters.Record, error) {
+func DecodeCSV(r io.Reader, lim Limits) ([]Record, error) {
 	return DecodeCSVWith(r, Options{Limits: lim})
 }
 
@@ -39,9 +37,9 @@ func DecodeCSV(r io.Reader, lim Limits) ([]adapters.Record, error) {
 //     other rows are returned together with a *SkippedRows error that names each bad
 //     row's line. Any other error (ErrTooLarge, ErrTooManyRecords, the header, an invalid
 //     byte in a transcoded encoding) returns no records.
-func DecodeCSVWith(r io.Reader, o Options) ([]adapters.Record, error) {
-	var recs []adapters.Record
-	err := EachCSV(r, o, func(_ int, rec adapters.Record) error {
+func DecodeCSVWith(r io.Reader, o Options) ([]Record, error) {
+	var recs []Record
+	err := EachCSV(r, o, func(_ int, rec Record) error {
 		recs = append(recs, rec)
 		return nil
 	})
@@ -56,7 +54,7 @@ func DecodeCSVWith(r io.Reader, o Options) ([]adapters.Record, error) {
 // (with the line it starts on) instead of collecting them: a large export is processed
 // row by row, in memory bounded by one row (fn may keep the record). An error of fn stops
 // the decoding and is returned as is; a *SkippedRows error at the end lists the bad rows.
-func EachCSV(r io.Reader, o Options, fn func(line int, rec adapters.Record) error) error {
+func EachCSV(r io.Reader, o Options, fn func(line int, rec Record) error) error {
 	lim := o.Limits.withDefaults()
 	in := bufio.NewReaderSize(&limitedReader{r: r, left: lim.MaxBytes, lim: lim}, 64<<10)
 	utf8Input := true
@@ -128,7 +126,7 @@ func EachCSV(r io.Reader, o Options, fn func(line int, rec adapters.Record) erro
 			skipped.add(csvFieldError(cr, bad, row[bad], lim))
 			continue
 		}
-		rec := make(adapters.Record, len(keys))
+		rec := make(Record, len(keys))
 		for i, v := range row {
 			rec[keys[i]] = v
 		}

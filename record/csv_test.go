@@ -7,8 +7,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-
-	"github.com/cad-sidecar/cad-sidecar/adapters"
 )
 
 func TestDecodeCSVFixture(t *testing.T) {
@@ -21,7 +19,7 @@ func TestDecodeCSVFixture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []adapters.Record{
+	want := []Record{
 		{"IncidentID": "24-000123", "Type": "STRUC", "Address": "1200 Avenue Ste-Thérèse, Montréal",
 			"Remarks": `Smoke showing; caller says "kids may be inside"`, "Priority": "1", "CallerPhone": "(555) 010-4477"},
 		{"IncidentID": "24-000124", "Type": "MED", "Address": "88 Elm St, Apt 4",
@@ -38,20 +36,20 @@ func TestDecodeCSV(t *testing.T) {
 	tests := []struct {
 		name string
 		in   string
-		want []adapters.Record
+		want []Record
 	}{
 		{"empty", "", nil},
 		{"header only", "a,b\n", nil},
 		{"header only without newline", "a,b", nil},
-		{"header names trimmed", " a , b\n1, 2 \n", []adapters.Record{{"a": "1", "b": " 2 "}}},
-		{"empty lines skipped", "a\n\n1\n\n2\n", []adapters.Record{{"a": "1"}, {"a": "2"}}},
-		{"no final newline", "a,b\n1,2", []adapters.Record{{"a": "1", "b": "2"}}},
-		{"quoted", "a,b\n\"x,\"\"y\"\"\r\nz\",\"\"\n", []adapters.Record{{"a": "x,\"y\"\nz", "b": ""}}},
-		{"UTF-16LE BOM", string(utf16Bytes("a,b\r\né,2\r\n", false, true)), []adapters.Record{{"a": "é", "b": "2"}}},
-		{"UTF-16BE BOM", string(utf16Bytes("a\n😀\n", true, true)), []adapters.Record{{"a": "😀"}}},
+		{"header names trimmed", " a , b\n1, 2 \n", []Record{{"a": "1", "b": " 2 "}}},
+		{"empty lines skipped", "a\n\n1\n\n2\n", []Record{{"a": "1"}, {"a": "2"}}},
+		{"no final newline", "a,b\n1,2", []Record{{"a": "1", "b": "2"}}},
+		{"quoted", "a,b\n\"x,\"\"y\"\"\r\nz\",\"\"\n", []Record{{"a": "x,\"y\"\nz", "b": ""}}},
+		{"UTF-16LE BOM", string(utf16Bytes("a,b\r\né,2\r\n", false, true)), []Record{{"a": "é", "b": "2"}}},
+		{"UTF-16BE BOM", string(utf16Bytes("a\n😀\n", true, true)), []Record{{"a": "😀"}}},
 		// Excel, SQL Server and PowerShell exports: a UTF-8 byte order mark before a quoted header.
-		{"UTF-8 BOM quoted header", "\uFEFF\"a\",\"b\"\r\n\"1\",\"2\"\r\n", []adapters.Record{{"a": "1", "b": "2"}}},
-		{"UTF-8 BOM", "\uFEFFa,b\n1,2\n", []adapters.Record{{"a": "1", "b": "2"}}},
+		{"UTF-8 BOM quoted header", "\uFEFF\"a\",\"b\"\r\n\"1\",\"2\"\r\n", []Record{{"a": "1", "b": "2"}}},
+		{"UTF-8 BOM", "\uFEFFa,b\n1,2\n", []Record{{"a": "1", "b": "2"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

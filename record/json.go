@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-
-	"github.com/cad-sidecar/cad-sidecar/adapters"
 )
 
 // DecodeJSON decodes a JSON object (one record) or an array of objects (one record per
@@ -18,7 +16,7 @@ import (
 //
 // The value is built from the token stream without recursion, so depth is checked before
 // anything deep is allocated.
-func DecodeJSON(data []byte, lim Limits) ([]adapters.Record, error) {
+func DecodeJSON(data []byte, lim Limits) ([]Record, error) {
 	lim = lim.withDefaults()
 	if int64(len(data)) > lim.MaxBytes {
 		return nil, jsonError(-1, lim.tooLarge())
@@ -43,9 +41,9 @@ func DecodeJSON(data []byte, lim Limits) ([]adapters.Record, error) {
 	}
 	switch x := v.(type) {
 	case map[string]any:
-		return []adapters.Record{x}, nil
+		return []Record{x}, nil
 	case []any:
-		recs := make([]adapters.Record, len(x))
+		recs := make([]Record, len(x))
 		for i, item := range x {
 			m, ok := item.(map[string]any)
 			if !ok {

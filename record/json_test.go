@@ -9,31 +9,29 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/cad-sidecar/cad-sidecar/adapters"
 )
 
 func TestDecodeJSON(t *testing.T) {
 	tests := []struct {
 		name string
 		in   string
-		want []adapters.Record
+		want []Record
 	}{
-		{"object", `{"a":"x","n":1}`, []adapters.Record{{"a": "x", "n": json.Number("1")}}},
-		{"array of objects", ` [ {"a":1}, {"a":2} ] `, []adapters.Record{{"a": json.Number("1")}, {"a": json.Number("2")}}},
-		{"empty array", `[]`, []adapters.Record{}},
-		{"nested and null", `{"o":{"l":[1,"s",true,null,[],{}]},"z":null}`, []adapters.Record{{
+		{"object", `{"a":"x","n":1}`, []Record{{"a": "x", "n": json.Number("1")}}},
+		{"array of objects", ` [ {"a":1}, {"a":2} ] `, []Record{{"a": json.Number("1")}, {"a": json.Number("2")}}},
+		{"empty array", `[]`, []Record{}},
+		{"nested and null", `{"o":{"l":[1,"s",true,null,[],{}]},"z":null}`, []Record{{
 			"o": map[string]any{"l": []any{json.Number("1"), "s", true, nil, []any{}, map[string]any{}}},
 			"z": nil,
 		}}},
-		{"big numbers kept exact", `{"id":123456789012345678901234567890,"f":0.10000000000000000001,"e":1e400,"neg":-0.0}`, []adapters.Record{{
+		{"big numbers kept exact", `{"id":123456789012345678901234567890,"f":0.10000000000000000001,"e":1e400,"neg":-0.0}`, []Record{{
 			"id": json.Number("123456789012345678901234567890"), "f": json.Number("0.10000000000000000001"),
 			"e": json.Number("1e400"), "neg": json.Number("-0.0"),
 		}}},
-		{"repeated key keeps the last", `{"a":1,"a":2}`, []adapters.Record{{"a": json.Number("2")}}},
-		{"UTF-8 BOM", "\xEF\xBB\xBF{\"a\":\"é\"}", []adapters.Record{{"a": "é"}}},
-		{"UTF-16LE BOM", string(utf16Bytes(`{"a":"é"}`, false, true)), []adapters.Record{{"a": "é"}}},
-		{"escapes", `{"a":"\u00e9\n\"\\"}`, []adapters.Record{{"a": "é\n\"\\"}}},
+		{"repeated key keeps the last", `{"a":1,"a":2}`, []Record{{"a": json.Number("2")}}},
+		{"UTF-8 BOM", "\xEF\xBB\xBF{\"a\":\"é\"}", []Record{{"a": "é"}}},
+		{"UTF-16LE BOM", string(utf16Bytes(`{"a":"é"}`, false, true)), []Record{{"a": "é"}}},
+		{"escapes", `{"a":"\u00e9\n\"\\"}`, []Record{{"a": "é\n\"\\"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -21,6 +21,10 @@ const (
 	defaultMaxRecords = 100_000
 )
 
+// DefaultMaxRecords is the record count a Limits of 0 allows (what an adapter that counts
+// records itself applies, so that it needs no import of the mapping).
+const DefaultMaxRecords = defaultMaxRecords
+
 func (l Limits) withDefaults() Limits {
 	if l.MaxBytes <= 0 {
 		l.MaxBytes = defaultMaxBytes

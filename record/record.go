@@ -1,5 +1,5 @@
 // Package record turns CAD data in any supported format into the generic record form
-// (adapters.Record): JSON, XML, CSV (and SQL rows, via FromSQL).
+// (Record): JSON, XML, CSV (and SQL rows, via FromSQL).
 //
 // Every decoder is bounded by Limits (input size, nesting depth, string length, record
 // count), so hostile input costs at most a bounded amount of time and memory. Errors name
@@ -13,9 +13,12 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
-
-	"github.com/cad-sidecar/cad-sidecar/adapters"
 )
+
+// Record is one CAD incident record in generic form, whatever the CAD's format: JSON objects
+// decode to map[string]any with json.Number for numbers, lists to []any. adapters.Record is
+// the same type.
+type Record = map[string]any
 
 // Format is an input format.
 type Format string
@@ -61,7 +64,7 @@ func CheckEncoding(label string) error {
 }
 
 // Decode is DecodeWith with the Limits alone.
-func Decode(f Format, r io.Reader, lim Limits) ([]adapters.Record, error) {
+func Decode(f Format, r io.Reader, lim Limits) ([]Record, error) {
 	return DecodeWith(f, r, Options{Limits: lim})
 }
 
@@ -69,7 +72,7 @@ func Decode(f Format, r io.Reader, lim Limits) ([]adapters.Record, error) {
 // → one per item; XML → one record (the root element); CSV → one per data row (with a
 // *SkippedRows error alongside the records when bad rows were skipped). See DecodeJSON,
 // DecodeXMLWith and DecodeCSVWith for the rules of each format.
-func DecodeWith(f Format, r io.Reader, o Options) ([]adapters.Record, error) {
+func DecodeWith(f Format, r io.Reader, o Options) ([]Record, error) {
 	lim := o.Limits.withDefaults()
 	o.Limits = lim
 	switch f {
@@ -93,7 +96,7 @@ func DecodeWith(f Format, r io.Reader, o Options) ([]adapters.Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []adapters.Record{rec}, nil
+	return []Record{rec}, nil
 }
 
 // Errors for input beyond Limits; test with errors.Is.

@@ -4,8 +4,6 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"reflect"
-
-	"github.com/cad-sidecar/cad-sidecar/adapters"
 )
 
 // FromSQL builds a record from a row as database/sql scans it into []any: keys are the
@@ -15,8 +13,8 @@ import (
 // (sql.NullString, ...) becomes its value, converted the same way (nil if Value fails); a
 // *any is followed; other types are kept.
 // A repeated column name keeps the later column's value; a column without a value is nil.
-func FromSQL(columns []string, values []any) adapters.Record {
-	rec := make(adapters.Record, len(columns))
+func FromSQL(columns []string, values []any) Record {
+	rec := make(Record, len(columns))
 	for i, c := range columns {
 		var v any
 		if i < len(values) {

@@ -5,8 +5,6 @@ import (
 	"reflect"
 	"testing"
 	"time"
-
-	"github.com/cad-sidecar/cad-sidecar/adapters"
 )
 
 func TestFromSQL(t *testing.T) {
@@ -19,7 +17,7 @@ func TestFromSQL(t *testing.T) {
 			sql.NullString{String: "x", Valid: true}, sql.NullString{}, &iface, []byte{}},
 	)
 	raw[0] = 'X' // the driver reuses RawBytes: the record must hold a copy
-	want := adapters.Record{
+	want := Record{
 		"id": "24-000123", "opened": at, "note": "bytes", "amount": "12.50", "count": int64(7), "lat": 45.5,
 		"closed": true, "gone": nil, "raw": "raw", "ns": "x", "nullns": nil, "ptr": "via *any", "empty": "", "missing": nil,
 	}
@@ -30,7 +28,7 @@ func TestFromSQL(t *testing.T) {
 
 func TestFromSQLRepeatedColumn(t *testing.T) {
 	got := FromSQL([]string{"id", "id"}, []any{int64(1), int64(2)})
-	if !reflect.DeepEqual(got, adapters.Record{"id": int64(2)}) {
+	if !reflect.DeepEqual(got, Record{"id": int64(2)}) {
 		t.Errorf("got %v", got)
 	}
 }

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-
-	"github.com/cad-sidecar/cad-sidecar/adapters"
 )
 
 // DecodeXML decodes an XML document into one record, its root element:
@@ -43,13 +41,13 @@ import (
 // encoding is an error naming the line (ErrInvalidByte), never replaced. The decoder is strict and knows only the five predefined
 // entities (and character references): a document that uses an entity declared in its
 // DOCTYPE is rejected, so entity expansion ("billion laughs") cannot happen.
-func DecodeXML(data []byte, lim Limits) (adapters.Record, error) {
+func DecodeXML(data []byte, lim Limits) (Record, error) {
 	return DecodeXMLWith(data, Options{Limits: lim})
 }
 
 // DecodeXMLWith is DecodeXML with Options: the Limits, and the encoding of a document
 // that declares none.
-func DecodeXMLWith(data []byte, o Options) (adapters.Record, error) {
+func DecodeXMLWith(data []byte, o Options) (Record, error) {
 	lim := o.Limits.withDefaults()
 	if int64(len(data)) > lim.MaxBytes {
 		return nil, &Error{Format: XML, Offset: -1, Err: lim.tooLarge()}
@@ -78,7 +76,7 @@ func DecodeXMLWith(data []byte, o Options) (adapters.Record, error) {
 
 // ParseXMLString decodes XML held in a string (such as the PIDF-LO location inside a NENA
 // EIDO) with the default Limits; see DecodeXML.
-func ParseXMLString(s string) (adapters.Record, error) {
+func ParseXMLString(s string) (Record, error) {
 	return DecodeXML([]byte(s), Limits{})
 }
 
@@ -154,8 +152,8 @@ type xmlBuilder struct {
 	stack []*xmlFrame
 }
 
-func (x *xmlBuilder) build() (adapters.Record, error) {
-	var root adapters.Record
+func (x *xmlBuilder) build() (Record, error) {
+	var root Record
 	for {
 		tok, err := x.d.Token()
 		if err == io.EOF {

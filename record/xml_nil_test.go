@@ -5,8 +5,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
-
-	"github.com/cad-sidecar/cad-sidecar/adapters"
 )
 
 // TestDecodeXMLNil: an element with xsi:nil="true" (any prefix bound to the XML Schema
@@ -15,18 +13,18 @@ func TestDecodeXMLNil(t *testing.T) {
 	const xsi = `xmlns:i="http://www.w3.org/2001/XMLSchema-instance"`
 	for _, tc := range []struct {
 		name, doc string
-		want      adapters.Record
+		want      Record
 	}{
-		{"self-closing", `<r ` + xsi + `><a i:nil="true"/><b>x</b></r>`, adapters.Record{"a": nil, "b": "x"}},
-		{"open and close", `<r ` + xsi + `><a i:nil="true"></a></r>`, adapters.Record{"a": nil}},
-		{"value 1", `<r ` + xsi + `><a i:nil="1"/></r>`, adapters.Record{"a": nil}},
-		{"other attributes dropped", `<r ` + xsi + `><a i:nil="true" i:type="string" unit="m"/></r>`, adapters.Record{"a": nil}},
-		{"nil false keeps the text", `<r ` + xsi + `><a i:nil="false">7</a></r>`, adapters.Record{"a": "7"}},
-		{"xsi prefix", `<r xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><a xsi:nil="true"/></r>`, adapters.Record{"a": nil}},
-		{"nested element", `<r ` + xsi + `><L i:nil="true"><x>1</x></L></r>`, adapters.Record{"L": nil}},
-		{"in a list", `<r ` + xsi + `><a>1</a><a i:nil="true"/><a>3</a></r>`, adapters.Record{"a": []any{"1", nil, "3"}}},
-		{"other namespace is an attribute", `<r xmlns:q="urn:q"><a q:nil="true"/></r>`, adapters.Record{"a": map[string]any{"@nil": "true"}}},
-		{"nil root", `<r ` + xsi + ` i:nil="true"/>`, adapters.Record{}},
+		{"self-closing", `<r ` + xsi + `><a i:nil="true"/><b>x</b></r>`, Record{"a": nil, "b": "x"}},
+		{"open and close", `<r ` + xsi + `><a i:nil="true"></a></r>`, Record{"a": nil}},
+		{"value 1", `<r ` + xsi + `><a i:nil="1"/></r>`, Record{"a": nil}},
+		{"other attributes dropped", `<r ` + xsi + `><a i:nil="true" i:type="string" unit="m"/></r>`, Record{"a": nil}},
+		{"nil false keeps the text", `<r ` + xsi + `><a i:nil="false">7</a></r>`, Record{"a": "7"}},
+		{"xsi prefix", `<r xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><a xsi:nil="true"/></r>`, Record{"a": nil}},
+		{"nested element", `<r ` + xsi + `><L i:nil="true"><x>1</x></L></r>`, Record{"L": nil}},
+		{"in a list", `<r ` + xsi + `><a>1</a><a i:nil="true"/><a>3</a></r>`, Record{"a": []any{"1", nil, "3"}}},
+		{"other namespace is an attribute", `<r xmlns:q="urn:q"><a q:nil="true"/></r>`, Record{"a": map[string]any{"@nil": "true"}}},
+		{"nil root", `<r ` + xsi + ` i:nil="true"/>`, Record{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := DecodeXML([]byte(tc.doc), Limits{})

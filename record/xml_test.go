@@ -9,13 +9,11 @@ import (
 	"testing"
 	"time"
 	"unicode/utf16"
-
-	"github.com/cad-sidecar/cad-sidecar/adapters"
 )
 
 // hexagonIncident is what testdata/hexagon_incident*.xml decode to.
-func hexagonIncident() adapters.Record {
-	return adapters.Record{
+func hexagonIncident() Record {
+	return Record{
 		"@schemaVersion": "9.4",
 		"@exportedAt":    "2024-03-18T14:02:11Z",
 		"Incident": map[string]any{
@@ -95,34 +93,34 @@ func TestDecodeXMLRules(t *testing.T) {
 	tests := []struct {
 		name string
 		in   string
-		want adapters.Record
+		want Record
 	}{
-		{"empty root", `<r/>`, adapters.Record{}},
-		{"root text", `<r> hi </r>`, adapters.Record{"#text": " hi "}},
-		{"root whitespace", "<r>\n  </r>", adapters.Record{}},
-		{"text-only child verbatim", "<r><a>  x y  </a></r>", adapters.Record{"a": "  x y  "}},
-		{"whitespace-only child is empty", "<r><a>\n   </a><b></b><c/></r>", adapters.Record{"a": "", "b": "", "c": ""}},
-		{"NBSP is text", "<r><a>\u00a0</a></r>", adapters.Record{"a": "\u00a0"}},
-		{"attributes and text", `<r><a k="v"> t </a></r>`, adapters.Record{"a": map[string]any{"@k": "v", "#text": " t "}}},
-		{"attributes, whitespace text omitted", `<r><a k="v">  </a></r>`, adapters.Record{"a": map[string]any{"@k": "v"}}},
+		{"empty root", `<r/>`, Record{}},
+		{"root text", `<r> hi </r>`, Record{"#text": " hi "}},
+		{"root whitespace", "<r>\n  </r>", Record{}},
+		{"text-only child verbatim", "<r><a>  x y  </a></r>", Record{"a": "  x y  "}},
+		{"whitespace-only child is empty", "<r><a>\n   </a><b></b><c/></r>", Record{"a": "", "b": "", "c": ""}},
+		{"NBSP is text", "<r><a>\u00a0</a></r>", Record{"a": "\u00a0"}},
+		{"attributes and text", `<r><a k="v"> t </a></r>`, Record{"a": map[string]any{"@k": "v", "#text": " t "}}},
+		{"attributes, whitespace text omitted", `<r><a k="v">  </a></r>`, Record{"a": map[string]any{"@k": "v"}}},
 		{"mixed content", "<r><p>\n  Hello <b>world</b>\n  there  <i/> !</p></r>",
-			adapters.Record{"p": map[string]any{"b": "world", "i": "", "#text": "Hello there !"}}},
-		{"repeated non-adjacent", `<r><u>1</u><x/><u>2</u><u>3</u></r>`, adapters.Record{"u": []any{"1", "2", "3"}, "x": ""}},
-		{"repeated maps and strings mixed", `<r><u id="1"/><u>2</u></r>`, adapters.Record{"u": []any{map[string]any{"@id": "1"}, "2"}}},
+			Record{"p": map[string]any{"b": "world", "i": "", "#text": "Hello there !"}}},
+		{"repeated non-adjacent", `<r><u>1</u><x/><u>2</u><u>3</u></r>`, Record{"u": []any{"1", "2", "3"}, "x": ""}},
+		{"repeated maps and strings mixed", `<r><u id="1"/><u>2</u></r>`, Record{"u": []any{map[string]any{"@id": "1"}, "2"}}},
 		{"namespaces stripped, xmlns skipped", `<a:r xmlns:a="urn:a" xmlns="urn:d" a:k="1" xml:lang="en"><a:c>1</a:c><c2>2</c2></a:r>`,
-			adapters.Record{"@k": "1", "@lang": "en", "c": "1", "c2": "2"}},
-		{"same local name, different namespaces", `<r xmlns:a="urn:a" xmlns:b="urn:b"><a:x>1</a:x><b:x>2</b:x></r>`, adapters.Record{"x": []any{"1", "2"}}},
-		{"attributes with the same local name", `<r xmlns:a="urn:a" xmlns:b="urn:b" a:x="1" b:x="2"/>`, adapters.Record{"@x": []any{"1", "2"}}},
-		{"CDATA and entities", `<r><a>x &lt;&amp;&gt;&quot;&apos; &#233;&#x20AC; <![CDATA[<b>&amp;</b>]]></a></r>`, adapters.Record{"a": `x <&>"' é€ <b>&amp;</b>`}},
-		{"comments and PIs ignored", `<?xml version="1.0"?><!-- c --><!DOCTYPE r><r><?pi x?><a>1<!-- c -->2</a></r><!-- after -->`, adapters.Record{"a": "12"}},
-		{"UTF-8 BOM", "\xEF\xBB\xBF<r><a>1</a></r>", adapters.Record{"a": "1"}},
-		{"UTF-16BE BOM", string(utf16Bytes(`<?xml version="1.0" encoding="UTF-16"?><r><a>é😀</a></r>`, true, true)), adapters.Record{"a": "é😀"}},
-		{"UTF-16LE without BOM", string(utf16Bytes(`<?xml version="1.0" encoding="UTF-16"?><r><a>é</a></r>`, false, false)), adapters.Record{"a": "é"}},
-		{"UTF-16BE without BOM or declaration", string(utf16Bytes(`<r><a>é</a></r>`, true, false)), adapters.Record{"a": "é"}},
-		{"windows-1252", "<?xml version='1.0' encoding='windows-1252'?><r><a>\x80 \x92s \xe9</a></r>", adapters.Record{"a": "€ ’s é"}},
-		{"latin1 alias", "<?xml version='1.0' encoding='latin1'?><r><a>\x80\xe9</a></r>", adapters.Record{"a": "\u0080é"}},
-		{"us-ascii", `<?xml version="1.0" encoding="US-ASCII"?><r><a>plain</a></r>`, adapters.Record{"a": "plain"}},
-		{"utf8 label", `<?xml version="1.0" encoding="utf8"?><r><a>é</a></r>`, adapters.Record{"a": "é"}},
+			Record{"@k": "1", "@lang": "en", "c": "1", "c2": "2"}},
+		{"same local name, different namespaces", `<r xmlns:a="urn:a" xmlns:b="urn:b"><a:x>1</a:x><b:x>2</b:x></r>`, Record{"x": []any{"1", "2"}}},
+		{"attributes with the same local name", `<r xmlns:a="urn:a" xmlns:b="urn:b" a:x="1" b:x="2"/>`, Record{"@x": []any{"1", "2"}}},
+		{"CDATA and entities", `<r><a>x &lt;&amp;&gt;&quot;&apos; &#233;&#x20AC; <![CDATA[<b>&amp;</b>]]></a></r>`, Record{"a": `x <&>"' é€ <b>&amp;</b>`}},
+		{"comments and PIs ignored", `<?xml version="1.0"?><!-- c --><!DOCTYPE r><r><?pi x?><a>1<!-- c -->2</a></r><!-- after -->`, Record{"a": "12"}},
+		{"UTF-8 BOM", "\xEF\xBB\xBF<r><a>1</a></r>", Record{"a": "1"}},
+		{"UTF-16BE BOM", string(utf16Bytes(`<?xml version="1.0" encoding="UTF-16"?><r><a>é😀</a></r>`, true, true)), Record{"a": "é😀"}},
+		{"UTF-16LE without BOM", string(utf16Bytes(`<?xml version="1.0" encoding="UTF-16"?><r><a>é</a></r>`, false, false)), Record{"a": "é"}},
+		{"UTF-16BE without BOM or declaration", string(utf16Bytes(`<r><a>é</a></r>`, true, false)), Record{"a": "é"}},
+		{"windows-1252", "<?xml version='1.0' encoding='windows-1252'?><r><a>\x80 \x92s \xe9</a></r>", Record{"a": "€ ’s é"}},
+		{"latin1 alias", "<?xml version='1.0' encoding='latin1'?><r><a>\x80\xe9</a></r>", Record{"a": "\u0080é"}},
+		{"us-ascii", `<?xml version="1.0" encoding="US-ASCII"?><r><a>plain</a></r>`, Record{"a": "plain"}},
+		{"utf8 label", `<?xml version="1.0" encoding="utf8"?><r><a>é</a></r>`, Record{"a": "é"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -14,7 +14,7 @@ import (
 // Cursor sanity: a CAD record stamped in the future (a wrong clock, a test record dated
 // 2099) must not become the poll cursor, or a CAD that filters on `since` returns nothing
 // ever again. A cursor that reads as a time later than now + cad.cursor_tolerance is not
-// adopted (see pollOnce), and one already stored (by an older version) is reported the
+// adopted (see takeBatch), and one already stored (by an older version) is reported the
 // same way. A Source that skips such values itself (and advances over the sane ones)
 // reports them in Batch.FutureCursor, and a sequence cursor (adapters.CursorSequence) is
 // never judged. Both the admin API and the CLI's offline mode repair the cursor with the
@@ -55,7 +55,7 @@ func cursorInfo(c string, set bool, now time.Time, tol time.Duration, kind adapt
 	return CursorInfo{Cursor: c, Set: set, Time: t, InFuture: future, Tolerance: tol.String(), Kind: string(kind)}
 }
 
-// storedKind is the cursor kind the CAD source last gave (pollOnce keeps it), so a sequence
+// storedKind is the cursor kind the CAD source last gave (takeBatch keeps it), so a sequence
 // cursor is not judged as a time here either.
 func storedKind(st *outbox.Store) (adapters.CursorKind, error) {
 	k, _, err := st.Get(bucketCursor, cadCursorKindKey)

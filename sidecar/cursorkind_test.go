@@ -28,7 +28,14 @@ type fakeSource struct {
 	deps    adapters.Deps
 }
 
-func (f *fakeSource) Schedule() string { return "@every 1s" }
+// Run polls every second (adapters.PollSource) from the host's cursor.
+func (f *fakeSource) Run(ctx context.Context, emit adapters.Emit) error {
+	p, err := adapters.PollSource(f.Poll, "@every 1s", f.deps.Cursor)
+	if err != nil {
+		return err
+	}
+	return p.Run(ctx, emit)
+}
 
 func (f *fakeSource) Poll(_ context.Context, cursor string) (adapters.Batch, error) {
 	f.mu.Lock()

@@ -8,6 +8,7 @@ import (
 
 	"github.com/cad-sidecar/cad-sidecar/adapters"
 	"github.com/cad-sidecar/cad-sidecar/assist"
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 	"github.com/cad-sidecar/cad-sidecar/outbox"
 )
 
@@ -22,39 +23,59 @@ const (
 	cadCursorKindKey = "cad.kind"
 )
 
-// pollCAD runs one poll of the CAD source: map each record, queue a link for each new or
-// changed incident, then advance the cursor. One bad record is reported and skipped; it
-// never stops the poll.
-func (s *Sidecar) pollCAD(ctx context.Context) {
-	if ctx.Err() != nil || !s.polling.TryLock() {
-		return // stopping, or the previous poll (the first one, or a slow CAD) still runs
+// emit is the adapters.Emit the CAD source gets: map each record of the batch, queue a
+// link for each new or changed incident, then advance the cursor — all durable when it
+// returns nil. One bad record is reported and skipped; it never stops the batch. A failed
+// read (Batch.Err) or a failure here is counted, logged and shown in readiness. Batches
+// never overlap each other nor an operator's cursor change (s.polling).
+func (s *Sidecar) emit(ctx context.Context, b adapters.Batch) error {
+	if err := ctx.Err(); err != nil {
+		return err
 	}
+	s.polling.Lock()
 	defer s.polling.Unlock()
-	if err := s.pollOnce(ctx); err != nil {
+	err := b.Err
+	if err == nil {
+		err = s.takeBatch(ctx, b)
+	}
+	if err != nil {
 		if ctx.Err() != nil {
-			return
+			return err
 		}
 		msg := err.Error()
 		s.pollErr.Store(&msg)
 		s.metrics.Polls.WithLabelValues("error").Inc()
 		s.log.Warn("CAD poll failed", "err", err)
-		return
+		return err
 	}
 	s.pollErr.Store(nil)
 	now := time.Now()
 	s.lastPollOK.Store(now.UnixNano())
 	s.metrics.Polls.WithLabelValues("ok").Inc()
 	s.metrics.LastPoll.Set(float64(now.Unix()))
+	return nil
 }
 
-func (s *Sidecar) pollOnce(ctx context.Context) error {
-	cursor, _, err := s.store.Get(bucketCursor, cadCursorKey)
+// storedCursor is the CAD cursor as stored (Deps.Cursor of the source).
+func (s *Sidecar) storedCursor() (string, error) {
+	c, _, err := s.store.Get(bucketCursor, cadCursorKey)
 	if err != nil {
-		return fmt.Errorf("read CAD cursor: %w", err)
+		return "", fmt.Errorf("read CAD cursor: %w", err)
 	}
-	batch, err := s.source.Poll(ctx, cursor)
+	return c, nil
+}
+
+// takeBatch processes one batch (see emit).
+func (s *Sidecar) takeBatch(ctx context.Context, batch adapters.Batch) error {
+	cursor, err := s.storedCursor()
 	if err != nil {
-		return fmt.Errorf("poll CAD: %w", err)
+		return err
+	}
+	if batch.Polled && batch.Since != cursor {
+		// An operator changed the cursor while this batch was read: the records count,
+		// the cursor they bring does not (the next read starts from the operator's).
+		s.log.Debug("CAD cursor changed during the poll; its cursor not adopted", "since", batch.Since, "cursor", cursor)
+		batch.Cursor, batch.FutureCursor = "", ""
 	}
 	// Cursors are judged as the Source says they are: a sequence never, a time against
 	// the Source's clock when it gives one (else ours, taken after the poll so it is never
@@ -237,7 +258,7 @@ func (s *Sidecar) queueLink(ctx context.Context, c Change) error {
 func (s *Sidecar) deliverLink(ctx context.Context, m outbox.Message) error {
 	var req assist.LinkIncidentRequest
 	if err := json.Unmarshal(m.Payload, &req); err != nil {
-		return outbox.Permanent(fmt.Errorf("stored link of incident %s is not valid JSON: %w", m.Key, err))
+		return delivery.Permanent(fmt.Errorf("stored link of incident %s is not valid JSON: %w", m.Key, err))
 	}
 	resp, err := s.client.LinkIncident(ctx, req)
 	if err != nil {

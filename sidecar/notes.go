@@ -12,6 +12,7 @@ import (
 
 	"github.com/cad-sidecar/cad-sidecar/adapters"
 	"github.com/cad-sidecar/cad-sidecar/assist"
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 	"github.com/cad-sidecar/cad-sidecar/mapping"
 	"github.com/cad-sidecar/cad-sidecar/outbox"
 )
@@ -225,12 +226,12 @@ func (s *Sidecar) enqueueNote(ctx context.Context, via string, q queuedNote, key
 func (s *Sidecar) deliverNote(ctx context.Context, m outbox.Message) error {
 	var q queuedNote
 	if err := json.Unmarshal(m.Payload, &q); err != nil {
-		return outbox.Permanent(fmt.Errorf("stored note of incident %s is not valid JSON: %w", m.Key, err))
+		return delivery.Permanent(fmt.Errorf("stored note of incident %s is not valid JSON: %w", m.Key, err))
 	}
 	n, parts, err := s.renderNote(q)
 	if err != nil {
 		s.metrics.NoteErrors.WithLabelValues("permanent").Inc()
-		return outbox.Permanent(fmt.Errorf("render the note for incident %s: %w", q.IncidentID, err))
+		return delivery.Permanent(fmt.Errorf("render the note for incident %s: %w", q.IncidentID, err))
 	}
 	progressKey := string(m.Topic) + "/" + strconv.FormatUint(m.Seq, 10)
 	done := 0
@@ -249,7 +250,7 @@ func (s *Sidecar) deliverNote(ctx context.Context, m outbox.Message) error {
 		}
 		if err := s.sink.WriteNote(ctx, n); err != nil {
 			kind := "transient"
-			if outbox.IsPermanent(err) {
+			if delivery.IsPermanent(err) {
 				kind = "permanent"
 			}
 			s.metrics.NoteErrors.WithLabelValues(kind).Inc()

@@ -18,7 +18,7 @@ import (
 
 	"github.com/cad-sidecar/cad-sidecar/adapters"
 	"github.com/cad-sidecar/cad-sidecar/config"
-	"github.com/cad-sidecar/cad-sidecar/outbox"
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 )
 
 // A read-only integration is an adapter that reads incidents and writes no notes (its
@@ -76,7 +76,7 @@ func (s *Sidecar) sinkName() string {
 	if _, ok := s.sink.(*noteFile); ok {
 		return readOnlySinkName
 	}
-	return s.cfg.CAD.Adapter
+	return s.cfg.CAD.SinkAdapter()
 }
 
 // noteFile is the Sink of a read-only integration: each note is appended to a file as one
@@ -121,7 +121,7 @@ type noteLine struct {
 func (f *noteFile) WriteNote(ctx context.Context, n adapters.Note) error {
 	line, err := encodeNoteLine(n)
 	if err != nil {
-		return outbox.Permanent(fmt.Errorf("encode the note of incident %s for the read-only notes file: %w", n.IncidentID, err))
+		return delivery.Permanent(fmt.Errorf("encode the note of incident %s for the read-only notes file: %w", n.IncidentID, err))
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -129,7 +129,7 @@ func (f *noteFile) WriteNote(ctx context.Context, n adapters.Note) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.append(line); err != nil {
-		return outbox.Transient(fmt.Errorf("read-only notes file: %w", err))
+		return delivery.Transient(fmt.Errorf("read-only notes file: %w", err))
 	}
 	f.log.Debug("note appended to the read-only notes file", "incident_id", n.IncidentID,
 		"call_id", n.CallID, "type", n.Type, "critical", n.Critical, "file", f.path)

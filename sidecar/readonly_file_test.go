@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/cad-sidecar/cad-sidecar/adapters"
-	"github.com/cad-sidecar/cad-sidecar/outbox"
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 )
 
 // The read-only notes file on its own: where lines go as it rotates, a line longer than
@@ -184,7 +184,7 @@ func TestNoteFileCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	err := f.WriteNote(ctx, adapters.Note{IncidentID: "INC-1", Text: "x"})
-	if !errors.Is(err, context.Canceled) || outbox.IsPermanent(err) {
+	if !errors.Is(err, context.Canceled) || delivery.IsPermanent(err) {
 		t.Fatalf("err = %v, want context.Canceled (not permanent)", err)
 	}
 	if _, err := os.Stat(path); !os.IsNotExist(err) {

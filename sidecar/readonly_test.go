@@ -41,6 +41,15 @@ func (emptySource) Poll(context.Context, string) (adapters.Batch, error) {
 	return adapters.Batch{}, nil
 }
 
+// Run polls on the default schedule (adapters.PollSource).
+func (e emptySource) Run(ctx context.Context, emit adapters.Emit) error {
+	p, err := adapters.PollSource(e.Poll, "", nil)
+	if err != nil {
+		return err
+	}
+	return p.Run(ctx, emit)
+}
+
 // readOnly makes the env's sidecar a read-only integration; then runs more edits.
 func readOnly(more func(*config.Config)) func(*config.Config) {
 	return func(c *config.Config) {

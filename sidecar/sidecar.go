@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -51,6 +52,8 @@ type Sidecar struct {
 	cursor     cursorGuard // CAD cursors found in the future (cursor.go)
 
 	publicLn, adminLn net.Listener
+	mounts            map[string]http.Handler // adapters' handlers on the public listener (Deps.Mount)
+	closers           []io.Closer             // adapter parts closed at stop (adapterhost.go)
 }
 
 // Options carry what the host injects.
@@ -70,13 +73,29 @@ func New(cfg *config.Config, o Options) (*Sidecar, error) {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	f, ok := adapters.Lookup(cfg.CAD.Adapter)
-	if !ok {
-		return nil, fmt.Errorf("cad.adapter %q is not registered", cfg.CAD.Adapter)
-	}
-	source, sink, err := f.New(cfg.CAD.Settings, adapters.Deps{Logger: log.With("component", "cad"), LogContent: cfg.Log.Content, CursorTolerance: cfg.CAD.CursorTolerance})
+	s := &Sidecar{cfg: cfg, log: log, mapper: cfg.Mapper, gather: reg}
+	source, sink, err := s.buildAdapter(cfg.CAD.Adapter, cfg.CAD.Settings, reg)
 	if err != nil {
-		return nil, fmt.Errorf("cad adapter %s: %w", cfg.CAD.Adapter, err)
+		return nil, err
+	}
+	if cfg.CAD.SeparateSink() { // cad.sink: the notes go through another adapter
+		if sink, err = s.buildSink(cfg.CAD.Sink, cfg.CAD.SinkSettings, reg); err != nil {
+			s.closeAdapters()
+			return nil, err
+		}
+	}
+	fail := func(err error) (*Sidecar, error) {
+		s.closeAdapters()
+		if s.store != nil {
+			s.store.Close()
+		}
+		return nil, err
+	}
+	if source == nil {
+		return fail(fmt.Errorf("cad adapter %s: it has no source", cfg.CAD.Adapter))
+	}
+	if err := s.provision(source, sink); err != nil {
+		return fail(err)
 	}
 	if in, ok := source.(interface{ SetInput(record.Options) }); ok && cfg.Mapper != nil {
 		in.SetInput(cfg.Mapper.Input()) // mapping.input: encoding, CSV delimiter, limits
@@ -88,7 +107,7 @@ func New(cfg *config.Config, o Options) (*Sidecar, error) {
 		Logger: log.With("component", "assist"), LogContent: cfg.Log.Content,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("assist client: %w", err)
+		return fail(fmt.Errorf("assist client: %w", err))
 	}
 	store, err := outbox.Open(StorePath(cfg), outbox.Options{
 		RetryInitial:   cfg.Outbox.Retry.Initial,
@@ -101,15 +120,12 @@ func New(cfg *config.Config, o Options) (*Sidecar, error) {
 		Logger:         log.With("component", "outbox"),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("open outbox: %w", err)
+		return fail(fmt.Errorf("open outbox: %w", err))
 	}
-	s := &Sidecar{
-		cfg: cfg, log: log, store: store, client: client, source: source, sink: sink,
-		mapper: cfg.Mapper, metrics: newMetrics(reg, store), gather: reg, readOnly: readOnly,
-	}
+	s.store, s.client, s.source, s.sink, s.readOnly = store, client, source, sink, readOnly
+	s.metrics = newMetrics(reg, store)
 	if n, err := store.AdoptUnlinked(unlinkedActivation, legacyActivations); err != nil {
-		store.Close()
-		return nil, err
+		return fail(err)
 	} else if n > 0 {
 		log.Info("kept activations of an earlier version now expire", "calls", n, "after", cfg.Outbox.UnlinkedRetention.String())
 	}
@@ -122,8 +138,7 @@ func New(cfg *config.Config, o Options) (*Sidecar, error) {
 			OnRefused: s.metrics.webhookRefused,
 		})
 		if err != nil {
-			store.Close()
-			return nil, fmt.Errorf("webhook receiver: %w", err)
+			return fail(fmt.Errorf("webhook receiver: %w", err))
 		}
 	}
 	return s, nil
@@ -148,7 +163,7 @@ const (
 // the kernel's backlog until one is done, so unauthenticated clients cannot use up the
 // process's memory or file descriptors.
 func (s *Sidecar) Listen() error {
-	if s.publicLn == nil && s.receiver != nil {
+	if s.publicLn == nil && (s.receiver != nil || len(s.mounts) > 0) {
 		ln, err := net.Listen("tcp", s.cfg.Server.Listen)
 		if err != nil {
 			return fmt.Errorf("server.listen %s: %w", s.cfg.Server.Listen, err)
@@ -190,6 +205,7 @@ func addr(l net.Listener) string {
 // the store.
 func (s *Sidecar) Run(ctx context.Context) error {
 	defer s.store.Close()
+	defer s.closeAdapters()
 	if err := s.Listen(); err != nil {
 		return err
 	}
@@ -213,15 +229,7 @@ func (s *Sidecar) Run(ctx context.Context) error {
 	}
 
 	sched := cron.New(cron.WithChain(cron.SkipIfStillRunning(cronLogger{s.log})), cron.WithLogger(cronLogger{s.log}))
-	pollSpec := "@every 5s"
-	if sc, ok := s.source.(adapters.Scheduled); ok && sc.Schedule() != "" {
-		pollSpec = sc.Schedule()
-	}
 	// Every schedule is added before any goroutine starts, so a bad one returns cleanly.
-	poll := cron.FuncJob(func() { s.pollCAD(ctx) })
-	if _, err := sched.AddJob(pollSpec, poll); err != nil {
-		return fmt.Errorf("cad poll schedule %q: %w", pollSpec, err)
-	}
 	if s.cfg.PullNotes() {
 		if _, err := sched.AddFunc(s.cfg.Assist.Pull.Schedule, func() { s.pullNotes(ctx) }); err != nil {
 			return fmt.Errorf("assist.pull.schedule %q: %w", s.cfg.Assist.Pull.Schedule, err)
@@ -243,12 +251,19 @@ func (s *Sidecar) Run(ctx context.Context) error {
 	}
 
 	sched.Start()
-	goOwned("first poll", func(ctx context.Context) error { s.pollCAD(ctx); return nil })
+	goOwned("CAD source", func(ctx context.Context) error {
+		return ignoreCanceled(s.source.Run(ctx, s.emit))
+	})
 
 	servers := []*http.Server{s.serve(goOwned, "admin listener", s.adminLn, s.adminHandler(), adminMaxHeaderBytes)}
-	if s.receiver != nil {
+	if s.publicLn != nil {
 		mux := http.NewServeMux()
-		mux.Handle(s.cfg.Assist.Webhook.Path, s.receiver)
+		if s.receiver != nil {
+			mux.Handle(s.cfg.Assist.Webhook.Path, s.receiver)
+		}
+		for p, h := range s.mounts {
+			mux.Handle(p, h)
+		}
 		servers = append(servers, s.serve(goOwned, "public listener", s.publicLn, mux, int(s.cfg.Server.MaxHeaderBytes)))
 	}
 	s.log.Info("sidecar started", "adapter", s.cfg.CAD.Adapter, "sink", s.sinkName(), "notes", s.cfg.Assist.Notes,

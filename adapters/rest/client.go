@@ -12,9 +12,9 @@ import (
 
 	"github.com/go-resty/resty/v2"
 
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 	"github.com/cad-sidecar/cad-sidecar/internal/httpclass"
 	"github.com/cad-sidecar/cad-sidecar/internal/ident"
-	"github.com/cad-sidecar/cad-sidecar/outbox"
 )
 
 // maxResponseBytes bounds what the adapter reads of any answer.
@@ -90,7 +90,7 @@ type response struct {
 func (c *client) do(ctx context.Context, method, path string, body []byte, header map[string]string) (response, error) {
 	full, err := c.url(path)
 	if err != nil {
-		return response{}, outbox.Permanentf("rest: %s %s: bad URL: %v", method, withoutQuery(path), err)
+		return response{}, delivery.Permanentf("rest: %s %s: bad URL: %v", method, withoutQuery(path), err)
 	}
 	path = withoutQuery(path) // errors and logs name the path, never the query
 	req := c.r.R().SetContext(ctx).SetHeaders(header)
@@ -101,9 +101,9 @@ func (c *client) do(ctx context.Context, method, path string, body []byte, heade
 	resp, err := req.Execute(method, full)
 	if err != nil {
 		if resp != nil && resp.StatusCode() != 0 { // e.g. body too large: answered, but unusable
-			return response{}, outbox.Transient(fmt.Errorf("rest: %s %s: %d: %w", method, path, resp.StatusCode(), err))
+			return response{}, delivery.Transient(fmt.Errorf("rest: %s %s: %d: %w", method, path, resp.StatusCode(), err))
 		}
-		return response{}, outbox.Transient(fmt.Errorf("rest: %s %s: %w", method, path, err))
+		return response{}, delivery.Transient(fmt.Errorf("rest: %s %s: %w", method, path, err))
 	}
 	c.log.Debug("cad request", "method", method, "path", path, "status", resp.StatusCode(), "elapsed", time.Since(start))
 	return response{status: resp.StatusCode(), header: resp.Header(), body: resp.Body()}, nil

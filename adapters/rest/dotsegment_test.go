@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cad-sidecar/cad-sidecar/outbox"
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 )
 
 // Whatever the template and the id, the sink never sends a path with a "." or ".."
@@ -33,7 +33,7 @@ func TestWriteNoteRefusesDotSegments(t *testing.T) {
 				n.IncidentID = tc.incident
 			}
 			err := sink.WriteNote(context.Background(), n)
-			if err == nil || !outbox.IsPermanent(err) {
+			if err == nil || !delivery.IsPermanent(err) {
 				t.Fatalf("err = %v, want a permanent error", err)
 			}
 			if !strings.Contains(err.Error(), "dot segment") || !strings.Contains(err.Error(), "incident "+n.IncidentID) {

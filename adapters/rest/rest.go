@@ -3,7 +3,7 @@
 // The Source polls a list endpoint on a cron schedule, GET base_url+poll.path, takes the
 // record list at poll.items and advances a cursor to the maximum of poll.cursor_field over
 // the records it got. The Sink writes each note with one request rendered from the
-// write_note templates. Both classify failures with the outbox error vocabulary: 2xx is
+// write_note templates. Both classify failures with the delivery error vocabulary: 2xx is
 // success, 408/429 and 5xx and network errors are transient (honouring Retry-After), any
 // other 4xx and any template error is permanent.
 //
@@ -120,46 +120,43 @@ func NewConfig() *Config {
 }
 
 func init() {
-	adapters.Register(adapters.Factory{
-		Name:      Name,
-		NewConfig: func() any { return NewConfig() },
-		Validate: func(cfg any) []adapters.Problem {
-			c, err := asConfig(cfg)
-			if err != nil {
-				return []adapters.Problem{{Key: "", Msg: err.Error()}}
-			}
-			return Validate(c)
-		},
-		New: func(cfg any, deps adapters.Deps) (adapters.Source, adapters.Sink, error) {
-			c, err := asConfig(cfg)
-			if err != nil {
-				return nil, nil, err
-			}
-			src, sink, err := New(c, deps)
-			if err != nil {
-				return nil, nil, err
-			}
-			return src, sink, nil
-		},
+	f := adapters.Define(Name, NewConfig, Validate, func(c *Config, deps adapters.Deps) (adapters.Source, adapters.Sink, error) {
+		src, sink, err := New(c, deps)
+		if err != nil {
+			return nil, nil, err
+		}
+		return src, sink, nil
 	})
+	adapters.Register(adapters.WithSink(f, ValidateSink, func(c *Config, deps adapters.Deps) (adapters.Sink, error) {
+		sink, err := NewSink(c, deps)
+		if err != nil {
+			return nil, err
+		}
+		return sink, nil
+	}))
 }
 
-func asConfig(cfg any) (*Config, error) {
-	switch c := cfg.(type) {
-	case *Config:
-		if c == nil {
-			return nil, fmt.Errorf("rest: nil config")
-		}
-		return c, nil
-	case Config:
-		return &c, nil
-	}
-	return nil, fmt.Errorf("rest: config is %T, want *rest.Config", cfg)
+// ValidateSink checks a config used only to write notes (cad.sink: rest with another
+// adapter as the source): everything but poll.
+func ValidateSink(c *Config) []adapters.Problem { return adapters.WithoutPoll(Validate(c)) }
+
+// NewSink builds the Sink alone (cad.sink: rest); it fails if ValidateSink reports
+// problems.
+func NewSink(c *Config, deps adapters.Deps) (*Sink, error) {
+	_, sink, err := build(c, deps, false)
+	return sink, err
 }
 
 // New builds the Source and the Sink from a config; it fails if Validate reports problems.
-func New(c *Config, deps adapters.Deps) (*Source, *Sink, error) {
-	if probs := Validate(c); len(probs) > 0 {
+func New(c *Config, deps adapters.Deps) (*Source, *Sink, error) { return build(c, deps, true) }
+
+// build makes the Sink, and the Source when withSource.
+func build(c *Config, deps adapters.Deps, withSource bool) (*Source, *Sink, error) {
+	probs := Validate(c)
+	if !withSource {
+		probs = ValidateSink(c)
+	}
+	if len(probs) > 0 {
 		msgs := make([]string, len(probs))
 		for i, p := range probs {
 			msgs[i] = p.Key + ": " + p.Msg
@@ -172,12 +169,22 @@ func New(c *Config, deps adapters.Deps) (*Source, *Sink, error) {
 	}
 	log = log.With("adapter", Name)
 	t, terrs := parseTemplates(c)
-	if len(terrs) > 0 { // cannot happen after Validate
-		return nil, nil, terrs[0]
+	for _, e := range terrs { // cannot happen after Validate (sink only: poll's are not used)
+		if withSource || !strings.HasPrefix(e.Key, "poll.") {
+			return nil, nil, e
+		}
 	}
 	cl := newClient(c, log, deps.LogContent)
-	src := &Source{cl: cl, path: t.pollPath, items: c.Poll.Items, format: record.Format(c.Poll.Format), cursorField: c.Poll.CursorField, schedule: c.Poll.Schedule, tolerance: deps.CursorTolerance, log: log}
 	sink := &Sink{cl: cl, method: strings.ToUpper(c.WriteNote.Method), path: t.notePath, body: t.noteBody, contentType: c.WriteNote.ContentType, log: log,
 		defaultPath: c.WriteNote.Path == DefaultNotePath, defaultBody: c.WriteNote.Body == DefaultNoteBody}
+	if !withSource {
+		return nil, sink, nil
+	}
+	src := &Source{cl: cl, path: t.pollPath, items: c.Poll.Items, format: record.Format(c.Poll.Format), cursorField: c.Poll.CursorField, schedule: c.Poll.Schedule, tolerance: deps.CursorTolerance, log: log}
+	poller, err := adapters.PollSource(src.Poll, c.Poll.Schedule, deps.Cursor)
+	if err != nil { // cannot happen after Validate
+		return nil, nil, fmt.Errorf("rest: poll.schedule: %w", err)
+	}
+	src.poller = poller
 	return src, sink, nil
 }

@@ -11,8 +11,8 @@ import (
 	"text/template"
 
 	"github.com/cad-sidecar/cad-sidecar/adapters"
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 	"github.com/cad-sidecar/cad-sidecar/internal/ident"
-	"github.com/cad-sidecar/cad-sidecar/outbox"
 )
 
 var _ adapters.Sink = (*Sink)(nil)
@@ -49,8 +49,8 @@ func renderDefaultBody(n adapters.Note) (string, error) {
 }
 
 // WriteNote renders write_note.path and write_note.body for n and sends them. It returns
-// nil on 2xx; an outbox.Permanent error on other 4xx and on template errors (also when a
-// JSON content type gets a body that is not JSON); outbox.Transient (or outbox.RetryAfter
+// nil on 2xx; an delivery.Permanent error on other 4xx and on template errors (also when a
+// JSON content type gets a body that is not JSON); delivery.Transient (or delivery.RetryAfter
 // when the CAD sent Retry-After) on 408, 429, 5xx and network errors. n.Key, when set, is
 // sent as the Idempotency-Key header.
 func (s *Sink) WriteNote(ctx context.Context, n adapters.Note) error {
@@ -59,10 +59,10 @@ func (s *Sink) WriteNote(ctx context.Context, n adapters.Note) error {
 	if s.defaultPath {
 		path = renderDefaultPath(n)
 	} else if path, err = render(s.path, newNotePathData(n)); err != nil {
-		return outbox.Permanentf("rest: incident %s: write_note.path: %v", ident.ForLog(n.IncidentID), err)
+		return delivery.Permanentf("rest: incident %s: write_note.path: %v", ident.ForLog(n.IncidentID), err)
 	}
 	if seg, i, ok := dotSegment(path); ok {
-		return outbox.Permanentf("rest: incident %s: write_note.path renders to a path whose segment %d is the dot segment %q: the CAD would apply the note to another resource; not sent", ident.ForLog(n.IncidentID), i, seg)
+		return delivery.Permanentf("rest: incident %s: write_note.path renders to a path whose segment %d is the dot segment %q: the CAD would apply the note to another resource; not sent", ident.ForLog(n.IncidentID), i, seg)
 	}
 	if s.defaultBody {
 		body, err = renderDefaultBody(n)
@@ -70,10 +70,10 @@ func (s *Sink) WriteNote(ctx context.Context, n adapters.Note) error {
 		body, err = render(s.body, n)
 	}
 	if err != nil {
-		return outbox.Permanentf("rest: incident %s: write_note.body: %v", ident.ForLog(n.IncidentID), err)
+		return delivery.Permanentf("rest: incident %s: write_note.body: %v", ident.ForLog(n.IncidentID), err)
 	}
 	if strings.Contains(s.contentType, "json") && strings.TrimSpace(body) != "" && !json.Valid([]byte(body)) {
-		return outbox.Permanentf("rest: incident %s: write_note.body did not render to valid JSON (check the escaping: {{json .Text}})", ident.ForLog(n.IncidentID))
+		return delivery.Permanentf("rest: incident %s: write_note.body did not render to valid JSON (check the escaping: {{json .Text}})", ident.ForLog(n.IncidentID))
 	}
 	h := map[string]string{"Content-Type": s.contentType}
 	if n.Key != "" {

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/cad-sidecar/cad-sidecar/adapters"
-	"github.com/cad-sidecar/cad-sidecar/outbox"
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 )
 
 type seen struct {
@@ -145,10 +145,10 @@ func TestWriteNoteErrors(t *testing.T) {
 			if err == nil {
 				t.Fatal("no error")
 			}
-			if outbox.IsPermanent(err) != tc.permanent {
+			if delivery.IsPermanent(err) != tc.permanent {
 				t.Fatalf("IsPermanent = %v: %v", !tc.permanent, err)
 			}
-			d, ok := outbox.RetryDelay(err)
+			d, ok := delivery.RetryDelay(err)
 			if ok != (tc.delay > 0) || d != tc.delay {
 				t.Fatalf("RetryDelay = %v %v, want %v: %v", d, ok, tc.delay, err)
 			}
@@ -184,7 +184,7 @@ func TestWriteNoteConnectionRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = sink.WriteNote(context.Background(), note)
-	if err == nil || outbox.IsPermanent(err) || !errors.Is(err, syscall.ECONNREFUSED) {
+	if err == nil || delivery.IsPermanent(err) || !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Fatalf("err = %v; want transient connection refused", err)
 	}
 }
@@ -197,7 +197,7 @@ func TestWriteNoteTemplateErrorsArePermanent(t *testing.T) {
 		c.WriteNote.Body = `{"text": {{if .UserID}}{{json .Text}}{{else}}{{.Text}}{{end}}}`
 	})
 	err := sink.WriteNote(context.Background(), note)
-	if !outbox.IsPermanent(err) || !strings.Contains(err.Error(), "valid JSON") {
+	if !delivery.IsPermanent(err) || !strings.Contains(err.Error(), "valid JSON") {
 		t.Fatalf("err = %v", err)
 	}
 	select {
@@ -214,7 +214,7 @@ func TestWriteNoteTimeoutIsTransient(t *testing.T) {
 	defer close(block)
 	_, sink := newTest(t, srv, func(c *Config) { c.Timeout = 50 * time.Millisecond })
 	err := sink.WriteNote(context.Background(), note)
-	if err == nil || outbox.IsPermanent(err) {
+	if err == nil || delivery.IsPermanent(err) {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -223,7 +223,7 @@ func TestWriteNoteRedirectIsNotFollowed(t *testing.T) {
 	srv, ch := recorder(t, http.StatusFound, map[string]string{"Location": "/login"}, "")
 	_, sink := newTest(t, srv, nil)
 	err := sink.WriteNote(context.Background(), note)
-	if !outbox.IsPermanent(err) || !strings.Contains(err.Error(), `302 Found`) || !strings.Contains(err.Error(), `redirected to "/login"`) {
+	if !delivery.IsPermanent(err) || !strings.Contains(err.Error(), `302 Found`) || !strings.Contains(err.Error(), `redirected to "/login"`) {
 		t.Fatalf("err = %v", err)
 	}
 	next(t, ch)

@@ -15,17 +15,14 @@ import (
 	"time"
 
 	"github.com/cad-sidecar/cad-sidecar/adapters"
-	"github.com/cad-sidecar/cad-sidecar/mapping"
 	"github.com/cad-sidecar/cad-sidecar/record"
 )
 
-var (
-	_ adapters.Source    = (*Source)(nil)
-	_ adapters.Scheduled = (*Source)(nil)
-)
+var _ adapters.Source = (*Source)(nil)
 
-// Source polls the CAD's incident list.
+// Source polls the CAD's incident list on poll.schedule (adapters.PollSource over Poll).
 type Source struct {
+	poller      *adapters.Poller
 	cl          *client
 	path        *template.Template
 	items       string
@@ -41,15 +38,19 @@ type Source struct {
 // and limits (mapping.Mapper.Input). Call it before the first Poll.
 func (s *Source) SetInput(o record.Options) { s.input = o }
 
-// Schedule is poll.schedule (adapters.Scheduled).
+// Schedule is poll.schedule.
 func (s *Source) Schedule() string { return s.schedule }
+
+// Run polls until ctx is done (adapters.PollSource): the first poll at once, then on
+// poll.schedule, never two at a time.
+func (s *Source) Run(ctx context.Context, emit adapters.Emit) error { return s.poller.Run(ctx, emit) }
 
 // Poll fetches the records changed since cursor. The next cursor is the maximum of
 // poll.cursor_field over the records and the incoming cursor, leaving out values that read
 // as times later than now + Deps.CursorTolerance (adapters.ParseCursorTime: a wrong clock
 // in the CAD): the largest of those is reported in Batch.FutureCursor, so the cursor still
 // advances over the sane records. CursorKind stays unknown: the host guesses too. Errors are classified like
-// the Sink's (outbox.IsPermanent / outbox.RetryDelay).
+// the Sink's (delivery.IsPermanent / delivery.RetryDelay).
 func (s *Source) Poll(ctx context.Context, cursor string) (adapters.Batch, error) {
 	path, err := render(s.path, pollData{Cursor: queryEscaped(url.QueryEscape(cursor)), RawCursor: cursor})
 	if err != nil {
@@ -82,7 +83,7 @@ func (s *Source) Poll(ctx context.Context, cursor string) (adapters.Batch, error
 		now := time.Now()
 		var fut time.Time
 		for i, r := range records {
-			v, ok := mapping.Lookup(r, s.cursorField)
+			v, ok := record.Lookup(r, s.cursorField)
 			if !ok || v == nil {
 				continue
 			}
@@ -141,7 +142,7 @@ func decodeRecords(body []byte, format record.Format, items string, in record.Op
 	}
 	list := doc
 	if items != "" {
-		v, ok := mapping.Lookup(doc, items)
+		v, ok := record.Lookup(doc, items)
 		if !ok {
 			return nil, fmt.Errorf("poll.items %q not found in the answer", items)
 		}
@@ -163,7 +164,7 @@ func decodeRecords(body []byte, format record.Format, items string, in record.Op
 	}
 	limit := in.MaxRecords
 	if limit <= 0 {
-		limit = mapping.DefaultMaxRecords
+		limit = record.DefaultMaxRecords
 	}
 	if len(arr) > limit {
 		return nil, fmt.Errorf("%w: the answer holds %d records, more than %d (mapping.input.max_records): raise it, or have poll.path fetch fewer per poll",

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/cad-sidecar/cad-sidecar/adapters"
-	"github.com/cad-sidecar/cad-sidecar/outbox"
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 )
 
 // newTest builds the adapter against srv with the defaults plus edit.
@@ -173,12 +173,12 @@ func TestPollErrorsClassified(t *testing.T) {
 	src, _ := newTest(t, srv, nil)
 	_, err := src.Poll(context.Background(), "")
 	// A rejected key is the operator's to fix; the poll is retried, never given up.
-	if outbox.IsPermanent(err) || !strings.Contains(err.Error(), "401") {
+	if delivery.IsPermanent(err) || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("401: %v", err)
 	}
 	src, _ = newTest(t, srv, func(c *Config) { c.Headers = map[string]string{"X-Api-Key": "k"} })
 	_, err = src.Poll(context.Background(), "")
-	if d, ok := outbox.RetryDelay(err); !ok || d != 7*time.Second || outbox.IsPermanent(err) {
+	if d, ok := delivery.RetryDelay(err); !ok || d != 7*time.Second || delivery.IsPermanent(err) {
 		t.Fatalf("503: %v (delay %v %v)", err, d, ok)
 	}
 }

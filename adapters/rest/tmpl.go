@@ -6,7 +6,8 @@ import (
 	"text/template"
 
 	"github.com/cad-sidecar/cad-sidecar/adapters"
-	"github.com/cad-sidecar/cad-sidecar/mapping"
+	"github.com/cad-sidecar/cad-sidecar/internal/tmplfuncs"
+	"github.com/cad-sidecar/cad-sidecar/record"
 )
 
 // queryEscaped is a string that is already URL-query-escaped; pathEscaped one that is
@@ -17,10 +18,10 @@ type (
 	pathEscaped  string
 )
 
-// funcs are the template helpers: the product's json and xml (mapping.TemplateFuncs),
+// funcs are the template helpers: the product's json and xml (tmplfuncs.Funcs),
 // plus query and path, which know the pre-escaped values of this adapter's URL templates.
 var funcs = func() template.FuncMap {
-	f := mapping.TemplateFuncs()
+	f := tmplfuncs.Funcs()
 	f["query"] = queryFunc
 	f["path"] = pathFunc
 	return f
@@ -37,7 +38,7 @@ func queryFunc(v any) string {
 		}
 		return url.QueryEscape(raw)
 	}
-	return url.QueryEscape(mapping.String(v))
+	return url.QueryEscape(record.String(v))
 }
 
 func pathFunc(v any) string {
@@ -51,7 +52,7 @@ func pathFunc(v any) string {
 		}
 		return url.PathEscape(raw)
 	}
-	return url.PathEscape(mapping.String(v))
+	return url.PathEscape(record.String(v))
 }
 
 // pollData is the data of the poll.path template.

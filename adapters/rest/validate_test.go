@@ -94,8 +94,8 @@ func TestRegistered(t *testing.T) {
 	if err != nil || src == nil || sink == nil {
 		t.Fatalf("New: %v", err)
 	}
-	if _, ok := src.(adapters.Scheduled); !ok {
-		t.Fatal("Source is not adapters.Scheduled")
+	if sc, ok := src.(interface{ Schedule() string }); !ok || sc.Schedule() != DefaultSchedule {
+		t.Fatal("Source does not say its schedule")
 	}
 	c.BaseURL = ""
 	if _, _, err := f.New(c, adapters.Deps{}); err == nil || !strings.Contains(err.Error(), "base_url") {

@@ -12,7 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	mssql "github.com/microsoft/go-mssqldb"
 
-	"github.com/cad-sidecar/cad-sidecar/outbox"
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 )
 
 // DBError is a database's refusal of a query or statement. Error() names the operation,
@@ -64,7 +64,7 @@ func wrapRedacted(r redactor, op string, err error) error {
 }
 
 // classify turns a driver error into a DBError (database refusals) or a redacted error,
-// marked outbox.Permanent or outbox.Transient. Cancellation is returned wrapped as is.
+// marked delivery.Permanent or delivery.Transient. Cancellation is returned wrapped as is.
 func classify(r redactor, op, target string, err error) error {
 	if err == nil {
 		return nil
@@ -73,17 +73,17 @@ func classify(r redactor, op, target string, err error) error {
 		return fmt.Errorf("sql: %s: %w", op, err)
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return outbox.Transient(fmt.Errorf("sql: %s: query_timeout exceeded: %w", op, err))
+		return delivery.Transient(fmt.Errorf("sql: %s: query_timeout exceeded: %w", op, err))
 	}
 	if e := dbError(err); e != nil {
 		e.Op, e.Target, e.message, e.err = op, target, r.apply(e.message), err
 		if e.Permanent {
-			return outbox.Permanent(e)
+			return delivery.Permanent(e)
 		}
-		return outbox.Transient(e)
+		return delivery.Transient(e)
 	}
 	// Not an answer of the database: a lost or refused connection, a driver-side error.
-	return outbox.Transient(wrapRedacted(r, op, err))
+	return delivery.Transient(wrapRedacted(r, op, err))
 }
 
 // permanentClasses are the SQLSTATE classes that retrying cannot fix: data exceptions,

@@ -2,6 +2,7 @@ package sqldb_test
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"strings"
 	"testing"
@@ -27,8 +28,11 @@ func TestFactoryReadOnly(t *testing.T) {
 	if src == nil || sink != nil {
 		t.Fatalf("read-only: source %v sink %#v, want a source and a nil sink", src, sink)
 	}
-	if sc, ok := src.(adapters.Scheduled); !ok || sc.Schedule() != sqldb.DefaultSchedule {
+	if sc, ok := src.(interface{ Schedule() string }); !ok || sc.Schedule() != sqldb.DefaultSchedule {
 		t.Fatalf("schedule: %v", src)
+	}
+	if cl, ok := src.(io.Closer); !ok || cl.Close() != nil {
+		t.Fatal("the sql source does not close its pool")
 	}
 	c.WriteNote.Statement = "INSERT INTO c (i) VALUES (:incident_id)"
 	if _, sink, err = f.New(c, adapters.Deps{}); err != nil || sink == nil {
@@ -53,5 +57,30 @@ func TestNoPasswordInLogs(t *testing.T) {
 	}
 	if strings.Contains(buf.String(), "Sup3rSecret") || strings.Contains(perr.Error(), "Sup3rSecret") || !strings.Contains(buf.String(), "reader:***@") {
 		t.Fatalf("log %q / error %q", buf.String(), perr)
+	}
+}
+
+// TestFactorySinkOnly: cad.sink: sql builds the Sink alone — no poll section needed, the
+// statement required — and that Sink owns (and closes) the pool.
+func TestFactorySinkOnly(t *testing.T) {
+	f, _ := adapters.Lookup("sql")
+	if f.NewSink == nil || f.ValidateSink == nil {
+		t.Fatal("the sql adapter has no sink role")
+	}
+	c := f.NewConfig().(*sqldb.Config)
+	c.Driver, c.DSN = sqldb.DriverPostgres, "postgres://writer:pw@127.0.0.1:1/cad"
+	if p := f.ValidateSink(c); len(p) != 1 || p[0].Key != "write_note.statement" {
+		t.Fatalf("ValidateSink without a statement = %v", p)
+	}
+	c.WriteNote.Statement = "INSERT INTO c (i) VALUES (:incident_id)"
+	if p := f.ValidateSink(c); len(p) != 0 {
+		t.Fatalf("ValidateSink without poll = %v, want none", p)
+	}
+	sink, err := f.NewSink(c, adapters.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cl, ok := sink.(io.Closer); !ok || cl.Close() != nil {
+		t.Fatal("a sink-only sql Sink does not close its pool")
 	}
 }

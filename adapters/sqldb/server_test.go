@@ -11,8 +11,8 @@ import (
 
 	"github.com/cad-sidecar/cad-sidecar/adapters"
 	"github.com/cad-sidecar/cad-sidecar/adapters/sqldb"
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 	"github.com/cad-sidecar/cad-sidecar/internal/dbtest"
-	"github.com/cad-sidecar/cad-sidecar/outbox"
 )
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
@@ -245,13 +245,13 @@ func TestPollBadColumn(t *testing.T) {
 		c.Poll.CursorColumn = "updated"
 		a := newAdapter(t, c)
 		_, err := a.Source.Poll(context.Background(), "")
-		if err == nil || !outbox.IsPermanent(err) || !strings.Contains(err.Error(), `"updated" is not a column`) {
+		if err == nil || !delivery.IsPermanent(err) || !strings.Contains(err.Error(), `"updated" is not a column`) {
 			t.Fatalf("err = %v", err)
 		}
 		c.Poll.Query = "SELECT * FROM no_such_table WHERE updated > :cursor"
 		a = newAdapter(t, c)
 		_, err = a.Source.Poll(context.Background(), "2026-03-01T00:00:00Z")
-		if err == nil || !outbox.IsPermanent(err) {
+		if err == nil || !delivery.IsPermanent(err) {
 			t.Fatalf("missing table: err = %v, want permanent", err)
 		}
 	})
@@ -354,7 +354,7 @@ func TestWriteNoteRefused(t *testing.T) {
 			"unknown incident": testNote("NO-SUCH-INCIDENT", "key-x"),
 		} {
 			err := a.Sink.WriteNote(ctx, n)
-			if err == nil || !outbox.IsPermanent(err) {
+			if err == nil || !delivery.IsPermanent(err) {
 				t.Fatalf("%s: err = %v, want permanent", name, err)
 			}
 			var ev interface{ Evidence() string }
@@ -374,7 +374,7 @@ func TestWriteNoteRefused(t *testing.T) {
 			t.Fatalf("the good note after: %v", err)
 		}
 		err := a.Sink.WriteNote(ctx, testNote("INC-2", "key-2"))
-		if err == nil || !outbox.IsPermanent(err) {
+		if err == nil || !delivery.IsPermanent(err) {
 			t.Fatalf("duplicate key: err = %v, want permanent", err)
 		}
 	})
@@ -405,7 +405,7 @@ func TestServerGoneAndBack(t *testing.T) {
 			_, perr := a.Source.Poll(ctx, "")
 			nerr := a.Sink.WriteNote(ctx, testNote("INC-1", "k1"))
 			for what, err := range map[string]error{"poll": perr, "note": nerr} {
-				if err == nil || outbox.IsPermanent(err) {
+				if err == nil || delivery.IsPermanent(err) {
 					t.Fatalf("%s with the server down: err = %v, want transient", what, err)
 				}
 				if strings.Contains(err.Error(), "test-secret") {
@@ -458,7 +458,7 @@ func TestPollQueryTimeout(t *testing.T) {
 		a := newAdapter(t, c)
 		start := time.Now()
 		_, err := a.Source.Poll(context.Background(), "")
-		if err == nil || outbox.IsPermanent(err) || !strings.Contains(err.Error(), "query_timeout") {
+		if err == nil || delivery.IsPermanent(err) || !strings.Contains(err.Error(), "query_timeout") {
 			t.Fatalf("err = %v, want a transient query_timeout error", err)
 		}
 		if d := time.Since(start); d > 25*time.Second {

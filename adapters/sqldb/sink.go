@@ -3,17 +3,22 @@ package sqldb
 import (
 	"context"
 	"database/sql"
+	"io"
 	"log/slog"
 	"time"
 
 	"github.com/cad-sidecar/cad-sidecar/adapters"
-	"github.com/cad-sidecar/cad-sidecar/outbox"
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 )
 
-var _ adapters.Sink = (*Sink)(nil)
+var (
+	_ adapters.Sink = (*Sink)(nil)
+	_ io.Closer     = (*Sink)(nil)
+)
 
 // Sink writes each note with write_note.statement.
 type Sink struct {
+	ownsDB  bool // built alone (cad.sink: sql): Close closes the pool
 	db      *sql.DB
 	driver  string
 	stmt    Bound
@@ -23,15 +28,24 @@ type Sink struct {
 	log     *slog.Logger
 }
 
+// Close closes the pool when the Sink was built alone (NewSink); otherwise the Source owns
+// it and Close does nothing.
+func (s *Sink) Close() error {
+	if !s.ownsDB {
+		return nil
+	}
+	return s.db.Close()
+}
+
 // WriteNote executes write_note.statement with the note's named parameters (NoteParams).
 // It returns nil once the database accepted it; a constraint violation, a refused
-// permission or a bad statement is outbox.Permanent (a *DBError: Error() names the code
+// permission or a bad statement is delivery.Permanent (a *DBError: Error() names the code
 // and the table, Evidence() the database's message); a lost connection, a timeout or a
-// failed login is outbox.Transient.
+// failed login is delivery.Transient.
 func (s *Sink) WriteNote(ctx context.Context, n adapters.Note) error {
 	args, err := s.stmt.Args(s.noteValues(n))
 	if err != nil {
-		return outbox.Permanentf("sql: write_note.statement: %v", err)
+		return delivery.Permanentf("sql: write_note.statement: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()

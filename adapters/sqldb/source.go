@@ -4,26 +4,40 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/cad-sidecar/cad-sidecar/adapters"
-	"github.com/cad-sidecar/cad-sidecar/outbox"
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 	"github.com/cad-sidecar/cad-sidecar/record"
 )
 
 var (
-	_ adapters.Source    = (*Source)(nil)
-	_ adapters.Scheduled = (*Source)(nil)
+	_ adapters.Source = (*Source)(nil)
+	_ io.Closer       = (*Source)(nil)
 )
 
-// Source polls the reporting database with poll.query.
-type Source struct{ poller *poller }
+// Source polls the reporting database with poll.query on poll.schedule
+// (adapters.PollSource over Poll). It owns the connection pool: Close closes it.
+type Source struct {
+	db     *sql.DB
+	poller *poller
+	run    *adapters.Poller
+}
 
-// Schedule is poll.schedule (adapters.Scheduled).
+// Schedule is poll.schedule.
 func (s *Source) Schedule() string { return s.poller.cfg.Schedule }
+
+// Run polls until ctx is done: the first poll at once, then on poll.schedule, never two at
+// a time.
+func (s *Source) Run(ctx context.Context, emit adapters.Emit) error { return s.run.Run(ctx, emit) }
+
+// Close closes the connection pool (the Sink's too: they share it). The host calls it at
+// stop.
+func (s *Source) Close() error { return s.db.Close() }
 
 // Poll runs one poll (see poller.poll).
 func (s *Source) Poll(ctx context.Context, cursor string) (adapters.Batch, error) {
@@ -122,7 +136,7 @@ func (p *poller) poll(ctx context.Context, cursor string) (adapters.Batch, error
 	case cursor != "":
 		c, ok := parseCursor(cursor, kind)
 		if !ok {
-			return adapters.Batch{}, outbox.Permanent(fmt.Errorf("sql: poll: the stored cursor %q is not a %s value (reset it with `cad-sidecar cursor --reset`)", cursor, kind))
+			return adapters.Batch{}, delivery.Permanent(fmt.Errorf("sql: poll: the stored cursor %q is not a %s value (reset it with `cad-sidecar cursor --reset`)", cursor, kind))
 		}
 		cur = c
 		if res, err = p.run(ctx, cur, true); err != nil {
@@ -316,7 +330,7 @@ func (p *poller) run(ctx context.Context, cur cursorValue, known bool) (result, 
 	}
 	args, err := p.query.Args(map[string]any{"cursor": arg})
 	if err != nil {
-		return result{}, outbox.Permanent(fmt.Errorf("sql: poll.query: %w", err))
+		return result{}, delivery.Permanent(fmt.Errorf("sql: poll.query: %w", err))
 	}
 	target := statementTarget(p.cfg.Query)
 	rows, err := p.db.QueryContext(ctx, p.query.SQL, args...)
@@ -332,7 +346,7 @@ func (p *poller) run(ctx context.Context, cur cursorValue, known bool) (result, 
 	ci := -1
 	if p.cfg.CursorColumn != "" {
 		if ci = findColumn(cols, p.cfg.CursorColumn); ci < 0 {
-			return result{}, outbox.Permanent(fmt.Errorf("sql: poll: poll.cursor_column %q is not a column of the query's result (%s)", p.cfg.CursorColumn, strings.Join(cols, ", ")))
+			return result{}, delivery.Permanent(fmt.Errorf("sql: poll: poll.cursor_column %q is not a column of the query's result (%s)", p.cfg.CursorColumn, strings.Join(cols, ", ")))
 		}
 		if types, err := rows.ColumnTypes(); err == nil && ci < len(types) {
 			res.kind = kindOfColumn(types[ci])
@@ -345,7 +359,7 @@ func (p *poller) run(ctx context.Context, cur cursorValue, known bool) (result, 
 	if p.cfg.GroupBy != "" {
 		gi := findColumn(cols, p.cfg.GroupBy)
 		if gi < 0 {
-			return result{}, outbox.Permanent(fmt.Errorf("sql: poll: poll.group_by %q is not a column of the query's result (%s)", p.cfg.GroupBy, strings.Join(cols, ", ")))
+			return result{}, delivery.Permanent(fmt.Errorf("sql: poll: poll.group_by %q is not a column of the query's result (%s)", p.cfg.GroupBy, strings.Join(cols, ", ")))
 		}
 		res.groupCol = cols[gi]
 	}

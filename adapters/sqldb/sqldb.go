@@ -10,7 +10,7 @@
 // read-only (no Sink). Parameters are :name in the SQL, rewritten to each driver's
 // placeholders (see Rewrite): SQL is never built from strings.
 //
-// Failures are classified with the outbox vocabulary: a lost connection, a timeout, a failed
+// Failures are classified with the delivery vocabulary: a lost connection, a timeout, a failed
 // login, a deadlock → transient; a constraint violation, a permission refusal, a syntax
 // error → permanent. Error() names the SQLSTATE or error number and the statement's target,
 // never the DSN's password nor the database's message (it may echo values); the message is
@@ -125,44 +125,43 @@ func (c Config) LogValue() slog.Value {
 }
 
 func init() {
-	adapters.Register(adapters.Factory{
-		Name:      Name,
-		NewConfig: func() any { return NewConfig() },
-		Validate: func(cfg any) []adapters.Problem {
-			c, err := asConfig(cfg)
-			if err != nil {
-				return []adapters.Problem{{Key: "", Msg: err.Error()}}
-			}
-			return Validate(c)
-		},
-		New: func(cfg any, deps adapters.Deps) (adapters.Source, adapters.Sink, error) {
-			c, err := asConfig(cfg)
-			if err != nil {
-				return nil, nil, err
-			}
-			a, err := New(c, deps)
-			if err != nil {
-				return nil, nil, err
-			}
-			if a.Sink == nil {
-				return a.Source, nil, nil // read-only: an untyped nil Sink
-			}
-			return a.Source, a.Sink, nil
-		},
+	f := adapters.Define(Name, NewConfig, Validate, func(c *Config, deps adapters.Deps) (adapters.Source, adapters.Sink, error) {
+		a, err := New(c, deps)
+		if err != nil {
+			return nil, nil, err
+		}
+		if a.Sink == nil {
+			return a.Source, nil, nil // read-only: an untyped nil Sink
+		}
+		return a.Source, a.Sink, nil
 	})
+	adapters.Register(adapters.WithSink(f, ValidateSink, func(c *Config, deps adapters.Deps) (adapters.Sink, error) {
+		sink, err := NewSink(c, deps)
+		if err != nil {
+			return nil, err
+		}
+		return sink, nil
+	}))
 }
 
-func asConfig(cfg any) (*Config, error) {
-	switch c := cfg.(type) {
-	case *Config:
-		if c == nil {
-			return nil, fmt.Errorf("sql: nil config")
-		}
-		return c, nil
-	case Config:
-		return &c, nil
+// ValidateSink checks a config used only to write notes (cad.sink: sql with another
+// adapter as the source): everything but poll, and write_note.statement is required.
+func ValidateSink(c *Config) []adapters.Problem {
+	probs := adapters.WithoutPoll(Validate(c))
+	if strings.TrimSpace(c.WriteNote.Statement) == "" {
+		probs = append(probs, adapters.Problem{Key: "write_note.statement", Msg: "required when cad.sink is sql (the statement that writes a note)"})
 	}
-	return nil, fmt.Errorf("sql: config is %T, want *sqldb.Config", cfg)
+	return probs
+}
+
+// NewSink builds the Sink alone (cad.sink: sql); it owns the pool (its Close closes it).
+func NewSink(c *Config, deps adapters.Deps) (*Sink, error) {
+	a, err := build(c, deps, false)
+	if err != nil {
+		return nil, err
+	}
+	a.Sink.ownsDB = true
+	return a.Sink, nil
 }
 
 // Adapter is one connection pool with its Source and (optional) Sink.
@@ -177,7 +176,10 @@ func (a *Adapter) Close() error { return a.DB.Close() }
 
 // New opens the pool (connecting lazily) and builds the Source and Sink; it fails if
 // Validate reports problems.
-func New(c *Config, deps adapters.Deps) (*Adapter, error) {
+func New(c *Config, deps adapters.Deps) (*Adapter, error) { return build(c, deps, true) }
+
+// build opens the pool and makes the Sink, and the Source when withSource.
+func build(c *Config, deps adapters.Deps, withSource bool) (*Adapter, error) {
 	cc := *c
 	if cc.DSN == "" && cc.DSNFile != "" {
 		b, err := os.ReadFile(cc.DSNFile)
@@ -186,7 +188,11 @@ func New(c *Config, deps adapters.Deps) (*Adapter, error) {
 		}
 		cc.DSN = strings.TrimRight(string(b), "\r\n")
 	}
-	if probs := Validate(&cc); len(probs) > 0 {
+	probs := Validate(&cc)
+	if !withSource {
+		probs = ValidateSink(&cc)
+	}
+	if len(probs) > 0 {
 		msgs := make([]string, len(probs))
 		for i, p := range probs {
 			msgs[i] = p.Key + ": " + p.Msg
@@ -206,17 +212,23 @@ func New(c *Config, deps adapters.Deps) (*Adapter, error) {
 	db.SetMaxOpenConns(cc.MaxOpenConns)
 	db.SetMaxIdleConns(cc.MaxOpenConns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	query, _ := Rewrite(cc.Driver, cc.Poll.Query) // checked by Validate
 	a := &Adapter{DB: db}
-	a.Source = &Source{poller: &poller{
-		db: db, driver: cc.Driver, query: query, cfg: cc.Poll, timeout: cc.QueryTimeout, red: red, log: log,
-		now: time.Now, tolerance: deps.CursorTolerance,
-	}}
+	if withSource {
+		query, _ := Rewrite(cc.Driver, cc.Poll.Query) // checked by Validate
+		a.Source = &Source{db: db, poller: &poller{
+			db: db, driver: cc.Driver, query: query, cfg: cc.Poll, timeout: cc.QueryTimeout, red: red, log: log,
+			now: time.Now, tolerance: deps.CursorTolerance,
+		}}
+		if a.Source.run, err = adapters.PollSource(a.Source.Poll, cc.Poll.Schedule, deps.Cursor); err != nil {
+			_ = db.Close()
+			return nil, fmt.Errorf("sql: poll.schedule: %w", err) // cannot happen after Validate
+		}
+	}
 	if cc.WriteNote.Statement != "" {
 		stmt, _ := Rewrite(cc.Driver, cc.WriteNote.Statement)
 		a.Sink = &Sink{db: db, driver: cc.Driver, stmt: stmt, target: statementTarget(cc.WriteNote.Statement),
 			timeout: cc.QueryTimeout, red: red, log: log}
-	} else {
+	} else if withSource && !deps.SourceOnly {
 		log.Warn("cad.sql.write_note.statement is not set: the integration is read-only, notes are not written to the CAD")
 	}
 	log.Info("sql adapter ready", "driver", cc.Driver, "dsn", RedactDSN(cc.Driver, cc.DSN), "read_only", a.Sink == nil)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 	"github.com/cad-sidecar/cad-sidecar/outbox"
 	"github.com/cad-sidecar/cad-sidecar/sidecar"
 )
@@ -59,7 +60,7 @@ func seedDeadLetters(t *testing.T, db string, n int) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- st.Deliver(ctx, outbox.TopicNote, func(context.Context, outbox.Message) error { return outbox.Permanent(evidenceErr{}) })
+		done <- st.Deliver(ctx, outbox.TopicNote, func(context.Context, outbox.Message) error { return delivery.Permanent(evidenceErr{}) })
 	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for {

@@ -282,7 +282,7 @@ func runSQLChanged(ctx context.Context, p params) (result, error) {
 	}, nil
 }
 
-// pollAndStore is one poll as the sidecar runs it (sidecar.pollOnce): Poll, Detect, then
+// pollAndStore is one poll as the sidecar runs it (sidecar.takeBatch, after the source's poll): Poll, Detect, then
 // for each new or changed incident its link enqueued (latest state wins) and its hash
 // stored, then the cursor stored. It returns how many links it queued.
 func pollAndStore(ctx context.Context, a *sqldb.Adapter, m *mapping.Mapper, st *outbox.Store, cursor string,

@@ -1,6 +1,6 @@
 // Package httpclass decides what an HTTP failure means for delivery, once for every client
 // of the sidecar (Assist, REST CADs): which answers are worth retrying, and how long the
-// server asked us to wait. It speaks the outbox's error vocabulary.
+// server asked us to wait. It speaks the delivery error vocabulary (package delivery).
 package httpclass
 
 import (
@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cad-sidecar/cad-sidecar/outbox"
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 )
 
 // MaxRetryAfter caps the delay taken from a Retry-After header, so that a misconfigured
@@ -28,17 +28,17 @@ func Retryable(status int) bool {
 	return status >= 500
 }
 
-// Classify wraps err, the description of a non-2xx answer, in the outbox vocabulary:
+// Classify wraps err, the description of a non-2xx answer, in the delivery vocabulary:
 // RetryAfter when the answer is retryable and says when, Transient when it is retryable,
 // Permanent otherwise.
 func Classify(status int, header http.Header, err error, now time.Time) error {
 	if !Retryable(status) {
-		return outbox.Permanent(err)
+		return delivery.Permanent(err)
 	}
 	if d, ok := RetryAfter(header.Get("Retry-After"), now); ok {
-		return outbox.RetryAfter(err, d)
+		return delivery.RetryAfter(err, d)
 	}
-	return outbox.Transient(err)
+	return delivery.Transient(err)
 }
 
 // RetryAfter reads a Retry-After header: delay-seconds or an HTTP-date. It reports false

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cad-sidecar/cad-sidecar/outbox"
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 )
 
 func TestClassify(t *testing.T) {
@@ -44,10 +44,10 @@ func TestClassify(t *testing.T) {
 		if !errors.Is(err, base) {
 			t.Errorf("%d: the cause is not wrapped", tt.status)
 		}
-		if outbox.IsPermanent(err) != tt.permanent {
-			t.Errorf("%d %q: permanent=%v, want %v", tt.status, tt.retryAfter, outbox.IsPermanent(err), tt.permanent)
+		if delivery.IsPermanent(err) != tt.permanent {
+			t.Errorf("%d %q: permanent=%v, want %v", tt.status, tt.retryAfter, delivery.IsPermanent(err), tt.permanent)
 		}
-		d, _ := outbox.RetryDelay(err)
+		d, _ := delivery.RetryDelay(err)
 		if d != tt.delay {
 			t.Errorf("%d %q: delay %v, want %v", tt.status, tt.retryAfter, d, tt.delay)
 		}

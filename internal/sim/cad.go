@@ -92,6 +92,7 @@ type CAD struct {
 
 	down      atomic.Bool
 	noteDelay atomic.Int64
+	forbid    sync.Map // incident id → reason: its notes are refused for good (422)
 	refuse    atomic.Pointer[string]
 	refused   atomic.Int64
 
@@ -202,6 +203,20 @@ func (c *CAD) AddIncident() string {
 	c.log.Debug("incident created", "incident", id, "nature", inc.Nature.Code)
 	return id
 }
+
+// AddIncidentWithoutNature creates an incident whose nature code is empty — a record a
+// mapping that requires Nature.Code refuses — and returns its id.
+func (c *CAD) AddIncidentWithoutNature() string {
+	id := c.AddIncident()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.incidents[id].Nature = CADNature{}
+	return id
+}
+
+// RefuseNotesFor makes POST .../notes for incident id answer 422 with reason as the body,
+// for good: a CAD that will never take that incident's notes (a closed record, say).
+func (c *CAD) RefuseNotesFor(id, reason string) { c.forbid.Store(id, reason) }
 
 // UpdateIncident changes one field of an incident (status OPEN → DISPATCHED → CLOSED, or
 // the priority) and bumps its updated sequence. It reports whether the incident exists.
@@ -368,6 +383,10 @@ func (c *CAD) postNote(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			return
 		}
+	}
+	if reason, ok := c.forbid.Load(id); ok {
+		http.Error(w, reason.(string), http.StatusUnprocessableEntity)
+		return
 	}
 	text, _ := body["text"].(string)
 	critical, _ := body["critical"].(bool)

@@ -207,10 +207,11 @@ func TestRESTAdapterAgainstCAD(t *testing.T) {
 	if p := f.Validate(cfg); len(p) > 0 {
 		t.Fatal(p)
 	}
-	src, sink, err := f.New(cfg, adapters.Deps{})
+	s, sink, err := f.New(cfg, adapters.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	src := s.(*rest.Source)
 	id := c.AddIncident()
 	c.AddIncident()
 	ctx := context.Background()

@@ -1,0 +1,72 @@
+package rest_test
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/cad-sidecar/cad-sidecar/adapters/adaptertest"
+	"github.com/cad-sidecar/cad-sidecar/internal/sim"
+)
+
+// TestConformance runs the adapter conformance suite against internal/sim's REST CAD.
+func TestConformance(t *testing.T) {
+	adaptertest.Run(t, adaptertest.Harness{Adapter: "rest", Start: startSimCAD})
+}
+
+// simCAD is internal/sim's CAD behind a loopback HTTP server.
+type simCAD struct {
+	c   *sim.CAD
+	url string
+}
+
+func startSimCAD(t *testing.T, _ adaptertest.Options) adaptertest.CAD {
+	c := sim.NewCAD(sim.CADOptions{Seed: 5})
+	srv := httptest.NewServer(c)
+	ctx, cancel := context.WithCancel(context.Background())
+	c.Start(ctx)
+	t.Cleanup(func() { cancel(); c.Close(); srv.Close() })
+	return &simCAD{c: c, url: srv.URL + "/api"}
+}
+
+func (s *simCAD) Section(*testing.T) string {
+	return fmt.Sprintf(`base_url: %s
+poll: {schedule: "@every 1s", path: "/incidents?since={{.Cursor}}", items: data, cursor_field: updated}
+`, s.url)
+}
+
+func (s *simCAD) Mapping(*testing.T) string {
+	return `incident_id: IncidentNumber
+user_id: CallTaker.Id
+fields:
+  - {name: NatureCode, from: Nature.Code, required: true}
+  - {name: Status, from: Status}
+  - {name: Priority, from: Pri}
+`
+}
+
+func (s *simCAD) Add(*testing.T) string           { return s.c.AddIncident() }
+func (s *simCAD) AddMalformed(*testing.T) string  { return s.c.AddIncidentWithoutNature() }
+func (s *simCAD) SetDown(_ *testing.T, down bool) { s.c.SetDown(down) }
+func (s *simCAD) TakesKey() bool                  { return true }
+
+func (s *simCAD) Change(t *testing.T, id string) {
+	if !s.c.UpdateIncident(id) {
+		t.Fatalf("no incident %s", id)
+	}
+}
+
+func (s *simCAD) Notes(_ *testing.T, id string) []adaptertest.Note {
+	var out []adaptertest.Note
+	for _, n := range s.c.Notes(id) {
+		out = append(out, adaptertest.Note{Text: n.Text, Key: n.Key})
+	}
+	return out
+}
+
+func (s *simCAD) Refuse(_ *testing.T, id string) string {
+	const reason = "incident is closed to comments"
+	s.c.RefuseNotesFor(id, reason)
+	return reason
+}
