@@ -220,12 +220,16 @@ func (s *Store) handle(ctx context.Context, ti *topicIndex, m Message, h Handler
 	defer free(brNoAnswer, nil, time.Time{})
 
 	now := s.opts.Now()
-	if s.urgentWaits(ti, &m) { // checked before the backoff: that is what it cuts short
+	if s.urgentWaits(&m) { // checked before the backoff: that is what it cuts short
 		free(brNoAnswer, nil, time.Time{})
 		s.giveUp(ti, m, "urgent message behind it", "", log)
 		return
 	}
-	if m.NextAttempt.After(now) { // not due (e.g. clock moved back): put it back
+	if m.NextAttempt.After(now) { // not due (woken for an urgent message, or clock moved back)
+		if u, ok := s.probeTarget(ti, &m, probe); ok && s.probeBehind(ctx, u, h, free, log) {
+			s.giveUp(ti, m, "urgent message behind it accepted", "", log)
+			return
+		}
 		free(brNoAnswer, nil, time.Time{})
 		s.release(ti, m.Key, m.NextAttempt, m.Attempts)
 		return
@@ -251,6 +255,10 @@ func (s *Store) handle(ctx context.Context, ti *topicIndex, m Message, h Handler
 		log.Debug("outbox delivery interrupted by shutdown; left pending", "err", err)
 		s.release(ti, m.Key, m.NextAttempt, m.Attempts)
 	default:
+		prev := m.LastErrorAt // the previous failure; none: the window is this attempt
+		if prev.IsZero() || m.Attempts == 0 {
+			prev = start
+		}
 		m.Attempts++
 		if m.FirstErrorAt.IsZero() {
 			m.FirstErrorAt = now
@@ -263,11 +271,23 @@ func (s *Store) handle(ctx context.Context, ti *topicIndex, m Message, h Handler
 			s.finishWith(ti, opDead, m, m.LastError, evidenceOf(err), log)
 			return
 		}
-		free(brDown, err, time.Time{})
-		if rule := s.poisoned(ti, &m); rule != "" {
+		if s.strike(ti, prev) {
+			m.Strikes++
+		}
+		if rule := s.poisoned(&m); rule != "" {
+			free(brDown, err, time.Time{})
 			s.giveUp(ti, m, rule, evidenceOf(err), log)
 			return
 		}
+		if u, ok := s.probeTarget(ti, &m, probe); ok {
+			// The head's failure feeds the breaker now; the slot is kept for the probe.
+			s.recordOutcome(ti, false, m.Key, brDown, err, time.Time{})
+			if s.probeBehind(ctx, u, h, free, log) {
+				s.giveUp(ti, m, "urgent message behind it accepted", evidenceOf(err), log)
+				return
+			}
+		}
+		free(brDown, err, time.Time{})
 		delay := s.backoff(m.Attempts, err)
 		m.NextAttempt = now.Add(delay)
 		log.Warn("outbox delivery failed; will retry", "attempts", m.Attempts, "retry_in", delay, "err", err)

@@ -28,6 +28,12 @@ type Message struct {
 	// Urgent was set by EnqueueUrgent: a head failing behind which it waits is given up
 	// sooner (Options.UrgentAttempts). Kept through retries, dead letters and Replay.
 	Urgent bool
+	// Strikes counts the failed attempts that show the message, not the destination, is
+	// the problem: a transient failure is a strike when another message was accepted (its
+	// handler call started) after this message's previous failed attempt (for its first
+	// failure: after this attempt started). The poison rule gives up on strikes, not on
+	// Attempts (see Options.MaxAttempts). At most Attempts; 0 again after Replay.
+	Strikes int
 }
 
 // maxDedupKeyLen bounds an idempotency key (bbolt keys are at most 32 KiB).

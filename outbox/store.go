@@ -428,7 +428,8 @@ func createTopicBuckets(tx *bolt.Tx, t Topic) error {
 }
 
 // loadTopic reads the counters of t and walks its keys (not its messages): for each key,
-// its head record is read to schedule it at the head's NextAttempt.
+// its head record is read to schedule it at the head's NextAttempt, with its failed
+// attempts (keyState.failures).
 func (s *Store) loadTopic(tx *bolt.Tx, t Topic, now time.Time) error {
 	ti := s.topicLocked(t)
 	c, err := getCounters(tx, t)
@@ -447,14 +448,20 @@ func (s *Store) loadTopic(tx *bolt.Tx, t Topic, now time.Time) error {
 			return fmt.Errorf("topic %q key %q: bad entry: %w", t, k, errCorrupt)
 		}
 		var notBefore time.Time
+		failures := 0
 		if rec := q.Get(u64key(head)); rec != nil {
 			h, err := decodeHeader(rec)
 			if err != nil {
 				return fmt.Errorf("topic %q seq %d: %w", t, head, err)
 			}
-			notBefore = h.nextAttempt
+			notBefore, failures = h.nextAttempt, h.attempts
 		}
 		ti.addCount(string(k), 1, notBefore, now)
+		if ks := ti.keys[string(k)]; ks != nil {
+			// The head's failed attempts: an urgent message queued behind it wakes it from
+			// a long backoff, and the breaker's probe prefers heads that have not failed.
+			ks.failures = failures
+		}
 		return nil
 	})
 }
