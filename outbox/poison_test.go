@@ -49,7 +49,7 @@ func (p *picky) handle(ctx context.Context, m Message) error {
 	p.refusals.Add(1)
 	before := p.acked.Load()
 	key := fmt.Sprintf("other-%d", p.feed.Add(1))
-	if _, err := p.s.Enqueue(ctx, m.Topic, key, []byte("o")); err != nil {
+	if _, err := p.s.Enqueue(ctx, m.Topic, key, []byte("o")); err != nil && ctx.Err() == nil {
 		p.t.Errorf("enqueue %s: %v", key, err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
