@@ -35,11 +35,14 @@ const maxLastError = 4096
 //     exponential RetryInitial..RetryMax with jitter in [d/2, d], or RetryDelay(err) capped
 //     at RetryMax); the key waits until then (its later messages too).
 //   - Poison heads: a head that keeps failing transiently while the destination accepts
-//     other messages is given up after Options.MaxAttempts attempts (after
-//     Options.UrgentAttempts when the next message of its key is urgent): dead letter with
+//     other messages is given up after Options.MaxAttempts strikes (after
+//     Options.UrgentAttempts when an urgent message waits behind it): dead letter with
 //     reason "given up after N attempts while the destination accepted other messages:
-//     <last error>", then the key's next message flows. With nothing accepted since the
-//     head's first failure (an outage) nothing is given up. Stats.GivenUp counts them.
+//     <last error>", then the key's next message flows. A failure is a strike only when
+//     another message was accepted since the head's previous failure, so an outage gives
+//     up nothing. A key alone: after UrgentAttempts failures the urgent message behind the
+//     head is tried out of order; accepted, it gives the head up. See poison.go.
+//     Stats.GivenUp counts them.
 //   - Circuit breaker per topic: transient errors of two different keys with no answer in
 //     between mark the destination down (one key's repeated failures do not). Then only
 //     one message at a time (the probe: the next ready key whose head has not failed,

@@ -58,9 +58,12 @@ func (s *Store) Enqueue(ctx context.Context, topic Topic, key string, payload []
 }
 
 // EnqueueUrgent is Enqueue for a message that should not wait long behind a failing one:
-// when the head of its key has failed Options.UrgentAttempts times while the destination
-// accepted other messages, that head is given up (dead letters) instead of waiting for
-// Options.MaxAttempts. The order of the key is otherwise kept.
+// when the head of its key has Options.UrgentAttempts strikes (failures while the
+// destination accepted other messages), that head is given up (dead letters) instead of
+// waiting for Options.MaxAttempts; when it has failed UrgentAttempts times with no other
+// message to prove the destination is up, this message is tried out of order, and its
+// acceptance gives the head up (it is then delivered ahead of the messages between). The
+// order of the key is otherwise kept. See poison.go.
 func (s *Store) EnqueueUrgent(ctx context.Context, topic Topic, key string, payload []byte, dedupKeys ...string) (bool, error) {
 	added, _, err := s.enqueue(ctx, topic, key, payload, false, true, dedupKeys)
 	if added {

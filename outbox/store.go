@@ -100,21 +100,23 @@ type Options struct {
 	// Concurrency: at most this many handlers (of different keys) run at once per topic.
 	// Default 8.
 	Concurrency int
-	// MaxAttempts: a key's head that failed transiently this many times (Attempts, kept on
-	// disk) is given up — moved to the dead letters with reason "given up after N attempts
-	// while the destination accepted other messages: <last error>" — when the destination
-	// has accepted at least one other message (a handler call that started after the head's
-	// first failure returned nil) since its first failure; the key's next message then
-	// flows. A real outage (nothing accepted since) gives up nothing: only MaxAge applies.
-	// "Accepted since" is known in memory only: after a restart a success must be seen
-	// again. With RetryInitial 1s / RetryMax 5m the 8th attempt comes 1 to 2 minutes after
-	// the first failure (backoffs 1+2+...+64 s, jittered), with 200ms / 1s 3 to 5 seconds,
-	// plus the time the attempts themselves take (a timeout each). Default (and 0) 8.
+	// MaxAttempts: a key's head with this many strikes (Message.Strikes, kept on disk) is
+	// given up — moved to the dead letters with reason "given up after N attempts while the
+	// destination accepted other messages: <last error>" (N: all its attempts) — and the
+	// key's next message flows. A transient failure is a strike when a handler call of
+	// another message that started after the head's previous failure (for its first
+	// failure: after this attempt started) returned nil. A real outage gives up nothing:
+	// once nothing is accepted a head gets at most one more strike; only MaxAge applies.
+	// With messages flowing, RetryInitial 1s / RetryMax 5m give the 8th strike 1 to 2
+	// minutes after the first failure (backoffs 1+2+...+64 s, jittered), 200ms / 1s 3 to 5
+	// seconds, plus the time the attempts themselves take (a timeout each). See poison.go.
+	// Default (and 0) 8.
 	MaxAttempts int
-	// UrgentAttempts: under the same condition, a head is given up after this many failed
-	// attempts already when the next message of its key was enqueued urgent (EnqueueUrgent),
-	// at once if the urgent message arrives while the head waits for its retry. Default
-	// (and 0) 3.
+	// UrgentAttempts: a head is given up after this many strikes already when an urgent
+	// message (EnqueueUrgent) waits behind it in its key, at once if the urgent message
+	// arrives while the head waits for its retry. And after this many failed attempts
+	// (strikes or not), the urgent message is tried out of order while the breaker is
+	// closed: accepted, it gives the head up (the proof for a key alone). Default (and 0) 3.
 	UrgentAttempts int
 	// DedupRetention: how long idempotency keys are remembered. Default 7 days.
 	DedupRetention time.Duration
