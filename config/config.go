@@ -116,7 +116,7 @@ type OutboxConfig struct {
 	// accepted since its previous failure (0 = the default, 8).
 	MaxAttempts int `koanf:"max_attempts"`
 	// UrgentAttempts: the same, sooner, when a critical note waits behind it; and after
-	// this many failures of a lone incident's note the critical note is sent ahead as the
+	// this many failures of a lone incident's note the note behind it is sent ahead as the
 	// proof (0 = 3).
 	UrgentAttempts int `koanf:"urgent_attempts"`
 	// StateRetention is how long an incident's link, content hash and notes cursor are

@@ -40,8 +40,9 @@ const maxLastError = 4096
 //     reason "given up after N attempts while the destination accepted other messages:
 //     <last error>", then the key's next message flows. A failure is a strike only when
 //     another message was accepted since the head's previous failure, so an outage gives
-//     up nothing. A key alone: after UrgentAttempts failures the urgent message behind the
-//     head is tried out of order; accepted, it gives the head up. See poison.go.
+//     up nothing. A key alone: after UrgentAttempts failures with an urgent message behind
+//     the head, the message directly behind it is tried out of order; accepted, it gives
+//     the head up. See poison.go.
 //     Stats.GivenUp counts them.
 //   - Circuit breaker per topic: transient errors of two different keys with no answer in
 //     between mark the destination down (one key's repeated failures do not). Then only
@@ -230,7 +231,7 @@ func (s *Store) handle(ctx context.Context, ti *topicIndex, m Message, h Handler
 	}
 	if m.NextAttempt.After(now) { // not due (woken for an urgent message, or clock moved back)
 		if u, ok := s.probeTarget(ti, &m, probe); ok && s.probeBehind(ctx, u, h, free, log) {
-			s.giveUp(ti, m, "urgent message behind it accepted", "", log)
+			s.giveUp(ti, m, "message behind it accepted", "", log)
 			return
 		}
 		free(brNoAnswer, nil, time.Time{})
@@ -286,7 +287,7 @@ func (s *Store) handle(ctx context.Context, ti *topicIndex, m Message, h Handler
 			// The head's failure feeds the breaker now; the slot is kept for the probe.
 			s.recordOutcome(ti, false, m.Key, brDown, err, time.Time{})
 			if s.probeBehind(ctx, u, h, free, log) {
-				s.giveUp(ti, m, "urgent message behind it accepted", evidenceOf(err), log)
+				s.giveUp(ti, m, "message behind it accepted", evidenceOf(err), log)
 				return
 			}
 		}

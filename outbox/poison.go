@@ -33,13 +33,14 @@ import (
 //
 // One key alone (nothing else to be accepted) would never collect strikes. So, when the
 // head has failed at least Options.UrgentAttempts times (attempts, not strikes) and an
-// urgent message waits behind it, that urgent message is tried out of order, once after
-// each failure of the head (and at once when it arrives during the head's backoff), while
-// the breaker is closed: if the destination accepts it, that is the proof the head is
-// poison: the urgent message is acked, the head is given up and the other messages follow
-// in their order (the urgent one was delivered ahead of those between it and the head). If
-// the destination refuses it too, nothing is given up (a transient refusal is recorded on
-// the urgent message's attempts; a permanent one dead-letters it as its turn would).
+// urgent message waits behind it, the message directly behind the head (the urgent one
+// when it is next) is tried out of order, once after each failure of the head (and at once
+// when the urgent message arrives during the head's backoff), while the breaker is closed:
+// if the destination accepts it, that is the proof the head is poison: it is acked, the
+// head is given up and the rest follows. The delivered messages keep their order: only the
+// given-up head is missing from it. If the destination refuses it too, nothing is given up
+// (a transient refusal is recorded on that message's attempts; a permanent one
+// dead-letters it as its turn would).
 
 // maxUrgentScan bounds the walk behind a failing head looking for an urgent message.
 const maxUrgentScan = 1000
@@ -89,9 +90,9 @@ func (s *Store) urgentWaits(m *Message) bool {
 	return ok
 }
 
-// probeTarget returns the urgent message to try out of order behind m (see the rule
-// above): m failed at least UrgentAttempts times, the breaker is closed and this call is
-// not the breaker's probe.
+// probeTarget returns the message to try out of order behind m, the one directly behind it
+// (see the rule above): m failed at least UrgentAttempts times, an urgent message waits
+// behind it, the breaker is closed and this call is not the breaker's probe.
 func (s *Store) probeTarget(ti *topicIndex, m *Message, probe bool) (Message, bool) {
 	if probe || m.Attempts < s.opts.UrgentAttempts || m.Attempts == 0 {
 		return Message{}, false
@@ -102,14 +103,17 @@ func (s *Store) probeTarget(ti *topicIndex, m *Message, probe bool) (Message, bo
 	if open {
 		return Message{}, false
 	}
-	seq, ok := s.urgentBehind(m)
+	if _, ok := s.urgentBehind(m); !ok {
+		return Message{}, false
+	}
+	seq, ok := s.nextOf(m)
 	if !ok {
 		return Message{}, false
 	}
 	u, err := s.loadSeq(m.Topic, seq)
 	if err != nil {
 		if !errors.Is(err, ErrNotFound) {
-			s.log.Warn("outbox cannot read the urgent message behind a failing head", "topic", string(m.Topic), "key", m.Key, "seq", seq, "err", err)
+			s.log.Warn("outbox cannot read the message behind a failing head", "topic", string(m.Topic), "key", m.Key, "seq", seq, "err", err)
 		}
 		return Message{}, false
 	}
@@ -155,6 +159,19 @@ func (s *Store) urgentBehind(m *Message) (uint64, bool) {
 	return found, ok
 }
 
+// nextOf returns the seq of the message behind m in its key's chain.
+func (s *Store) nextOf(m *Message) (uint64, bool) {
+	var seq uint64
+	ok := false
+	err := s.view(func(tx *bolt.Tx) error {
+		if next := tx.Bucket(nextBucket(m.Topic)); next != nil {
+			seq, ok = decodeSeq(next.Get(u64key(m.Seq)))
+		}
+		return nil
+	})
+	return seq, ok && err == nil
+}
+
 // loadSeq reads one pending message by seq.
 func (s *Store) loadSeq(topic Topic, seq uint64) (Message, error) {
 	var m Message
@@ -174,12 +191,11 @@ func (s *Store) loadSeq(topic Topic, seq uint64) (Message, error) {
 	return m, err
 }
 
-// probeBehind delivers u, the urgent message behind the failing head of its key, out of
-// order (the key is in flight: nothing else of it runs). free records the outcome and frees
+// probeBehind delivers u, the message behind the failing head of its key, out of order (the key is in flight: nothing else of it runs). free records the outcome and frees
 // the handler slot. It reports whether the destination accepted u and its ack is
 // committed: then the head is proven poison.
 func (s *Store) probeBehind(ctx context.Context, u Message, h Handler, free func(brOutcome, error, time.Time), log *slog.Logger) bool {
-	log = log.With("urgent_seq", u.Seq)
+	log = log.With("ahead_seq", u.Seq)
 	start := s.opts.Now()
 	err := callHandler(ctx, h, u)
 	now := s.opts.Now()
@@ -191,13 +207,13 @@ func (s *Store) probeBehind(ctx context.Context, u Message, h Handler, free func
 		werr := s.submitInternal(r)
 		putReq(r)
 		if werr != nil {
-			log.Error("outbox cannot record delivery of the urgent message sent ahead of a failing head; it stays pending", "err", werr)
+			log.Error("outbox cannot record delivery of the message sent ahead of a failing head; it stays pending", "err", werr)
 			return false
 		}
 		if s.afterAck != nil {
 			s.afterAck(u)
 		}
-		log.Warn("outbox urgent message accepted ahead of its key's failing head")
+		log.Warn("outbox message behind a failing head accepted ahead of it: the head is given up")
 		return true
 	case ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)):
 		free(brNoAnswer, nil, time.Time{})
@@ -214,15 +230,15 @@ func (s *Store) probeBehind(ctx context.Context, u Message, h Handler, free func
 	r.topic, r.seq, r.msg = u.Topic, u.Seq, u
 	if IsPermanent(err) {
 		free(brReached, nil, time.Time{})
-		log.Error("outbox urgent message sent ahead of a failing head failed permanently; moved to dead letters", "attempts", u.Attempts, "err", err)
+		log.Error("outbox message sent ahead of a failing head failed permanently; moved to dead letters", "attempts", u.Attempts, "err", err)
 		r.kind, r.reason, r.evidence = opDead, u.LastError, evidenceOf(err)
 	} else {
 		free(brDown, err, time.Time{})
-		log.Warn("outbox urgent message sent ahead of a failing head failed too; the head is kept", "attempts", u.Attempts, "err", err)
+		log.Warn("outbox message sent ahead of a failing head failed too; the head is kept", "attempts", u.Attempts, "err", err)
 		r.kind = opRetry
 	}
 	if werr := s.submitInternal(r); werr != nil {
-		log.Error("outbox cannot record the urgent message's failed attempt", "err", werr)
+		log.Error("outbox cannot record the failed attempt of the message sent ahead", "err", werr)
 	}
 	return false
 }

@@ -120,8 +120,8 @@ func (l *lone) accepted() []string {
 
 // TestPoisonLoneKeyUrgentProbe: one incident only; its head is refused, a critical note
 // waits behind it (directly, or with a plain note between). After UrgentAttempts failures
-// the critical note is tried out of order; accepted, it proves the head is poison: the head
-// is given up and the rest follows in order.
+// the message directly behind the head is tried out of order; accepted, it proves the head
+// is poison: the head is given up and the rest follows, in order.
 func TestPoisonLoneKeyUrgentProbe(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -129,7 +129,7 @@ func TestPoisonLoneKeyUrgentProbe(t *testing.T) {
 		want  []string
 	}{
 		{"urgent next", []string{"p1", "!p2", "p3"}, []string{"p2", "p3"}},
-		{"urgent third", []string{"p1", "p2", "!p3", "p4"}, []string{"p3", "p2", "p4"}},
+		{"urgent third", []string{"p1", "p2", "!p3", "p4"}, []string{"p2", "p3", "p4"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := openT(t, dbPath(t), Options{RetryInitial: time.Millisecond, RetryMax: 2 * time.Millisecond})

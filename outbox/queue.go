@@ -60,10 +60,10 @@ func (s *Store) Enqueue(ctx context.Context, topic Topic, key string, payload []
 // EnqueueUrgent is Enqueue for a message that should not wait long behind a failing one:
 // when the head of its key has Options.UrgentAttempts strikes (failures while the
 // destination accepted other messages), that head is given up (dead letters) instead of
-// waiting for Options.MaxAttempts; when it has failed UrgentAttempts times with no other
-// message to prove the destination is up, this message is tried out of order, and its
-// acceptance gives the head up (it is then delivered ahead of the messages between). The
-// order of the key is otherwise kept. See poison.go.
+// waiting for Options.MaxAttempts; when it has failed UrgentAttempts times, the message
+// directly behind the head is tried out of order (the proof the destination is up when
+// nothing else is delivered), and its acceptance gives the head up. The order of the
+// delivered messages of the key is kept. See poison.go.
 func (s *Store) EnqueueUrgent(ctx context.Context, topic Topic, key string, payload []byte, dedupKeys ...string) (bool, error) {
 	added, _, err := s.enqueue(ctx, topic, key, payload, false, true, dedupKeys)
 	if added {

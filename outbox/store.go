@@ -115,8 +115,9 @@ type Options struct {
 	// UrgentAttempts: a head is given up after this many strikes already when an urgent
 	// message (EnqueueUrgent) waits behind it in its key, at once if the urgent message
 	// arrives while the head waits for its retry. And after this many failed attempts
-	// (strikes or not), the urgent message is tried out of order while the breaker is
-	// closed: accepted, it gives the head up (the proof for a key alone). Default (and 0) 3.
+	// (strikes or not) with an urgent message behind, the message directly behind the head
+	// is tried out of order while the breaker is closed: accepted, it gives the head up
+	// (the proof for a key alone). Default (and 0) 3.
 	UrgentAttempts int
 	// DedupRetention: how long idempotency keys are remembered. Default 7 days.
 	DedupRetention time.Duration
