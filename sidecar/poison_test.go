@@ -145,3 +145,30 @@ func TestCriticalNoteBehindPoisonGoesSooner(t *testing.T) {
 	}
 	t.Logf("given up after %d attempts", ds[0].Attempts)
 }
+
+// TestCriticalNoteBehindPoisonLoneIncident: one incident only, nothing else written: no
+// other note can show the CAD is up. After outbox.urgent_attempts (3) refusals the critical
+// note behind the refused one is sent ahead of it; the CAD accepts it, which gives the
+// refused note up.
+func TestCriticalNoteBehindPoisonLoneIncident(t *testing.T) {
+	e := startPoison(t)
+	a := e.cad.AddIncident()
+	postNote(t, e, a, "POISON the CAD refuses this one", false)
+	postNote(t, e, a, "CRITICAL behind the poison", true)
+	waitFor(t, 60*time.Second, "A's critical note in the CAD and the refused one given up", func() bool {
+		return hasText(e.texts(a), "CRITICAL behind the poison") && len(e.deadNotes(t)) == 1
+	})
+	ds := e.deadNotes(t)
+	if ds[0].Key != a || ds[0].Attempts != 3 || !strings.HasPrefix(ds[0].Reason, "given up after 3 attempts") {
+		t.Fatalf("dead letters = %+v; want A's refused note given up after 3 attempts", ds)
+	}
+	if n := e.cad.Refused(); n != 3 {
+		t.Errorf("the CAD refused %d writes, want 3", n)
+	}
+	if got := e.texts(a); len(got) != 1 {
+		t.Errorf("incident A has notes %q, want only the critical one", got)
+	}
+	if got := e.metric(t, "cad_sidecar_notes_given_up_total", "topic", "note"); got != 1 {
+		t.Errorf("cad_sidecar_notes_given_up_total{topic=note} = %v, want 1", got)
+	}
+}
