@@ -132,9 +132,12 @@ type OutboxConfig struct {
 	MaxBytes    ByteSize      `koanf:"max_bytes"`
 	Concurrency int           `koanf:"concurrency"`
 	// MaxAttempts: a note (or link) that keeps failing transiently while the CAD (Assist)
-	// accepts others is given up after this many attempts (0 = the default, 8).
+	// accepts others is given up after this many strikes: failures with another note
+	// accepted since its previous failure (0 = the default, 8).
 	MaxAttempts int `koanf:"max_attempts"`
-	// UrgentAttempts: the same, sooner, when a critical note waits behind it (0 = 3).
+	// UrgentAttempts: the same, sooner, when a critical note waits behind it; and after
+	// this many failures of a lone incident's note the note behind it is sent ahead as the
+	// proof (0 = 3).
 	UrgentAttempts int `koanf:"urgent_attempts"`
 	// StateRetention is how long an incident's link, content hash and notes cursor are
 	// kept after its last change (or its call's end).

@@ -16,19 +16,24 @@ import (
 //
 //	or            0x02 flags key attempts ... payload    (as 0x01, with a uvarint of flags:
 //	                                                      bit 0 = Urgent)
+//	or            0x03 flags key attempts strikes ... payload  (as 0x02, with Strikes)
 //
 // dead value:   0x02 deadAt reason evidence <queue value>
 //
 //	(version 1, still read: 0x01 deadAt reason <queue value>, no evidence)
 //
-// A message without flags is written as 0x01, byte for byte as before the flags existed
-// (so a file whose messages carry no flags is still read by older versions); both are read.
+// A message is written in the oldest version that holds it: without flags and strikes as
+// 0x01, byte for byte as before the flags existed (so a file whose messages carry neither
+// is still read by older versions), with flags only as 0x02, with strikes as 0x03. All three
+// are read; 0x01 and 0x02 records have Strikes 0. An older version refuses a 0x03 record as
+// an unknown version (it does not misread it).
 //
 // Seq and Topic are not stored in the value: they are the bbolt key and bucket.
 
 const (
 	recordV1 = 0x01
 	recordV2 = 0x02 // a queue value with flags
+	recordV3 = 0x03 // a queue value with flags and strikes
 )
 
 // Message flags (recordV2).
@@ -63,14 +68,22 @@ func encodeMessage(m *Message) []byte {
 }
 
 func appendMessage(b []byte, m *Message) []byte {
-	if f := messageFlags(m); f != 0 {
+	f, strikes := messageFlags(m), min(max(m.Strikes, 0), max(m.Attempts, 0))
+	switch {
+	case strikes > 0:
+		b = append(b, recordV3)
+		b = binary.AppendUvarint(b, f)
+	case f != 0:
 		b = append(b, recordV2)
 		b = binary.AppendUvarint(b, f)
-	} else {
+	default:
 		b = append(b, recordV1)
 	}
 	b = appendBytes(b, []byte(m.Key))
 	b = binary.AppendUvarint(b, uint64(max(m.Attempts, 0)))
+	if strikes > 0 {
+		b = binary.AppendUvarint(b, uint64(strikes))
+	}
 	b = appendTime(b, m.CreatedAt)
 	b = appendTime(b, m.NextAttempt)
 	b = appendTime(b, m.FirstErrorAt)
@@ -151,21 +164,31 @@ func (r *reader) version() {
 	r.b = r.b[1:]
 }
 
-// messageVersion reads the version of a queue value (0x01, or 0x02 and its flags).
-func (r *reader) messageVersion() (flags uint64) {
+// messageVersion reads the version of a queue value (0x01, or 0x02/0x03 and its flags).
+func (r *reader) messageVersion() (ver byte, flags uint64) {
 	if r.err != nil {
-		return 0
+		return 0, 0
 	}
-	if len(r.b) == 0 || (r.b[0] != recordV1 && r.b[0] != recordV2) {
+	if len(r.b) == 0 || (r.b[0] != recordV1 && r.b[0] != recordV2 && r.b[0] != recordV3) {
 		r.err = fmt.Errorf("%w: unknown record version", errCorrupt)
-		return 0
+		return 0, 0
 	}
-	v := r.b[0]
+	ver = r.b[0]
 	r.b = r.b[1:]
-	if v == recordV2 {
-		return r.uvarint()
+	if ver != recordV1 {
+		return ver, r.uvarint()
 	}
-	return 0
+	return ver, 0
+}
+
+// counts reads attempts and, in a 0x03 record, strikes (clamped to attempts: Replay resets
+// Attempts only, so a replayed message starts again with no strikes).
+func (r *reader) counts(ver byte) (attempts, strikes int) {
+	attempts = int(r.uvarint())
+	if ver == recordV3 {
+		strikes = min(int(r.uvarint()), attempts)
+	}
+	return attempts, strikes
 }
 
 // msgHeader is what the in-memory index needs: no payload copy.
@@ -176,14 +199,17 @@ type msgHeader struct {
 	replayedAt  time.Time
 	payloadLen  int
 	urgent      bool
+	attempts    int
+	strikes     int
 }
 
 func decodeHeader(v []byte) (msgHeader, error) {
 	r := reader{b: v}
 	var h msgHeader
-	h.urgent = r.messageVersion()&flagUrgent != 0
+	ver, flags := r.messageVersion()
+	h.urgent = flags&flagUrgent != 0
 	h.key = r.bytes()
-	r.uvarint()
+	h.attempts, h.strikes = r.counts(ver)
 	h.createdAt = r.time()
 	h.nextAttempt = r.time()
 	r.time()
@@ -206,9 +232,10 @@ func decodeMessage(v []byte, topic Topic, seq uint64) (Message, error) {
 // decodeMessageBody decodes a queue value (version included).
 func decodeMessageBody(r *reader) Message {
 	var m Message
-	m.Urgent = r.messageVersion()&flagUrgent != 0
+	ver, flags := r.messageVersion()
+	m.Urgent = flags&flagUrgent != 0
 	m.Key = string(r.bytes())
-	m.Attempts = int(r.uvarint())
+	m.Attempts, m.Strikes = r.counts(ver)
 	m.CreatedAt = r.time()
 	m.NextAttempt = r.time()
 	m.FirstErrorAt = r.time()

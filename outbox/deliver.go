@@ -37,11 +37,15 @@ const maxLastError = 4096
 //     exponential RetryInitial..RetryMax with jitter in [d/2, d], or delivery.RetryDelay(err) capped
 //     at RetryMax); the key waits until then (its later messages too).
 //   - Poison heads: a head that keeps failing transiently while the destination accepts
-//     other messages is given up after Options.MaxAttempts attempts (after
-//     Options.UrgentAttempts when the next message of its key is urgent): dead letter with
+//     other messages is given up after Options.MaxAttempts strikes (after
+//     Options.UrgentAttempts when an urgent message waits behind it): dead letter with
 //     reason "given up after N attempts while the destination accepted other messages:
-//     <last error>", then the key's next message flows. With nothing accepted since the
-//     head's first failure (an outage) nothing is given up. Stats.GivenUp counts them.
+//     <last error>", then the key's next message flows. A failure is a strike only when
+//     another message was accepted since the head's previous failure, so an outage gives
+//     up nothing. A key alone: after UrgentAttempts failures with an urgent message behind
+//     the head, the message directly behind it is tried out of order; accepted, it gives
+//     the head up. See poison.go.
+//     Stats.GivenUp counts them.
 //   - Circuit breaker per topic: transient errors of two different keys with no answer in
 //     between mark the destination down (one key's repeated failures do not). Then only
 //     one message at a time (the probe: the next ready key whose head has not failed,
@@ -222,12 +226,16 @@ func (s *Store) handle(ctx context.Context, ti *topicIndex, m Message, h Handler
 	defer free(brNoAnswer, nil, time.Time{})
 
 	now := s.opts.Now()
-	if s.urgentWaits(ti, &m) { // checked before the backoff: that is what it cuts short
+	if s.urgentWaits(&m) { // checked before the backoff: that is what it cuts short
 		free(brNoAnswer, nil, time.Time{})
 		s.giveUp(ti, m, "urgent message behind it", "", log)
 		return
 	}
-	if m.NextAttempt.After(now) { // not due (e.g. clock moved back): put it back
+	if m.NextAttempt.After(now) { // not due (woken for an urgent message, or clock moved back)
+		if u, ok := s.probeTarget(ti, &m, probe); ok && s.probeBehind(ctx, u, h, free, log) {
+			s.giveUp(ti, m, "message behind it accepted", "", log)
+			return
+		}
 		free(brNoAnswer, nil, time.Time{})
 		s.release(ti, m.Key, m.NextAttempt, m.Attempts)
 		return
@@ -253,6 +261,10 @@ func (s *Store) handle(ctx context.Context, ti *topicIndex, m Message, h Handler
 		log.Debug("outbox delivery interrupted by shutdown; left pending", "err", err)
 		s.release(ti, m.Key, m.NextAttempt, m.Attempts)
 	default:
+		prev := m.LastErrorAt // the previous failure; none: the window is this attempt
+		if prev.IsZero() || m.Attempts == 0 {
+			prev = start
+		}
 		m.Attempts++
 		if m.FirstErrorAt.IsZero() {
 			m.FirstErrorAt = now
@@ -265,11 +277,23 @@ func (s *Store) handle(ctx context.Context, ti *topicIndex, m Message, h Handler
 			s.finishWith(ti, opDead, m, m.LastError, evidenceOf(err), log)
 			return
 		}
-		free(brDown, err, time.Time{})
-		if rule := s.poisoned(ti, &m); rule != "" {
+		if s.strike(ti, prev) {
+			m.Strikes++
+		}
+		if rule := s.poisoned(&m); rule != "" {
+			free(brDown, err, time.Time{})
 			s.giveUp(ti, m, rule, evidenceOf(err), log)
 			return
 		}
+		if u, ok := s.probeTarget(ti, &m, probe); ok {
+			// The head's failure feeds the breaker now; the slot is kept for the probe.
+			s.recordOutcome(ti, false, m.Key, brDown, err, time.Time{})
+			if s.probeBehind(ctx, u, h, free, log) {
+				s.giveUp(ti, m, "message behind it accepted", evidenceOf(err), log)
+				return
+			}
+		}
+		free(brDown, err, time.Time{})
 		delay := s.backoff(m.Attempts, err)
 		m.NextAttempt = now.Add(delay)
 		log.Warn("outbox delivery failed; will retry", "attempts", m.Attempts, "retry_in", delay, "err", err)

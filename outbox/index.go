@@ -48,7 +48,8 @@ type topicIndex struct {
 	brFailKey string
 
 	// okStart is when (Options.Now) the latest handler call that returned nil started:
-	// the destination accepted a message after that instant. In memory only.
+	// the destination accepted a message after that instant. In memory only; the strikes
+	// it gives (Message.Strikes) are on disk.
 	okStart time.Time
 	givenUp int // heads given up by the poison rule since Open
 }
@@ -59,8 +60,9 @@ type keyState struct {
 	notBefore time.Time
 	inflight  bool
 	queued    bool // in ready or timers
-	// failures: failed attempts of the key's head as last seen by Deliver (0 = none, or not
-	// known yet after Open). The breaker's probe prefers keys whose head has none.
+	// failures: failed attempts of the key's head (from its record at Open, then as last
+	// seen by Deliver). The breaker's probe prefers keys whose head has none; an urgent
+	// message queued behind a head with UrgentAttempts of them wakes it.
 	failures int
 	// urgentPoke: an urgent message was queued behind the head while it was in flight: its
 	// release makes the key due at once, so the urgent rule is checked without waiting for

@@ -15,11 +15,11 @@ import (
 )
 
 // picky is a destination that accepts every message except those refuse picks, which it
-// answers with a transient error. From a refused message's second attempt on, the refusal
-// waits (bounded) until the destination has accepted one message of another key that was
-// enqueued after the previous refusal and its ack is committed: so "the destination
-// accepted other messages since the head's first failure" is true from the head's second
-// failure on, by construction and not by timing.
+// answers with a transient error. Each refusal first waits (bounded) until the destination
+// has accepted one message of another key that was enqueued during this attempt and its ack
+// is committed: so "the destination accepted another message since the head's previous
+// failure (for the first failure: since this attempt started)" holds at every refusal — each
+// is a strike — by construction and not by timing.
 type picky struct {
 	t      *testing.T
 	s      *Store
@@ -49,20 +49,18 @@ func (p *picky) handle(ctx context.Context, m Message) error {
 		return nil
 	}
 	p.refusals.Add(1)
-	if m.Attempts >= 1 {
-		before := p.acked.Load()
-		key := fmt.Sprintf("other-%d", p.feed.Add(1))
-		if _, err := p.s.Enqueue(ctx, m.Topic, key, []byte("o")); err != nil {
-			p.t.Errorf("enqueue %s: %v", key, err)
+	before := p.acked.Load()
+	key := fmt.Sprintf("other-%d", p.feed.Add(1))
+	if _, err := p.s.Enqueue(ctx, m.Topic, key, []byte("o")); err != nil && ctx.Err() == nil {
+		p.t.Errorf("enqueue %s: %v", key, err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for p.acked.Load() == before && ctx.Err() == nil {
+		if time.Now().After(deadline) {
+			p.t.Errorf("message %s was not accepted within 10s while %s/%d was being refused", key, m.Key, m.Seq)
+			break
 		}
-		deadline := time.Now().Add(10 * time.Second)
-		for p.acked.Load() == before && ctx.Err() == nil {
-			if time.Now().After(deadline) {
-				p.t.Errorf("message %s was not accepted within 10s while %s/%d was being refused", key, m.Key, m.Seq)
-				break
-			}
-			time.Sleep(time.Millisecond)
-		}
+		time.Sleep(time.Millisecond)
 	}
 	return delivery.Transient(errors.New("503 service unavailable (refused)"))
 }
@@ -198,9 +196,10 @@ func TestOneFailingKeyDoesNotOpenTheBreaker(t *testing.T) {
 	}
 }
 
-// TestPoisonRuleAfterRestart: Attempts and FirstErrorAt are on disk, "the destination
-// accepted others since" is not: after a restart a head that already failed more than
-// MaxAttempts times is given up only once a success is seen again.
+// TestPoisonRuleAfterRestart: strikes, not attempts, give a head up, and they are on disk.
+// A head that failed many times in an outage (no strike) is not given up after a restart
+// at its first failure once something succeeds: it needs MaxAttempts strikes, each a
+// failure with another message accepted since its previous one.
 func TestPoisonRuleAfterRestart(t *testing.T) {
 	path := dbPath(t)
 	o := Options{Logger: testLogger(t), RetryInitial: time.Millisecond, RetryMax: 2 * time.Millisecond, Concurrency: 4}
@@ -232,8 +231,8 @@ func TestPoisonRuleAfterRestart(t *testing.T) {
 	s = openT(t, path, o)
 	was := headAttempts(s)
 	p := newPicky(t, s, refuse)
-	// The first attempt after the restart is refused with nothing accepted since: p1 is
-	// kept. Before the second refusal another message is accepted: p1 is given up.
+	// The first attempt after the restart is refused with nothing accepted since: no
+	// strike. Before each later refusal another message is accepted: one strike each.
 	var calls atomic.Int32
 	deliverBg(t, s, TopicNote, func(ctx context.Context, m Message) error {
 		if refuse(m) && calls.Add(1) == 1 {
@@ -245,8 +244,9 @@ func TestPoisonRuleAfterRestart(t *testing.T) {
 		return len(p.accepted("p")) == 1
 	})
 	ds := deadLetters(t, s, TopicNote)
-	if len(ds) != 1 || string(ds[0].Payload) != "p1" || ds[0].Attempts != was+2 || !strings.HasPrefix(ds[0].Reason, fmt.Sprintf("given up after %d attempts", was+2)) {
-		t.Fatalf("dead letters = %+v; want p1 given up after %d attempts (kept at its first failure after the restart)", ds, was+2)
+	want := was + 1 + 8
+	if len(ds) != 1 || string(ds[0].Payload) != "p1" || ds[0].Attempts != want || ds[0].Strikes != 8 || !strings.HasPrefix(ds[0].Reason, fmt.Sprintf("given up after %d attempts", want)) {
+		t.Fatalf("dead letters = %+v; want p1 given up after %d attempts, 8 strikes (none in the outage, none at its first failure after the restart)", ds, want)
 	}
 }
 

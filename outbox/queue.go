@@ -28,6 +28,12 @@ type Message struct {
 	// Urgent was set by EnqueueUrgent: a head failing behind which it waits is given up
 	// sooner (Options.UrgentAttempts). Kept through retries, dead letters and Replay.
 	Urgent bool
+	// Strikes counts the failed attempts that show the message, not the destination, is
+	// the problem: a transient failure is a strike when another message was accepted (its
+	// handler call started) after this message's previous failed attempt (for its first
+	// failure: after this attempt started). The poison rule gives up on strikes, not on
+	// Attempts (see Options.MaxAttempts). At most Attempts; 0 again after Replay.
+	Strikes int
 }
 
 // maxDedupKeyLen bounds an idempotency key (bbolt keys are at most 32 KiB).
@@ -52,9 +58,12 @@ func (s *Store) Enqueue(ctx context.Context, topic Topic, key string, payload []
 }
 
 // EnqueueUrgent is Enqueue for a message that should not wait long behind a failing one:
-// when the head of its key has failed Options.UrgentAttempts times while the destination
-// accepted other messages, that head is given up (dead letters) instead of waiting for
-// Options.MaxAttempts. The order of the key is otherwise kept.
+// when the head of its key has Options.UrgentAttempts strikes (failures while the
+// destination accepted other messages), that head is given up (dead letters) instead of
+// waiting for Options.MaxAttempts; when it has failed UrgentAttempts times, the message
+// directly behind the head is tried out of order (the proof the destination is up when
+// nothing else is delivered), and its acceptance gives the head up. The order of the
+// delivered messages of the key is kept. See poison.go.
 func (s *Store) EnqueueUrgent(ctx context.Context, topic Topic, key string, payload []byte, dedupKeys ...string) (bool, error) {
 	added, _, err := s.enqueue(ctx, topic, key, payload, false, true, dedupKeys)
 	if added {

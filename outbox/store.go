@@ -100,21 +100,24 @@ type Options struct {
 	// Concurrency: at most this many handlers (of different keys) run at once per topic.
 	// Default 8.
 	Concurrency int
-	// MaxAttempts: a key's head that failed transiently this many times (Attempts, kept on
-	// disk) is given up — moved to the dead letters with reason "given up after N attempts
-	// while the destination accepted other messages: <last error>" — when the destination
-	// has accepted at least one other message (a handler call that started after the head's
-	// first failure returned nil) since its first failure; the key's next message then
-	// flows. A real outage (nothing accepted since) gives up nothing: only MaxAge applies.
-	// "Accepted since" is known in memory only: after a restart a success must be seen
-	// again. With RetryInitial 1s / RetryMax 5m the 8th attempt comes 1 to 2 minutes after
-	// the first failure (backoffs 1+2+...+64 s, jittered), with 200ms / 1s 3 to 5 seconds,
-	// plus the time the attempts themselves take (a timeout each). Default (and 0) 8.
+	// MaxAttempts: a key's head with this many strikes (Message.Strikes, kept on disk) is
+	// given up — moved to the dead letters with reason "given up after N attempts while the
+	// destination accepted other messages: <last error>" (N: all its attempts) — and the
+	// key's next message flows. A transient failure is a strike when a handler call of
+	// another message that started after the head's previous failure (for its first
+	// failure: after this attempt started) returned nil. A real outage gives up nothing:
+	// once nothing is accepted a head gets at most one more strike; only MaxAge applies.
+	// With messages flowing, RetryInitial 1s / RetryMax 5m give the 8th strike 1 to 2
+	// minutes after the first failure (backoffs 1+2+...+64 s, jittered), 200ms / 1s 3 to 5
+	// seconds, plus the time the attempts themselves take (a timeout each). See poison.go.
+	// Default (and 0) 8.
 	MaxAttempts int
-	// UrgentAttempts: under the same condition, a head is given up after this many failed
-	// attempts already when the next message of its key was enqueued urgent (EnqueueUrgent),
-	// at once if the urgent message arrives while the head waits for its retry. Default
-	// (and 0) 3.
+	// UrgentAttempts: a head is given up after this many strikes already when an urgent
+	// message (EnqueueUrgent) waits behind it in its key, at once if the urgent message
+	// arrives while the head waits for its retry. And after this many failed attempts
+	// (strikes or not) with an urgent message behind, the message directly behind the head
+	// is tried out of order while the breaker is closed: accepted, it gives the head up
+	// (the proof for a key alone). Default (and 0) 3.
 	UrgentAttempts int
 	// DedupRetention: how long idempotency keys are remembered. Default 7 days.
 	DedupRetention time.Duration
@@ -428,7 +431,8 @@ func createTopicBuckets(tx *bolt.Tx, t Topic) error {
 }
 
 // loadTopic reads the counters of t and walks its keys (not its messages): for each key,
-// its head record is read to schedule it at the head's NextAttempt.
+// its head record is read to schedule it at the head's NextAttempt, with its failed
+// attempts (keyState.failures).
 func (s *Store) loadTopic(tx *bolt.Tx, t Topic, now time.Time) error {
 	ti := s.topicLocked(t)
 	c, err := getCounters(tx, t)
@@ -447,14 +451,20 @@ func (s *Store) loadTopic(tx *bolt.Tx, t Topic, now time.Time) error {
 			return fmt.Errorf("topic %q key %q: bad entry: %w", t, k, errCorrupt)
 		}
 		var notBefore time.Time
+		failures := 0
 		if rec := q.Get(u64key(head)); rec != nil {
 			h, err := decodeHeader(rec)
 			if err != nil {
 				return fmt.Errorf("topic %q seq %d: %w", t, head, err)
 			}
-			notBefore = h.nextAttempt
+			notBefore, failures = h.nextAttempt, h.attempts
 		}
 		ti.addCount(string(k), 1, notBefore, now)
+		if ks := ti.keys[string(k)]; ks != nil {
+			// The head's failed attempts: an urgent message queued behind it wakes it from
+			// a long backoff, and the breaker's probe prefers heads that have not failed.
+			ks.failures = failures
+		}
 		return nil
 	})
 }

@@ -587,6 +587,7 @@ func (s *Store) isInflightHead(keys *bolt.Bucket, t Topic, key string, seq uint6
 
 func copyBookkeeping(dst, src *Message) {
 	dst.Attempts = src.Attempts
+	dst.Strikes = src.Strikes
 	dst.NextAttempt = src.NextAttempt
 	dst.FirstErrorAt = src.FirstErrorAt
 	dst.LastErrorAt = src.LastErrorAt

@@ -92,6 +92,7 @@ func (m *Metrics) webhookRefused(code int) {
 type outboxCollector struct {
 	store                *outbox.Store
 	dead, depth, ageDesc *prometheus.Desc
+	givenUp              *prometheus.Desc
 }
 
 func newOutboxCollector(store *outbox.Store) *outboxCollector {
@@ -103,6 +104,8 @@ func newOutboxCollector(store *outbox.Store) *outboxCollector {
 			"Messages waiting in the outbox, by topic.", []string{"topic"}, nil),
 		ageDesc: prometheus.NewDesc("cad_sidecar_outbox_oldest_age_seconds",
 			"Age of the oldest message waiting in the outbox, by topic (0 when none waits).", []string{"topic"}, nil),
+		givenUp: prometheus.NewDesc("cad_sidecar_notes_given_up_total",
+			"Messages given up by the poison rule since start, by topic: they kept failing while the destination accepted others (see `cad-sidecar deadletter list`).", []string{"topic"}, nil),
 	}
 }
 
@@ -111,6 +114,7 @@ func (c *outboxCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.dead
 	ch <- c.depth
 	ch <- c.ageDesc
+	ch <- c.givenUp
 }
 
 // Collect implements prometheus.Collector. A closed store yields nothing.
@@ -124,6 +128,7 @@ func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
 		topic := string(t)
 		ch <- prometheus.MustNewConstMetric(c.depth, prometheus.GaugeValue, float64(n), topic)
 		ch <- prometheus.MustNewConstMetric(c.dead, prometheus.GaugeValue, float64(st.Dead[t]), topic)
+		ch <- prometheus.MustNewConstMetric(c.givenUp, prometheus.CounterValue, float64(st.GivenUp[t]), topic)
 		age := 0.0
 		if n > 0 {
 			if since, ok, err := c.store.OldestPending(t); err == nil && ok {

@@ -34,6 +34,9 @@ func TestOutboxAndRefusalMetrics(t *testing.T) {
 	if got := e.metric(t, "cad_sidecar_dead_letters", "topic", "note"); got != 0 {
 		t.Fatalf("dead letters = %v", got)
 	}
+	if got := e.metric(t, "cad_sidecar_notes_given_up_total", "topic", "note"); got != 0 {
+		t.Fatalf("cad_sidecar_notes_given_up_total{topic=note} = %v at start", got)
+	}
 
 	// One wrong token, two malformed bodies.
 	post(t, e.hookURL, "Bearer wrong-token-wrong-token", noteBody("INC-1", "x"))
