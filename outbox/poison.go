@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/cad-sidecar/cad-sidecar/delivery"
 	"log/slog"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 )
 
 // The poison rule: a head that keeps failing transiently while the destination accepts

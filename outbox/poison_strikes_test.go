@@ -4,13 +4,14 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"github.com/cad-sidecar/cad-sidecar/delivery"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 )
 
 // A head fails once (blip), another key is then accepted, then the destination goes fully
