@@ -241,11 +241,11 @@ func (s *Sidecar) Run(ctx context.Context) error {
 	sched.Start()
 	goOwned("first poll", func(ctx context.Context) error { s.pollCAD(ctx); return nil })
 
-	servers := []*http.Server{s.serve(goOwned, "admin listener", s.adminLn, s.adminHandler(), adminMaxHeaderBytes)}
+	servers := []*http.Server{s.serve(goOwned, "admin listener", s.adminLn, s.adminHandler(), adminMaxHeaderBytes, adminIdleTimeout)}
 	if s.receiver != nil {
 		mux := http.NewServeMux()
 		mux.Handle(s.cfg.Assist.Webhook.Path, s.receiver)
-		servers = append(servers, s.serve(goOwned, "public listener", s.publicLn, mux, int(s.cfg.Server.MaxHeaderBytes)))
+		servers = append(servers, s.serve(goOwned, "public listener", s.publicLn, closeOnRefusal(mux), int(s.cfg.Server.MaxHeaderBytes), publicIdleTimeout))
 	}
 	s.log.Info("sidecar started", "adapter", s.cfg.CAD.Adapter, "sink", s.sinkName(), "notes", s.cfg.Assist.Notes,
 		"public", s.PublicAddr(), "admin", s.AdminAddr(), "data", StorePath(s.cfg))
@@ -267,23 +267,26 @@ func (s *Sidecar) Run(ctx context.Context) error {
 
 // Timeouts of both listeners (README "Webhooks refused"): a client has ReadHeaderTimeout to
 // send its headers and ReadTimeout for the whole request, an answer must be written within
-// WriteTimeout, and an idle keep-alive connection is closed after IdleTimeout.
+// WriteTimeout, and an idle keep-alive connection is closed after the listener's idle
+// timeout: 30s on the public listener, whose server.max_conns slots idle connections would
+// otherwise hold, 2m on the admin listener.
 const (
 	readHeaderTimeout = 10 * time.Second
 	readTimeout       = 30 * time.Second
 	writeTimeout      = 30 * time.Second
-	idleTimeout       = 2 * time.Minute
+	publicIdleTimeout = 30 * time.Second
+	adminIdleTimeout  = 2 * time.Minute
 )
 
 // serve runs an HTTP server on ln. A request whose header block exceeds maxHeaderBytes is
 // answered 431 by net/http without reaching h.
-func (s *Sidecar) serve(goOwned func(string, func(context.Context) error), name string, ln net.Listener, h http.Handler, maxHeaderBytes int) *http.Server {
+func (s *Sidecar) serve(goOwned func(string, func(context.Context) error), name string, ln net.Listener, h http.Handler, maxHeaderBytes int, idle time.Duration) *http.Server {
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
-		IdleTimeout:       idleTimeout,
+		IdleTimeout:       idle,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
