@@ -278,6 +278,10 @@ const (
 	adminIdleTimeout  = 2 * time.Minute
 )
 
+// publicMaxStreams bounds the HTTP/2 streams (requests at once) of one connection of the
+// public listener when it serves HTTPS (server.tls_cert); Go's default is 250.
+const publicMaxStreams = 16
+
 // serve runs an HTTP server on ln. A request whose header block exceeds maxHeaderBytes is
 // answered 431 by net/http without reaching h.
 func (s *Sidecar) serve(goOwned func(string, func(context.Context) error), name string, ln net.Listener, h http.Handler, maxHeaderBytes int, idle time.Duration) *http.Server {
@@ -290,9 +294,15 @@ func (s *Sidecar) serve(goOwned func(string, func(context.Context) error), name 
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	tls := name == "public listener" && s.cfg.Server.TLSCert != ""
+	if tls {
+		// HTTPS turns on HTTP/2, where one connection carries many requests at once: bound
+		// them, so that server.max_conns still bounds the requests served at once.
+		srv.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: publicMaxStreams}
+	}
 	goOwned(name, func(context.Context) error {
 		var err error
-		if name == "public listener" && s.cfg.Server.TLSCert != "" {
+		if tls {
 			err = srv.ServeTLS(ln, s.cfg.Server.TLSCert, s.cfg.Server.TLSKey)
 		} else {
 			err = srv.Serve(ln)
