@@ -83,7 +83,7 @@ func classify(r redactor, op, target string, err error) error {
 		return outbox.Transient(e)
 	}
 	// Not an answer of the database: a lost or refused connection, a driver-side error.
-	return outbox.Transient(wrapRedacted(r, op, err))
+	return classifyDriver(r, op, target, err)
 }
 
 // permanentClasses are the SQLSTATE classes that retrying cannot fix: data exceptions,
