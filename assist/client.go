@@ -258,7 +258,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	if err != nil && raw == nil {
 		err = requestError(method, path, err)
 		c.log.DebugContext(ctx, "assist request failed", "method", method, "path", path,
-			"duration", time.Since(start), "error", err)
+			"duration", time.Since(start), "err", err)
 		return nil, err
 	}
 	status := raw.StatusCode

@@ -86,7 +86,7 @@ func (s *Sink) WriteNote(ctx context.Context, n adapters.Note) error {
 	if err := s.cl.classify(ctx, s.method, path, resp); err != nil {
 		return err
 	}
-	s.log.Debug("note written", "incident", n.IncidentID, "call", n.CallID, "status", resp.status)
+	s.log.Debug("note written", "incident_id", n.IncidentID, "call_id", n.CallID, "status", resp.status)
 	return nil
 }
 
