@@ -59,7 +59,7 @@ func (s *Sink) WriteNote(ctx context.Context, n adapters.Note) error {
 	if s.defaultPath {
 		path = renderDefaultPath(n)
 	} else if path, err = render(s.path, newNotePathData(n)); err != nil {
-		return outbox.Permanentf("rest: incident %s: write_note.path: %v", ident.ForLog(n.IncidentID), err)
+		return outbox.Permanentf("rest: incident %s: write_note.path: %w", ident.ForLog(n.IncidentID), err)
 	}
 	if seg, i, ok := dotSegment(path); ok {
 		return outbox.Permanentf("rest: incident %s: write_note.path renders to a path whose segment %d is the dot segment %q: the CAD would apply the note to another resource; not sent", ident.ForLog(n.IncidentID), i, seg)
@@ -70,7 +70,7 @@ func (s *Sink) WriteNote(ctx context.Context, n adapters.Note) error {
 		body, err = render(s.body, n)
 	}
 	if err != nil {
-		return outbox.Permanentf("rest: incident %s: write_note.body: %v", ident.ForLog(n.IncidentID), err)
+		return outbox.Permanentf("rest: incident %s: write_note.body: %w", ident.ForLog(n.IncidentID), err)
 	}
 	if strings.Contains(s.contentType, "json") && strings.TrimSpace(body) != "" && !json.Valid([]byte(body)) {
 		return outbox.Permanentf("rest: incident %s: write_note.body did not render to valid JSON (check the escaping: {{json .Text}})", ident.ForLog(n.IncidentID))

@@ -31,7 +31,7 @@ type Sink struct {
 func (s *Sink) WriteNote(ctx context.Context, n adapters.Note) error {
 	args, err := s.stmt.Args(s.noteValues(n))
 	if err != nil {
-		return outbox.Permanentf("sql: write_note.statement: %v", err)
+		return outbox.Permanentf("sql: write_note.statement: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
