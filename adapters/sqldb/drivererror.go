@@ -14,7 +14,8 @@ import (
 	"github.com/cad-sidecar/cad-sidecar/outbox"
 )
 
-// DriverError is an error raised inside the driver, not by the database: a value it
+// DriverError is an error raised inside the driver, not by the database, while writing a
+// note (classifyWrite): a value it
 // cannot encode for its parameter's type, or another failure of its own. Its text may
 // quote the values bound (pgx: "unable to encode <value> into ..."), that is a note, so
 // Error() names only the operation, the target and what kind of failure it was; the

@@ -12,7 +12,7 @@ import (
 	"github.com/cad-sidecar/cad-sidecar/outbox"
 )
 
-// Errors raised inside the driver: an encode or type error is permanent with a generic
+// Errors raised inside the driver while writing a note: an encode or type error is permanent with a generic
 // Error(); a connection error is transient and keeps its text (hosts, not values); any
 // other is transient with a generic Error(). The driver's text is the Evidence() of the
 // generic ones, the password masked.
@@ -38,7 +38,7 @@ func TestClassifyDriverErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := classify(r, "note for incident INC-1", "comments", tc.err)
+			err := classifyWrite(r, "note for incident INC-1", "comments", tc.err)
 			if outbox.IsPermanent(err) != tc.permanent {
 				t.Fatalf("%v: permanent %v, want %v", err, outbox.IsPermanent(err), tc.permanent)
 			}
@@ -64,5 +64,13 @@ func TestClassifyDriverErrors(t *testing.T) {
 				t.Errorf("Evidence of %q: want the driver's text, password masked", msg)
 			}
 		})
+	}
+}
+
+// A poll binds no note: its driver errors keep their (redacted) text, transient.
+func TestClassifyPollDriverError(t *testing.T) {
+	err := classify(redactor{secrets: []string{"pw"}}, "poll", "incidents", errors.New("driver: odd answer, pw"))
+	if outbox.IsPermanent(err) || err.Error() != "sql: poll: driver: odd answer, ***" {
+		t.Fatalf("err = %q (permanent %v)", err, outbox.IsPermanent(err))
 	}
 }

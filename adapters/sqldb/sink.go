@@ -36,7 +36,7 @@ func (s *Sink) WriteNote(ctx context.Context, n adapters.Note) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	if _, err := s.db.ExecContext(ctx, s.stmt.SQL, args...); err != nil {
-		return classify(s.red, "note for incident "+n.IncidentID, s.target, err)
+		return classifyWrite(s.red, "note for incident "+n.IncidentID, s.target, err)
 	}
 	s.log.Debug("note written", "incident_id", n.IncidentID, "call_id", n.CallID)
 	return nil
