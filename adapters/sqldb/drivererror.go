@@ -15,13 +15,12 @@ import (
 )
 
 // DriverError is an error raised inside the driver, not by the database, while writing a
-// note (classifyWrite): a value it
-// cannot encode for its parameter's type, or another failure of its own. Its text may
-// quote the values bound (pgx: "unable to encode <value> into ..."), that is a note, so
-// Error() names only the operation, the target and what kind of failure it was; the
-// driver's text (the DSN's password masked) is Evidence().
+// note (classifyWrite): a value it cannot encode for its parameter's type, or another
+// failure of its own. Its text may quote the values bound (pgx: "unable to encode <value>
+// into ..."), that is a note, so Error() names only the operation, the target and what kind
+// of failure it was; the driver's text (the DSN's password masked) is Evidence().
 type DriverError struct {
-	Op     string // "poll" or "note for incident X"
+	Op     string // "note for incident X"
 	Target string // the table or procedure ("" = unknown)
 	// Encode: the driver could not turn a bound value into its parameter's type.
 	Encode  bool
