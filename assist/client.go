@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-resty/resty/v2"
 
@@ -190,8 +191,21 @@ func (c *Client) Notes(ctx context.Context, callID, cursor string) (NotesPage, e
 	if err != nil {
 		return page, err
 	}
-	if err := json.Unmarshal(raw, &page); err != nil {
+	var rawPage struct {
+		Cursor string            `json:"cursor"`
+		Notes  []json.RawMessage `json:"notes"`
+	}
+	if err := json.Unmarshal(raw, &rawPage); err != nil {
 		return NotesPage{}, undecodable(http.MethodGet, path, err)
+	}
+	page.Cursor = rawPage.Cursor
+	for i, rn := range rawPage.Notes {
+		n, err := decodePulledNote(rn)
+		if err != nil {
+			page.Refused = append(page.Refused, RefusedNote{Index: i, Reason: fmt.Sprintf("note %d of the page: %v", i+1, err)})
+			continue
+		}
+		page.Notes = append(page.Notes, n)
 	}
 	if page.Cursor == "" {
 		page.Cursor = cursor
@@ -200,6 +214,29 @@ func (c *Client) Notes(ctx context.Context, callID, cursor string) (NotesPage, e
 		page.Notes = []IncidentNote{}
 	}
 	return page, nil
+}
+
+// decodePulledNote decodes one note of a pulled page. It refuses what the webhook refuses
+// (invalid UTF-8, a noteId breaking the id rule) and anything that is not a note; the error
+// quotes neither the id nor the text.
+func decodePulledNote(raw json.RawMessage) (IncidentNote, error) {
+	var n IncidentNote
+	if !utf8.Valid(raw) {
+		return n, errors.New("not valid UTF-8")
+	}
+	if err := json.Unmarshal(raw, &n); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return n, fmt.Errorf("not a note: %s where %v is expected (field %q)", te.Value, te.Type, te.Field)
+		}
+		return n, errors.New("not a note")
+	}
+	if n.NoteID != "" {
+		if err := ident.Check("noteId", n.NoteID); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // do sends one request and returns the body of a 2xx answer, or a classified error.
@@ -221,7 +258,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	if err != nil && raw == nil {
 		err = requestError(method, path, err)
 		c.log.DebugContext(ctx, "assist request failed", "method", method, "path", path,
-			"duration", time.Since(start), "error", err)
+			"duration", time.Since(start), "err", err)
 		return nil, err
 	}
 	status := raw.StatusCode

@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"strings"
 	"time"
+
+	"github.com/cad-sidecar/cad-sidecar/internal/ident"
 )
 
 // PushedNoteKey is the idempotency key of a note derived from its content, for notes that
@@ -32,10 +34,17 @@ func PushedNoteKey(incidentID, callID string, n IncidentNote) string {
 // "id:<incidentId>\x1f<callId>\x1f<noteId>" when the note has a NoteID (ids hold no control
 // characters, see ident.Check, so the separator cannot occur in them). A note pulled after
 // being pushed (or the other way round) shares the content key, and a pulled note seen twice
-// shares both.
+// shares both. A NoteID that breaks the id rule (longer than ident.MaxLen, control
+// characters, invalid UTF-8) is hashed instead: "idh:<incidentId>\x1f<callId>\x1f<hex
+// SHA-256>", so the key stays bounded.
 func NoteKeys(incidentID, callID string, n IncidentNote) []string {
 	keys := []string{PushedNoteKey(incidentID, callID, n)}
-	if n.NoteID != "" {
+	switch {
+	case n.NoteID == "":
+	case ident.Check("noteId", n.NoteID) != nil:
+		sum := sha256.Sum256([]byte(n.NoteID))
+		keys = append(keys, "idh:"+incidentID+"\x1f"+callID+"\x1f"+hex.EncodeToString(sum[:]))
+	default:
 		keys = append(keys, "id:"+incidentID+"\x1f"+callID+"\x1f"+n.NoteID)
 	}
 	return keys

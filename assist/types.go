@@ -85,6 +85,16 @@ type WebhookRegistrationResponse struct {
 type NotesPage struct {
 	Cursor string         `json:"cursor"`
 	Notes  []IncidentNote `json:"notes"`
+	// Refused are the notes of the page Client.Notes set aside (not valid UTF-8, not a
+	// note, a noteId that breaks the id rule); Notes holds the others.
+	Refused []RefusedNote `json:"-"`
+}
+
+// RefusedNote is a pulled note set aside: its position in the page (0-based) and why, in
+// words that quote neither its id nor its text.
+type RefusedNote struct {
+	Index  int
+	Reason string
 }
 
 // LiveKitConnectionResponse answers POST /call/{id}/livekit.

@@ -132,7 +132,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 		r.stats.badRequest.Add(1)
-		r.log.DebugContext(ctx, "webhook body unreadable", "error", err)
+		r.log.DebugContext(ctx, "webhook body unreadable", "err", err)
 		r.reply(w, http.StatusBadRequest, errorBody("could not read body"))
 		return
 	}
@@ -151,18 +151,18 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			if errors.Is(err, outbox.ErrNoSpace) {
 				why = "disk full"
 			}
-			r.log.WarnContext(ctx, "webhook refused: "+why, "kind", ev.Kind.String(), "callId", ev.CallID())
+			r.log.WarnContext(ctx, "webhook refused: "+why, "kind", ev.Kind.String(), "call_id", ev.CallID())
 			w.Header().Set("Retry-After", FullRetryAfter)
 			r.reply(w, http.StatusServiceUnavailable, errorBody(why+", retry later"))
 			return
 		}
 		r.stats.failed.Add(1)
-		r.log.ErrorContext(ctx, "webhook event not stored", "kind", ev.Kind.String(), "callId", ev.CallID(), "error", err)
+		r.log.ErrorContext(ctx, "webhook event not stored", "kind", ev.Kind.String(), "call_id", ev.CallID(), "err", err)
 		r.reply(w, http.StatusInternalServerError, errorBody("event not stored"))
 		return
 	}
 	r.stats.accepted.Add(1)
-	r.log.DebugContext(ctx, "webhook accepted", "kind", ev.Kind.String(), "callId", ev.CallID(), "status", http.StatusOK)
+	r.log.DebugContext(ctx, "webhook accepted", "kind", ev.Kind.String(), "call_id", ev.CallID(), "status", http.StatusOK)
 	r.reply(w, http.StatusOK, []byte(`{"status":"ok"}`))
 }
 

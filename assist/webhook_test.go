@@ -238,8 +238,8 @@ func TestReceiverStatsAndLogs(t *testing.T) {
 	if strings.Contains(s, "downed power") || strings.Contains(s, hookToken) {
 		t.Errorf("logs leak note text or token:\n%s", s)
 	}
-	if !strings.Contains(s, `"callId":"c1"`) || !strings.Contains(s, `"kind":"note"`) {
-		t.Errorf("logs lack kind/callId:\n%s", s)
+	if !strings.Contains(s, `"call_id":"c1"`) || !strings.Contains(s, `"kind":"note"`) {
+		t.Errorf("logs lack kind/call_id:\n%s", s)
 	}
 }
 

@@ -14,11 +14,12 @@ import (
 //	DELETE /api/v1/cursor                                    reset: the next poll starts from the start
 //
 // A change waits for a running poll to finish (so the poll cannot overwrite it) and clears
-// the cad_cursor readiness state; the next poll judges the new cursor afresh.
+// the cad_cursor readiness state; the next poll judges the new cursor afresh. PUT and
+// DELETE answer 403 to a client not on loopback (adminapi_local.go).
 func (s *Sidecar) cursorRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+apiPrefix+"cursor", s.apiGetCursor)
-	mux.HandleFunc("PUT "+apiPrefix+"cursor", s.apiSetCursor)
-	mux.HandleFunc("DELETE "+apiPrefix+"cursor", s.apiResetCursor)
+	mux.HandleFunc("PUT "+apiPrefix+"cursor", localOnly(s.apiSetCursor))
+	mux.HandleFunc("DELETE "+apiPrefix+"cursor", localOnly(s.apiResetCursor))
 }
 
 // CursorRequest is the body of PUT /api/v1/cursor.

@@ -9,12 +9,14 @@ import "net/http"
 //	POST   /api/v1/deadletters/{id}/replay                     {"replayed":{"note":1}}
 //	POST   /api/v1/deadletters/replay?topic=                   {"replayed":{"link":0,"note":3}}
 //	DELETE /api/v1/deadletters/{id}                            {"dropped":"note-42"}
+//
+// Replay, drop and content=1 answer 403 to a client not on loopback (adminapi_local.go).
 func (s *Sidecar) deadLetterRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+apiPrefix+"deadletters", s.apiListDeadLetters)
 	mux.HandleFunc("GET "+apiPrefix+"deadletters/{id}", s.apiGetDeadLetter)
-	mux.HandleFunc("POST "+apiPrefix+"deadletters/{id}/replay", s.apiReplayDeadLetter)
-	mux.HandleFunc("POST "+apiPrefix+"deadletters/replay", s.apiReplayAllDeadLetters)
-	mux.HandleFunc("DELETE "+apiPrefix+"deadletters/{id}", s.apiDropDeadLetter)
+	mux.HandleFunc("POST "+apiPrefix+"deadletters/{id}/replay", localOnly(s.apiReplayDeadLetter))
+	mux.HandleFunc("POST "+apiPrefix+"deadletters/replay", localOnly(s.apiReplayAllDeadLetters))
+	mux.HandleFunc("DELETE "+apiPrefix+"deadletters/{id}", localOnly(s.apiDropDeadLetter))
 }
 
 func (s *Sidecar) apiListDeadLetters(w http.ResponseWriter, r *http.Request) {
@@ -30,6 +32,9 @@ func (s *Sidecar) apiListDeadLetters(w http.ResponseWriter, r *http.Request) {
 		s.apiFail(w, r, err)
 		return
 	}
+	if content && refuseRemote(w, r) {
+		return
+	}
 	q := r.URL.Query()
 	page, err := ListDeadLetters(s.store, DeadLetterQuery{Topic: q.Get("topic"), After: q.Get("after"), Limit: limit, Content: content})
 	if err != nil {
@@ -43,6 +48,9 @@ func (s *Sidecar) apiGetDeadLetter(w http.ResponseWriter, r *http.Request) {
 	content, err := queryBool(r, "content")
 	if err != nil {
 		s.apiFail(w, r, err)
+		return
+	}
+	if content && refuseRemote(w, r) {
 		return
 	}
 	v, err := GetDeadLetter(s.store, r.PathValue("id"), content)

@@ -35,8 +35,8 @@ func TestPublicListenerHeaderLimit(t *testing.T) {
 	}
 }
 
-// heldConn is a keep-alive connection that has been served once (so the listener counts
-// it) and is kept open.
+// heldConn is a keep-alive connection that has been served once, a webhook accepted (a
+// refusal would close it), and is kept open (so the listener counts it).
 func heldConn(t *testing.T, addr, path string) net.Conn {
 	t.Helper()
 	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
@@ -45,10 +45,14 @@ func heldConn(t *testing.T, addr, path string) net.Conn {
 	}
 	t.Cleanup(func() { c.Close() })
 	_ = c.SetDeadline(time.Now().Add(15 * time.Second))
-	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path)
+	body := noteBody("INC-held", "held")
+	fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: %d\r\n\r\n%s", path, hookToken, len(body), body)
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 	if err != nil {
 		t.Fatalf("held connection not served: %v", err)
+	}
+	if resp.StatusCode != http.StatusOK || resp.Close {
+		t.Fatalf("held connection: %d, Connection: close %v; want 200 and keep-alive", resp.StatusCode, resp.Close)
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
@@ -64,7 +68,7 @@ func TestPublicListenerConnectionCap(t *testing.T) {
 	addr := strings.TrimPrefix(strings.TrimSuffix(e.hookURL, e.cfg.Assist.Webhook.Path), "http://")
 	held := make([]net.Conn, maxConns)
 	for i := range held {
-		held[i] = heldConn(t, addr, e.cfg.Assist.Webhook.Path) // 405, then idle keep-alive
+		held[i] = heldConn(t, addr, e.cfg.Assist.Webhook.Path) // 200, then idle keep-alive
 	}
 
 	// One more connection: the kernel accepts it, the sidecar does not serve it yet.

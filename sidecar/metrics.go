@@ -14,7 +14,7 @@ type Metrics struct {
 	Polls          *prometheus.CounterVec // result: ok | error
 	Records        *prometheus.CounterVec // result: queued | unchanged | filtered | error
 	Links          *prometheus.CounterVec // result: ok | error
-	NotesReceived  *prometheus.CounterVec // source: push | pull; result: queued | duplicate
+	NotesReceived  *prometheus.CounterVec // source: push | pull; result: queued | duplicate | refused
 	NotesDelivered prometheus.Counter
 	NoteErrors     *prometheus.CounterVec // kind: transient | permanent
 	Webhooks       *prometheus.CounterVec // event: note | call_status | activation
@@ -39,7 +39,7 @@ func newMetrics(reg prometheus.Registerer, store *outbox.Store) *Metrics {
 			Name: "cad_sidecar_assist_links_total", Help: "Link requests sent to Assist, by result (ok, error).",
 		}, []string{"result"}),
 		NotesReceived: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "cad_sidecar_notes_received_total", Help: "Notes received from Assist, by source (push, pull) and result (queued, duplicate).",
+			Name: "cad_sidecar_notes_received_total", Help: "Notes received from Assist, by source (push, pull) and result (queued, duplicate, refused: a pulled note skipped).",
 		}, []string{"source", "result"}),
 		NotesDelivered: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "cad_sidecar_notes_delivered_total", Help: "Notes the CAD accepted.",

@@ -348,6 +348,12 @@ func (s *Sidecar) pullCall(ctx context.Context, l outbox.Link) error {
 	if err != nil {
 		return err
 	}
+	// A note of the page Assist should not have sent is skipped, so it cannot hold up the
+	// call's other notes and cursor; it is counted, and logged without its id or text.
+	for _, r := range page.Refused {
+		s.metrics.NotesReceived.WithLabelValues("pull", "refused").Inc()
+		s.log.Warn("pulled note refused", "call_id", l.CallID, "incident_id", l.IncidentID, "reason", r.Reason)
+	}
 	for _, n := range page.Notes {
 		if err := s.queueNote(ctx, "pull", assist.IncidentNotePayload{CallID: l.CallID, IncidentID: l.IncidentID, Note: n}); err != nil {
 			return err

@@ -255,7 +255,7 @@ func (s *Sidecar) Run(ctx context.Context) error {
 		return ignoreCanceled(s.source.Run(ctx, s.emit))
 	})
 
-	servers := []*http.Server{s.serve(goOwned, "admin listener", s.adminLn, s.adminHandler(), adminMaxHeaderBytes)}
+	servers := []*http.Server{s.serve(goOwned, "admin listener", s.adminLn, s.adminHandler(), adminMaxHeaderBytes, adminIdleTimeout)}
 	if s.publicLn != nil {
 		mux := http.NewServeMux()
 		if s.receiver != nil {
@@ -264,7 +264,7 @@ func (s *Sidecar) Run(ctx context.Context) error {
 		for p, h := range s.mounts {
 			mux.Handle(p, h)
 		}
-		servers = append(servers, s.serve(goOwned, "public listener", s.publicLn, mux, int(s.cfg.Server.MaxHeaderBytes)))
+		servers = append(servers, s.serve(goOwned, "public listener", s.publicLn, closeOnRefusal(mux), int(s.cfg.Server.MaxHeaderBytes), publicIdleTimeout))
 	}
 	s.log.Info("sidecar started", "adapter", s.cfg.CAD.Adapter, "sink", s.sinkName(), "notes", s.cfg.Assist.Notes,
 		"public", s.PublicAddr(), "admin", s.AdminAddr(), "data", StorePath(s.cfg))
@@ -286,29 +286,42 @@ func (s *Sidecar) Run(ctx context.Context) error {
 
 // Timeouts of both listeners (README "Webhooks refused"): a client has ReadHeaderTimeout to
 // send its headers and ReadTimeout for the whole request, an answer must be written within
-// WriteTimeout, and an idle keep-alive connection is closed after IdleTimeout.
+// WriteTimeout, and an idle keep-alive connection is closed after the listener's idle
+// timeout: 30s on the public listener, whose server.max_conns slots idle connections would
+// otherwise hold, 2m on the admin listener.
 const (
 	readHeaderTimeout = 10 * time.Second
 	readTimeout       = 30 * time.Second
 	writeTimeout      = 30 * time.Second
-	idleTimeout       = 2 * time.Minute
+	publicIdleTimeout = 30 * time.Second
+	adminIdleTimeout  = 2 * time.Minute
 )
+
+// publicMaxStreams bounds the HTTP/2 streams (requests at once) of one connection of the
+// public listener when it serves HTTPS (server.tls_cert); Go's default is 250.
+const publicMaxStreams = 16
 
 // serve runs an HTTP server on ln. A request whose header block exceeds maxHeaderBytes is
 // answered 431 by net/http without reaching h.
-func (s *Sidecar) serve(goOwned func(string, func(context.Context) error), name string, ln net.Listener, h http.Handler, maxHeaderBytes int) *http.Server {
+func (s *Sidecar) serve(goOwned func(string, func(context.Context) error), name string, ln net.Listener, h http.Handler, maxHeaderBytes int, idle time.Duration) *http.Server {
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
-		IdleTimeout:       idleTimeout,
+		IdleTimeout:       idle,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	tls := name == "public listener" && s.cfg.Server.TLSCert != ""
+	if tls {
+		// HTTPS turns on HTTP/2, where one connection carries many requests at once: bound
+		// them, so that server.max_conns still bounds the requests served at once.
+		srv.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: publicMaxStreams}
+	}
 	goOwned(name, func(context.Context) error {
 		var err error
-		if name == "public listener" && s.cfg.Server.TLSCert != "" {
+		if tls {
 			err = srv.ServeTLS(ln, s.cfg.Server.TLSCert, s.cfg.Server.TLSKey)
 		} else {
 			err = srv.Serve(ln)

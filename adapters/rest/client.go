@@ -90,7 +90,7 @@ type response struct {
 func (c *client) do(ctx context.Context, method, path string, body []byte, header map[string]string) (response, error) {
 	full, err := c.url(path)
 	if err != nil {
-		return response{}, delivery.Permanentf("rest: %s %s: bad URL: %v", method, withoutQuery(path), err)
+		return response{}, delivery.Permanentf("rest: %s %s: bad URL: %w", method, withoutQuery(path), err)
 	}
 	path = withoutQuery(path) // errors and logs name the path, never the query
 	req := c.r.R().SetContext(ctx).SetHeaders(header)

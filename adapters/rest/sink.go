@@ -59,7 +59,7 @@ func (s *Sink) WriteNote(ctx context.Context, n adapters.Note) error {
 	if s.defaultPath {
 		path = renderDefaultPath(n)
 	} else if path, err = render(s.path, newNotePathData(n)); err != nil {
-		return delivery.Permanentf("rest: incident %s: write_note.path: %v", ident.ForLog(n.IncidentID), err)
+		return delivery.Permanentf("rest: incident %s: write_note.path: %w", ident.ForLog(n.IncidentID), err)
 	}
 	if seg, i, ok := dotSegment(path); ok {
 		return delivery.Permanentf("rest: incident %s: write_note.path renders to a path whose segment %d is the dot segment %q: the CAD would apply the note to another resource; not sent", ident.ForLog(n.IncidentID), i, seg)
@@ -70,7 +70,7 @@ func (s *Sink) WriteNote(ctx context.Context, n adapters.Note) error {
 		body, err = render(s.body, n)
 	}
 	if err != nil {
-		return delivery.Permanentf("rest: incident %s: write_note.body: %v", ident.ForLog(n.IncidentID), err)
+		return delivery.Permanentf("rest: incident %s: write_note.body: %w", ident.ForLog(n.IncidentID), err)
 	}
 	if strings.Contains(s.contentType, "json") && strings.TrimSpace(body) != "" && !json.Valid([]byte(body)) {
 		return delivery.Permanentf("rest: incident %s: write_note.body did not render to valid JSON (check the escaping: {{json .Text}})", ident.ForLog(n.IncidentID))
@@ -86,7 +86,7 @@ func (s *Sink) WriteNote(ctx context.Context, n adapters.Note) error {
 	if err := s.cl.classify(ctx, s.method, path, resp); err != nil {
 		return err
 	}
-	s.log.Debug("note written", "incident", n.IncidentID, "call", n.CallID, "status", resp.status)
+	s.log.Debug("note written", "incident_id", n.IncidentID, "call_id", n.CallID, "status", resp.status)
 	return nil
 }
 

@@ -66,6 +66,17 @@ func wrapRedacted(r redactor, op string, err error) error {
 // classify turns a driver error into a DBError (database refusals) or a redacted error,
 // marked delivery.Permanent or delivery.Transient. Cancellation is returned wrapped as is.
 func classify(r redactor, op, target string, err error) error {
+	return classifyFor(r, op, target, err, false)
+}
+
+// classifyWrite is classify for a statement that binds a note's values: an error raised
+// inside the driver (not a connection error) is a *DriverError, whose Error() cannot quote
+// them (classifyDriver).
+func classifyWrite(r redactor, op, target string, err error) error {
+	return classifyFor(r, op, target, err, true)
+}
+
+func classifyFor(r redactor, op, target string, err error, bindsNote bool) error {
 	if err == nil {
 		return nil
 	}
@@ -83,6 +94,9 @@ func classify(r redactor, op, target string, err error) error {
 		return delivery.Transient(e)
 	}
 	// Not an answer of the database: a lost or refused connection, a driver-side error.
+	if bindsNote {
+		return classifyDriver(r, op, target, err)
+	}
 	return delivery.Transient(wrapRedacted(r, op, err))
 }
 

@@ -45,12 +45,12 @@ func (s *Sink) Close() error {
 func (s *Sink) WriteNote(ctx context.Context, n adapters.Note) error {
 	args, err := s.stmt.Args(s.noteValues(n))
 	if err != nil {
-		return delivery.Permanentf("sql: write_note.statement: %v", err)
+		return delivery.Permanentf("sql: write_note.statement: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	if _, err := s.db.ExecContext(ctx, s.stmt.SQL, args...); err != nil {
-		return classify(s.red, "note for incident "+n.IncidentID, s.target, err)
+		return classifyWrite(s.red, "note for incident "+n.IncidentID, s.target, err)
 	}
 	s.log.Debug("note written", "incident_id", n.IncidentID, "call_id", n.CallID)
 	return nil
