@@ -268,6 +268,10 @@ type Store struct {
 	noSpace atomic.Pointer[string] // set while writes fail for lack of space (health.go)
 	damaged atomic.Pointer[string] // set once a damaged page or record was met
 
+	// deliverDone is, per topic, the Done channel of its running Deliver (s.mu): its
+	// handlers' outcomes are held on a full disk only until it is done (writer.go).
+	deliverDone map[Topic]<-chan struct{}
+
 	mu           sync.Mutex
 	closed       bool
 	topics       map[Topic]*topicIndex
