@@ -123,6 +123,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock (tests). Default time.Now.
 	Now func() time.Time
+	// NoBackground starts no background work: no expiry sweep (MaxAge), no pruning of
+	// idempotency keys, no disk-full probe. For commands that only inspect the file (the
+	// CLI's dead-letter list, cursor show): opening does not change what they look at.
+	// Deliver, if called, still applies MaxAge to the messages it hands out.
+	NoBackground bool
 }
 
 func (o *Options) setDefaults() {
@@ -361,10 +366,12 @@ func openStore(path string, opts Options, id *identity) (*Store, error) {
 	}
 	s.writerWG.Add(1)
 	go s.writer()
-	s.bg.Add(3)
-	go s.pruner()
-	go s.sweeper()
-	go s.spaceProber()
+	if !opts.NoBackground {
+		s.bg.Add(3)
+		go s.pruner()
+		go s.sweeper()
+		go s.spaceProber()
+	}
 	return s, nil
 }
 

@@ -477,7 +477,7 @@ func TestDiskFullShutdown(t *testing.T) {
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	s, err := outbox.Open(filepath.Join(data, "sidecar.db"), outbox.Options{Logger: slog.New(slog.DiscardHandler)})
+	s, err := outbox.Open(filepath.Join(data, "sidecar.db"), outbox.Options{Logger: slog.New(slog.DiscardHandler), NoBackground: true})
 	if err != nil {
 		t.Fatal(err)
 	}
