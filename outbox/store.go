@@ -364,6 +364,9 @@ func openStore(path string, opts Options, id *identity) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("outbox: open %s: %w", path, err)
 	}
+	if id.created && !id.noMarker {
+		s.log.Warn(fmt.Sprintf(newStoreWarning, path), "file", path)
+	}
 	s.writerWG.Add(1)
 	go s.writer()
 	if !opts.NoBackground {
