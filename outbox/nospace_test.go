@@ -211,7 +211,11 @@ func TestNoSpaceCloseGivesUpHeldOutcomes(t *testing.T) {
 		t.Fatal("Close waited for the held ack")
 	}
 	cancel()
-	<-done
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Deliver did not return within 10s of its ctx's cancellation after Close")
+	}
 	if n := pendingCount(t, path); n != 1 {
 		t.Fatalf("%d pending after reopening, want 1 (the ack was given up)", n)
 	}

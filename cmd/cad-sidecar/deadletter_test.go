@@ -79,7 +79,11 @@ func seedDeadLetters(t *testing.T, db string, n int) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	cancel()
-	<-done
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("seeding: Deliver did not return within 10s of its ctx's cancellation")
+	}
 }
 
 // cli runs the command in-process.
