@@ -56,7 +56,11 @@ func TestHandleContextOutlivesTheRequest(t *testing.T) {
 		t.Fatal("Handle was not called within 10s")
 	}
 	hangUp()
-	<-done
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the client's request did not return within 10s of hanging up")
+	}
 	select {
 	case err := <-result:
 		if err == context.DeadlineExceeded {

@@ -27,23 +27,31 @@ func pageSizeOf(t *testing.T, path string) int64 {
 // returns the note numbers whose markers were on that page (lost with it).
 func smashPageOf(t *testing.T, path string, i int) []string {
 	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	off := bytes.Index(data, []byte("note-"+pad4(i)+"|"))
-	if off < 0 {
-		t.Fatalf("note %d not found in the file", i)
-	}
-	ps := pageSizeOf(t, path)
-	start := int64(off) / ps * ps
-	page := data[start : start+ps]
+	page := smashPageWith(t, path, []byte("note-"+pad4(i)+"|"))
 	var lost []string
 	for _, part := range strings.Split(string(page), "note-")[1:] {
 		if len(part) >= 5 && part[4] == '|' {
 			lost = append(lost, part[:4])
 		}
 	}
+	return lost
+}
+
+// smashPageWith overwrites with random bytes the page holding marker and returns what the
+// page held.
+func smashPageWith(t *testing.T, path string, marker []byte) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := bytes.Index(data, marker)
+	if off < 0 {
+		t.Fatalf("%q not found in the file", marker)
+	}
+	ps := pageSizeOf(t, path)
+	start := int64(off) / ps * ps
+	page := data[start : start+ps]
 	garbage := make([]byte, ps)
 	rng := rand.New(rand.NewPCG(1, 2))
 	for j := range garbage {
@@ -57,7 +65,7 @@ func smashPageOf(t *testing.T, path string, i int) []string {
 	if _, err := f.WriteAt(garbage, start); err != nil {
 		t.Fatal(err)
 	}
-	return lost
+	return page
 }
 
 func truncateHalf(t *testing.T, path string) {

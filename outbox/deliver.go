@@ -57,6 +57,9 @@ const maxLastError = 4096
 //   - A message older than MaxAge when it comes up is dead-lettered with reason
 //     "expired after <age>: <last error>" (a sweep also does it behind stuck keys).
 //   - Enqueue and Replay wake Deliver at once; a timer wakes it at the earliest NextAttempt.
+//   - While the disk is full an ack or dead letter is held and committed again until it
+//     succeeds (writer.go); once ctx is done it is given up (the message stays pending and
+//     is delivered again after the restart), so Deliver returns without waiting for space.
 //   - A handler that fails because ctx was cancelled (its error wraps context.Canceled or
 //     DeadlineExceeded while ctx is done) does not count as an attempt: the message is left
 //     pending as it was. Any other error counts, even if it arrives during shutdown.
@@ -95,6 +98,8 @@ func (s *Store) Deliver(ctx context.Context, topic Topic, h Handler) error {
 	dctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer context.AfterFunc(s.closeCtx, cancel)()
+	s.setDeliverDone(topic, dctx.Done())
+	defer s.setDeliverDone(topic, nil)
 
 	slots := make(chan struct{}, s.opts.Concurrency) // a handler returned
 	var wg sync.WaitGroup                            // handlers and their commits
@@ -130,6 +135,9 @@ func (s *Store) Deliver(ctx context.Context, topic Topic, h Handler) error {
 		}
 		select {
 		case <-dctx.Done():
+			// Outcomes held by the writer for lack of space are given up (left pending),
+			// so that the handlers waiting for them return (see writer.go).
+			s.wq.poke()
 			wg.Wait()
 			if err := ctx.Err(); err != nil {
 				return err
@@ -345,6 +353,7 @@ func (s *Store) finishWith(ti *topicIndex, kind opKind, m Message, reason, evide
 	if kind == opDead {
 		r.msg = m
 	}
+	r.stop = s.deliverDoneOf(m.Topic)
 	if err := s.submitInternal(r); err != nil {
 		log.Error("outbox cannot record delivery outcome; message stays pending", "op", kind.String(), "err", err)
 		s.release(ti, m.Key, s.opts.Now().Add(s.opts.RetryInitial), m.Attempts)
@@ -355,6 +364,27 @@ func (s *Store) finishWith(ti *topicIndex, kind opKind, m Message, reason, evide
 	}
 	s.release(ti, m.Key, time.Time{}, 0)
 	return true
+}
+
+// setDeliverDone records done, the Done channel of topic's running Deliver (nil: none).
+func (s *Store) setDeliverDone(topic Topic, done <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if done == nil {
+		delete(s.deliverDone, topic)
+		return
+	}
+	if s.deliverDone == nil {
+		s.deliverDone = map[Topic]<-chan struct{}{}
+	}
+	s.deliverDone[topic] = done
+}
+
+// deliverDoneOf is the Done channel of topic's running Deliver (nil: none).
+func (s *Store) deliverDoneOf(topic Topic) <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.deliverDone[topic]
 }
 
 // release ends key's in-flight state: its head (failures: its failed attempts) is due at

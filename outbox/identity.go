@@ -130,19 +130,23 @@ type identity struct {
 	noMarker  bool   // do not write a marker (Salvage's output)
 	wroteID   string // set by checkID: the file's id after init
 	hadMarker bool
+	// created: no marker and no data file (or an empty one): Open creates a new store.
+	created bool
 }
 
-// preOpen refuses a missing or empty file that the marker says existed.
+// preOpen refuses a missing or empty file that the marker says existed, and notes whether
+// Open creates a new store (neither file nor marker).
 func (id *identity) preOpen(path string) error {
 	mid, ok, err := readMarker(path)
 	if err != nil {
 		return err
 	}
 	id.markerID, id.hadMarker = mid, ok
+	fi, err := os.Stat(path)
 	if !ok {
+		id.created = errors.Is(err, os.ErrNotExist) || (err == nil && fi.Size() == 0)
 		return nil
 	}
-	fi, err := os.Stat(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		return refuseMissing(path, "is missing")
@@ -183,6 +187,11 @@ func (id *identity) checkID(tx *bolt.Tx, path string) error {
 	id.wroteID = fileID
 	return nil
 }
+
+// newStoreWarning is logged (WARN) when Open creates a new store where there was neither a
+// data file nor a marker: right at the first start, but also what an unmounted data volume
+// looks like (an empty data_dir), whose waiting notes are then elsewhere.
+const newStoreWarning = "created a new, empty store at %s (first start, or the data volume is not mounted?)"
 
 // postOpen writes the marker when there was none.
 func (id *identity) postOpen(path string) error {

@@ -1,10 +1,14 @@
 package outbox
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
@@ -226,5 +230,50 @@ func TestOpenOfAnOlderFileWithoutID(t *testing.T) {
 	}
 	if mid, ok, _ := readMarker(path); !ok || mid != s.StoreID() {
 		t.Fatalf("marker %q %v, want %q", mid, ok, s.StoreID())
+	}
+}
+
+// logBuffer is a concurrency-safe log sink for tests.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestOpenWarnsWhenCreatingNewStore: Open logs at WARN, with the path, that it created a
+// new, empty store when there was neither a data file nor a marker (the first start, or an
+// unmounted data volume); not when it opens the existing store, nor for an existing file
+// without a marker (an install older than the marker).
+func TestOpenWarnsWhenCreatingNewStore(t *testing.T) {
+	path := dbPath(t)
+	warned := func(open func(log *slog.Logger)) string {
+		var logs logBuffer
+		open(slog.New(slog.NewTextHandler(&logs, nil)))
+		return logs.String()
+	}
+	want := fmt.Sprintf(newStoreWarning, path)
+	out := warned(func(log *slog.Logger) { openT(t, path, Options{Logger: log}).Close() })
+	if !strings.Contains(out, "level=WARN") || !strings.Contains(out, want) || !strings.Contains(out, "file="+path) {
+		t.Fatalf("first open logged %q; want a WARN %q with file=%s", out, want, path)
+	}
+	if out := warned(func(log *slog.Logger) { openT(t, path, Options{Logger: log}).Close() }); strings.Contains(out, "created a new") {
+		t.Fatalf("reopening the store logged %q", out)
+	}
+	if err := os.Remove(MarkerPath(path)); err != nil {
+		t.Fatal(err)
+	}
+	if out := warned(func(log *slog.Logger) { openT(t, path, Options{Logger: log}).Close() }); strings.Contains(out, "created a new") {
+		t.Fatalf("opening an existing file without a marker logged %q", out)
 	}
 }

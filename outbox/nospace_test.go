@@ -211,8 +211,91 @@ func TestNoSpaceCloseGivesUpHeldOutcomes(t *testing.T) {
 		t.Fatal("Close waited for the held ack")
 	}
 	cancel()
-	<-done
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Deliver did not return within 10s of its ctx's cancellation after Close")
+	}
 	if n := pendingCount(t, path); n != 1 {
 		t.Fatalf("%d pending after reopening, want 1 (the ack was given up)", n)
+	}
+}
+
+// TestNoSpaceDeliverCancelLeavesHeldPending is the sidecar's shutdown order while the disk
+// is full: cancel Deliver's ctx, wait for Deliver, then Close. Deliver returns although
+// its ack is held (the ack is given up: the message stays pending, delivered again after
+// the restart), and only that Deliver's outcomes are given up: the other topic's held ack
+// stays held (and is committed) while its Deliver runs on.
+func TestNoSpaceDeliverCancelLeavesHeldPending(t *testing.T) {
+	fastProbe(t)
+	path := dbPath(t)
+	s, err := Open(path, Options{Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	enqueue(t, s, TopicNote, "INC-1", "note")
+	enqueue(t, s, TopicLink, "call-1", "link")
+	var full atomic.Bool
+	full.Store(true)
+	fail := func() error {
+		if full.Load() {
+			return &os.PathError{Op: "write", Path: path, Err: syscall.ENOSPC}
+		}
+		return nil
+	}
+	s.failWrite.Store(&fail)
+	ok := func(context.Context, Message) error { return nil }
+	noteCtx, cancelNote := context.WithCancel(context.Background())
+	defer cancelNote()
+	noteDone := make(chan error, 1)
+	go func() { noteDone <- s.Deliver(noteCtx, TopicNote, ok) }()
+	linkCtx, cancelLink := context.WithCancel(context.Background())
+	defer cancelLink()
+	linkDone := make(chan error, 1)
+	go func() { linkDone <- s.Deliver(linkCtx, TopicLink, ok) }()
+	waitFor(t, "both acks to be held", func() bool { return s.heldN.Load() == 2 })
+
+	cancelNote()
+	select {
+	case err := <-noteDone:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Deliver(note) returned %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Deliver did not return within 10s after its ctx was cancelled while its ack is held (disk full): the sidecar's shutdown hangs before Close")
+	}
+	if n := s.heldN.Load(); n != 1 {
+		t.Fatalf("%d outcomes held after the note Deliver returned, want 1 (the link's, whose Deliver runs on)", n)
+	}
+	select {
+	case err := <-linkDone:
+		t.Fatalf("Deliver(link) returned %v when the note Deliver was cancelled", err)
+	default:
+	}
+	full.Store(false) // space frees: the link's held ack commits
+	waitFor(t, "the link's held ack to commit", func() bool { return len(pending(t, s, TopicLink)) == 0 })
+	if ms := pending(t, s, TopicNote); len(ms) != 1 || string(ms[0].Payload) != "note" {
+		t.Fatalf("note pending after its Deliver was cancelled: %v, want the note (its ack was given up)", ms)
+	}
+	full.Store(true)
+	cancelLink()
+	select {
+	case <-linkDone:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Deliver(link) did not return within 10s after its ctx was cancelled")
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not return within 10s after the Delivers returned (disk full)")
+	}
+	if n := pendingCount(t, path); n != 1 {
+		t.Fatalf("%d notes pending after reopening, want 1 (delivered again after the restart)", n)
 	}
 }

@@ -95,7 +95,7 @@ func createSalvageTarget(dst, id string) error {
 		return fmt.Errorf("create %s: %w", dst, err)
 	}
 	_ = f.Close()
-	s, err := openStore(dst, Options{}, &identity{assignID: id, noMarker: true})
+	s, err := openStore(dst, Options{NoBackground: true}, &identity{assignID: id, noMarker: true})
 	if err != nil {
 		_ = os.Remove(dst)
 		return err
@@ -109,7 +109,8 @@ func createSalvageTarget(dst, id string) error {
 
 // verifySalvage opens dst as the sidecar would and checks it.
 func verifySalvage(dst string, r *Report) error {
-	s, err := openStore(dst, Options{}, &identity{noMarker: true})
+	// No background work: the default MaxAge must not expire what was salvaged.
+	s, err := openStore(dst, Options{NoBackground: true}, &identity{noMarker: true})
 	if err != nil {
 		return fmt.Errorf("the salvaged file does not open: %w", err)
 	}

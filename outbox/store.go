@@ -126,6 +126,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock (tests). Default time.Now.
 	Now func() time.Time
+	// NoBackground starts no background work: no expiry sweep (MaxAge), no pruning of
+	// idempotency keys, no disk-full probe. For commands that only inspect the file (the
+	// CLI's dead-letter list, cursor show): opening does not change what they look at.
+	// Deliver, if called, still applies MaxAge to the messages it hands out.
+	NoBackground bool
 }
 
 func (o *Options) setDefaults() {
@@ -271,6 +276,10 @@ type Store struct {
 	noSpace atomic.Pointer[string] // set while writes fail for lack of space (health.go)
 	damaged atomic.Pointer[string] // set once a damaged page or record was met
 
+	// deliverDone is, per topic, the Done channel of its running Deliver (s.mu): its
+	// handlers' outcomes are held on a full disk only until it is done (writer.go).
+	deliverDone map[Topic]<-chan struct{}
+
 	mu           sync.Mutex
 	closed       bool
 	topics       map[Topic]*topicIndex
@@ -358,12 +367,17 @@ func openStore(path string, opts Options, id *identity) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("outbox: open %s: %w", path, err)
 	}
+	if id.created && !id.noMarker {
+		s.log.Warn(fmt.Sprintf(newStoreWarning, path), "file", path)
+	}
 	s.writerWG.Add(1)
 	go s.writer()
-	s.bg.Add(3)
-	go s.pruner()
-	go s.sweeper()
-	go s.spaceProber()
+	if !opts.NoBackground {
+		s.bg.Add(3)
+		go s.pruner()
+		go s.sweeper()
+		go s.spaceProber()
+	}
 	return s, nil
 }
 

@@ -215,10 +215,12 @@ func forEachUnlinked(tx *bolt.Tx, visit func(UnlinkedEntry)) error {
 	return nil
 }
 
-// loadUnlinked counts the bytes of unlinked state (Open).
+// loadUnlinked counts the bytes of unlinked state (Open). It reads through s.view: a
+// damaged page is ErrCorrupt naming the file, never a panic.
 func (s *Store) loadUnlinked() error {
 	var total int64
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
+		total = 0
 		return forEachUnlinked(tx, func(e UnlinkedEntry) { total += int64(e.Bytes) })
 	})
 	if err != nil {

@@ -3,6 +3,7 @@ package outbox
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -139,5 +140,23 @@ func TestAdoptUnlinked(t *testing.T) {
 	}
 	if s.UnlinkedBytes() == 0 {
 		t.Fatal("adopted entry not counted")
+	}
+}
+
+// TestLoadUnlinkedOverDamagedPageIsErrCorrupt: counting the unlinked state (done at Open)
+// over a damaged page fails with ErrCorrupt naming the file, not a panic.
+func TestLoadUnlinkedOverDamagedPageIsErrCorrupt(t *testing.T) {
+	path := dbPath(t)
+	s := openT(t, path, Options{})
+	for i := range 300 {
+		v := []byte("unlinked-" + pad4(i) + "|" + strings.Repeat("x", 100))
+		if err := s.KeepUnlinked("activation", "call-"+pad4(i), v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	smashPageWith(t, path, []byte("unlinked-0150|")) // the file is mapped: the store sees the garbage
+	err := s.loadUnlinked()
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("loadUnlinked over a damaged page: %v, want ErrCorrupt naming %s", err, path)
 	}
 }

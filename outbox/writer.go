@@ -35,7 +35,10 @@ import (
 // already answered, and failing them would hand the message out again at once (the CAD
 // would get the same note every RetryInitial while the disk is full). They are held by the
 // writer and committed again every noSpaceProbeEvery until they succeed; their key stays
-// in flight meanwhile. Close gives them up (the messages stay pending: at-least-once).
+// in flight meanwhile. When the Deliver whose handler produced them is done (its ctx
+// cancelled: shutdown) or at Close they are given up: answered with ErrNoSpace, the
+// messages stay pending and are delivered again after the restart (at-least-once), so a
+// shutdown never waits for disk space.
 
 // appendFill is the FillPercent of buckets whose keys are mostly appended (seq, time).
 const appendFill = 0.9
@@ -74,6 +77,9 @@ type writeReq struct {
 	reason string  // opDead
 	// evidence is the destination's answer kept with a dead letter (opDead; see DeadLetter).
 	evidence string
+	// stop (opAck/opDead of a handler) is its Deliver's Done channel: once it is closed the
+	// outcome is no longer held on a full disk (nil: held until Close).
+	stop <-chan struct{}
 
 	// outcome, set by the writer before done is signalled
 	added    bool
@@ -130,6 +136,14 @@ func (q *writeQueue) push(rs ...*writeReq) bool {
 	return true
 }
 
+// poke wakes the writer with nothing to do but look at its held outcomes.
+func (q *writeQueue) poke() {
+	select {
+	case q.signal <- struct{}{}:
+	default:
+	}
+}
+
 func (q *writeQueue) take(spare []*writeReq, stop bool) []*writeReq {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -170,6 +184,9 @@ func (s *Store) writer() {
 		case <-retryC:
 			retryC, retryNow = nil, true
 		case <-closing:
+		}
+		if len(s.held) > 0 {
+			s.releaseStopped()
 		}
 		if len(s.held) > 0 {
 			switch {
@@ -217,6 +234,35 @@ func (s *Store) releaseHeld() {
 	}
 	s.held = nil
 	s.heldN.Store(0)
+}
+
+// releaseStopped answers, with their error, the held outcomes whose Deliver is done (its
+// ctx cancelled): their messages stay pending; the others stay held.
+func (s *Store) releaseStopped() {
+	kept := s.held[:0]
+	for _, r := range s.held {
+		if isDone(r.stop) {
+			r.done <- struct{}{}
+			continue
+		}
+		kept = append(kept, r)
+	}
+	clear(s.held[len(kept):])
+	s.held = kept
+	s.heldN.Store(int32(len(s.held)))
+}
+
+// isDone reports whether c (a Done channel; nil: never) is closed.
+func isDone(c <-chan struct{}) bool {
+	if c == nil {
+		return false
+	}
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }
 
 // gather lets the callers just answered by a commit of n requests come back before the
@@ -306,7 +352,7 @@ func (s *Store) commit(batch []*writeReq, w *wbuf) {
 		for _, r := range batch {
 			r.reset()
 			r.err = fmt.Errorf("outbox: commit: %w", err)
-			if errors.Is(err, ErrNoSpace) && (r.kind == opAck || r.kind == opDead) && s.closeCtx.Err() == nil {
+			if errors.Is(err, ErrNoSpace) && (r.kind == opAck || r.kind == opDead) && s.closeCtx.Err() == nil && !isDone(r.stop) {
 				s.held = append(s.held, r) // answered when a later try commits it, or at Close
 				continue
 			}

@@ -26,6 +26,9 @@ type queuedNote struct {
 	Status     string                             `json:"status,omitempty"`
 	At         string                             `json:"at,omitempty"`
 	Activation *assist.AssistantActivationWebhook `json:"activation,omitempty"`
+	// Key is the Idempotency-Key the note is written with ("#i/n" added per part when it is
+	// split), fixed at enqueue (notekey.go). Empty in payloads queued by older versions.
+	Key string `json:"key,omitempty"`
 }
 
 // bucketParts remembers, per queued message, how many parts of a split note the CAD has
@@ -188,6 +191,7 @@ func (s *Sidecar) queueNote(ctx context.Context, via string, p assist.IncidentNo
 }
 
 func (s *Sidecar) enqueueNote(ctx context.Context, via string, q queuedNote, keys ...string) error {
+	q.Key = idempotencyKey(q)
 	payload, err := json.Marshal(q)
 	if err != nil {
 		return fmt.Errorf("encode note: %w", err)
@@ -279,18 +283,17 @@ func (s *Sidecar) deliverNote(ctx context.Context, m outbox.Message) error {
 
 // renderNote turns a queued note into the sink's Note and the text parts to write.
 func (s *Sidecar) renderNote(q queuedNote) (adapters.Note, []string, error) {
-	n := adapters.Note{IncidentID: q.IncidentID, CallID: q.CallID}
+	n := adapters.Note{IncidentID: q.IncidentID, CallID: q.CallID, Key: deliveryKey(q)}
 	if l, ok, err := s.store.GetLink(q.IncidentID); err == nil && ok {
 		n.UserID = l.UserID
 	}
 	switch q.Event {
 	case "":
 		n.Type, n.Note, n.Critical, n.CreatedAt = q.Note.Type, q.Note.Note, q.Note.Critical, q.Note.CreatedAt
-		n.Key = assist.PushedNoteKey(q.IncidentID, q.CallID, q.Note)
 		parts, err := s.mapper.RenderNoteParts(n)
 		return n, parts, err
 	case "call_status":
-		n.Type, n.CreatedAt, n.Key = assist.NoteInfo, q.At, "status:"+q.CallID+"/"+q.Status
+		n.Type, n.CreatedAt = assist.NoteInfo, q.At
 		parts, err := s.mapper.RenderCallStatus(mapping.CallStatusData{
 			IncidentID: n.IncidentID, CallID: n.CallID, UserID: n.UserID, Status: q.Status, At: q.At})
 		return n, parts, err
@@ -300,7 +303,6 @@ func (s *Sidecar) renderNote(q queuedNote) (adapters.Note, []string, error) {
 			return n, nil, errors.New("activation note without its activation")
 		}
 		n.Type, n.CreatedAt = assist.NoteInfo, q.At
-		n.Key = activationKey(*a)
 		parts, err := s.mapper.RenderActivation(mapping.ActivationData{
 			IncidentID: n.IncidentID, CallID: n.CallID, UserID: n.UserID, AssistantID: a.AssistantID,
 			AssistantName: a.AssistantName, Explanation: a.AssistantActivationExplanation, At: q.At})

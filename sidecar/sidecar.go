@@ -109,16 +109,7 @@ func New(cfg *config.Config, o Options) (*Sidecar, error) {
 	if err != nil {
 		return fail(fmt.Errorf("assist client: %w", err))
 	}
-	store, err := outbox.Open(StorePath(cfg), outbox.Options{
-		RetryInitial:   cfg.Outbox.Retry.Initial,
-		RetryMax:       cfg.Outbox.Retry.Max,
-		MaxAge:         cfg.Outbox.MaxAge,
-		MaxBytes:       int64(cfg.Outbox.MaxBytes),
-		Concurrency:    cfg.Outbox.Concurrency,
-		MaxAttempts:    cfg.Outbox.MaxAttempts,
-		UrgentAttempts: cfg.Outbox.UrgentAttempts,
-		Logger:         log.With("component", "outbox"),
-	})
+	store, err := outbox.Open(StorePath(cfg), StoreOptions(cfg, log.With("component", "outbox")))
 	if err != nil {
 		return fail(fmt.Errorf("open outbox: %w", err))
 	}

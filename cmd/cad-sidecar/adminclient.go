@@ -51,8 +51,11 @@ func (t *target) close() {
 	}
 }
 
-// openTarget opens the data file, or finds the running sidecar that holds it.
-func openTarget(ctx context.Context, cfg *config.Config) (*target, error) {
+// openTarget opens the data file, or finds the running sidecar that holds it. The file is
+// opened with the config's outbox options (sidecar.StoreOptions: the limits the sidecar
+// applies, max_age among them); inspect (list, show) opens it with no background work (no
+// expiry sweep, no pruning), so that a command that only looks changes nothing.
+func openTarget(ctx context.Context, cfg *config.Config, inspect bool) (*target, error) {
 	path := sidecar.StorePath(cfg)
 	if _, err := os.Stat(path); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -60,7 +63,9 @@ func openTarget(ctx context.Context, cfg *config.Config) (*target, error) {
 		}
 		return nil, fmt.Errorf("data file %s: %w", path, err)
 	}
-	st, err := outbox.Open(path, outbox.Options{Logger: slog.New(slog.DiscardHandler)})
+	opts := sidecar.StoreOptions(cfg, slog.New(slog.DiscardHandler))
+	opts.NoBackground = inspect
+	st, err := outbox.Open(path, opts)
 	if err == nil {
 		return &target{cfg: cfg, store: st}, nil
 	}

@@ -45,7 +45,7 @@ func cmdCursor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if cfg == nil {
 		return code
 	}
-	t, err := openTarget(ctx, cfg)
+	t, err := openTarget(ctx, cfg, op == "show")
 	if err != nil {
 		return failed(stderr, "cursor "+op, err)
 	}

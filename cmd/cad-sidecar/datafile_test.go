@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -308,18 +309,7 @@ func TestOutboxCommandsRefuseLockedFile(t *testing.T) {
 func TestDiskFull(t *testing.T) {
 	cad := sim.NewCAD(sim.CADOptions{})
 	r := newRig(t, cad, sim.NewAssist(sim.AssistOptions{Token: rigToken}))
-	data := filepath.Join(filepath.Dir(r.cfgPath), "data")
-	if err := os.MkdirAll(data, 0o750); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", data).CombinedOutput(); err != nil {
-		t.Skipf("SKIP-OK: cannot mount a tmpfs (needs root or CAP_SYS_ADMIN; the injected-ENOSPC test still runs): %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", data).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", data, err, out)
-		}
-	})
+	data := mountSmallDataDir(t, r)
 	p := r.start(t)
 	t.Cleanup(p.kill) // before the umount (cleanups run last-in first-out)
 	waitFor(t, 15*time.Second, "the sidecar to serve", func() bool { return httpOK("http://" + r.admin + "/healthz") })
@@ -341,19 +331,7 @@ func TestDiskFull(t *testing.T) {
 	if resp := send(0); resp.StatusCode != http.StatusOK {
 		t.Fatalf("webhook before the disk is full: %d", resp.StatusCode)
 	}
-	// Fill the tmpfs.
-	filler := filepath.Join(data, "filler")
-	f, err := os.Create(filler)
-	if err != nil {
-		t.Fatal(err)
-	}
-	chunk := make([]byte, 16<<10)
-	for {
-		if _, err := f.Write(chunk); err != nil {
-			break
-		}
-	}
-	_ = f.Close()
+	filler := fillDisk(t, data)
 	var refused *http.Response
 	for i := 1; i < 300 && refused == nil; i++ {
 		if resp := send(i); resp.StatusCode != http.StatusOK {
@@ -408,5 +386,124 @@ func TestOutboxSalvageOfAnEmptyFile(t *testing.T) {
 	noPanic(t, out)
 	if code != exitFailure || !strings.Contains(out, "NOTHING could be read") || strings.Contains(out, "To put it in place") {
 		t.Fatalf("salvage of an empty file: exit %d\n%s", code, out)
+	}
+}
+
+// mountSmallDataDir mounts a 2 MiB tmpfs on r's data_dir (unmounted at the end of the
+// test); the test is skipped where mounting is not allowed.
+func mountSmallDataDir(t *testing.T, r *rig) string {
+	t.Helper()
+	data := filepath.Join(filepath.Dir(r.cfgPath), "data")
+	if err := os.MkdirAll(data, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", data).CombinedOutput(); err != nil {
+		t.Skipf("SKIP-OK: cannot mount a tmpfs (needs root or CAP_SYS_ADMIN; the injected-ENOSPC test still runs): %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", data).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", data, err, out)
+		}
+	})
+	return data
+}
+
+// fillDisk fills the file system of dir with a file, whose path it returns.
+func fillDisk(t *testing.T, dir string) string {
+	t.Helper()
+	filler := filepath.Join(dir, "filler")
+	f, err := os.Create(filler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := make([]byte, 16<<10)
+	for {
+		if _, err := f.Write(chunk); err != nil {
+			break
+		}
+	}
+	_ = f.Close()
+	return filler
+}
+
+// TestDiskFullShutdown: a big note's delivery outcome (a dead letter: the CAD answers 404)
+// cannot be committed because the data disk is full and the file has no free run of pages
+// left for it (webhooks are refused): the writer holds it, retried until space frees.
+// SIGTERM then stops the sidecar within a bounded time (it does not wait for space), and
+// the note is still pending afterwards, not dead-lettered (at-least-once: it is delivered
+// again after the restart).
+func TestDiskFullShutdown(t *testing.T) {
+	cad := sim.NewCAD(sim.CADOptions{}) // no incident: the note is answered 404
+	release := cad.HoldNotes()
+	defer release()
+	r := newRig(t, cad, sim.NewAssist(sim.AssistOptions{Token: rigToken}))
+	data := mountSmallDataDir(t, r)
+	p := r.start(t)
+	t.Cleanup(p.kill) // before the umount (cleanups run last-in first-out)
+	waitFor(t, 15*time.Second, "the sidecar to serve", func() bool { return httpOK("http://" + r.admin + "/healthz") })
+
+	send := func(i, size int) int {
+		body := fmt.Sprintf(`{"callId":"call-1","incidentId":"INC-1","note":{"type":"INFO","note":"note-%d %s","critical":false,"createdAt":"2026-11-25T10:00:00Z"}}`,
+			i, strings.Repeat("x", size))
+		req, _ := http.NewRequest(http.MethodPost, "http://"+r.public+"/webhookhandler/cad", strings.NewReader(body))
+		req.Header.Set("Authorization", "e2e-webhook-auth-token-0123456789")
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := send(0, 40000); code != http.StatusOK {
+		t.Fatalf("webhook before the disk is full: %d", code)
+	}
+	waitFor(t, 15*time.Second, "note-0 to reach the CAD (held there)", func() bool { return cad.Held() == 1 })
+	filler := fillDisk(t, data)
+	// Use up the file's free pages: notes queued behind note-0 (same incident) until one is
+	// refused, big ones, then small ones.
+	for _, size := range []int{4000, 10} {
+		refused := false
+		for i := 1; i < 300 && !refused; i++ {
+			refused = send(i, size) != http.StatusOK
+		}
+		if !refused {
+			t.Fatalf("300 webhooks of %d bytes accepted on a full disk", size)
+		}
+	}
+	release() // the CAD answers 404: note-0's dead letter (40 KB) cannot be written
+	waitFor(t, 15*time.Second, "the sidecar to log note-0's permanent failure", func() bool {
+		b, _ := os.ReadFile(r.logPath)
+		return bytes.Contains(b, []byte(`msg="outbox delivery failed permanently; moved to dead letters" component=outbox topic=note`))
+	})
+
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the sidecar did not exit within 30s of SIGTERM while the disk is full and a note's outcome is held: shutdown waits for disk space")
+	}
+
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	s, err := outbox.Open(filepath.Join(data, "sidecar.db"), outbox.Options{Logger: slog.New(slog.DiscardHandler), NoBackground: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ds, err := s.DeadLetters(outbox.TopicNote)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := s.Pending(outbox.TopicNote, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ds) != 0 || len(ms) != 1 || !bytes.Contains(ms[0].Payload, []byte("note-0 ")) {
+		t.Fatalf("after the shutdown: %d dead letters, head %v; want note-0 still pending (its outcome, held for lack of space, given up)", len(ds), ms)
 	}
 }

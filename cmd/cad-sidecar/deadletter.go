@@ -66,7 +66,7 @@ func cmdDeadletter(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if cfg == nil {
 		return code
 	}
-	t, err := openTarget(ctx, cfg)
+	t, err := openTarget(ctx, cfg, sub == "list")
 	if err != nil {
 		return failed(stderr, "deadletter "+sub, err)
 	}

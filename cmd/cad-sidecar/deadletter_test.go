@@ -21,6 +21,12 @@ import (
 // returns its path and the data file's.
 func opConfig(t *testing.T, admin string) (cfg, db string) {
 	t.Helper()
+	return opConfigWith(t, admin, "")
+}
+
+// opConfigWith is opConfig with more top-level YAML (e.g. an outbox section) appended.
+func opConfigWith(t *testing.T, admin, extra string) (cfg, db string) {
+	t.Helper()
 	dir := t.TempDir()
 	cfg = filepath.Join(dir, "config.yaml")
 	body := fmt.Sprintf(`
@@ -30,7 +36,7 @@ admin: {listen: %q}
 assist: {base_url: "http://127.0.0.1:1", token: t, webhook: {auth_token: 0123456789abcdef0123}}
 cad: {adapter: rest, rest: {base_url: "http://127.0.0.1:1/api", poll: {path: "/incidents?since={{.Cursor}}", items: data, cursor_field: updated}}}
 mapping: {incident_id: IncidentNumber}
-`, admin)
+`, admin) + extra
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +80,11 @@ func seedDeadLetters(t *testing.T, db string, n int) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	cancel()
-	<-done
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("seeding: Deliver did not return within 10s of its ctx's cancellation")
+	}
 }
 
 // cli runs the command in-process.
@@ -86,7 +96,7 @@ func cli(args ...string) (code int, stdout, stderr string) {
 
 func storeStats(t *testing.T, db string) outbox.Stats {
 	t.Helper()
-	st, err := outbox.Open(db, outbox.Options{Logger: slog.New(slog.DiscardHandler)})
+	st, err := outbox.Open(db, outbox.Options{Logger: slog.New(slog.DiscardHandler), NoBackground: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,5 +214,35 @@ func TestDeadletterCommandLockedAndAPIDown(t *testing.T) {
 	}
 	if code, _, _ := cli("deadletter", "list", "--config", filepath.Join(t.TempDir(), "none.yaml")); code != exitProblems {
 		t.Fatalf("missing config: exit %d", code)
+	}
+}
+
+// TestDeadletterOfflineKeepsConfiguredMaxAge: offline, the operator commands open the data
+// file with the config's outbox options, and the inspecting ones (list, cursor show) start
+// no expiry sweep at all: a note waiting for 100h, older than the default max_age (72h) but
+// younger than the configured 168h, is still pending after list, cursor show and a drop of
+// another dead letter, and was not dead-lettered.
+func TestDeadletterOfflineKeepsConfiguredMaxAge(t *testing.T) {
+	cfg, db := opConfigWith(t, freePort(t), "outbox: {max_age: 168h}\n")
+	seedDeadLetters(t, db, 1)
+	old := time.Now().Add(-100 * time.Hour)
+	st, err := outbox.Open(db, outbox.Options{Logger: slog.New(slog.DiscardHandler), MaxAge: 168 * time.Hour, Now: func() time.Time { return old }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Enqueue(context.Background(), outbox.TopicNote, "INC-8", []byte(`{"callId":"call-8","incidentId":"INC-8","note":{"type":"INFO","note":"waiting since 100h","createdAt":"2026-11-25T10:00:00Z"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	id := listJSON(t, "--config", cfg).DeadLetters[0].ID
+	for _, args := range [][]string{{"deadletter", "list"}, {"cursor", "show"}, {"deadletter", "drop", id}} {
+		if code, out, errOut := cli(append(args, "--config", cfg)...); code != 0 {
+			t.Fatalf("%v: exit %d\n%s\n%s", args, code, out, errOut)
+		}
+	}
+	if s := storeStats(t, db); s.Pending[outbox.TopicNote] != 1 || s.Dead[outbox.TopicNote] != 0 {
+		t.Fatalf("after list, cursor show and drop: %d pending, %d dead letters; want the 100h-old note still pending (max_age 168h) and none dead", s.Pending[outbox.TopicNote], s.Dead[outbox.TopicNote])
 	}
 }

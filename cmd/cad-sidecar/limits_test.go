@@ -44,7 +44,8 @@ func procKB(t *testing.T, pid int, field string) int64 {
 // headerFlood opens a connection to addr and sends a request line and then about total
 // bytes of header lines (pausing between chunks when slow), never ending the header block;
 // it stops when the server answers or closes, then calls sent. It reports whether the
-// server answered 431. The connection stays open until release is closed.
+// server answered 431. The connection stays open until release is closed (floodHold at
+// most: then an error).
 func headerFlood(addr string, total int, slow bool, sent func(), release <-chan struct{}) (got431 bool, err error) {
 	defer sent()
 	c, err := net.DialTimeout("tcp", addr, 20*time.Second)
@@ -78,10 +79,19 @@ func headerFlood(addr string, total int, slow bool, sent func(), release <-chan 
 	select {
 	case got431 = <-answered:
 	case <-release:
+	case <-time.After(floodHold):
+		return got431, fmt.Errorf("not released within %s", floodHold)
 	}
-	<-release
+	select {
+	case <-release:
+	case <-time.After(floodHold):
+		return got431, fmt.Errorf("not released within %s", floodHold)
+	}
 	return got431, nil
 }
+
+// floodHold bounds how long headerFlood keeps its connection open waiting for release.
+const floodHold = 3 * time.Minute
 
 // TestHeaderFloodBoundedMemory runs the real binary and opens 200 connections that each
 // send 1 MB of headers (never finishing them) while it measures the sidecar's resident
@@ -168,7 +178,13 @@ func TestHeaderFloodBoundedMemory(t *testing.T) {
 	}
 	peak := procKB(t, pid, "VmHWM")
 	close(release)
-	wg.Wait()
+	flooded := make(chan struct{})
+	go func() { wg.Wait(); close(flooded) }()
+	select {
+	case <-flooded:
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("the %d flooding connections did not end within 2m of their release", conns)
+	}
 	peak = max(peak, procKB(t, pid, "VmHWM"))
 
 	growthMB := float64(peak-base) / 1024

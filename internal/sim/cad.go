@@ -92,7 +92,9 @@ type CAD struct {
 
 	down      atomic.Bool
 	noteDelay atomic.Int64
-	forbid    sync.Map // incident id → reason: its notes are refused for good (422)
+	forbid    sync.Map                      // incident id → reason: its notes are refused for good (422)
+	hold      atomic.Pointer[chan struct{}] // HoldNotes: closed by its release
+	held      atomic.Int64                  // note writes waiting in HoldNotes
 	refuse    atomic.Pointer[string]
 	refused   atomic.Int64
 
@@ -273,6 +275,24 @@ func (c *CAD) Refused() int { return int(c.refused.Load()) }
 // SetNoteDelay makes POST .../notes wait d before storing and answering.
 func (c *CAD) SetNoteDelay(d time.Duration) { c.noteDelay.Store(int64(d)) }
 
+// HoldNotes makes POST .../notes wait, before storing and answering, until release is
+// called (or the request ends): a CAD that is slow to answer, under the test's control.
+// Held counts the writes waiting.
+func (c *CAD) HoldNotes() (release func()) {
+	ch := make(chan struct{})
+	c.hold.Store(&ch)
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			c.hold.CompareAndSwap(&ch, nil)
+			close(ch)
+		})
+	}
+}
+
+// Held is the number of note writes waiting in HoldNotes.
+func (c *CAD) Held() int { return int(c.held.Load()) }
+
 // Incidents lists the incident ids in creation order.
 func (c *CAD) Incidents() []string {
 	c.mu.Lock()
@@ -376,6 +396,17 @@ func (c *CAD) postNote(w http.ResponseWriter, r *http.Request) {
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody)).Decode(&body); err != nil || body == nil {
 		http.Error(w, "body must be a JSON object", http.StatusBadRequest)
 		return
+	}
+	if h := c.hold.Load(); h != nil {
+		c.held.Add(1)
+		select {
+		case <-*h:
+		case <-r.Context().Done():
+		}
+		c.held.Add(-1)
+		if r.Context().Err() != nil {
+			return
+		}
 	}
 	if d := time.Duration(c.noteDelay.Load()); d > 0 {
 		select {
