@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"maps"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"slices"
 	"strconv"
@@ -89,8 +91,10 @@ func TestCrashIdempotencyKeys(t *testing.T) {
 	waitFor(t, 15*time.Second, "the last restart to serve", func() bool { return httpOK("http://" + r.admin + "/healthz") })
 	mapper := rigMapper(t, r.cfgPath)
 	expected := func() map[string][][]string { return expectedWrites(t, as, cad.Incidents(), mapper) }
-	waitFor(t, 120*time.Second, "every call finished and every part of every acknowledged note in the CAD", func() bool {
-		return as.Pending() == 0 && missingWrites(expected(), cad) == 0
+	// A write whose answer was lost is in the CAD already but still in the outbox (it is
+	// written again): wait for the outbox to drain too, or the duplicates are counted early.
+	waitFor(t, 120*time.Second, "every call finished, every part of every acknowledged note in the CAD and the note outbox empty", func() bool {
+		return as.Pending() == 0 && missingWrites(expected(), cad) == 0 && noteOutboxEmpty(r.admin)
 	})
 
 	rows := map[string][]sim.CADNote{}
@@ -323,4 +327,24 @@ func TestCheckIdempotencyKeys(t *testing.T) {
 			}
 		})
 	}
+}
+
+// noteOutboxEmpty reports whether the sidecar at admin says no note is waiting
+// (cad_sidecar_outbox_depth{topic="note"} 0 on /metrics).
+func noteOutboxEmpty(admin string) bool {
+	resp, err := http.Get("http://" + admin + "/metrics")
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, `cad_sidecar_outbox_depth{topic="note"} `); ok {
+			return strings.TrimSpace(v) == "0"
+		}
+	}
+	return false
 }
