@@ -241,7 +241,7 @@ func (s *Store) handle(ctx context.Context, ti *topicIndex, m Message, h Handler
 	}
 	if m.NextAttempt.After(now) { // not due (woken for an urgent message, or clock moved back)
 		if u, ok := s.probeTarget(ti, &m, probe); ok && s.probeBehind(ctx, u, h, free, log) {
-			s.giveUp(ti, m, "message behind it accepted", "", log)
+			s.headAfterProbe(ctx, ti, m, h, log)
 			return
 		}
 		free(brNoAnswer, nil, time.Time{})
@@ -297,7 +297,7 @@ func (s *Store) handle(ctx context.Context, ti *topicIndex, m Message, h Handler
 			// The head's failure feeds the breaker now; the slot is kept for the probe.
 			s.recordOutcome(ti, false, m.Key, brDown, err, time.Time{})
 			if s.probeBehind(ctx, u, h, free, log) {
-				s.giveUp(ti, m, "message behind it accepted", evidenceOf(err), log)
+				s.headAfterProbe(ctx, ti, m, h, log)
 				return
 			}
 		}

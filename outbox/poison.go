@@ -215,7 +215,7 @@ func (s *Store) probeBehind(ctx context.Context, u Message, h Handler, free func
 		if s.afterAck != nil {
 			s.afterAck(u)
 		}
-		log.Warn("outbox message behind a failing head accepted ahead of it: the head is given up")
+		log.Warn("outbox message behind a failing head accepted ahead of it: the head is tried again at once")
 		return true
 	case ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)):
 		free(brNoAnswer, nil, time.Time{})
@@ -243,6 +243,40 @@ func (s *Store) probeBehind(ctx context.Context, u Message, h Handler, free func
 		log.Error("outbox cannot record the failed attempt of the message sent ahead", "err", werr)
 	}
 	return false
+}
+
+// headAfterProbe runs after the message behind the failing head m was accepted out of
+// order: the destination is up now. That alone does not prove m poison — the try behind
+// it may simply have been the first call after an outage — so m is tried once more at
+// once: accepted → delivered (one place out of order); refused again → given up (the
+// destination accepted another message a moment ago and still refuses this one). Its
+// handler slot was freed by probeBehind; the key is still in flight, so nothing else of
+// it runs meanwhile.
+func (s *Store) headAfterProbe(ctx context.Context, ti *topicIndex, m Message, h Handler, log *slog.Logger) {
+	err := callHandler(ctx, h, m)
+	now := s.opts.Now()
+	switch {
+	case err == nil:
+		log.Info("outbox message delivered right after the one behind it (the destination is back)", "attempts", m.Attempts)
+		s.finish(ti, opAck, m, "", log)
+		return
+	case ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)):
+		s.release(ti, m.Key, m.NextAttempt, m.Attempts)
+		return
+	}
+	m.Attempts++
+	if m.FirstErrorAt.IsZero() {
+		m.FirstErrorAt = now
+	}
+	m.LastErrorAt = now
+	m.LastError = truncate(err.Error(), maxLastError)
+	if delivery.IsPermanent(err) {
+		log.Error("outbox delivery failed permanently; moved to dead letters", "attempts", m.Attempts, "err", err)
+		s.finishWith(ti, opDead, m, m.LastError, evidenceOf(err), log)
+		return
+	}
+	m.Strikes++
+	s.giveUp(ti, m, "refused right after the message behind it was accepted", evidenceOf(err), log)
 }
 
 // giveUp moves a poison head to the dead letters and counts it.
