@@ -45,11 +45,12 @@ func (s *Sidecar) emit(ctx context.Context, b adapters.Batch) error {
 		msg := err.Error()
 		s.pollErr.Store(&msg)
 		s.metrics.Polls.WithLabelValues("error").Inc()
-		s.log.Warn("CAD poll failed", "err", err)
+		s.pollFails.fail(s.log, time.Now(), err)
 		return err
 	}
 	s.pollErr.Store(nil)
 	now := time.Now()
+	s.pollFails.ok(s.log, now)
 	s.lastPollOK.Store(now.UnixNano())
 	s.metrics.Polls.WithLabelValues("ok").Inc()
 	s.metrics.LastPoll.Set(float64(now.Unix()))

@@ -49,6 +49,7 @@ type Sidecar struct {
 	registered atomic.Bool
 	lastPollOK atomic.Int64 // unix nanos of the last good poll; 0 = none yet
 	pollErr    atomic.Pointer[string]
+	pollFails  failStreak  // failed polls, logged sparingly (pollfail.go)
 	cursor     cursorGuard // CAD cursors found in the future (cursor.go)
 
 	publicLn, adminLn net.Listener
@@ -74,6 +75,7 @@ func New(cfg *config.Config, o Options) (*Sidecar, error) {
 		reg = prometheus.NewRegistry()
 	}
 	s := &Sidecar{cfg: cfg, log: log, mapper: cfg.Mapper, gather: reg}
+	s.pollFails.what = "CAD poll"
 	source, sink, err := s.buildAdapter(cfg.CAD.Adapter, cfg.CAD.Settings, reg)
 	if err != nil {
 		return nil, err
