@@ -254,9 +254,11 @@ func (s *Sidecar) deliverNote(ctx context.Context, m outbox.Message) error {
 				kind = "permanent"
 			}
 			s.metrics.NoteErrors.WithLabelValues(kind).Inc()
+			s.writes.failed(time.Now(), err)
 			s.log.Warn("writing note to CAD failed", "incident_id", q.IncidentID, "kind", kind, "attempt", m.Attempts+1, "part", i+1, "parts", len(parts), "err", err)
 			return err
 		}
+		s.writes.accepted()
 		if len(parts) > 1 && i+1 < len(parts) {
 			if err := s.store.Put(bucketParts, progressKey, strconv.Itoa(i+1)); err != nil {
 				return fmt.Errorf("save progress of note %s: %w", progressKey, err)
