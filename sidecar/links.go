@@ -46,6 +46,9 @@ func (s *Sidecar) emit(ctx context.Context, b adapters.Batch) error {
 		s.pollErr.Store(&msg)
 		s.metrics.Polls.WithLabelValues("error").Inc()
 		s.pollFails.fail(s.log, time.Now(), err)
+		if answered(err) {
+			s.metrics.Ops.cadContact(time.Now())
+		}
 		return err
 	}
 	s.pollErr.Store(nil)
@@ -54,6 +57,7 @@ func (s *Sidecar) emit(ctx context.Context, b adapters.Batch) error {
 	s.lastPollOK.Store(now.UnixNano())
 	s.metrics.Polls.WithLabelValues("ok").Inc()
 	s.metrics.LastPoll.Set(float64(now.Unix()))
+	s.metrics.Ops.cadContact(now)
 	return nil
 }
 
@@ -268,6 +272,7 @@ func (s *Sidecar) deliverLink(ctx context.Context, m outbox.Message) error {
 		return err
 	}
 	s.metrics.Links.WithLabelValues("ok").Inc()
+	s.metrics.Ops.LinkLatency.Observe(max(time.Since(m.CreatedAt).Seconds(), 0))
 	if err := s.store.PutLink(outbox.Link{IncidentID: req.IncidentID, CallID: resp.CallID, UserID: req.UserID}); err != nil {
 		return fmt.Errorf("store link %s ↔ %s: %w", req.IncidentID, resp.CallID, err)
 	}

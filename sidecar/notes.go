@@ -255,6 +255,9 @@ func (s *Sidecar) deliverNote(ctx context.Context, m outbox.Message) error {
 			}
 			s.metrics.NoteErrors.WithLabelValues(kind).Inc()
 			s.writes.failed(time.Now(), err)
+			if answered(err) {
+				s.metrics.Ops.cadContact(time.Now())
+			}
 			s.log.Warn("writing note to CAD failed", "incident_id", q.IncidentID, "kind", kind, "attempt", m.Attempts+1, "part", i+1, "parts", len(parts), "err", err)
 			return err
 		}
@@ -271,6 +274,9 @@ func (s *Sidecar) deliverNote(ctx context.Context, m outbox.Message) error {
 		}
 	}
 	s.metrics.NotesDelivered.Inc()
+	now := time.Now()
+	s.metrics.Ops.cadContact(now)
+	s.metrics.Ops.NoteDelivery.Observe(max(now.Sub(m.CreatedAt).Seconds(), 0))
 	msg := "note written to CAD"
 	if s.readOnly {
 		msg = "note written to the read-only notes file (not to the CAD)"

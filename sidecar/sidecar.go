@@ -108,6 +108,7 @@ func New(cfg *config.Config, o Options) (*Sidecar, error) {
 	client, err := assist.NewClient(assist.ClientOptions{
 		BaseURL: cfg.Assist.BaseURL, Token: cfg.Assist.Token, Timeout: cfg.Assist.Timeout,
 		Logger: log.With("component", "assist"), LogContent: cfg.Log.Content,
+		OnAnswer: s.assistAnswered,
 	})
 	if err != nil {
 		return fail(fmt.Errorf("assist client: %w", err))
