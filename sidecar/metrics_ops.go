@@ -101,3 +101,16 @@ func (s *Sidecar) assistAnswered() {
 		s.metrics.Ops.AssistContact.Set(float64(time.Now().UnixNano()) / 1e9)
 	}
 }
+
+// registerReady adds cad_sidecar_ready: /readyz's answer (1 ready, 0 not), computed at
+// each scrape.
+func (s *Sidecar) registerReady(reg prometheus.Registerer) {
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "cad_sidecar_ready", Help: "1 when /readyz answers ready, else 0 (GET /readyz says which check fails).",
+	}, func() float64 {
+		if ok, _ := s.Ready(); ok {
+			return 1
+		}
+		return 0
+	}))
+}

@@ -59,10 +59,16 @@ func TestReadyzCADWrite(t *testing.T) {
 			if strings.Contains(detail, "secret") {
 				t.Errorf("cad_write detail carries the CAD's answer body: %q", detail)
 			}
+			if v := e.metric(t, "cad_sidecar_ready"); v != 0 {
+				t.Errorf("cad_sidecar_ready = %v while /readyz is not ready, want 0", v)
+			}
 			down.Store(false)
 			waitFor(t, 20*time.Second, "cad_write ready again", func() bool {
 				c := e.readyz(t).Checks["cad_write"]
 				return c.OK && !c.Degraded
+			})
+			waitFor(t, 20*time.Second, "ready, and cad_sidecar_ready 1", func() bool {
+				return e.readyz(t).Ready && e.metric(t, "cad_sidecar_ready") == 1
 			})
 		})
 	}

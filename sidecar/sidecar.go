@@ -128,6 +128,7 @@ func New(cfg *config.Config, o Options) (*Sidecar, error) {
 	}
 	s.store, s.client, s.source, s.sink, s.readOnly = store, client, source, sink, readOnly
 	s.metrics = newMetrics(reg, store)
+	s.registerReady(reg)
 	if n, err := store.AdoptUnlinked(unlinkedActivation, legacyActivations); err != nil {
 		return fail(err)
 	} else if n > 0 {
