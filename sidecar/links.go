@@ -100,7 +100,7 @@ func (s *Sidecar) takeBatch(ctx context.Context, batch adapters.Batch) error {
 	if err := s.warmHashes(batch.Records); err != nil {
 		return err
 	}
-	for i, c := range Detect(s.mapper, batch.Records, s.knownHash) {
+	for i, c := range Detect(s.mapping(), batch.Records, s.knownHash) {
 		switch c.Outcome {
 		case Failed:
 			s.metrics.Records.WithLabelValues("error").Inc()
@@ -199,7 +199,7 @@ func (s *Sidecar) recordIncident(b adapters.Batch, from int) string {
 	if from < 1 || from > len(b.Records) {
 		return ""
 	}
-	id, _ := s.mapper.IncidentID(b.Records[from-1])
+	id, _ := s.mapping().IncidentID(b.Records[from-1])
 	return id
 }
 
@@ -207,7 +207,7 @@ func (s *Sidecar) recordIncident(b adapters.Batch, from int) string {
 // cached yet (after a restart), so that Detect compares in memory.
 func (s *Sidecar) warmHashes(recs []adapters.Record) error {
 	for _, rec := range recs {
-		id, ok := s.mapper.IncidentID(rec)
+		id, ok := s.mapping().IncidentID(rec)
 		if !ok {
 			continue
 		}
@@ -277,12 +277,12 @@ func (s *Sidecar) deliverLink(ctx context.Context, m outbox.Message) error {
 		return fmt.Errorf("store link %s ↔ %s: %w", req.IncidentID, resp.CallID, err)
 	}
 	s.log.Info("incident linked", "incident_id", req.IncidentID, "call_id", resp.CallID)
-	if s.mapper.ActivationNotes() {
+	if s.mapping().ActivationNotes() {
 		if err := s.flushActivations(ctx, resp.CallID, req.IncidentID); err != nil {
 			return err
 		}
 	}
-	if s.mapper.CallStatusNotes() {
+	if s.mapping().CallStatusNotes() {
 		// A status that came before the link was kept by the store and is now applied:
 		// write its note now (the idempotency key makes a second one harmless).
 		if l, ok, err := s.store.GetLink(req.IncidentID); err == nil && ok && l.Status != "" {

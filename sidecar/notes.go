@@ -66,7 +66,7 @@ func (s *Sidecar) callStatus(ctx context.Context, st assist.CallStatusUpdateWebh
 		return nil
 	}
 	s.log.Info("call "+lower(st.Status), "call_id", st.CallID, "incident_id", l.IncidentID)
-	if !s.mapper.CallStatusNotes() {
+	if !s.mapping().CallStatusNotes() {
 		return nil
 	}
 	return s.queueStatusNote(ctx, st.CallID, l.IncidentID, st.Status, now)
@@ -81,7 +81,7 @@ func (s *Sidecar) queueStatusNote(ctx context.Context, callID, incidentID, statu
 
 func (s *Sidecar) activation(ctx context.Context, a assist.AssistantActivationWebhook) error {
 	s.log.Info("assistant activated", "call_id", a.CallID, "assistant_id", a.AssistantID)
-	if !s.mapper.ActivationNotes() {
+	if !s.mapping().ActivationNotes() {
 		return nil
 	}
 	l, known, err := s.store.LinkByCall(a.CallID)
@@ -295,11 +295,11 @@ func (s *Sidecar) renderNote(q queuedNote) (adapters.Note, []string, error) {
 	case "":
 		n.Type, n.Note, n.Critical, n.CreatedAt = q.Note.Type, q.Note.Note, q.Note.Critical, q.Note.CreatedAt
 		n.Key = assist.PushedNoteKey(q.IncidentID, q.CallID, q.Note)
-		parts, err := s.mapper.RenderNoteParts(n)
+		parts, err := s.mapping().RenderNoteParts(n)
 		return n, parts, err
 	case "call_status":
 		n.Type, n.CreatedAt, n.Key = assist.NoteInfo, q.At, "status:"+q.CallID+"/"+q.Status
-		parts, err := s.mapper.RenderCallStatus(mapping.CallStatusData{
+		parts, err := s.mapping().RenderCallStatus(mapping.CallStatusData{
 			IncidentID: n.IncidentID, CallID: n.CallID, UserID: n.UserID, Status: q.Status, At: q.At})
 		return n, parts, err
 	case "activation":
@@ -309,7 +309,7 @@ func (s *Sidecar) renderNote(q queuedNote) (adapters.Note, []string, error) {
 		}
 		n.Type, n.CreatedAt = assist.NoteInfo, q.At
 		n.Key = activationKey(*a)
-		parts, err := s.mapper.RenderActivation(mapping.ActivationData{
+		parts, err := s.mapping().RenderActivation(mapping.ActivationData{
 			IncidentID: n.IncidentID, CallID: n.CallID, UserID: n.UserID, AssistantID: a.AssistantID,
 			AssistantName: a.AssistantName, Explanation: a.AssistantActivationExplanation, At: q.At})
 		return n, parts, err

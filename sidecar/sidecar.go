@@ -37,9 +37,11 @@ type Sidecar struct {
 	sink   adapters.Sink
 	// readOnly: no CAD sink; notes go to the read-only notes file (readonly.go).
 	readOnly bool
-	mapper   *mapping.Mapper
-	metrics  *Metrics
-	gather   prometheus.Gatherer
+	// mapper is the mapping in use, swapped whole by Reload (reload.go).
+	mapper    atomic.Pointer[mapping.Mapper]
+	reloading sync.Mutex // serialises Reload (SIGHUP and the admin API at once)
+	metrics   *Metrics
+	gather    prometheus.Gatherer
 
 	receiver *assist.Receiver
 	hashes   hashCache
@@ -75,7 +77,8 @@ func New(cfg *config.Config, o Options) (*Sidecar, error) {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	s := &Sidecar{cfg: cfg, log: log, mapper: cfg.Mapper, gather: reg}
+	s := &Sidecar{cfg: cfg, log: log, gather: reg}
+	s.mapper.Store(cfg.Mapper)
 	s.pollFails.what = "CAD poll"
 	source, sink, err := s.buildAdapter(cfg.CAD.Adapter, cfg.CAD.Settings, reg)
 	if err != nil {
