@@ -46,9 +46,6 @@ func (s *Sidecar) emit(ctx context.Context, b adapters.Batch) error {
 		s.pollErr.Store(&msg)
 		s.metrics.Polls.WithLabelValues("error").Inc()
 		s.pollFails.fail(s.log, time.Now(), err)
-		if answered(err) {
-			s.metrics.Ops.cadContact(time.Now())
-		}
 		return err
 	}
 	s.pollErr.Store(nil)

@@ -1,7 +1,6 @@
 package sidecar
 
 import (
-	"errors"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,8 +18,8 @@ type OpsMetrics struct {
 	// LinkLatency: a link's time from queued (the record seen new or changed) to answered
 	// by Assist.
 	LinkLatency prometheus.Histogram
-	// CADContact, AssistContact: Unix time of the last answer of the CAD (a good poll, a
-	// note accepted or refused with an answer) and of Assist (any answered request).
+	// CADContact, AssistContact: Unix time of the last successful contact with the CAD (a
+	// good poll or a note accepted) and of Assist's last answer (any answered request).
 	CADContact, AssistContact prometheus.Gauge
 }
 
@@ -41,7 +40,7 @@ func newOpsMetrics(reg prometheus.Registerer, store *outbox.Store) *OpsMetrics {
 		}),
 		CADContact: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "cad_sidecar_cad_last_contact_timestamp_seconds",
-			Help: "Unix time of the CAD's last answer: a good poll, or a note write answered (accepted or refused).",
+			Help: "Unix time of the last successful contact with the CAD: a good poll or a note accepted.",
 		}),
 		AssistContact: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "cad_sidecar_assist_last_contact_timestamp_seconds",
@@ -85,14 +84,6 @@ func (c *cursorAgeCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, time.Since(t).Seconds())
-}
-
-// answered reports whether err describes an answer of the remote (a refusal with a
-// status), not a failure to reach it: such errors carry the answer as Evidence (the
-// shared convention), found without importing the adapter that made them.
-func answered(err error) bool {
-	var ev interface{ Evidence() string }
-	return errors.As(err, &ev)
 }
 
 // assistAnswered is the Assist client's OnAnswer: the metrics exist before any request.

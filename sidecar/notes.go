@@ -255,9 +255,6 @@ func (s *Sidecar) deliverNote(ctx context.Context, m outbox.Message) error {
 			}
 			s.metrics.NoteErrors.WithLabelValues(kind).Inc()
 			s.writes.failed(time.Now(), err)
-			if answered(err) {
-				s.metrics.Ops.cadContact(time.Now())
-			}
 			s.log.Warn("writing note to CAD failed", "incident_id", q.IncidentID, "kind", kind, "attempt", m.Attempts+1, "part", i+1, "parts", len(parts), "err", err)
 			return err
 		}
