@@ -41,6 +41,9 @@ type ClientOptions struct {
 	// WebhookSnakeCase makes RegisterWebhook send event_type/auth_token/target_url instead
 	// of the schema's camelCase names (Assist's public page shows snake_case).
 	WebhookSnakeCase bool
+
+	// OnAnswer, when set, is called whenever Assist answered a request (any status).
+	OnAnswer func()
 }
 
 // Client calls the Assist API. It never retries: every failure comes back classified with
@@ -51,6 +54,7 @@ type Client struct {
 	hc        *http.Client
 	log       *slog.Logger
 	snakeCase bool
+	onAnswer  func()
 	now       func() time.Time
 	// contentLevel is the level of the log line with an error answer's body.
 	contentLevel slog.Level
@@ -102,7 +106,7 @@ func NewClient(o ClientOptions) (*Client, error) {
 	if o.Token != "" {
 		rc.SetAuthToken(o.Token)
 	}
-	c := &Client{rc: rc, hc: hc, log: log, snakeCase: o.WebhookSnakeCase, now: time.Now, contentLevel: slog.LevelDebug}
+	c := &Client{rc: rc, hc: hc, log: log, snakeCase: o.WebhookSnakeCase, onAnswer: o.OnAnswer, now: time.Now, contentLevel: slog.LevelDebug}
 	if o.LogContent {
 		c.contentLevel = slog.LevelInfo
 	}
@@ -262,6 +266,9 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		return nil, err
 	}
 	status := raw.StatusCode
+	if c.onAnswer != nil {
+		c.onAnswer()
+	}
 	c.log.DebugContext(ctx, "assist request", "method", method, "path", path, "status", status,
 		"duration", time.Since(start))
 	tooLarge := errors.Is(err, resty.ErrResponseBodyTooLarge)

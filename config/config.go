@@ -145,6 +145,9 @@ type OutboxConfig struct {
 	// UnlinkedRetention is how long a call status or an assistant activation that came
 	// before its call was linked is kept waiting for the link.
 	UnlinkedRetention time.Duration `koanf:"unlinked_retention"`
+	// UnreadyAfter: /readyz turns not ready (check cad_write) when the CAD has refused or
+	// failed every note write for this long while notes wait (0 = off).
+	UnreadyAfter time.Duration `koanf:"unready_after"`
 }
 
 // RetryConfig is `outbox.retry`: capped exponential backoff with jitter.
@@ -179,6 +182,7 @@ func Default() Config {
 		},
 	}
 	c.Outbox.UnlinkedRetention = 24 * time.Hour
+	c.Outbox.UnreadyAfter = 5 * time.Minute
 	c.Mapping.SetDefaults()
 	return c
 }

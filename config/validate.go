@@ -119,6 +119,9 @@ func (c *Config) validate() []Problem {
 	if o.UnlinkedRetention < time.Minute {
 		bad("outbox.unlinked_retention", "must be at least 1m, got %s", o.UnlinkedRetention)
 	}
+	if o.UnreadyAfter < 0 {
+		bad("outbox.unready_after", "must be 0 (off) or positive, got %s", o.UnreadyAfter)
+	}
 	if o.Concurrency < 1 || o.Concurrency > 256 {
 		bad("outbox.concurrency", "must be between 1 and 256, got %d", o.Concurrency)
 	}

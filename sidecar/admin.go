@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/cad-sidecar/cad-sidecar/outbox"
 )
 
 // adminHandler serves /healthz (the process answers), /readyz (it can do its job),
@@ -38,8 +40,10 @@ type Check struct {
 
 // Ready reports whether the store is open and takes writes (outbox.Store.Health), the
 // webhook registered (when push is on and registration enabled), the last CAD poll
-// succeeded and the CAD cursor is sane (check cad_cursor: degraded while a cursor in the
-// future is found, not ready once that lasted CursorPersistPolls polls).
+// succeeded, the CAD cursor is sane (check cad_cursor: degraded while a cursor in the
+// future is found, not ready once that lasted CursorPersistPolls polls) and the CAD takes
+// notes (check cad_write: degraded while every write fails, not ready once that lasted
+// outbox.unready_after with notes waiting).
 func (s *Sidecar) Ready() (bool, map[string]Check) {
 	checks := map[string]Check{}
 	// Not ok while writes fail for lack of space ("disk full: ...": webhooks get 503 until
@@ -60,6 +64,11 @@ func (s *Sidecar) Ready() (bool, map[string]Check) {
 		checks["cad_poll"] = Check{OK: true, Detail: "last success " + time.Unix(0, last).UTC().Format(time.RFC3339)}
 	}
 	checks["cad_cursor"] = s.cursor.check(s.cfg.CAD.CursorTolerance)
+	waiting := 0
+	if st, err := s.store.Stats(); err == nil {
+		waiting = st.Pending[outbox.TopicNote]
+	}
+	checks["cad_write"] = s.writes.check(time.Now(), s.cfg.Outbox.UnreadyAfter, waiting)
 	ready := true
 	for _, c := range checks {
 		ready = ready && c.OK

@@ -45,14 +45,16 @@ func (s *Sidecar) emit(ctx context.Context, b adapters.Batch) error {
 		msg := err.Error()
 		s.pollErr.Store(&msg)
 		s.metrics.Polls.WithLabelValues("error").Inc()
-		s.log.Warn("CAD poll failed", "err", err)
+		s.pollFails.fail(s.log, time.Now(), err)
 		return err
 	}
 	s.pollErr.Store(nil)
 	now := time.Now()
+	s.pollFails.ok(s.log, now)
 	s.lastPollOK.Store(now.UnixNano())
 	s.metrics.Polls.WithLabelValues("ok").Inc()
 	s.metrics.LastPoll.Set(float64(now.Unix()))
+	s.metrics.Ops.cadContact(now)
 	return nil
 }
 
@@ -95,7 +97,7 @@ func (s *Sidecar) takeBatch(ctx context.Context, batch adapters.Batch) error {
 	if err := s.warmHashes(batch.Records); err != nil {
 		return err
 	}
-	for i, c := range Detect(s.mapper, batch.Records, s.knownHash) {
+	for i, c := range Detect(s.mapping(), batch.Records, s.knownHash) {
 		switch c.Outcome {
 		case Failed:
 			s.metrics.Records.WithLabelValues("error").Inc()
@@ -194,7 +196,7 @@ func (s *Sidecar) recordIncident(b adapters.Batch, from int) string {
 	if from < 1 || from > len(b.Records) {
 		return ""
 	}
-	id, _ := s.mapper.IncidentID(b.Records[from-1])
+	id, _ := s.mapping().IncidentID(b.Records[from-1])
 	return id
 }
 
@@ -202,7 +204,7 @@ func (s *Sidecar) recordIncident(b adapters.Batch, from int) string {
 // cached yet (after a restart), so that Detect compares in memory.
 func (s *Sidecar) warmHashes(recs []adapters.Record) error {
 	for _, rec := range recs {
-		id, ok := s.mapper.IncidentID(rec)
+		id, ok := s.mapping().IncidentID(rec)
 		if !ok {
 			continue
 		}
@@ -267,16 +269,17 @@ func (s *Sidecar) deliverLink(ctx context.Context, m outbox.Message) error {
 		return err
 	}
 	s.metrics.Links.WithLabelValues("ok").Inc()
+	s.metrics.Ops.LinkLatency.Observe(max(time.Since(m.CreatedAt).Seconds(), 0))
 	if err := s.store.PutLink(outbox.Link{IncidentID: req.IncidentID, CallID: resp.CallID, UserID: req.UserID}); err != nil {
 		return fmt.Errorf("store link %s ↔ %s: %w", req.IncidentID, resp.CallID, err)
 	}
 	s.log.Info("incident linked", "incident_id", req.IncidentID, "call_id", resp.CallID)
-	if s.mapper.ActivationNotes() {
+	if s.mapping().ActivationNotes() {
 		if err := s.flushActivations(ctx, resp.CallID, req.IncidentID); err != nil {
 			return err
 		}
 	}
-	if s.mapper.CallStatusNotes() {
+	if s.mapping().CallStatusNotes() {
 		// A status that came before the link was kept by the store and is now applied:
 		// write its note now (the idempotency key makes a second one harmless).
 		if l, ok, err := s.store.GetLink(req.IncidentID); err == nil && ok && l.Status != "" {

@@ -23,6 +23,7 @@ type Metrics struct {
 	WebhookRefused *prometheus.CounterVec // code: the HTTP status of the refusal
 	CursorRejected prometheus.Counter
 	State          *StateMetrics // metrics_state.go
+	Ops            *OpsMetrics   // metrics_ops.go
 }
 
 // newMetrics registers the sidecar's metrics on reg, with the outbox's sizes read from
@@ -76,6 +77,7 @@ func newMetrics(reg prometheus.Registerer, store *outbox.Store) *Metrics {
 	reg.MustRegister(m.Polls, m.Records, m.Links, m.NotesReceived, m.NotesDelivered, m.NoteErrors,
 		m.Webhooks, m.Registered, m.LastPoll, m.WebhookRefused, m.CursorRejected)
 	m.State = newStateMetrics(reg)
+	m.Ops = newOpsMetrics(reg, store)
 	if store != nil {
 		reg.MustRegister(newOutboxCollector(store))
 	}

@@ -117,7 +117,49 @@ func TestMetricsScraped(t *testing.T) {
 	if v := m["cad_sidecar_cad_last_poll_success_timestamp_seconds"]; v < float64(before) || v > float64(after) {
 		t.Errorf("cad_sidecar_cad_last_poll_success_timestamp_seconds = %v, want in [%d, %d]", v, before, after)
 	}
+	// Latencies: one observation per note delivered and per link answered.
+	for name, want := range map[string]float64{
+		"cad_sidecar_note_delivery_seconds_count": notes,
+		"cad_sidecar_link_seconds_count":          2,
+	} {
+		if got := m[name]; got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+	if v := m[`cad_sidecar_note_delivery_seconds_bucket{le="+Inf"}`]; v != notes {
+		t.Errorf(`cad_sidecar_note_delivery_seconds_bucket{le="+Inf"} = %v, want %v`, v, notes)
+	}
+	for _, name := range []string{"cad_sidecar_note_delivery_seconds_sum", "cad_sidecar_link_seconds_sum"} {
+		if v := m[name]; v <= 0 || v > float64(after-before+1)*notes {
+			t.Errorf("%s = %v, want in (0, %d]", name, v, (after-before+1)*notes)
+		}
+	}
+	for _, name := range []string{"cad_sidecar_cad_last_contact_timestamp_seconds", "cad_sidecar_assist_last_contact_timestamp_seconds"} {
+		if v := m[name]; v < float64(before) || v > float64(after+1) {
+			t.Errorf("%s = %v, want in [%d, %d]", name, v, before, after+1)
+		}
+	}
+	// The simulator's cursor is a change number, not a time: no age (TestCursorAgeMetric).
+	if v, ok := m["cad_sidecar_cad_cursor_age_seconds"]; ok {
+		t.Errorf("cad_sidecar_cad_cursor_age_seconds = %v for a sequence cursor, want absent", v)
+	}
 	if got := cad.NoteCount(); got != notes {
 		t.Errorf("the CAD holds %d notes, want %d", got, notes)
+	}
+}
+
+// TestRuntimeMetricsScraped: /metrics carries the Go runtime and process collectors.
+func TestRuntimeMetricsScraped(t *testing.T) {
+	e := start(t, envOptions{cadDown: true})
+	resp, err := http.Get(e.adminURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, name := range []string{"\ngo_goroutines ", "\ngo_memstats_heap_alloc_bytes ", "\nprocess_resident_memory_bytes ", "\nprocess_open_fds "} {
+		if !strings.Contains(string(b), name) {
+			t.Errorf("/metrics lacks %q", strings.TrimSpace(name))
+		}
 	}
 }

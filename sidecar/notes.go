@@ -69,7 +69,7 @@ func (s *Sidecar) callStatus(ctx context.Context, st assist.CallStatusUpdateWebh
 		return nil
 	}
 	s.log.Info("call "+lower(st.Status), "call_id", st.CallID, "incident_id", l.IncidentID)
-	if !s.mapper.CallStatusNotes() {
+	if !s.mapping().CallStatusNotes() {
 		return nil
 	}
 	return s.queueStatusNote(ctx, st.CallID, l.IncidentID, st.Status, now)
@@ -84,7 +84,7 @@ func (s *Sidecar) queueStatusNote(ctx context.Context, callID, incidentID, statu
 
 func (s *Sidecar) activation(ctx context.Context, a assist.AssistantActivationWebhook) error {
 	s.log.Info("assistant activated", "call_id", a.CallID, "assistant_id", a.AssistantID)
-	if !s.mapper.ActivationNotes() {
+	if !s.mapping().ActivationNotes() {
 		return nil
 	}
 	l, known, err := s.store.LinkByCall(a.CallID)
@@ -258,9 +258,11 @@ func (s *Sidecar) deliverNote(ctx context.Context, m outbox.Message) error {
 				kind = "permanent"
 			}
 			s.metrics.NoteErrors.WithLabelValues(kind).Inc()
+			s.writes.failed(time.Now(), err)
 			s.log.Warn("writing note to CAD failed", "incident_id", q.IncidentID, "kind", kind, "attempt", m.Attempts+1, "part", i+1, "parts", len(parts), "err", err)
 			return err
 		}
+		s.writes.accepted()
 		if len(parts) > 1 && i+1 < len(parts) {
 			if err := s.store.Put(bucketParts, progressKey, strconv.Itoa(i+1)); err != nil {
 				return fmt.Errorf("save progress of note %s: %w", progressKey, err)
@@ -273,6 +275,9 @@ func (s *Sidecar) deliverNote(ctx context.Context, m outbox.Message) error {
 		}
 	}
 	s.metrics.NotesDelivered.Inc()
+	now := time.Now()
+	s.metrics.Ops.cadContact(now)
+	s.metrics.Ops.NoteDelivery.Observe(max(now.Sub(m.CreatedAt).Seconds(), 0))
 	msg := "note written to CAD"
 	if s.readOnly {
 		msg = "note written to the read-only notes file (not to the CAD)"
@@ -290,11 +295,11 @@ func (s *Sidecar) renderNote(q queuedNote) (adapters.Note, []string, error) {
 	switch q.Event {
 	case "":
 		n.Type, n.Note, n.Critical, n.CreatedAt = q.Note.Type, q.Note.Note, q.Note.Critical, q.Note.CreatedAt
-		parts, err := s.mapper.RenderNoteParts(n)
+		parts, err := s.mapping().RenderNoteParts(n)
 		return n, parts, err
 	case "call_status":
 		n.Type, n.CreatedAt = assist.NoteInfo, q.At
-		parts, err := s.mapper.RenderCallStatus(mapping.CallStatusData{
+		parts, err := s.mapping().RenderCallStatus(mapping.CallStatusData{
 			IncidentID: n.IncidentID, CallID: n.CallID, UserID: n.UserID, Status: q.Status, At: q.At})
 		return n, parts, err
 	case "activation":
@@ -303,7 +308,7 @@ func (s *Sidecar) renderNote(q queuedNote) (adapters.Note, []string, error) {
 			return n, nil, errors.New("activation note without its activation")
 		}
 		n.Type, n.CreatedAt = assist.NoteInfo, q.At
-		parts, err := s.mapper.RenderActivation(mapping.ActivationData{
+		parts, err := s.mapping().RenderActivation(mapping.ActivationData{
 			IncidentID: n.IncidentID, CallID: n.CallID, UserID: n.UserID, AssistantID: a.AssistantID,
 			AssistantName: a.AssistantName, Explanation: a.AssistantActivationExplanation, At: q.At})
 		return n, parts, err

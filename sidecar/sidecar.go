@@ -37,9 +37,11 @@ type Sidecar struct {
 	sink   adapters.Sink
 	// readOnly: no CAD sink; notes go to the read-only notes file (readonly.go).
 	readOnly bool
-	mapper   *mapping.Mapper
-	metrics  *Metrics
-	gather   prometheus.Gatherer
+	// mapper is the mapping in use, swapped whole by Reload (reload.go).
+	mapper    atomic.Pointer[mapping.Mapper]
+	reloading sync.Mutex // serialises Reload (SIGHUP and the admin API at once)
+	metrics   *Metrics
+	gather    prometheus.Gatherer
 
 	receiver *assist.Receiver
 	hashes   hashCache
@@ -49,6 +51,8 @@ type Sidecar struct {
 	registered atomic.Bool
 	lastPollOK atomic.Int64 // unix nanos of the last good poll; 0 = none yet
 	pollErr    atomic.Pointer[string]
+	pollFails  failStreak  // failed polls, logged sparingly (pollfail.go)
+	writes     writeHealth // the CAD's answers to note writes, for readiness (notehealth.go)
 	cursor     cursorGuard // CAD cursors found in the future (cursor.go)
 
 	publicLn, adminLn net.Listener
@@ -73,7 +77,9 @@ func New(cfg *config.Config, o Options) (*Sidecar, error) {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	s := &Sidecar{cfg: cfg, log: log, mapper: cfg.Mapper, gather: reg}
+	s := &Sidecar{cfg: cfg, log: log, gather: reg}
+	s.mapper.Store(cfg.Mapper)
+	s.pollFails.what = "CAD poll"
 	source, sink, err := s.buildAdapter(cfg.CAD.Adapter, cfg.CAD.Settings, reg)
 	if err != nil {
 		return nil, err
@@ -105,6 +111,7 @@ func New(cfg *config.Config, o Options) (*Sidecar, error) {
 	client, err := assist.NewClient(assist.ClientOptions{
 		BaseURL: cfg.Assist.BaseURL, Token: cfg.Assist.Token, Timeout: cfg.Assist.Timeout,
 		Logger: log.With("component", "assist"), LogContent: cfg.Log.Content,
+		OnAnswer: s.assistAnswered,
 	})
 	if err != nil {
 		return fail(fmt.Errorf("assist client: %w", err))
@@ -115,6 +122,7 @@ func New(cfg *config.Config, o Options) (*Sidecar, error) {
 	}
 	s.store, s.client, s.source, s.sink, s.readOnly = store, client, source, sink, readOnly
 	s.metrics = newMetrics(reg, store)
+	s.registerReady(reg)
 	if n, err := store.AdoptUnlinked(unlinkedActivation, legacyActivations); err != nil {
 		return fail(err)
 	} else if n > 0 {

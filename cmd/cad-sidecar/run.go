@@ -33,6 +33,8 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) int {
 		log.Error("cannot start", "err", err)
 		return exitFailure
 	}
+	stopReload := reloadOnSIGHUP(ctx, s, log)
+	defer stopReload()
 	if err := s.Run(ctx); err != nil {
 		if hint := storeErrorHint(err, cfg.File); hint != "" {
 			log.Error("stopped: "+hint, "file", sidecar.StorePath(cfg), "err", err)
