@@ -33,6 +33,7 @@ func (s *Sidecar) Reload() error {
 		}
 		return fmt.Errorf("reload the mapping of %s: %w", s.cfg.File, err)
 	}
+	s.unparsed.base.Add(s.mapping().UnparsedTimes())
 	s.mapper.Store(m)
 	for _, w := range m.Warnings() {
 		s.log.Warn("mapping reloaded with a warning", "key", "mapping."+w.Key, "warning", w.Msg)

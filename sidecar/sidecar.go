@@ -40,6 +40,7 @@ type Sidecar struct {
 	// mapper is the mapping in use, swapped whole by Reload (reload.go).
 	mapper    atomic.Pointer[mapping.Mapper]
 	reloading sync.Mutex // serialises Reload (SIGHUP and the admin API at once)
+	unparsed  unparsedTimes
 	metrics   *Metrics
 	gather    prometheus.Gatherer
 
@@ -123,6 +124,7 @@ func New(cfg *config.Config, o Options) (*Sidecar, error) {
 	s.store, s.client, s.source, s.sink, s.readOnly = store, client, source, sink, readOnly
 	s.metrics = newMetrics(reg, store)
 	s.registerReady(reg)
+	s.registerUnparsedTimes(reg)
 	if n, err := store.AdoptUnlinked(unlinkedActivation, legacyActivations); err != nil {
 		return fail(err)
 	} else if n > 0 {
