@@ -27,7 +27,7 @@ type Source struct {
 
 	mu   sync.Mutex // one emit at a time (adapters.Emit), and the fields below
 	emit adapters.Emit
-	ctx  context.Context // Run's: an emit is not cut short by a client that hangs up
+	ctx  context.Context      // Run's: an emit is not cut short by a client that hangs up
 	seen map[string]time.Time // signatures taken → when their timestamp leaves the window
 	// pruned is when seen was last pruned.
 	pruned time.Time
