@@ -74,6 +74,13 @@ func (s *Source) Run(ctx context.Context, emit adapters.Emit) error {
 	return nil
 }
 
+// running reports whether Run runs (requests are answered 503 before and after).
+func (s *Source) running() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.emit != nil
+}
+
 // answer is the JSON body of every answer.
 type answer struct {
 	Records int    `json:"records,omitempty"`
@@ -88,6 +95,11 @@ func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		s.reply(w, r, http.StatusMethodNotAllowed, "method", answer{Error: "POST only"}, nil)
+		return
+	}
+	if !s.running() {
+		w.Header().Set("Retry-After", "1")
+		s.reply(w, r, http.StatusServiceUnavailable, "unavailable", answer{Error: "not running yet"}, nil)
 		return
 	}
 	a := s.cfg.Auth
