@@ -141,9 +141,12 @@ func (h *host) pending(t *testing.T) []string {
 	return ids
 }
 
-func sign(at time.Time, body string) map[string]string {
+func sign(at time.Time, body string) map[string]string { return signWith(hostSecret, at, body) }
+
+// signWith is the HMAC headers, as a CAD sends them, of body at time at.
+func signWith(secret string, at time.Time, body string) map[string]string {
 	ts := strconv.FormatInt(at.Unix(), 10)
-	return map[string]string{"X-Timestamp": ts, "X-Signature": "sha256=" + hex.EncodeToString(push.Sign([]byte(hostSecret), ts, []byte(body)))}
+	return map[string]string{"X-Timestamp": ts, "X-Signature": "sha256=" + hex.EncodeToString(push.Sign([]byte(secret), ts, []byte(body)))}
 }
 
 const hmacAuth = `{hmac: {secret: ` + hostSecret + `}}`
