@@ -134,7 +134,7 @@ func TestUnauthorizedStoresNothing(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			s, h, reg := running(t, c.cfg)
+			s, h, _ := running(t, c.cfg)
 			w := post(t, s, oneRecord, c.hdr)
 			if w.Code != http.StatusUnauthorized {
 				t.Fatalf("status %d, want 401 (%s)", w.Code, w.Body)
@@ -145,7 +145,6 @@ func TestUnauthorizedStoresNothing(t *testing.T) {
 			if got := counter(t, s.requests.WithLabelValues("unauthorized")); got != 1 {
 				t.Fatalf("cad_sidecar_push_requests_total{result=unauthorized} = %v, want 1", got)
 			}
-			_ = reg
 		})
 	}
 }
@@ -160,7 +159,7 @@ func TestGoodPushEmitsOneAllOrNothingBatch(t *testing.T) {
 		{"hmac", withSecret, func(b string) map[string]string { return signed(testSecret, time.Now(), b) }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			s, h, _ := running(t, c.cfg)
+			s, h, reg := running(t, c.cfg)
 			w := post(t, s, oneRecord, c.hdr(oneRecord))
 			if w.Code != http.StatusOK {
 				t.Fatalf("status %d, want 200 (%s)", w.Code, w.Body)
@@ -169,7 +168,7 @@ func TestGoodPushEmitsOneAllOrNothingBatch(t *testing.T) {
 			if len(b) != 1 || len(b[0].Records) != 1 || !b[0].AllOrNothing || b[0].Cursor != "" {
 				t.Fatalf("emitted %+v, want one AllOrNothing batch of one record and no cursor", b)
 			}
-			if got := counter(t, s.requests.WithLabelValues("ok")); got != 1 {
+			if got := gathered(t, reg, "cad_sidecar_push_requests_total", "ok"); got != 1 {
 				t.Fatalf("cad_sidecar_push_requests_total{result=ok} = %v, want 1", got)
 			}
 		})
@@ -308,4 +307,36 @@ func counter(t *testing.T, c prometheus.Counter) float64 {
 		t.Fatal(err)
 	}
 	return m.GetCounter().GetValue()
+}
+
+// gathered is the value of counter name with result=result in reg (0 if absent).
+func gathered(t *testing.T, reg *prometheus.Registry, name, result string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "result" && l.GetValue() == result {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
+}
+
+// TestSignMatchesOpenSSL: Sign is what the README's openssl command computes
+// (printf '%s.%s' 1775900000 "$body" | openssl dgst -sha256 -hmac secret-0123456789abcdef -hex).
+func TestSignMatchesOpenSSL(t *testing.T) {
+	const want = "8ffc6731263aa0b09072e186d45f5a00dd69397104ab7be0fbae63d31958b865"
+	got := hex.EncodeToString(Sign([]byte("secret-0123456789abcdef"), "1775900000", []byte(`{"IncidentNumber":"26-000123","Nature":{"Code":"FIRE"}}`)))
+	if got != want {
+		t.Fatalf("Sign = %s, want %s", got, want)
+	}
 }
