@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 
 	"github.com/cad-sidecar/cad-sidecar/adapters"
 )
@@ -134,7 +133,7 @@ func TestUnauthorizedStoresNothing(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			s, h, _ := running(t, c.cfg)
+			s, h, reg := running(t, c.cfg)
 			w := post(t, s, oneRecord, c.hdr)
 			if w.Code != http.StatusUnauthorized {
 				t.Fatalf("status %d, want 401 (%s)", w.Code, w.Body)
@@ -142,7 +141,7 @@ func TestUnauthorizedStoresNothing(t *testing.T) {
 			if n := len(h.stored()); n != 0 {
 				t.Fatalf("%d batches emitted, want none", n)
 			}
-			if got := counter(t, s.requests.WithLabelValues("unauthorized")); got != 1 {
+			if got := gathered(t, reg, "cad_sidecar_push_requests_total", "unauthorized"); got != 1 {
 				t.Fatalf("cad_sidecar_push_requests_total{result=unauthorized} = %v, want 1", got)
 			}
 		})
@@ -258,7 +257,7 @@ func TestStoreFailureIs503(t *testing.T) {
 }
 
 func TestReplayWithinWindowTakenOnce(t *testing.T) {
-	s, h, _ := running(t, withSecret)
+	s, h, reg := running(t, withSecret)
 	hdr := signed(testSecret, time.Now(), oneRecord)
 	for i := range 3 {
 		w := post(t, s, oneRecord, hdr)
@@ -272,7 +271,7 @@ func TestReplayWithinWindowTakenOnce(t *testing.T) {
 	if n := len(h.stored()); n != 1 {
 		t.Fatalf("%d batches emitted for one request sent three times, want 1", n)
 	}
-	if got := counter(t, s.requests.WithLabelValues("duplicate")); got != 2 {
+	if got := gathered(t, reg, "cad_sidecar_push_requests_total", "duplicate"); got != 2 {
 		t.Fatalf("cad_sidecar_push_requests_total{result=duplicate} = %v, want 2", got)
 	}
 }
@@ -297,16 +296,6 @@ func TestMethodNotAllowed(t *testing.T) {
 	if w.Code != http.StatusMethodNotAllowed || w.Header().Get("Allow") != "POST" {
 		t.Fatalf("GET: %d Allow=%q, want 405 Allow=POST", w.Code, w.Header().Get("Allow"))
 	}
-}
-
-// counter is a counter's value.
-func counter(t *testing.T, c prometheus.Counter) float64 {
-	t.Helper()
-	var m dto.Metric
-	if err := c.Write(&m); err != nil {
-		t.Fatal(err)
-	}
-	return m.GetCounter().GetValue()
 }
 
 // gathered is the value of counter name with result=result in reg (0 if absent).
