@@ -56,6 +56,11 @@ type Batch struct {
 	// Since, so an operator's `cursor set` during the read wins. PollSource sets both.
 	Polled bool
 	Since  string
+	// AllOrNothing asks the host to queue none of the batch's records when the mapping
+	// refuses any of them: Emit then returns a *Refused naming every refused record, and
+	// the failure is the sender's, not a failed read (readiness is not touched). Push-style
+	// sources set it so that a refused POST is answered 400 and nothing of it is stored.
+	AllOrNothing bool
 	// Err reports a read that failed (Records are then ignored): the host counts it, logs
 	// it and shows it in readiness until a batch succeeds. The Source tries again itself.
 	Err error

@@ -95,3 +95,17 @@ func WithoutPoll(probs []Problem) []Problem {
 	}
 	return out
 }
+
+// SinkNamer is implemented by a source's config that names, in its own section, the
+// adapter that writes its notes (cad.push.sink): the config loader treats that name as
+// cad.sink (either may be set; both set must agree).
+type SinkNamer interface {
+	SinkName() string
+}
+
+// PathMounter is implemented by a config whose adapter mounts paths on the public
+// listener (cad.push.path): the loader refuses a path that is assist.webhook.path. Keys
+// are relative to the adapter's section.
+type PathMounter interface {
+	MountedPaths() map[string]string // key → path
+}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding"
 	"fmt"
 	"reflect"
 	"sort"
@@ -14,6 +15,8 @@ import (
 var (
 	durationType = reflect.TypeOf(time.Duration(0))
 	byteSizeType = reflect.TypeOf(ByteSize(0))
+
+	textUnmarshalerType = reflect.TypeOf((*encoding.TextUnmarshaler)(nil)).Elem()
 )
 
 // checker walks a raw decoded document against the Go type it will be decoded into and
@@ -42,6 +45,9 @@ func (c *checker) check(v any, t reflect.Type, path string) {
 		return
 	case t == byteSizeType:
 		c.checkByteSize(v, path)
+		return
+	case t.Kind() != reflect.Struct && reflect.PointerTo(t).Implements(textUnmarshalerType):
+		c.checkText(v, t, path) // an adapter's own text type (cad.push.max_body)
 		return
 	}
 	switch t.Kind() {
@@ -137,6 +143,25 @@ func (c *checker) checkDuration(v any, path string) {
 		}
 	}
 	c.add(path, "expected a duration such as 500ms, 30s, 5m or 72h, got %s", describe(v))
+}
+
+// checkText checks a value for a type that decodes itself from text: a string it takes, or
+// a number when the type is a number.
+func (c *checker) checkText(v any, t reflect.Type, path string) {
+	switch x := v.(type) {
+	case string:
+		err := reflect.New(t).Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(x))
+		if err == nil {
+			return
+		}
+		c.add(path, "%v", err)
+		return
+	case int, int64, uint64, float64:
+		if t.Kind() >= reflect.Int && t.Kind() <= reflect.Float64 {
+			return
+		}
+	}
+	c.add(path, "expected text, got %s", describe(v))
 }
 
 func (c *checker) checkByteSize(v any, path string) {

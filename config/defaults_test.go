@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"bufio"
+	"encoding"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cad-sidecar/cad-sidecar/adapters"
+	_ "github.com/cad-sidecar/cad-sidecar/adapters/push" // the cad.push table
 	_ "github.com/cad-sidecar/cad-sidecar/adapters/sqldb"
 	"github.com/cad-sidecar/cad-sidecar/config"
 )
@@ -191,6 +193,14 @@ func sameValue(v reflect.Value, text string) error {
 			return fmt.Errorf("%s", x)
 		}
 		return nil
+	}
+	if p := reflect.New(v.Type()); v.Kind() != reflect.String {
+		if u, ok := p.Interface().(encoding.TextUnmarshaler); ok { // an adapter's own text type (cad.push.max_body)
+			if err := u.UnmarshalText([]byte(text)); err != nil || p.Elem().Interface() != got {
+				return fmt.Errorf("%v", got)
+			}
+			return nil
+		}
 	}
 	switch v.Kind() {
 	case reflect.String:

@@ -196,6 +196,8 @@ func Load(path string, o Options) (*Config, error) {
 			}
 		}
 		cfg.CAD.Settings = settings
+		ps = append(ps, cfg.sinkAlias(settings)...)
+		ps = append(ps, cfg.mountedPaths(settings)...)
 	}
 	if f, ok := adapters.Lookup(cfg.CAD.Sink); ok && cfg.CAD.SeparateSink() && f.NewSink != nil {
 		settings := f.NewConfig()

@@ -12,6 +12,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	_ "github.com/cad-sidecar/cad-sidecar/adapters/push" // cad.adapter: push in examples/push
 	_ "github.com/cad-sidecar/cad-sidecar/adapters/rest" // cad.adapter: rest in the example configs
 	"github.com/cad-sidecar/cad-sidecar/config"
 	"github.com/cad-sidecar/cad-sidecar/mapping"
@@ -133,6 +134,14 @@ func TestExamplesHandChecked(t *testing.T) {
 			"Phone":    "6135550147",      // digits of "(613) 555-0147"
 			"Agency":   "GFD / FD1",
 			"Comments": "SMOKE SHOWING 2ND FLOOR / CALLER AND FAMILY OUTSIDE", // the view's string_agg, 51 characters
+		},
+		"push": {
+			"incidentId": "F26-004512", "userId": "jsmith", // lower() of the CAD login
+			"Priority": "Urgent",               // the integer 2 looked up as "2"
+			"Created":  "2026-04-11T14:03:51Z", // 09:03:51-05:00: the offset is the record's own
+			"Address":  "415 E Monroe St, Springfield",
+			"Phone":    "2175550199", // digits of "217.555.0199"
+			"Units":    "M7 E3",      // join(map(Units, .Id), " "), in the message's order
 		},
 		"eido": {
 			"incidentId": "urn:emergency:uid:incidentid:a56e556d871:bcf.state.pa.us",

@@ -3,6 +3,7 @@ package sidecar
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -39,8 +40,9 @@ func (s *Sidecar) emit(ctx context.Context, b adapters.Batch) error {
 		err = s.takeBatch(ctx, b)
 	}
 	if err != nil {
-		if ctx.Err() != nil {
-			return err
+		var refused *adapters.Refused
+		if ctx.Err() != nil || errors.As(err, &refused) {
+			return err // a refused AllOrNothing batch is the sender's fault, not a failed read
 		}
 		msg := err.Error()
 		s.pollErr.Store(&msg)
@@ -97,7 +99,11 @@ func (s *Sidecar) takeBatch(ctx context.Context, batch adapters.Batch) error {
 	if err := s.warmHashes(batch.Records); err != nil {
 		return err
 	}
-	for i, c := range Detect(s.mapping(), batch.Records, s.knownHash) {
+	changes := Detect(s.mapping(), batch.Records, s.knownHash)
+	if err := s.refuseAll(batch, changes); err != nil {
+		return err
+	}
+	for i, c := range changes {
 		switch c.Outcome {
 		case Failed:
 			s.metrics.Records.WithLabelValues("error").Inc()
@@ -285,6 +291,28 @@ func (s *Sidecar) deliverLink(ctx context.Context, m outbox.Message) error {
 		if l, ok, err := s.store.GetLink(req.IncidentID); err == nil && ok && l.Status != "" {
 			return s.queueStatusNote(ctx, l.CallID, l.IncidentID, l.Status, l.UpdatedAt)
 		}
+	}
+	return nil
+}
+
+// refuseAll is the AllOrNothing rule: when the mapping refused a record of such a batch,
+// each refused record is logged and counted as a skipped one would be, and the batch is
+// refused whole (*adapters.Refused) before anything is queued.
+func (s *Sidecar) refuseAll(batch adapters.Batch, changes []Change) error {
+	if !batch.AllOrNothing {
+		return nil
+	}
+	var refused adapters.Refused
+	for i, c := range changes {
+		if c.Outcome != Failed {
+			continue
+		}
+		s.metrics.Records.WithLabelValues("error").Inc()
+		s.log.Warn("CAD record refused: mapping failed; its batch is not stored", "incident_id", c.IncidentID, "record", i, "err", c.Err)
+		refused.Records = append(refused.Records, adapters.RefusedRecord{Index: i, IncidentID: c.IncidentID, Reason: c.Err.Error()})
+	}
+	if len(refused.Records) > 0 {
+		return &refused
 	}
 	return nil
 }

@@ -62,6 +62,25 @@ type CAD interface {
 	TakesKey() bool
 }
 
+// Pusher is implemented by a CAD that pushes its incidents to the sidecar (cad.adapter:
+// push) rather than being read: the suite tells it where the sidecar's public listener is
+// each time the sidecar starts (the same address after a restart). A pushing CAD sends
+// every incident it holds again every few hundred milliseconds, as a CAD that re-sends its
+// open incidents does, so that each push counts as a read. With no read to fail, SetDown
+// takes down only the CAD's notes API (its pushes go on): the suite checks "CAD
+// unavailable" by the notes (they fail transiently, wait, then flow), not by readiness,
+// and its cancellation case takes any first batch.
+type Pusher interface {
+	PushTo(t *testing.T, publicURL string)
+}
+
+// Sectioner is implemented by a CAD whose adapter needs other sections under cad: (the
+// sink's: cad.push.sink: rest needs cad.rest). Sections is their YAML, unindented, keyed
+// by section name at the top level ("rest:\n  base_url: ...").
+type Sectioner interface {
+	Sections(t *testing.T) string
+}
+
 // Note is one note as the CAD stored it.
 type Note struct {
 	Text string

@@ -82,16 +82,25 @@ cad:
   adapter: %s
   %s:
 %s
+%s
 outbox: {retry: {initial: 20ms, max: 200ms}}
 mapping:
 %s
   note: {text: "{{.CreatedAt}}|{{.Note}}"}
-`, srv.URL, assistToken, hookToken, h.Adapter, h.Adapter, indent(e.cad.Section(t), "    "), indent(e.cad.Mapping(t), "  "))
+`, srv.URL, assistToken, hookToken, h.Adapter, h.Adapter, indent(e.cad.Section(t), "    "), otherSections(t, e.cad), indent(e.cad.Mapping(t), "  "))
 	e.cfg = filepath.Join(e.dir, "config.yaml")
 	if err := os.WriteFile(e.cfg, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return e
+}
+
+// otherSections is the CAD's other cad: sections (Sectioner), indented under cad:.
+func otherSections(t *testing.T, c CAD) string {
+	if s, ok := c.(Sectioner); ok {
+		return indent(s.Sections(t), "  ")
+	}
+	return ""
 }
 
 func indent(s, by string) string {
@@ -127,6 +136,9 @@ func (e *env) start(t *testing.T) *running {
 		t.Fatal(err)
 	}
 	e.public = s.PublicAddr()
+	if p, ok := e.cad.(Pusher); ok {
+		p.PushTo(t, "http://"+e.public)
+	}
 	cfg.Server.PublicURL = "http://" + e.public
 	r.s, r.admin = s, "http://"+s.AdminAddr()
 	ctx, cancel := context.WithCancel(context.Background())

@@ -117,6 +117,8 @@ func TestForbiddenImports(t *testing.T) {
 		{"adapters/rest", "mapping", "path and template helpers live in record and internal/tmplfuncs", false},
 		{"adapters/rest", "outbox", "delivery errors live in delivery", true},
 		{"adapters/sqldb", "outbox", "delivery errors live in delivery", true},
+		{"adapters/push", "sidecar", "adapters never import the host", false},
+		{"adapters/push", "outbox", "the host stores; the source only emits", true},
 		{"internal/httpclass", "outbox", "HTTP classes speak delivery", true},
 		{"assist", "sidecar", "the Assist client knows nothing of the host", false},
 		{"record", "adapters", "record defines Record; adapters use it", false},
