@@ -47,6 +47,7 @@ type Source struct {
 	log       *slog.Logger
 	files     *prometheus.CounterVec
 	input     record.Options // mapping.input (SetInput)
+	now       func() time.Time // the clock of the stability check (tests)
 
 	horizon time.Time            // files modified before it are left alone (zero: none)
 	hasHor  bool                 // horizon read or set
@@ -80,7 +81,7 @@ func newSource(c *Config, deps adapters.Deps) *Source {
 	return &Source{dir: deps.Path(c.Inbound), pattern: c.Pattern, format: record.Format(c.Format), items: c.Items,
 		groupBy: c.GroupBy, stableFor: c.StableFor, rescan: c.Rescan, lookback: c.Lookback, after: c.After,
 		state: deps.Store(), log: deps.Log().With("adapter", Name), files: files,
-		seen: map[string]*seenFile{}, old: map[string]bool{}}
+		seen: map[string]*seenFile{}, old: map[string]bool{}, now: time.Now}
 }
 
 // SetInput sets how files are decoded: mapping.input's encoding, CSV delimiter and limits.
@@ -183,7 +184,7 @@ func (s *Source) scan(ctx context.Context, emit adapters.Emit, periodic bool) (t
 	for _, e := range entries {
 		names[e.Name()] = true
 	}
-	now := time.Now()
+	now := s.now()
 	var ready []candidate
 	var next time.Time
 	present := map[string]bool{}
