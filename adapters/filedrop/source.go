@@ -46,7 +46,7 @@ type Source struct {
 	state     adapters.State
 	log       *slog.Logger
 	files     *prometheus.CounterVec
-	input     record.Options // mapping.input (SetInput)
+	input     record.Options   // mapping.input (SetInput)
 	now       func() time.Time // the clock of the stability check (tests)
 
 	horizon time.Time            // files modified before it are left alone (zero: none)

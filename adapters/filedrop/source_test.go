@@ -244,7 +244,6 @@ func counter(reg *prometheus.Registry, result string) (float64, error) {
 	return 0, errors.New("not found")
 }
 
-
 // TestEmitFailureKeepsFile: when emit fails (the records are not durable) the file stays
 // in inbound and is taken at a later scan.
 func TestEmitFailureKeepsFile(t *testing.T) {
