@@ -12,7 +12,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	_ "github.com/cad-sidecar/cad-sidecar/adapters/rest" // cad.adapter: rest in the example configs
+	_ "github.com/cad-sidecar/cad-sidecar/adapters/filedrop" // cad.adapter: filedrop in the example configs
+	_ "github.com/cad-sidecar/cad-sidecar/adapters/rest"     // cad.adapter: rest in the example configs
 	"github.com/cad-sidecar/cad-sidecar/config"
 	"github.com/cad-sidecar/cad-sidecar/mapping"
 	"github.com/cad-sidecar/cad-sidecar/record"
@@ -133,6 +134,14 @@ func TestExamplesHandChecked(t *testing.T) {
 			"Phone":    "6135550147",      // digits of "(613) 555-0147"
 			"Agency":   "GFD / FD1",
 			"Comments": "SMOKE SHOWING 2ND FLOOR / CALLER AND FAMILY OUTSIDE", // the view's string_agg, 51 characters
+		},
+		"filedrop": {
+			"incidentId": "MFD-2026-004512", "userId": "D17",
+			"CallType": "MVA-PI", "Priority": "Medium", // the number 2 looked up as "2"
+			"Received": "2026-12-01T05:47:05Z", // 22:47:05 America/Denver on 30 November, MST (UTC-7)
+			"Address":  "455 OAK RIDGE RD, MAPLETON",
+			"Phone":    "8015550199", // digits of "(801) 555-0199"
+			"Units":    "M7, E3",
 		},
 		"eido": {
 			"incidentId": "urn:emergency:uid:incidentid:a56e556d871:bcf.state.pa.us",
