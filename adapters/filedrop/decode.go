@@ -73,6 +73,13 @@ func decodeFile(data []byte, format record.Format, items, groupBy string, in rec
 		}
 		recs = list
 	}
+	limit := in.MaxRecords
+	if limit <= 0 {
+		limit = record.DefaultMaxRecords
+	}
+	if len(recs) > limit {
+		return nil, fmt.Errorf("%w: the file holds %d records, more than %d (mapping.input.max_records)", record.ErrTooManyRecords, len(recs), limit)
+	}
 	if groupBy != "" {
 		recs = group(recs, groupBy)
 	}

@@ -193,7 +193,7 @@ func (s *Source) scan(ctx context.Context, emit adapters.Emit, periodic bool) (t
 		if !e.Type().IsRegular() || ignored(name) {
 			continue
 		}
-		if ok, _ := path.Match(s.pattern, name); !ok {
+		if !matches(s.pattern, name) {
 			continue
 		}
 		info, err := e.Info()
@@ -357,6 +357,16 @@ func moveInto(file, dst string) error {
 		target += "." + time.Now().UTC().Format("20060102T150405.000000000Z")
 	}
 	return os.Rename(file, target)
+}
+
+// matches reports whether name matches the glob pattern, ignoring case (a CAD on Windows
+// may write CALL.XML for a pattern "*.xml").
+func matches(pattern, name string) bool {
+	if ok, _ := path.Match(pattern, name); ok {
+		return true
+	}
+	ok, _ := path.Match(strings.ToLower(pattern), strings.ToLower(name))
+	return ok
 }
 
 // ignored reports names never taken: temp files and markers of a writer, hidden files.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/cad-sidecar/cad-sidecar/adapters"
 	"github.com/cad-sidecar/cad-sidecar/adapters/filedrop"
+	"github.com/cad-sidecar/cad-sidecar/record"
 )
 
 // recorder is an Emit that keeps every batch; fail makes it refuse (the host's store
@@ -169,7 +170,8 @@ func TestHalfWrittenFileWaits(t *testing.T) {
 }
 
 // TestWriterTempFilesIgnored: *.tmp, *.part, hidden files and markers are never taken,
-// even when they match the pattern; a NAME.done marker makes NAME complete at once.
+// even when they match the pattern; a NAME.done marker makes NAME complete at once; the
+// pattern matches ignoring case.
 func TestWriterTempFilesIgnored(t *testing.T) {
 	src, in := newSource(t, srcOpts{mod: func(c *filedrop.Config) { c.Pattern = "*"; c.StableFor = time.Hour }})
 	rec := &recorder{}
@@ -177,12 +179,14 @@ func TestWriterTempFilesIgnored(t *testing.T) {
 		write(t, filepath.Join(in, n), `{"id": "X"}`)
 	}
 	write(t, filepath.Join(in, "e.json"), `{"id": "E"}`)
+	write(t, filepath.Join(in, "F.JSON"), `{"id": "F"}`) // a pattern matches ignoring case
+	write(t, filepath.Join(in, "F.JSON.done"), "")
 	write(t, filepath.Join(in, "e.json.done"), "")
 	if _, err := src.Scan(context.Background(), rec.emit, false); err != nil {
 		t.Fatal(err)
 	}
-	if ids := rec.ids(); strings.Join(ids, ",") != "E" {
-		t.Fatalf("emitted %v, want [E] (the marked file only)", ids)
+	if ids := rec.ids(); strings.Join(ids, ",") != "E,F" && strings.Join(ids, ",") != "F,E" {
+		t.Fatalf("emitted %v, want [E F] (the marked files only)", ids)
 	}
 	if exists(filepath.Join(in, "e.json.done")) {
 		t.Fatal("the marker was not removed with its file")
@@ -365,4 +369,22 @@ func TestInboundMissing(t *testing.T) {
 	}
 	write(t, filepath.Join(in, "a.json"), `{"id": "A"}`)
 	waitFor(t, "the file processed once the folder is back", func() bool { return exists(filepath.Join(in, "processed", "a.json")) })
+}
+
+// TestTooManyRecordsFails: a file holding more records than mapping.input.max_records goes
+// to failed/ (never truncated).
+func TestTooManyRecordsFails(t *testing.T) {
+	src, in := newSource(t, srcOpts{mod: func(c *filedrop.Config) { c.Items = "data" }})
+	src.SetInput(record.Options{Limits: record.Limits{MaxRecords: 2}})
+	now := time.Now()
+	src.SetClock(func() time.Time { return now })
+	write(t, filepath.Join(in, "a.json"), `{"data": [{"id": "1"}, {"id": "2"}, {"id": "3"}]}`)
+	rec := &recorder{}
+	_, _ = src.Scan(context.Background(), rec.emit, false)
+	now = now.Add(2 * time.Second)
+	_, _ = src.Scan(context.Background(), rec.emit, false)
+	b, err := os.ReadFile(filepath.Join(in, "failed", "a.json.error"))
+	if err != nil || !strings.Contains(string(b), "max_records") || len(rec.records()) != 0 {
+		t.Fatalf("failed/a.json.error = %q, %v; emitted %v", b, err, rec.records())
+	}
 }
