@@ -8,7 +8,8 @@
 // The Source watches inbound with fsnotify and rescans it every rescan besides (SMB and NFS
 // shares drop events). A file matching pattern is taken once it is complete: its size and
 // modification time unchanged for stable_for, or at once when a NAME.done marker stands
-// next to it. Files named *.tmp, *.part, *.done or starting with "." are never taken. The
+// next to it. Files named *.tmp, *.part, *.done or starting with "." or "~" are never
+// taken; the pattern matches ignoring case. The
 // file is decoded with the record package (format, items as cad.rest's poll.format and
 // poll.items; group_by groups the records of one file that share a field, as cad.sql's
 // poll.group_by); its records are emitted, and only once emit returned (the links are
