@@ -12,8 +12,9 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	_ "github.com/cad-sidecar/cad-sidecar/adapters/push" // cad.adapter: push in examples/push
-	_ "github.com/cad-sidecar/cad-sidecar/adapters/rest" // cad.adapter: rest in the example configs
+	_ "github.com/cad-sidecar/cad-sidecar/adapters/filedrop" // cad.adapter: filedrop in the example configs
+	_ "github.com/cad-sidecar/cad-sidecar/adapters/push"     // cad.adapter: push in examples/push
+	_ "github.com/cad-sidecar/cad-sidecar/adapters/rest"     // cad.adapter: rest in the example configs
 	"github.com/cad-sidecar/cad-sidecar/config"
 	"github.com/cad-sidecar/cad-sidecar/mapping"
 	"github.com/cad-sidecar/cad-sidecar/record"
@@ -142,6 +143,14 @@ func TestExamplesHandChecked(t *testing.T) {
 			"Address":  "415 E Monroe St, Springfield",
 			"Phone":    "2175550199", // digits of "217.555.0199"
 			"Units":    "M7 E3",      // join(map(Units, .Id), " "), in the message's order
+		},
+		"filedrop": {
+			"incidentId": "MFD-2026-004512", "userId": "D17",
+			"CallType": "MVA-PI", "Priority": "Medium", // the number 2 looked up as "2"
+			"Received": "2026-12-01T05:47:05Z", // 22:47:05 America/Denver on 30 November, MST (UTC-7)
+			"Address":  "455 OAK RIDGE RD, MAPLETON",
+			"Phone":    "8015550199", // digits of "(801) 555-0199"
+			"Units":    "M7, E3",
 		},
 		"eido": {
 			"incidentId": "urn:emergency:uid:incidentid:a56e556d871:bcf.state.pa.us",

@@ -56,7 +56,9 @@ type CAD interface {
 	// SetDown makes the CAD unreachable for reads and writes (true), or reachable again.
 	SetDown(t *testing.T, down bool)
 	// Refuse makes the CAD refuse every note of incident id for good, and returns a part
-	// of the reason it gives (which the dead letter's evidence must hold).
+	// of the reason it gives (which the dead letter's evidence must hold). A CAD that
+	// cannot refuse one incident's notes (a folder takes every file) returns "": the case
+	// is skipped, and the adapter's own tests hold its permanent errors.
 	Refuse(t *testing.T, id string) string
 	// TakesKey reports whether the CAD stores each note's idempotency key (Note.Key).
 	TakesKey() bool

@@ -154,6 +154,9 @@ func permanentRefusal(t *testing.T, e *env) {
 	r := e.start(t)
 	a := e.cad.Add(t)
 	reason := e.cad.Refuse(t, a)
+	if reason == "" {
+		t.Skip("SKIP-OK: this CAD cannot refuse one incident's notes for good; the adapter's own tests hold its permanent errors")
+	}
 	b := e.cad.Add(t)
 	e.awaitLinked(t, a, b)
 	waitFor(t, 30*time.Second, "the refused notes dead-lettered", func() bool { return len(r.deadNotes(t)) >= notesPerCall })

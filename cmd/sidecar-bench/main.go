@@ -22,6 +22,10 @@
 //	csv-map         a 30 MB CSV export of 100,000 rows × 30 columns read with record.EachCSV
 //	                and every row mapped (time and peak heap), against encoding/csv
 //	                reading the same file into [][]string
+//	filedrop-burst  1,000 incident files of 20 KB dropped at once into a running sidecar's
+//	                inbound folder (cad.adapter: filedrop, stable_for 1s), timed until all
+//	                are linked at the simulated Assist (target: 5 s), against reading and
+//	                decoding the same files alone
 //
 // Usage:
 //
@@ -82,11 +86,13 @@ type params struct {
 	PollRecords int
 	PollCycles  int
 
-	SQLRows      int  // rows of the sql-poll scenarios' table
-	SQLCycles    int  // measured cycles of sql-poll-steady and sql-poll-idle (median printed)
-	SQLIdlePolls int  // idle polls per cycle (the CPU of one is their mean)
-	SQLChanged   bool // run sql-poll-changed (not in -quick unless -only names it: it is slow)
-	sql          *sqlEnv
+	SQLRows int // rows of the sql-poll scenarios' table
+	// FileDropFiles: incident files of 20 KB dropped at once (filedrop-burst).
+	FileDropFiles int
+	SQLCycles     int  // measured cycles of sql-poll-steady and sql-poll-idle (median printed)
+	SQLIdlePolls  int  // idle polls per cycle (the CPU of one is their mean)
+	SQLChanged    bool // run sql-poll-changed (not in -quick unless -only names it: it is slow)
+	sql           *sqlEnv
 
 	CSVRows int // rows of the csv-map export (100,000 ≈ 30 MB)
 
@@ -111,8 +117,8 @@ func fullParams() params {
 		DrainMsgs: 100_000, DrainKeys: 1000, DrainBaseMax: 5 * time.Second,
 		PollRecords: 10_000, PollCycles: 7,
 		SQLRows: 10_000, SQLCycles: 5, SQLIdlePolls: 200, SQLChanged: true,
-		CSVRows: 100_000,
-		Rounds:  3, Budget: 3*time.Minute + 30*time.Second,
+		CSVRows: 100_000, FileDropFiles: 1000,
+		Rounds: 3, Budget: 3*time.Minute + 30*time.Second,
 	}
 }
 
@@ -123,8 +129,8 @@ func quickParams() params {
 		DrainMsgs: 10_000, DrainKeys: 100, DrainBaseMax: time.Second,
 		PollRecords: 10_000, PollCycles: 3,
 		SQLRows: 10_000, SQLCycles: 3, SQLIdlePolls: 100,
-		CSVRows: 100_000,
-		Rounds:  1, Budget: 30 * time.Second,
+		CSVRows: 100_000, FileDropFiles: 1000,
+		Rounds: 1, Budget: 30 * time.Second,
 	}
 }
 
@@ -160,6 +166,7 @@ var scenarios = []scenario{
 	{"sql-poll-steady", runSQLSteady},
 	{"sql-poll-idle", runSQLIdle},
 	{"csv-map", runCSVMap},
+	{"filedrop-burst", runFiledrop},
 }
 
 func main() {

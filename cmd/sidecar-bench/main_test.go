@@ -24,6 +24,7 @@ func tinyParams(t *testing.T) params {
 	p.PollRecords, p.PollCycles = 1000, 2
 	p.SQLRows, p.SQLCycles, p.SQLIdlePolls, p.SQLChanged = 500, 2, 10, true
 	p.CSVRows = 2000
+	p.FileDropFiles = 50
 	return p
 }
 
@@ -52,6 +53,7 @@ func TestScenarios(t *testing.T) {
 		"sql-poll-changed": {"rows", "queued", "ms", "baseline_ms", "ratio"},
 		"sql-poll-steady":  {"rows", "queued", "ms", "baseline_ms", "ratio"},
 		"sql-poll-idle":    {"rows", "queued", "ms", "baseline_ms", "ratio"},
+		"filedrop-burst":   {"files", "file_kb", "stable_for_ms", "ms", "baseline_ms", "ratio"},
 		"csv-map":          {"rows", "file_mb", "ms", "cpu_ms", "peak_heap_mb", "mem_ratio", "baseline_ms", "baseline_peak_heap_mb", "ratio"},
 	}
 	positive := []string{"msgs_per_s", "baseline_msgs_per_s", "ratio", "req_per_s", "p50_ms", "p99_ms",
