@@ -21,7 +21,12 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) int {
 	if cfg == nil {
 		return code
 	}
-	log := newLogger(stderr, cfg.Log)
+	log, closeLog, err := newRunLogger(stderr, cfg.Log)
+	if err != nil {
+		fmt.Fprintln(stderr, "run: cannot open the log file:", err)
+		return exitFailure
+	}
+	defer closeLog()
 	s, err := sidecar.New(cfg, sidecar.Options{Logger: log})
 	if err != nil {
 		// A damaged, missing or swapped data file: exit 1 (not 2, the bad-config code),
