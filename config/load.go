@@ -299,9 +299,9 @@ func resolveSecrets(m map[string]any, path, dir string, s *source) []Problem {
 			if !filepath.IsAbs(file) {
 				file = filepath.Join(dir, file)
 			}
-			b, err := os.ReadFile(file)
+			b, err := readSecretFile(file)
 			if err != nil {
-				ps = append(ps, Problem{Key: p, Msg: fmt.Sprintf("cannot read secret file %q: %v", x, unwrapPathErr(err))})
+				ps = append(ps, Problem{Key: p, Msg: secretReadMsg(x, file, err)})
 				s.unreadable[joinKey(path, base)] = true
 				delete(m, k)
 				continue
