@@ -1,9 +1,10 @@
 package config
 
-// SetReadSecretFile replaces how `*_file` secrets are read until the returned function
+// SetReadFile replaces how the config file and `*_file` secrets are read until the
+// returned function
 // is called.
-func SetReadSecretFile(f func(string) ([]byte, error)) (restore func()) {
-	old := readSecretFile
-	readSecretFile = f
-	return func() { readSecretFile = old }
+func SetReadFile(f func(string) ([]byte, error)) (restore func()) {
+	old := readFile
+	readFile = f
+	return func() { readFile = old }
 }

@@ -7,9 +7,9 @@ import (
 	"os"
 )
 
-// readSecretFile reads a `*_file` secret; a variable so that a test can make it refuse
+// readFile reads the config file and `*_file` secrets; a variable so that a test can make it refuse
 // (a permission error cannot be produced for root, who runs CI).
-var readSecretFile = os.ReadFile
+var readFile = os.ReadFile
 
 // secretReadMsg describes a `*_file` secret that could not be read: the path as written,
 // the path tried when it was relative, the error, and — when permission was refused — the

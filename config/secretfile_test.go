@@ -24,7 +24,7 @@ func TestSecretFileUnreadable(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	restore := config.SetReadSecretFile(func(name string) ([]byte, error) {
+	restore := config.SetReadFile(func(name string) ([]byte, error) {
 		if name == token {
 			return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrPermission}
 		}
@@ -38,5 +38,23 @@ func TestSecretFileUnreadable(t *testing.T) {
 	want := fmt.Sprintf(`assist.token_file: cannot read secret file %q: permission denied; the sidecar runs as uid %d, gid %d: make the file readable by it`, token, os.Getuid(), os.Getgid())
 	if len(got) != 1 || !strings.HasPrefix(got[0], want) {
 		t.Fatalf("problems %q, want one starting %q (the readable webhook secret must load)", got, want)
+	}
+}
+
+// TestConfigFileUnreadable: a config file the process may not read says which uid and gid
+// it runs as (the compose file mounts ./config.yaml as it is).
+func TestConfigFileUnreadable(t *testing.T) {
+	path := writeConfig(t, minimal(t))
+	restore := config.SetReadFile(func(name string) ([]byte, error) {
+		if name == path {
+			return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrPermission}
+		}
+		return os.ReadFile(name)
+	})
+	defer restore()
+	_, err := config.Load(path, config.Options{Environ: []string{}})
+	want := fmt.Sprintf("the sidecar runs as uid %d, gid %d", os.Getuid(), os.Getgid())
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("err %v, want the file %s and %q", err, path, want)
 	}
 }
