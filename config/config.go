@@ -37,6 +37,12 @@ type LogConfig struct {
 	// Content logs what the CAD or Assist answered to a failed request (which may echo
 	// note text or caller data) at info instead of debug. Off by default.
 	Content bool `koanf:"content"`
+	// File, when set, sends the log to this file (relative to the config file's folder)
+	// instead of stderr, rotated at MaxSize keeping MaxFiles old files: for a Windows
+	// service, which has no journald, or any host without a log collector.
+	File     string   `koanf:"file"`
+	MaxSize  ByteSize `koanf:"max_size"`  // rotate log.file when it reaches this size (MiB granularity)
+	MaxFiles int      `koanf:"max_files"` // rotated files kept besides the current one
 }
 
 // ServerConfig is the public listener that receives Assist's webhooks.
@@ -160,7 +166,7 @@ type RetryConfig struct {
 func Default() Config {
 	c := Config{
 		DataDir: "./data",
-		Log:     LogConfig{Level: "info", Format: "json"},
+		Log:     LogConfig{Level: "info", Format: "json", MaxSize: 100 * MiB, MaxFiles: 10},
 		Server:  ServerConfig{Listen: ":8080", MaxHeaderBytes: 32 * KiB, MaxConns: 256},
 		Admin:   AdminConfig{Listen: "127.0.0.1:9090"},
 		Assist: AssistConfig{

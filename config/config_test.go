@@ -256,7 +256,7 @@ func TestSecretFiles(t *testing.T) {
 
 	bad := []struct{ name, body, want string }{
 		{"missing file", strings.Replace(base, "token_file: token", "token_file: nope", 1),
-			`assist.token_file: cannot read secret file "nope": no such file or directory (config.yaml:4)`},
+			`assist.token_file: cannot read secret file "nope" (` + filepath.Join(dir, "nope") + `): no such file or directory (config.yaml:4)`},
 		{"both set", strings.Replace(base, "token_file: token", "token_file: token\n  token: x", 1),
 			`assist.token_file: set either token or token_file, not both (config.yaml:4)`},
 	}

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -96,8 +97,13 @@ func (s *source) attach(in []Problem) Problems {
 
 // readLayers reads the YAML file and the environment into one koanf instance.
 func readLayers(path string, o Options, withEnv bool) (*koanf.Koanf, *source, error) {
-	src, err := os.ReadFile(path)
+	src, err := readFile(path)
 	if err != nil {
+		if errors.Is(err, fs.ErrPermission) {
+			if id := processIdentity(); id != "" {
+				return nil, nil, fmt.Errorf("read config: %w (the sidecar runs as %s: make the file readable by it, e.g. mode 0644)", err, id)
+			}
+		}
 		return nil, nil, fmt.Errorf("read config: %w", err)
 	}
 	s := &source{file: filepath.Base(path), env: map[string]string{}, unreadable: map[string]bool{}}
@@ -317,9 +323,9 @@ func resolveSecrets(m map[string]any, path, dir string, s *source) []Problem {
 			if !filepath.IsAbs(file) {
 				file = filepath.Join(dir, file)
 			}
-			b, err := os.ReadFile(file)
+			b, err := readFile(file)
 			if err != nil {
-				ps = append(ps, Problem{Key: p, Msg: fmt.Sprintf("cannot read secret file %q: %v", x, unwrapPathErr(err))})
+				ps = append(ps, Problem{Key: p, Msg: secretReadMsg(x, file, err)})
 				s.unreadable[joinKey(path, base)] = true
 				delete(m, k)
 				continue
@@ -348,7 +354,7 @@ func unwrapPathErr(err error) error {
 
 func (c *Config) resolvePaths() {
 	dir := filepath.Dir(c.File)
-	for _, p := range []*string{&c.DataDir, &c.Server.TLSCert, &c.Server.TLSKey} {
+	for _, p := range []*string{&c.DataDir, &c.Server.TLSCert, &c.Server.TLSKey, &c.Log.File} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}

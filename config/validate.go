@@ -27,6 +27,12 @@ func (c *Config) validate() []Problem {
 	}
 	oneOf(bad, "log.level", c.Log.Level, "debug", "info", "warn", "error")
 	oneOf(bad, "log.format", c.Log.Format, "json", "text")
+	if c.Log.MaxSize < MiB || c.Log.MaxSize > 10*GiB {
+		bad("log.max_size", "must be between 1MiB and 10GiB, got %s", c.Log.MaxSize)
+	}
+	if c.Log.MaxFiles < 1 || c.Log.MaxFiles > 1000 {
+		bad("log.max_files", "must be between 1 and 1000, got %d", c.Log.MaxFiles)
+	}
 	checkListen(bad, "server.listen", c.Server.Listen)
 	checkListen(bad, "admin.listen", c.Admin.Listen)
 	if c.Server.MaxHeaderBytes < 4*KiB || c.Server.MaxHeaderBytes > MiB {

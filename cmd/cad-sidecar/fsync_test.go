@@ -1,3 +1,7 @@
+//go:build linux
+
+// (strace and syscall.Kill are Linux's: this file is left out of the Windows vet.)
+
 package main
 
 import (

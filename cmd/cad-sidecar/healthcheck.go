@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/cad-sidecar/cad-sidecar/config"
@@ -25,10 +27,15 @@ func cmdHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	target := *addr
 	if target == "" {
-		target = "127.0.0.1:9090"
-		if cfg, err := config.Load(config.ResolvePath(*cfgPath), config.Options{}); err == nil {
-			target = sidecar.ResolveAdminListen(cfg) // listen.json when admin.listen has port 0
+		// Without --addr the config is the only source of the address: guessing a default
+		// port would probe whatever else listens there and could report it healthy.
+		path := config.ResolvePath(*cfgPath)
+		cfg, err := config.Load(path, config.Options{})
+		if err != nil {
+			fmt.Fprint(stderr, healthcheckConfigError(path, err))
+			return exitFailure
 		}
+		target = sidecar.ResolveAdminListen(cfg) // listen.json when admin.listen has port 0
 	}
 	host, port, err := net.SplitHostPort(target)
 	if err != nil {
@@ -62,4 +69,21 @@ func cmdHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer
 		return exitFailure
 	}
 	return exitOK
+}
+
+// healthcheckConfigError says which config file could not be loaded, why (one line per
+// problem), and how to probe without one.
+func healthcheckConfigError(path string, err error) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "healthcheck: cannot load the config %s (to find admin.listen):\n", path)
+	var ps config.Problems
+	if errors.As(err, &ps) {
+		for _, p := range ps {
+			fmt.Fprintf(&b, "  %s\n", p.String())
+		}
+	} else {
+		fmt.Fprintf(&b, "  %v\n", err)
+	}
+	b.WriteString("healthcheck: give --config FILE, or --addr HOST:PORT to probe without a config\n")
+	return b.String()
 }

@@ -1,6 +1,6 @@
 // Command cad-sidecar links CAD incidents to live Assist calls and writes Assist's notes
 // back into the CAD. Subcommands: run, validate, map, demo, outbox, deadletter, cursor,
-// healthcheck, version.
+// healthcheck, service, version.
 package main
 
 import (
@@ -56,6 +56,9 @@ Usage:
                                                    show or repair the CAD poll cursor
   cad-sidecar healthcheck [--config FILE] [--addr HOST:PORT] [--ready]
                                                    probe the admin listener (Docker HEALTHCHECK)
+  cad-sidecar service install|uninstall|start|stop [--config FILE] [--name NAME]
+                                                   Windows: register and control the Windows service
+                                                   (install stores the config's absolute path)
   cad-sidecar version
 
 --config defaults to $CAD_SIDECAR_CONFIG, then ./config.yaml.
@@ -92,6 +95,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdCursor(ctx, rest, stdout, stderr)
 	case "healthcheck":
 		return cmdHealthcheck(ctx, rest, stdout, stderr)
+	case "service":
+		return cmdService(ctx, rest, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "cad-sidecar", version)
 		return exitOK

@@ -11,7 +11,15 @@ import (
 	"github.com/cad-sidecar/cad-sidecar/sidecar"
 )
 
+// cmdRun is `run`; started by the Windows service manager it reports to it, and Stop or
+// Shutdown cancel ctx (service_windows.go).
 func cmdRun(ctx context.Context, args []string, stderr io.Writer) int {
+	return runMaybeService(ctx, stderr, func(ctx context.Context, stderr io.Writer) int {
+		return runSidecar(ctx, args, stderr)
+	})
+}
+
+func runSidecar(ctx context.Context, args []string, stderr io.Writer) int {
 	fs := newFlags("run", stderr)
 	cfgPath := fs.String("config", "", "config file (default $CAD_SIDECAR_CONFIG, then ./config.yaml)")
 	if code := parse(fs, args); code >= 0 {
@@ -21,7 +29,12 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) int {
 	if cfg == nil {
 		return code
 	}
-	log := newLogger(stderr, cfg.Log)
+	log, closeLog, err := newRunLogger(stderr, cfg.Log)
+	if err != nil {
+		fmt.Fprintln(stderr, "run: cannot open the log file:", err)
+		return exitFailure
+	}
+	defer closeLog()
 	s, err := sidecar.New(cfg, sidecar.Options{Logger: log})
 	if err != nil {
 		// A damaged, missing or swapped data file: exit 1 (not 2, the bad-config code),
