@@ -192,9 +192,9 @@ type windowsService struct {
 }
 
 // Execute translates the service manager's requests: Stop and Shutdown cancel the run
-// (serveService); Interrogate is answered with the current status. The sidecar has no
-// reload yet, so ParamChange is not accepted (when one exists: add svc.AcceptParamChange
-// and call it on svc.ParamChange).
+// (serveService); Interrogate is answered with the current status. ParamChange is not
+// accepted: on Windows the mapping is reloaded through the admin API
+// (POST /api/v1/reload from the machine itself), which does what SIGHUP does elsewhere.
 func (h *windowsService) Execute(args []string, r <-chan svc.ChangeRequest, s chan<- svc.Status) (bool, uint32) {
 	name := defaultServiceName
 	if len(args) > 0 && args[0] != "" {
