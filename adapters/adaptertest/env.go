@@ -82,16 +82,27 @@ cad:
   adapter: %s
   %s:
 %s
+%s
 outbox: {retry: {initial: 20ms, max: 200ms}}
 mapping:
 %s
   note: {text: "{{.CreatedAt}}|{{.Note}}"}
-`, srv.URL, assistToken, hookToken, h.Adapter, h.Adapter, indent(e.cad.Section(t), "    "), indent(e.cad.Mapping(t), "  "))
+`, srv.URL, assistToken, hookToken, h.Adapter, h.Adapter, indent(e.cad.Section(t), "    "), sinkSection(t, e.cad), indent(e.cad.Mapping(t), "  "))
 	e.cfg = filepath.Join(e.dir, "config.yaml")
 	if err := os.WriteFile(e.cfg, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return e
+}
+
+// sinkSection is cad.sink and its section when the CAD's adapter is read-only.
+func sinkSection(t *testing.T, cad CAD) string {
+	ss, ok := cad.(SeparateSink)
+	if !ok {
+		return ""
+	}
+	name, sec := ss.SinkSection(t)
+	return fmt.Sprintf("  sink: %s\n  %s:\n%s", name, name, indent(sec, "    "))
 }
 
 func indent(s, by string) string {
