@@ -22,7 +22,7 @@ var Layers = []Layer{
 		"adapters", "assist", "internal/tmplfuncs",
 	}},
 	{"integrations", "the adapters, the mapping, the simulated CAD and Assist", []string{
-		"adapters/rest", "adapters/sqldb", "mapping", "internal/sim",
+		"adapters/rest", "adapters/sqldb", "adapters/eido", "mapping", "internal/sim",
 	}},
 	{"configuration", "the config file; benchmark data", []string{
 		"config", "internal/benchdata",
