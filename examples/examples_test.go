@@ -12,6 +12,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	_ "github.com/cad-sidecar/cad-sidecar/adapters/eido" // cad.adapter: eido in examples/eido
 	_ "github.com/cad-sidecar/cad-sidecar/adapters/rest" // cad.adapter: rest in the example configs
 	"github.com/cad-sidecar/cad-sidecar/config"
 	"github.com/cad-sidecar/cad-sidecar/mapping"
