@@ -25,6 +25,7 @@ type wsServer struct {
 	mu           sync.Mutex
 	pending      []pendingNotify // notified, not yet acknowledged, in order
 	acks         []string        // transactionIds answered 200
+	refusals     map[string]int  // transactionId → statusCode of an eventResponse that was not 200
 	subscribes   int             // new subscriptions accepted
 	renewals     int
 	late         int // renewals that came after the subscription had expired
@@ -221,10 +222,15 @@ func (s *wsServer) handle(c *websocket.Conn, data []byte) {
 	case m["eventResponse"] != nil:
 		r := m["eventResponse"]
 		tx, _ := r["transactionId"].(string)
-		if code, _ := r["statusCode"].(float64); code != 200 {
-			s.t.Errorf("server: eventResponse for %s with status %v", tx, r["statusCode"])
-		}
 		s.mu.Lock()
+		if code, _ := r["statusCode"].(float64); code != 200 {
+			if s.refusals == nil {
+				s.refusals = map[string]int{}
+			}
+			s.refusals[tx] = int(code)
+			s.mu.Unlock()
+			return
+		}
 		s.acks = append(s.acks, tx)
 		for i, p := range s.pending {
 			if p.tx == tx {
@@ -270,6 +276,12 @@ func (s *wsServer) sendNotify(c *websocket.Conn, p pendingNotify) {
 // notify queues eido and sends it to the current subscription (if any); it returns the
 // notification's transactionId.
 func (s *wsServer) notify(t *testing.T, eido map[string]any) string {
+	t.Helper()
+	return s.notifyRaw(t, eido)
+}
+
+// notifyRaw is notify with any JSON value as the notification's EIDO.
+func (s *wsServer) notifyRaw(t *testing.T, eido any) string {
 	t.Helper()
 	s.mu.Lock()
 	s.seq++

@@ -299,3 +299,21 @@ func TestServerRestart(t *testing.T) {
 		t.Fatalf("%d subscriptions, want a new one after the restart", n)
 	}
 }
+
+// TestUndecodableEIDORefused: a notification whose EIDO is not an object is answered 400
+// (and not emitted) while the next one is emitted and acknowledged.
+func TestUndecodableEIDORefused(t *testing.T) {
+	s := newServer(t, nil)
+	rec := newRecorder()
+	run(t, config(s.url()), rec.emit)
+	waitFor(t, "a subscription", func() bool { return s.stat(func(s *wsServer) int { return s.subscribes }) == 1 })
+	bad := s.notifyRaw(t, "not an EIDO")
+	good := s.notify(t, testEIDO(t, "urn:good"))
+	waitFor(t, "the good notify acknowledged", func() bool { return s.acked(good) == 1 })
+	if code := s.stat(func(s *wsServer) int { return s.refusals[bad] }); code != 400 {
+		t.Fatalf("the undecodable notification was answered %d, want 400", code)
+	}
+	if s.acked(bad) != 0 || rec.count("urn:good") != 1 {
+		t.Fatalf("acked %d times the bad one; emitted %v", s.acked(bad), rec.ids)
+	}
+}
