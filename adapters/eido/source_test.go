@@ -2,6 +2,7 @@ package eido_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -267,8 +268,10 @@ func TestTerminateResubscribes(t *testing.T) {
 // TestUnsubscribeOnShutdown: cancelling Run unsubscribes.
 func TestUnsubscribeOnShutdown(t *testing.T) {
 	s := newServer(t, nil)
-	stop := run(t, config(s.url()), newRecorder().emit)
-	waitFor(t, "a subscription", func() bool { return s.stat(func(s *wsServer) int { return s.subscribes }) == 1 })
+	rec := newRecorder()
+	stop := run(t, config(s.url()), rec.emit)
+	// The subscriber has taken the subscribeResponse once it emitted its empty batch.
+	waitFor(t, "the subscription accepted", func() bool { rec.mu.Lock(); defer rec.mu.Unlock(); return rec.ok >= 1 })
 	stop()
 	waitFor(t, "an unsubscribe", func() bool { return s.stat(func(s *wsServer) int { return s.unsubscribes }) == 1 })
 }
@@ -315,5 +318,38 @@ func TestUndecodableEIDORefused(t *testing.T) {
 	}
 	if s.acked(bad) != 0 || rec.count("urn:good") != 1 {
 		t.Fatalf("acked %d times the bad one; emitted %v", s.acked(bad), rec.ids)
+	}
+}
+
+// TestEmitFailedNotAcked: when emit fails (the record is not durable: a full disk, say)
+// the notification is not acknowledged; the subscriber reconnects, the server sends it
+// again, and this time it is stored and acknowledged.
+func TestEmitFailedNotAcked(t *testing.T) {
+	s := newServer(t, nil)
+	var mu sync.Mutex
+	failed, stored := 0, 0
+	run(t, config(s.url()), func(_ context.Context, b adapters.Batch) error {
+		if len(b.Records) == 0 {
+			return nil
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if failed == 0 {
+			failed++
+			return errors.New("no space left on device")
+		}
+		stored++
+		return nil
+	})
+	waitFor(t, "a subscription", func() bool { return s.stat(func(s *wsServer) int { return s.subscribes }) == 1 })
+	tx := s.notify(t, testEIDO(t, "urn:retry"))
+	waitFor(t, "the notification acknowledged after a reconnect", func() bool { return s.acked(tx) == 1 })
+	mu.Lock()
+	defer mu.Unlock()
+	if failed != 1 || stored != 1 {
+		t.Fatalf("emit failed %d and stored %d times, want 1 and 1", failed, stored)
+	}
+	if n := s.stat(func(s *wsServer) int { return s.subscribes }); n != 2 {
+		t.Fatalf("%d subscriptions, want a second one after the failed emit", n)
 	}
 }
