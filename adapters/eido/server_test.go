@@ -45,6 +45,8 @@ type wsServer struct {
 	refuseSubs  int    // the next n subscribes are answered 503
 	dropOnce    bool   // close the connection right after the next notify is sent
 	twice       bool   // every notify is sent twice
+	deafOnce    bool   // after the next subscribeResponse, stop reading that connection (pings go unanswered)
+	quit        chan struct{}
 	srv         *httptest.Server
 	tlsServer   func(*httptest.Server)
 	addr        string
@@ -58,12 +60,12 @@ type pendingNotify struct {
 
 func newServer(t *testing.T, configure func(*wsServer)) *wsServer {
 	t.Helper()
-	s := &wsServer{t: t, expires: 3600, conns: map[*websocket.Conn]bool{}}
+	s := &wsServer{t: t, expires: 3600, conns: map[*websocket.Conn]bool{}, quit: make(chan struct{})}
 	if configure != nil {
 		configure(s)
 	}
 	s.start(t, "127.0.0.1:0")
-	t.Cleanup(s.stop)
+	t.Cleanup(func() { close(s.quit); s.stop() })
 	return s
 }
 
@@ -214,8 +216,14 @@ func (s *wsServer) handle(c *websocket.Conn, data []byte) {
 		s.deadline = time.Now().Add(time.Duration(s.expires) * time.Second)
 		resp := fmt.Sprintf(`{"subscribeResponse":{"requestId":%q,"subscriptionId":%q,"expires":%d,"statusCode":200,"statusText":"OK"}}`, sub["requestId"], s.subID, s.expires)
 		resend := append([]pendingNotify(nil), s.pending...)
+		deaf := s.deafOnce
+		s.deafOnce = false
 		s.mu.Unlock()
 		s.send(c, resp)
+		if deaf {
+			<-s.quit // a server that hangs: it reads nothing more, answers no ping
+			return
+		}
 		for _, p := range resend {
 			s.sendNotify(c, p)
 		}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -23,6 +24,12 @@ const (
 	writeTimeout       = 10 * time.Second
 	unsubscribeTimeout = 2 * time.Second
 	readLimit          = 16 << 20 // bytes of one message (record.Limits' default)
+)
+
+// Keepalive pings; variables so that a test can shorten them.
+var (
+	pingEvery   = 30 * time.Second
+	pingTimeout = 15 * time.Second
 )
 
 // Source is the EIDO subscriber.
@@ -91,6 +98,27 @@ func backoff(r ReconnectConfig, n int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
+// keepalive pings conn every `every` until ctx is done; a pong not back within timeout
+// closes the connection.
+func keepalive(ctx context.Context, conn *websocket.Conn, every, timeout time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, timeout)
+		err := conn.Ping(pctx)
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			_ = conn.CloseNow()
+			return
+		}
+	}
+}
+
 // inbound is one message read (or the read's error).
 type inbound struct {
 	data []byte
@@ -114,19 +142,32 @@ func (s *Source) session(ctx context.Context, emit adapters.Emit) (subscribed bo
 		}
 		return false, fmt.Errorf("eido: connect %s: %w", redactURL(s.cfg.URL), err)
 	}
-	defer conn.CloseNow()
 	if p := conn.Subprotocol(); p != Subprotocol {
 		_ = conn.Close(websocket.StatusProtocolError, "subprotocol "+Subprotocol+" required")
+		_ = conn.CloseNow()
 		return false, fmt.Errorf("eido: %s did not agree to subprotocol %s (got %q)", redactURL(s.cfg.URL), Subprotocol, p)
 	}
 	conn.SetReadLimit(readLimit)
 
 	// The reader runs on its own so that control frames (ping, close) are answered while
-	// an emit is blocked; messages queue for the session loop, which alone writes.
+	// an emit is blocked; messages queue for the session loop, which alone writes. The
+	// pinger finds a connection that went silent (a half-open TCP connection) and closes
+	// it, so the session ends and reconnects. Both stop before session returns.
 	rctx, rcancel := context.WithCancel(context.Background())
-	defer rcancel()
+	var wg sync.WaitGroup
+	defer func() {
+		rcancel()
+		_ = conn.CloseNow()
+		wg.Wait()
+	}()
 	in := make(chan inbound, 64)
+	wg.Add(2)
 	go func() {
+		defer wg.Done()
+		keepalive(rctx, conn, pingEvery, pingTimeout)
+	}()
+	go func() {
+		defer wg.Done()
 		for {
 			_, data, err := conn.Read(rctx)
 			select {

@@ -353,3 +353,17 @@ func TestEmitFailedNotAcked(t *testing.T) {
 		t.Fatalf("%d subscriptions, want a second one after the failed emit", n)
 	}
 }
+
+// TestSilentServerReconnect: a server that stops answering (a half-open connection: no
+// pong to the keepalive ping) is left and subscribed to again; what it notifies then is
+// received.
+func TestSilentServerReconnect(t *testing.T) {
+	defer eido.SetKeepalive(50*time.Millisecond, 500*time.Millisecond)()
+	s := newServer(t, func(s *wsServer) { s.deafOnce = true })
+	rec := newRecorder()
+	stop := run(t, config(s.url()), rec.emit)
+	defer stop()
+	waitFor(t, "a second subscription after the server went silent", func() bool { return s.stat(func(s *wsServer) int { return s.subscribes }) >= 2 })
+	tx := s.notify(t, testEIDO(t, "urn:after-silence"))
+	waitFor(t, "the notify acknowledged", func() bool { return s.acked(tx) == 1 })
+}
