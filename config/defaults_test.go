@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cad-sidecar/cad-sidecar/adapters"
+	_ "github.com/cad-sidecar/cad-sidecar/adapters/eido"
 	_ "github.com/cad-sidecar/cad-sidecar/adapters/sqldb"
 	"github.com/cad-sidecar/cad-sidecar/config"
 )
