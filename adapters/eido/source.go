@@ -70,7 +70,7 @@ func (s *Source) Run(ctx context.Context, emit adapters.Emit) error {
 		if subscribed {
 			attempt = 0 // the server was fine: start the backoff over
 		}
-		s.log.Warn("EIDO conveyance session ended", "url", s.cfg.URL, "err", err)
+		s.log.Warn("EIDO conveyance session ended", "url", redactURL(s.cfg.URL), "err", err)
 		_ = emit(ctx, adapters.Batch{Err: err})
 		d := backoff(s.cfg.Reconnect, attempt)
 		attempt++
