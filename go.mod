@@ -3,6 +3,7 @@ module github.com/cad-sidecar/cad-sidecar
 go 1.26.8
 
 require (
+	github.com/coder/websocket v1.8.15
 	github.com/expr-lang/expr v1.17.8
 	github.com/go-resty/resty/v2 v2.17.2
 	github.com/go-sql-driver/mysql v1.10.1

@@ -147,7 +147,7 @@ func TestProblems(t *testing.T) {
 		{
 			name: "unknown adapter",
 			edit: func(s string) string { return strings.Replace(s, "adapter: rest", "adapter: soap", 1) },
-			want: []string{`cad.adapter: unknown adapter "soap" (available: filedrop, push, rest, sql) (config.yaml:7)`},
+			want: []string{`cad.adapter: unknown adapter "soap" (available: eido, filedrop, push, rest, sql) (config.yaml:7)`},
 		},
 		{
 			name: "adapter validation",

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cad-sidecar/cad-sidecar/adapters"
+	_ "github.com/cad-sidecar/cad-sidecar/adapters/eido"
 	_ "github.com/cad-sidecar/cad-sidecar/adapters/filedrop"
 	_ "github.com/cad-sidecar/cad-sidecar/adapters/push" // the cad.push table
 	_ "github.com/cad-sidecar/cad-sidecar/adapters/sqldb"

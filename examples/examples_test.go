@@ -12,6 +12,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	_ "github.com/cad-sidecar/cad-sidecar/adapters/eido"     // cad.adapter: eido in examples/eido
 	_ "github.com/cad-sidecar/cad-sidecar/adapters/filedrop" // cad.adapter: filedrop in the example configs
 	_ "github.com/cad-sidecar/cad-sidecar/adapters/push"     // cad.adapter: push in examples/push
 	_ "github.com/cad-sidecar/cad-sidecar/adapters/rest"     // cad.adapter: rest in the example configs

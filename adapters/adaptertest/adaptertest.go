@@ -83,6 +83,14 @@ type Sectioner interface {
 	Sections(t *testing.T) string
 }
 
+// SeparateSink is implemented by a CAD whose adapter writes no notes itself (a read-only
+// source such as eido): the suite sets cad.sink to the adapter SinkSection names, with
+// section as its cad.<adapter> section (unindented), and Notes/Refuse/TakesKey speak for
+// that sink's CAD.
+type SeparateSink interface {
+	SinkSection(t *testing.T) (adapter, section string)
+}
+
 // Note is one note as the CAD stored it.
 type Note struct {
 	Text string

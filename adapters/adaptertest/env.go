@@ -87,7 +87,7 @@ outbox: {retry: {initial: 20ms, max: 200ms}}
 mapping:
 %s
   note: {text: "{{.CreatedAt}}|{{.Note}}"}
-`, srv.URL, assistToken, hookToken, h.Adapter, h.Adapter, indent(e.cad.Section(t), "    "), otherSections(t, e.cad), indent(e.cad.Mapping(t), "  "))
+`, srv.URL, assistToken, hookToken, h.Adapter, h.Adapter, indent(e.cad.Section(t), "    "), otherSections(t, e.cad)+sinkSection(t, e.cad), indent(e.cad.Mapping(t), "  "))
 	e.cfg = filepath.Join(e.dir, "config.yaml")
 	if err := os.WriteFile(e.cfg, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
@@ -101,6 +101,16 @@ func otherSections(t *testing.T, c CAD) string {
 		return indent(s.Sections(t), "  ")
 	}
 	return ""
+}
+
+// sinkSection is cad.sink and its section when the CAD's adapter is read-only.
+func sinkSection(t *testing.T, cad CAD) string {
+	ss, ok := cad.(SeparateSink)
+	if !ok {
+		return ""
+	}
+	name, sec := ss.SinkSection(t)
+	return fmt.Sprintf("  sink: %s\n  %s:\n%s", name, name, indent(sec, "    "))
 }
 
 func indent(s, by string) string {

@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	// CAD adapters register themselves by name.
+	_ "github.com/cad-sidecar/cad-sidecar/adapters/eido"
 	_ "github.com/cad-sidecar/cad-sidecar/adapters/filedrop"
 	_ "github.com/cad-sidecar/cad-sidecar/adapters/push"
 	_ "github.com/cad-sidecar/cad-sidecar/adapters/rest"

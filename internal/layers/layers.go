@@ -22,7 +22,7 @@ var Layers = []Layer{
 		"adapters", "assist", "internal/tmplfuncs",
 	}},
 	{"integrations", "the adapters, the mapping, the simulated CAD and Assist", []string{
-		"adapters/rest", "adapters/sqldb", "adapters/push", "adapters/filedrop", "mapping", "internal/sim",
+		"adapters/rest", "adapters/sqldb", "adapters/push", "adapters/filedrop", "adapters/eido", "mapping", "internal/sim",
 	}},
 	{"configuration", "the config file; benchmark data", []string{
 		"config", "internal/benchdata",
@@ -31,7 +31,7 @@ var Layers = []Layer{
 		"sidecar",
 	}},
 	{"programs and test suites", "the binaries; the adapter conformance suite; the examples' tests", []string{
-		"cmd/cad-sidecar", "cmd/sidecar-bench", "adapters/adaptertest", "internal/layers", "examples",
+		"cmd/cad-sidecar", "cmd/sidecar-bench", "internal/tools/simserve", "adapters/adaptertest", "internal/layers", "examples",
 	}},
 }
 
