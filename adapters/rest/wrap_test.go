@@ -22,7 +22,7 @@ func TestWriteNoteErrorsWrapCause(t *testing.T) {
 		},
 			func(err error) bool { var e template.ExecError; return errors.As(err, &e) }},
 		{"body template", func(c *Config) {
-			c.WriteNote.Body = `{"n": "{{if eq .IncidentID "260045123"}}{{index .Text 999}}{{end}}"}`
+			c.WriteNote.Body = `{"n": "{{if eq .CreatedAt "2026-01-02T10:00:00Z"}}{{index .Text 999}}{{end}}"}`
 		},
 			func(err error) bool { var e template.ExecError; return errors.As(err, &e) }},
 		{"bad URL", func(c *Config) { c.WriteNote.Path = `/incidents/{{.IncidentID}}/x%zz` },
