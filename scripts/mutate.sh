@@ -19,9 +19,11 @@
 # packages are given to `go test -count=1` (space-separated, e.g. "./outbox ./sidecar").
 # Blank lines and lines starting with # are skipped.
 #
-# The work happens in a scratch copy of the working tree under $TMPDIR (the checkout is
-# never touched), without -race (speed), each package run bounded by $TIMEOUT (default
-# 5m). A test that times out counts as catching the mutation (reported as a timeout: the
+# The work happens in a scratch copy of the commit checked out (HEAD: git-tracked files
+# only, uncommitted changes left out; the commit is printed) made once under $TMPDIR, so
+# the checkout is never touched and may change while the run goes on. The table is read
+# once at the start (from the working tree, or $MUTATIONS). Tests run without -race
+# (speed), each package run bounded by $TIMEOUT (default 5m). A test that times out counts as catching the mutation (reported as a timeout: the
 # suite should fail fast instead). SIDECAR_TEST_REQUIRE_STRACE
 # is set so that the fsync test fails instead of skipping where strace cannot trace.
 set -euo pipefail
@@ -40,11 +42,22 @@ if [ -n "${KEEP:-}" ]; then
 else
   trap 'rm -rf "$scratch"' EXIT
 fi
-# A copy of the working tree (uncommitted changes included), without .git.
-tar -C "$root" --exclude=./.git -cf - . | tar -C "$scratch" -xf -
-cd "$scratch"
+# One copy of the commit checked out (git-tracked files at HEAD), taken once: a working
+# tree that changes during a long run (a merge, a checkout) does not change the run.
+commit=$(git -C "$root" rev-parse HEAD)
+echo "mutate: running on commit $commit ($(git -C "$root" log -1 --format=%s HEAD | cut -c1-60))"
+if [ -n "$(git -C "$root" status --porcelain --untracked-files=no)" ]; then
+  echo "mutate: note: uncommitted changes in $root are not part of the run"
+fi
 logdir=$scratch/.mutate-logs
-mkdir -p "$logdir"
+mkdir -p "$scratch/tree" "$logdir"
+git -C "$root" archive "$commit" | tar -C "$scratch/tree" -xf -
+# The table, read once (a table edited during the run does not change it).
+cp "$table" "$logdir/mutations.txt"
+table_name=$table
+table=$logdir/mutations.txt
+cd "$scratch/tree"
+pristine=$logdir/pristine
 
 matches() { # description, filter words...
   local d=$1; shift
@@ -67,7 +80,7 @@ while IFS= read -r line || [ -n "$line" ]; do
   IFS='|' read -r file expr desc pkgs extra <<<"$line"
   file=$(trim "$file") expr=$(trim "$expr") desc=$(trim "$desc") pkgs=$(trim "$pkgs")
   if [ -n "${extra:-}" ] || [ -z "$file" ] || [ -z "$expr" ] || [ -z "$pkgs" ]; then
-    echo "mutate: $table: mutation $n is not 'file|sed expression|description|packages': $line" >&2
+    echo "mutate: $table_name: mutation $n is not 'file|sed expression|description|packages': $line" >&2
     exit 2
   fi
   matches "$desc" "$@" || continue
@@ -77,10 +90,10 @@ while IFS= read -r line || [ -n "$line" ]; do
   if [ ! -f "$file" ]; then
     status="NOT APPLIED (no file $file)"
   else
-    cp "$root/$file" "$file"
+    cp "$file" "$pristine"
     if ! sed -i -e "$expr" "$file" 2>"$log"; then
       status="NOT APPLIED (sed: $(head -1 "$log"))"
-    elif cmp -s "$root/$file" "$file"; then
+    elif cmp -s "$pristine" "$file"; then
       status="NOT APPLIED (the expression changed nothing)"
     elif ! go vet "./$(dirname "$file")" >"$log" 2>&1; then
       # go test runs part of vet: a mutation vet refuses would be "caught" by vet alone.
@@ -105,7 +118,7 @@ while IFS= read -r line || [ -n "$line" ]; do
         caught=$((caught + 1))
       fi
     fi
-    cp "$root/$file" "$file"
+    cp "$pristine" "$file"
   fi
   secs=$(( $(date +%s) - start ))
   line_out=$(printf '%-9s %4ss  #%-2d %s  [%s: %s]' "${status%% *}" "$secs" "$n" "$desc" "$file" "$pkgs")
@@ -120,7 +133,7 @@ while IFS= read -r line || [ -n "$line" ]; do
 done <"$table"
 
 echo
-echo "mutate: caught $caught of $total"
+echo "mutate: caught $caught of $total (commit $commit)"
 if [ ${#bad[@]} -gt 0 ]; then
   printf '  %s\n' "${bad[@]}"
   exit 1
