@@ -240,13 +240,15 @@ func (s *Store) handle(ctx context.Context, ti *topicIndex, m Message, h Handler
 		return
 	}
 	if m.NextAttempt.After(now) { // not due (woken for an urgent message, or clock moved back)
-		if u, ok := s.probeTarget(ti, &m, probe); ok && s.probeBehind(ctx, u, h, free, log) {
-			s.headAfterProbe(ctx, ti, m, h, log)
+		// Woken for an urgent message behind this failing head: the head is tried now, not
+		// at the end of its backoff — and only if it fails is the message behind it tried
+		// ahead (below). Trying the one behind first would reorder the incident's notes
+		// whenever the destination had merely been down and is back.
+		if _, ok := s.probeTarget(ti, &m, probe); !ok {
+			free(brNoAnswer, nil, time.Time{})
+			s.release(ti, m.Key, m.NextAttempt, m.Attempts)
 			return
 		}
-		free(brNoAnswer, nil, time.Time{})
-		s.release(ti, m.Key, m.NextAttempt, m.Attempts)
-		return
 	}
 	if now.Sub(ageBase(&m)) > s.opts.MaxAge {
 		free(brNoAnswer, nil, time.Time{})
