@@ -298,6 +298,17 @@ func (s *Store) handle(ctx context.Context, ti *topicIndex, m Message, h Handler
 		if u, ok := s.probeTarget(ti, &m, probe); ok {
 			// The head's failure feeds the breaker now; the slot is kept for the probe.
 			s.recordOutcome(ti, false, m.Key, brDown, err, time.Time{})
+			// First the head once more, back to back: a destination just back from an outage
+			// often fails the first call on a connection that died with it (a database pool)
+			// and takes the next; sending the one behind ahead then would reorder notes
+			// whose destination was merely down.
+			again := s.opts.Now()
+			if callHandler(ctx, h, m) == nil {
+				free(brAccepted, nil, again)
+				log.Debug("outbox message delivered on a second try", "attempts", m.Attempts)
+				s.finish(ti, opAck, m, "", log)
+				return
+			}
 			if s.probeBehind(ctx, u, h, free, log) {
 				s.headAfterProbe(ctx, ti, m, h, log)
 				return

@@ -158,8 +158,10 @@ func TestPoisonLoneKeyUrgentProbe(t *testing.T) {
 			if len(ds) != 1 || string(ds[0].Payload) != "p1" || ds[0].Attempts != 4 || !strings.HasPrefix(ds[0].Reason, "given up after 4 attempts") {
 				t.Fatalf("dead letters = %+v; want p1 given up after 4 attempts", ds)
 			}
-			if n := l.refused.Load(); n != 4 {
-				t.Errorf("p1 attempted %d times, want 4", n)
+			// 4 counted attempts, plus the uncounted second try back to back before p2 was
+			// sent ahead (a destination just back often fails the first call).
+			if n := l.refused.Load(); n != 5 {
+				t.Errorf("p1 tried %d times, want 5", n)
 			}
 			if st := stats(t, s); st.GivenUp[TopicNote] != 1 || st.Pending[TopicNote] != 0 {
 				t.Errorf("stats given up %v pending %v; want 1, 0", st.GivenUp, st.Pending)
@@ -304,8 +306,8 @@ func TestPoisonUrgentWakesLoadedHead(t *testing.T) {
 	if ds := deadLetters(t, s, TopicNote); len(ds) != 1 || string(ds[0].Payload) != "p1" || ds[0].Attempts != 5 {
 		t.Fatalf("dead letters = %+v; want p1 given up after 5 attempts", ds)
 	}
-	if n := l.refused.Load(); n != 2 {
-		t.Errorf("p1 attempted %d times after the restart, want 2 (woken by p2, and right after p2 was accepted)", n)
+	if n := l.refused.Load(); n != 3 {
+		t.Errorf("p1 tried %d times after the restart, want 3 (woken by p2, its second try back to back, and right after p2 was accepted)", n)
 	}
 }
 
