@@ -213,25 +213,36 @@ func skippedSQL(name, why string) result {
 // sqlCursor is a timestamp cursor as the sql adapter writes it.
 func sqlCursor(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
+// sqlSetup is what every sql-poll scenario starts with: the PostgreSQL of the run (or the
+// scenario's "skipped" result without one), an sql source on it and the mapping.
+func sqlSetup(ctx context.Context, p params, name string) (*sqlEnv, *sqldb.Adapter, *mapping.Mapper, result, error) {
+	e, err := p.sql.get(ctx, p)
+	if err != nil || e.skipped != "" {
+		return nil, nil, nil, skippedSQL(name, e.skipped), err
+	}
+	a, err := sqlSource(e)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	m, err := sqlMapping()
+	if err != nil {
+		a.Close()
+		return nil, nil, nil, nil, err
+	}
+	return e, a, m, nil, nil
+}
+
 func runSQLChanged(ctx context.Context, p params) (result, error) {
 	const name = "sql-poll-changed"
 	if !p.SQLChanged {
 		return skippedSQL(name, "not run with -quick (it takes about 25 s at this commit: each changed incident is its own "+
 			"outbox transaction); run it without -quick, or with -only sql-poll-changed"), nil
 	}
-	e, err := p.sql.get(ctx, p)
-	if err != nil || e.skipped != "" {
-		return skippedSQL(name, e.skipped), err
-	}
-	a, err := sqlSource(e)
-	if err != nil {
-		return nil, err
+	e, a, m, skipped, err := sqlSetup(ctx, p, name)
+	if skipped != nil || err != nil {
+		return skipped, err
 	}
 	defer a.Close()
-	m, err := sqlMapping()
-	if err != nil {
-		return nil, err
-	}
 	before := e.newest.Add(-time.Hour)                    // before every row (and the overlap)
 	if _, err := readAll(ctx, a.DB, before); err != nil { // warm the pool and the server's cache
 		return nil, err
@@ -321,19 +332,11 @@ func pollAndStore(ctx context.Context, a *sqldb.Adapter, m *mapping.Mapper, st *
 
 func runSQLSteady(ctx context.Context, p params) (result, error) {
 	const name = "sql-poll-steady"
-	e, err := p.sql.get(ctx, p)
-	if err != nil || e.skipped != "" {
-		return skippedSQL(name, e.skipped), err
-	}
-	a, err := sqlSource(e)
-	if err != nil {
-		return nil, err
+	e, a, m, skipped, err := sqlSetup(ctx, p, name)
+	if skipped != nil || err != nil {
+		return skipped, err
 	}
 	defer a.Close()
-	m, err := sqlMapping()
-	if err != nil {
-		return nil, err
-	}
 	// The previous poll linked every row; the stored cursor is the newest row's.
 	cursor := sqlCursor(e.newest)
 	hashes := map[string]string{}
@@ -402,19 +405,11 @@ func runSQLSteady(ctx context.Context, p params) (result, error) {
 
 func runSQLIdle(ctx context.Context, p params) (result, error) {
 	const name = "sql-poll-idle"
-	e, err := p.sql.get(ctx, p)
-	if err != nil || e.skipped != "" {
-		return skippedSQL(name, e.skipped), err
-	}
-	a, err := sqlSource(e)
-	if err != nil {
-		return nil, err
+	e, a, m, skipped, err := sqlSetup(ctx, p, name)
+	if skipped != nil || err != nil {
+		return skipped, err
 	}
 	defer a.Close()
-	m, err := sqlMapping()
-	if err != nil {
-		return nil, err
-	}
 	// The cursor is past every row and the overlap: the query returns none.
 	cursor := sqlCursor(e.newest.Add(time.Minute))
 	one := func() error {
