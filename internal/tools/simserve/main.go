@@ -77,6 +77,7 @@ func main() {
 func run() error {
 	dir := flag.String("dir", "", "folder for config.yaml, secrets/ and data/ (required)")
 	timeout := flag.Duration("timeout", 2*time.Minute, "how long to wait for a note delivered through a webhook")
+	linger := flag.Duration("linger", 0, "after the note, keep serving this long (so the sidecar's readiness can be checked against a live CAD)")
 	flag.Parse()
 	if *dir == "" {
 		return errors.New("-dir is required")
@@ -116,6 +117,7 @@ func run() error {
 		push := as.PushStats()
 		if push.Delivered > 0 && cad.NoteCount() > 0 {
 			fmt.Printf("simserve: ok: %d incident(s) linked, %d webhook(s) answered 2xx, %d note(s) in the CAD\n", as.LinkCount(), push.Delivered, cad.NoteCount())
+			time.Sleep(*linger)
 			return nil
 		}
 		select {
