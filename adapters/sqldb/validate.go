@@ -29,6 +29,11 @@ func Validate(c *Config) []adapters.Problem {
 	if c.DSN == "" && c.DSNFile == "" {
 		add("dsn", `required (or dsn_file), e.g. "postgres://reader@127.0.0.1:5432/cad?sslmode=disable"`)
 	}
+	if c.Driver == DriverSQLServer && c.DSN != "" {
+		if err := checkSQLServerAuth(c.DSN); err != nil {
+			add("dsn", "%s", newRedactor(c.Driver, c.DSN).apply(err.Error()))
+		}
+	}
 	if c.MaxOpenConns < 1 {
 		add("max_open_conns", "must be >= 1, got %d", c.MaxOpenConns)
 	}
