@@ -44,6 +44,9 @@ const ShadowStoreFile = "sidecar-shadow.db"
 // shadowSinkName names the shadow sink in the "sidecar started" line.
 const shadowSinkName = "shadow-file"
 
+// shadowTimeLayout is the time of a shadow line: RFC 3339, UTC, milliseconds (fixed width).
+const shadowTimeLayout = "2006-01-02T15:04:05.000Z07:00"
+
 // defaultShadowReminder is how often the shadow-mode WARN line is repeated.
 const defaultShadowReminder = time.Hour
 
@@ -107,7 +110,7 @@ func newShadowFile(cfg *config.Config, sinkName string, log *slog.Logger) (*shad
 
 // write appends one record (its time and mode filled in).
 func (f *shadowFile) write(r ShadowRecord) error {
-	r.Time = f.now().UTC().Format(time.RFC3339Nano)
+	r.Time = f.now().UTC().Format(shadowTimeLayout)
 	r.Mode = f.mode
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)

@@ -367,3 +367,45 @@ func readShadowLines(t *testing.T, path string) []sidecar.ShadowRecord {
 		out = append(out, r)
 	}
 }
+
+// The shadow file rotates at shadow.max_size, keeping shadow.max_files old files; no line
+// is split across two files, and the report over the file and its rotated ones (oldest
+// first) counts every line.
+func TestShadowFileRotation(t *testing.T) {
+	cad := newShadowCAD(t, 8)
+	e := start(t, envOptions{cadURL: cad.url, mapping: shadowMapping, edit: func(c *config.Config) {
+		shadowEdit(config.ShadowAll, filepath.Join(t.TempDir(), "data"))(c)
+		c.Shadow.MaxSize, c.Shadow.MaxFiles = config.KiB, 50
+	}})
+	waitFor(t, 30*time.Second, "a link line for every open incident", func() bool {
+		return e.metric(t, "cad_sidecar_shadow_lines_total", "kind", "link") >= float64(len(cad.open))
+	})
+	path := sidecar.ShadowPath(e.cfg)
+	files := sidecar.ShadowFiles(path)
+	if len(files) < 3 || files[len(files)-1] != path || files[len(files)-2] != path+".1" {
+		t.Fatalf("rotated files: %v", files)
+	}
+	total := 0
+	for _, f := range files {
+		st, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %v, want 0600 (it holds note text)", f, st.Mode().Perm())
+		}
+		if st.Size() > int64(config.KiB) {
+			t.Errorf("%s is %d bytes, past max_size 1KiB", f, st.Size())
+		}
+		total += len(readShadowLines(t, f)) // each file is whole JSON lines
+	}
+	rep, err := sidecar.ReadShadowReport(files...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Lines != total || rep.Linked != len(cad.open) || len(rep.BadLines) != 0 ||
+		rep.Incidents != len(cad.cad.Incidents()) {
+		t.Fatalf("report over %d files: %d lines (%d in the files), %d linked, %d incidents, bad %v",
+			len(files), rep.Lines, total, rep.Linked, rep.Incidents, rep.BadLines)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 )
 
 // ShadowReport summarises shadow files (`cad-sidecar shadow report`): what a real run
@@ -105,6 +106,8 @@ type shadowBuilder struct {
 	keys      map[string]bool // incident + write key seen (at-least-once: a repeat counts once)
 	notes     map[string]bool // incident + note key (the part suffix cut)
 	counts    map[string]map[string]*shadowCounter
+	first     time.Time
+	last      time.Time
 }
 
 type shadowCounter struct {
@@ -169,12 +172,12 @@ func (b *shadowBuilder) line(name string, n int, line []byte, last bool) {
 	if r.Mode != "" {
 		b.modes[r.Mode] = true
 	}
-	if r.Time != "" {
-		if b.rep.First == "" || r.Time < b.rep.First {
-			b.rep.First = r.Time
+	if at, err := time.Parse(time.RFC3339Nano, r.Time); err == nil {
+		if b.first.IsZero() || at.Before(b.first) {
+			b.first, b.rep.First = at, r.Time
 		}
-		if r.Time > b.rep.Last {
-			b.rep.Last = r.Time
+		if at.After(b.last) {
+			b.last, b.rep.Last = at, r.Time
 		}
 	}
 	inc := b.incident(r.IncidentID)

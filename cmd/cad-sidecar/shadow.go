@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/cad-sidecar/cad-sidecar/config"
 	"github.com/cad-sidecar/cad-sidecar/sidecar"
@@ -89,8 +90,11 @@ func printShadowReport(w io.Writer, r *sidecar.ShadowReport, perIncident bool) {
 		mode = "-"
 	}
 	fmt.Fprintf(w, "shadow report of %s\n", strings.Join(r.Files, ", "))
-	fmt.Fprintf(w, "  %s, mode %s, %s … %s\n", plural(r.Lines, "line"), mode, orDash(r.First), orDash(r.Last))
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(w, "  %s, mode %s, %s … %s\n", plural(r.Lines, "line"), mode, shortTime(r.First), shortTime(r.Last))
+	row := func(label string, value any, rest string) {
+		line := fmt.Sprintf("%-26s%-5v %s", label, value, rest)
+		fmt.Fprintln(w, strings.TrimRight(line, " "))
+	}
 	linkedHow := "linked (sent to Assist)"
 	if slices.Contains(r.Modes, config.ShadowAll) {
 		linkedHow = "would be linked"
@@ -98,26 +102,27 @@ func printShadowReport(w io.Writer, r *sidecar.ShadowReport, perIncident bool) {
 			linkedHow = "linked or would be"
 		}
 	}
-	fmt.Fprintf(tw, "incidents seen\t%d\n", r.Incidents)
-	fmt.Fprintf(tw, "%s\t%d\t(%s)\n", linkedHow, r.Linked, plural(r.LinkRequests, "link request"))
+	row("incidents seen", r.Incidents, "")
+	row(linkedHow, r.Linked, "("+plural(r.LinkRequests, "link request")+")")
 	filtered, filteredInc := 0, 0
 	for _, c := range r.Filtered {
 		filtered += c.Records
 		filteredInc += c.Incidents
 	}
-	fmt.Fprintf(tw, "filtered out\t%d\t(%s)\n", filteredInc, plural(filtered, "record"))
+	row("filtered out", filteredInc, "("+plural(filtered, "record")+")")
 	for _, c := range r.Filtered {
-		fmt.Fprintf(tw, "  %s\t%d\t(%s)\n", c.What, c.Incidents, plural(c.Records, "record"))
+		fmt.Fprintf(w, "    %s, %s: %s\n", plural(c.Records, "record"), plural(c.Incidents, "incident"), c.What)
 	}
-	failed := 0
+	failed, failedInc := 0, 0
 	for _, c := range r.MappingErrors {
 		failed += c.Records
+		failedInc += c.Incidents
 	}
-	fmt.Fprintf(tw, "mapping errors\t%d\t(records)\n", failed)
+	row("mapping errors", failedInc, "("+plural(failed, "record")+")")
 	for _, c := range r.MappingErrors {
-		fmt.Fprintf(tw, "  %s\t%d\t(%s)\n", c.What, c.Records, plural(c.Incidents, "incident"))
+		fmt.Fprintf(w, "    %s, %s: %s\n", plural(c.Records, "record"), plural(c.Incidents, "incident"), c.What)
 	}
-	fmt.Fprintf(tw, "notes\t%d\t(%s, %d critical)\n", r.Notes, plural(r.Writes, "CAD write"), r.Critical)
+	row("notes", r.Notes, fmt.Sprintf("(%s, %d critical)", plural(r.Writes, "CAD write"), r.Critical))
 	withNotes := 0
 	var perInc []int
 	for _, inc := range r.PerIncident {
@@ -128,16 +133,16 @@ func printShadowReport(w io.Writer, r *sidecar.ShadowReport, perIncident bool) {
 	}
 	if len(perInc) > 0 {
 		slices.Sort(perInc)
-		fmt.Fprintf(tw, "notes per incident\t%d–%d\t(median %d, over %s)\n", perInc[0], perInc[len(perInc)-1], perInc[len(perInc)/2], plural(withNotes, "incident"))
+		row("notes per incident", fmt.Sprintf("%d–%d", perInc[0], perInc[len(perInc)-1]),
+			fmt.Sprintf("(median %d, over %s)", perInc[len(perInc)/2], plural(withNotes, "incident")))
 	}
-	fmt.Fprintf(tw, "split notes\t%d\t(at most %s)\n", r.Split, plural(max(r.MaxParts, 1), "part"))
+	row("split notes", r.Split, "(at most "+plural(max(r.MaxParts, 1), "part")+")")
 	if l := r.Longest; l != nil {
-		fmt.Fprintf(tw, "longest write\t%d\t(characters, incident %s)\n", l.Length, l.IncidentID)
+		row("longest write", l.Length, "characters (incident "+l.IncidentID+")")
 	}
-	_ = tw.Flush()
 	if perIncident && len(r.PerIncident) > 0 {
 		fmt.Fprintln(w, "per incident:")
-		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "  INCIDENT\tLINKED\tNOTES\tWRITES\tCRITICAL\tFILTERED\tERRORS\tCALL")
 		for _, inc := range r.PerIncident {
 			linked := "no"
@@ -155,6 +160,14 @@ func printShadowReport(w io.Writer, r *sidecar.ShadowReport, perIncident bool) {
 			fmt.Fprintf(w, "  %s:%d: %s\n", b.File, b.Line, b.Err)
 		}
 	}
+}
+
+// shortTime is a line's time to the second ("-" if none).
+func shortTime(s string) string {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UTC().Format(time.RFC3339)
+	}
+	return orDash(s)
 }
 
 func orDash(s string) string {
