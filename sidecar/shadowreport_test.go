@@ -79,5 +79,3 @@ func TestShadowReportLines(t *testing.T) {
 		t.Fatal("a missing file is not an error")
 	}
 }
-
-
