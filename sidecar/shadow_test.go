@@ -409,3 +409,12 @@ func TestShadowFileRotation(t *testing.T) {
 			len(files), rep.Lines, total, rep.Linked, rep.Incidents, rep.BadLines)
 	}
 }
+
+// A shadow run of an integration that has a sink does not call itself read-only.
+func TestShadowNotReadOnly(t *testing.T) {
+	e := start(t, envOptions{edit: shadowEdit(config.ShadowCAD, filepath.Join(t.TempDir(), "data"))})
+	waitFor(t, 30*time.Second, "the start line", func() bool { return strings.Contains(e.logs.String(), "sidecar started") })
+	if logs := e.logs.String(); strings.Contains(logs, "read-only integration") || !strings.Contains(logs, "sink=shadow-file") {
+		t.Fatalf("start logs:\n%s", logs)
+	}
+}

@@ -106,10 +106,11 @@ func New(cfg *config.Config, o Options) (*Sidecar, error) {
 	if source == nil {
 		return fail(fmt.Errorf("cad adapter %s: it has no source", cfg.CAD.Adapter))
 	}
+	provisioned := sink
 	if cfg.Shadowing() {
-		sink = nil // nothing is provisioned in the CAD for notes that never go there
+		provisioned = nil // nothing is provisioned in the CAD for notes that never go there
 	}
-	if err := s.provision(source, sink); err != nil {
+	if err := s.provision(source, provisioned); err != nil {
 		return fail(err)
 	}
 	if in, ok := source.(interface{ SetInput(record.Options) }); ok && cfg.Mapper != nil {

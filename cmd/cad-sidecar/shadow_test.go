@@ -201,3 +201,29 @@ shadow: {file: ` + filepath.Join(blocker, "shadow.jsonl") + `}
 		t.Fatalf("shadow without report: exit %d", code)
 	}
 }
+
+// `demo --shadow`: the simulated CAD gets no note (the summary's notes_delivered is the
+// CAD's own count), the log has the SHADOW MODE line, and the shadow report follows on
+// stderr, stdout keeping its one JSON line.
+func TestDemoShadow(t *testing.T) {
+	var cad *sim.CAD
+	onDemoSims = func(c *sim.CAD, _ *sim.Assist) { cad = c }
+	t.Cleanup(func() { onDemoSims = nil })
+	var stdout, stderr lockedBuffer
+	if code := cmdDemo(context.Background(), []string{"--duration", "6s", "--shadow"}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("demo: exit %d\n%s", code, stderr.String())
+	}
+	var summary demoSummary
+	if err := json.Unmarshal(bytes.TrimSpace([]byte(stdout.String())), &summary); err != nil {
+		t.Fatalf("demo summary %q: %v", stdout.String(), err)
+	}
+	if summary.IncidentsLinked == 0 || summary.NotesDelivered != 0 || cad.NoteCount() != 0 {
+		t.Fatalf("demo --shadow: %+v, %d notes in the CAD", summary, cad.NoteCount())
+	}
+	logs := stderr.String()
+	for _, want := range []string{`level=WARN msg="SHADOW MODE: nothing is written into the CAD`, "\nshadow report of ", "\nlinked (sent to Assist)   "} {
+		if !strings.Contains(logs, want) {
+			t.Fatalf("demo --shadow output lacks %q:\n%s", want, logs)
+		}
+	}
+}
