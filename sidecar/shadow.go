@@ -109,14 +109,23 @@ func newShadowFile(cfg *config.Config, sinkName string, log *slog.Logger) (*shad
 }
 
 // write appends one record (its time and mode filled in).
-func (f *shadowFile) write(r ShadowRecord) error {
-	r.Time = f.now().UTC().Format(shadowTimeLayout)
-	r.Mode = f.mode
+func (f *shadowFile) write(r ShadowRecord) error { return f.writeAll([]ShadowRecord{r}) }
+
+// writeAll appends records in one write and one fsync (a poll's mapping outcomes), each
+// with its time and mode filled in; they land in the same file, whole.
+func (f *shadowFile) writeAll(rs []ShadowRecord) error {
+	if len(rs) == 0 {
+		return nil
+	}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(r); err != nil {
-		return fmt.Errorf("encode the %s line of incident %s: %w", r.Kind, r.IncidentID, err)
+	at := f.now().UTC().Format(shadowTimeLayout)
+	for _, r := range rs {
+		r.Time, r.Mode = at, f.mode
+		if err := enc.Encode(r); err != nil {
+			return fmt.Errorf("encode the %s line of incident %s: %w", r.Kind, r.IncidentID, err)
+		}
 	}
 	f.file.mu.Lock()
 	defer f.file.mu.Unlock()
@@ -124,7 +133,9 @@ func (f *shadowFile) write(r ShadowRecord) error {
 		return fmt.Errorf("shadow file: %w", err)
 	}
 	if f.lines != nil {
-		f.lines.WithLabelValues(r.Kind).Inc()
+		for _, r := range rs {
+			f.lines.WithLabelValues(r.Kind).Inc()
+		}
 	}
 	return nil
 }
@@ -169,26 +180,22 @@ func (s *Sidecar) shadowLink(req assist.LinkIncidentRequest, callID string) erro
 }
 
 // shadowMapped records the records of a poll the mapping filtered out or could not map
-// (the hook of takeBatch; nothing in normal mode).
+// (the hook of takeBatch; nothing in normal mode). A failure fails the poll: the records
+// are read again at the next one.
 func (s *Sidecar) shadowMapped(changes []Change) error {
 	if s.shadow == nil {
 		return nil
 	}
+	var rs []ShadowRecord
 	for _, c := range changes {
-		var r ShadowRecord
 		switch c.Outcome {
 		case Filtered:
-			r = ShadowRecord{Kind: ShadowFiltered, IncidentID: c.IncidentID, Filter: c.Reason}
+			rs = append(rs, ShadowRecord{Kind: ShadowFiltered, IncidentID: c.IncidentID, Filter: c.Reason})
 		case Failed:
-			r = ShadowRecord{Kind: ShadowMappingError, IncidentID: c.IncidentID, Field: mappingErrorField(c.Err), Error: errString(c.Err)}
-		default:
-			continue
-		}
-		if err := s.shadow.write(r); err != nil {
-			return err
+			rs = append(rs, ShadowRecord{Kind: ShadowMappingError, IncidentID: c.IncidentID, Field: mappingErrorField(c.Err), Error: errString(c.Err)})
 		}
 	}
-	return nil
+	return s.shadow.writeAll(rs) // one fsync per poll
 }
 
 // mappingErrorField names what a mapping error is about: the key under mapping, with the

@@ -418,3 +418,38 @@ func TestShadowNotReadOnly(t *testing.T) {
 		t.Fatalf("start logs:\n%s", logs)
 	}
 }
+
+// A shadow file that cannot be written (a folder in its place) holds the note in the
+// outbox, retried, never dead-lettered; once writable the note is there, once. The log
+// names the file, never the note's text.
+func TestShadowFileUnwritableRetried(t *testing.T) {
+	e := start(t, envOptions{logHandler: infoLogs, edit: shadowEdit(config.ShadowCAD, filepath.Join(t.TempDir(), "data"))})
+	file := sidecar.ShadowPath(e.cfg)
+	mustDo(t, os.Remove(file)) // made by New, which checks it can be written
+	mustDo(t, os.MkdirAll(file, 0o700))
+	if resp, _ := post(t, e.hookURL, hookToken, noteBody("INC-SH-1", "PATIENT NOT BREATHING")); resp.StatusCode != http.StatusOK {
+		t.Fatalf("webhook: %d", resp.StatusCode)
+	}
+	waitFor(t, 30*time.Second, "three failed attempts", func() bool {
+		return e.metric(t, "cad_sidecar_note_write_errors_total", "kind", "transient") >= 3
+	})
+	if st := e.stats(t); st.Dead[outbox.TopicNote] != 0 || st.Pending[outbox.TopicNote] != 1 {
+		t.Fatalf("while unwritable: outbox %+v, want the note pending", st)
+	}
+	mustDo(t, os.Remove(file))
+	waitFor(t, 30*time.Second, "the note in the shadow file once it is writable", func() bool {
+		return e.metric(t, "cad_sidecar_shadow_lines_total", "kind", "note") == 1 && e.stats(t).Pending[outbox.TopicNote] == 0
+	})
+	lines := readShadowLines(t, file)
+	if len(lines) != 1 || lines[0].IncidentID != "INC-SH-1" || lines[0].Text != "2026-11-25T10:00:00Z|PATIENT NOT BREATHING" ||
+		lines[0].Kind != sidecar.ShadowNote || lines[0].To != "cad" || lines[0].Sink != "rest" || !lines[0].Critical {
+		t.Fatalf("shadow file: %+v", lines)
+	}
+	logs := e.logs.String()
+	if !strings.Contains(logs, "shadow.jsonl") || !strings.Contains(logs, "writing note to CAD failed") {
+		t.Errorf("the log does not say the file could not be written:\n%s", logs)
+	}
+	if strings.Contains(logs, "NOT BREATHING") {
+		t.Fatalf("note text in the log at info:\n%s", logs)
+	}
+}
