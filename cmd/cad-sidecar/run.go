@@ -84,7 +84,11 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 			return code
 		}
 	}
-	fmt.Fprintf(stdout, "%s: ok (adapter %s, notes %s)\n", cfg.File, cfg.CAD.Adapter, cfg.Assist.Notes)
+	shadow := ""
+	if cfg.Shadowing() { // said where it cannot be missed
+		shadow = ", SHADOW MODE " + cfg.Shadow.Mode + ": nothing is written into the CAD"
+	}
+	fmt.Fprintf(stdout, "%s: ok (adapter %s, notes %s%s)\n", cfg.File, cfg.CAD.Adapter, cfg.Assist.Notes, shadow)
 	return exitOK
 }
 

@@ -164,6 +164,18 @@ shadow: {file: ` + filepath.Join(blocker, "shadow.jsonl") + `}
 		t.Fatal(err)
 	}
 	var out, errb bytes.Buffer
+	if code := run([]string{"validate", "--config", cfgPath}, nil, &out, &errb); code != exitOK || strings.Contains(out.String(), "SHADOW") {
+		t.Fatalf("validate, shadow mode off: exit %d: %s%s", code, out.String(), errb.String())
+	}
+	shadowCfg := filepath.Join(dir, "shadow.yaml")
+	if err := os.WriteFile(shadowCfg, []byte(strings.Replace(yaml, "shadow: {", "shadow: {mode: all, ", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if code := run([]string{"validate", "--config", shadowCfg}, nil, &out, &errb); code != exitOK ||
+		!strings.Contains(out.String(), ": ok (adapter rest, notes push, SHADOW MODE all: nothing is written into the CAD)\n") {
+		t.Fatalf("validate, shadow mode all: exit %d: %s%s", code, out.String(), errb.String())
+	}
 	if code := run([]string{"run", "--config", cfgPath, "--shadow=some"}, nil, &out, &errb); code != exitProblems ||
 		!strings.Contains(errb.String(), `must be cad, all or off (--shadow alone is cad), got "some"`) {
 		t.Fatalf("--shadow=some: exit %d: %s", code, errb.String())
