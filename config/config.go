@@ -20,6 +20,7 @@ type Config struct {
 	CAD     CADConfig      `koanf:"cad"`
 	Mapping mapping.Config `koanf:"mapping"`
 	Outbox  OutboxConfig   `koanf:"outbox"`
+	Shadow  ShadowConfig   `koanf:"shadow"`
 
 	// File is the absolute path of the file the config was loaded from.
 	File string `koanf:"-"`
@@ -131,6 +132,31 @@ type ReadOnlyConfig struct {
 	MaxFiles int `koanf:"max_files"`
 }
 
+// Shadow modes (shadow.mode, `run --shadow[=cad|all]`).
+const (
+	ShadowOff = "off" // normal operation
+	ShadowCAD = "cad" // nothing is written into the CAD: notes go to shadow.file; links go to Assist
+	ShadowAll = "all" // no write into the CAD and no call to Assist: links and notes go to shadow.file
+)
+
+// ShadowConfig is the `shadow:` section: a go-live rehearsal against the production CAD
+// that writes nothing into it. What would have been sent goes to File, JSON lines, which
+// `cad-sidecar shadow report` summarises. The file holds note text (caller data): it is
+// created 0600.
+type ShadowConfig struct {
+	// Mode is off | cad | all; `run --shadow[=cad|all]` overrides it.
+	Mode string `koanf:"mode"`
+	// File is the shadow file, JSON lines; relative to data_dir.
+	File string `koanf:"file"`
+	// MaxSize rotates the file before a line would take it past this size.
+	MaxSize ByteSize `koanf:"max_size"`
+	// MaxFiles is how many rotated files (file.1 … file.N) are kept.
+	MaxFiles int `koanf:"max_files"`
+}
+
+// Shadowing reports whether the sidecar runs in a shadow mode (cad or all).
+func (c *Config) Shadowing() bool { return c.Shadow.Mode == ShadowCAD || c.Shadow.Mode == ShadowAll }
+
 // OutboxConfig is the `outbox:` section.
 type OutboxConfig struct {
 	Retry       RetryConfig   `koanf:"retry"`
@@ -188,6 +214,7 @@ func Default() Config {
 		},
 	}
 	c.Outbox.UnlinkedRetention = 24 * time.Hour
+	c.Shadow = ShadowConfig{Mode: ShadowOff, File: "shadow.jsonl", MaxSize: 64 * MiB, MaxFiles: 10}
 	c.Outbox.UnreadyAfter = 5 * time.Minute
 	c.Mapping.SetDefaults()
 	return c

@@ -105,6 +105,7 @@ func (c *Config) validate() []Problem {
 	if n := c.CAD.ReadOnly.MaxFiles; n < 1 || n > 1000 {
 		bad("cad.readonly.max_files", "must be between 1 and 1000, got %d", n)
 	}
+	ps = append(ps, c.validateShadow()...)
 
 	o := c.Outbox
 	if o.Retry.Initial <= 0 {

@@ -69,6 +69,7 @@ func (s *Sidecar) Ready() (bool, map[string]Check) {
 		waiting = st.Pending[outbox.TopicNote]
 	}
 	checks["cad_write"] = s.writes.check(time.Now(), s.cfg.Outbox.UnreadyAfter, waiting)
+	s.shadowChecks(checks) // shadow mode: check "shadow" (shadow.go)
 	ready := true
 	for _, c := range checks {
 		ready = ready && c.OK

@@ -100,6 +100,9 @@ func (s *Sidecar) takeBatch(ctx context.Context, batch adapters.Batch) error {
 		return err
 	}
 	changes := Detect(s.mapping(), batch.Records, s.knownHash)
+	if err := s.shadowMapped(changes); err != nil { // shadow mode: filtered and failed records (shadow.go)
+		return err
+	}
 	if err := s.refuseAll(batch, changes); err != nil {
 		return err
 	}
@@ -268,6 +271,9 @@ func (s *Sidecar) deliverLink(ctx context.Context, m outbox.Message) error {
 	if err := json.Unmarshal(m.Payload, &req); err != nil {
 		return delivery.Permanent(fmt.Errorf("stored link of incident %s is not valid JSON: %w", m.Key, err))
 	}
+	if s.shadowAll() { // shadow mode all: the request goes to the shadow file, not to Assist
+		return s.shadowLink(req, "")
+	}
 	resp, err := s.client.LinkIncident(ctx, req)
 	if err != nil {
 		s.metrics.Links.WithLabelValues("error").Inc()
@@ -280,6 +286,11 @@ func (s *Sidecar) deliverLink(ctx context.Context, m outbox.Message) error {
 		return fmt.Errorf("store link %s ↔ %s: %w", req.IncidentID, resp.CallID, err)
 	}
 	s.log.Info("incident linked", "incident_id", req.IncidentID, "call_id", resp.CallID)
+	if s.shadow != nil {
+		if err := s.shadowLink(req, resp.CallID); err != nil {
+			return err
+		}
+	}
 	if s.mapping().ActivationNotes() {
 		if err := s.flushActivations(ctx, resp.CallID, req.IncidentID); err != nil {
 			return err

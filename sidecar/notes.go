@@ -281,6 +281,8 @@ func (s *Sidecar) deliverNote(ctx context.Context, m outbox.Message) error {
 	msg := "note written to CAD"
 	if s.readOnly {
 		msg = "note written to the read-only notes file (not to the CAD)"
+	} else if s.shadow != nil {
+		msg = "note written to the shadow file (not to the CAD)"
 	}
 	s.log.Info(msg, "incident_id", q.IncidentID, "type", n.Type, "critical", n.Critical, "parts", len(parts))
 	return nil

@@ -76,6 +76,9 @@ func (s *Sidecar) sinkName() string {
 	if _, ok := s.sink.(*noteFile); ok {
 		return readOnlySinkName
 	}
+	if s.shadow != nil {
+		return shadowSinkName
+	}
 	return s.cfg.CAD.SinkAdapter()
 }
 
@@ -93,6 +96,7 @@ func (s *Sidecar) sinkName() string {
 // The file is opened for each note and closed after it, so nothing holds it open across a
 // rotation (Windows cannot rename an open file) and an operator's own rotation is seen.
 type noteFile struct {
+	what     string // how errors and logs name the file: "read-only notes file", "shadow file"
 	path     string
 	maxSize  int64
 	maxFiles int
@@ -101,7 +105,7 @@ type noteFile struct {
 }
 
 func newNoteFile(path string, maxSize int64, maxFiles int, log *slog.Logger) *noteFile {
-	return &noteFile{path: path, maxSize: maxSize, maxFiles: maxFiles, log: log}
+	return &noteFile{what: "read-only notes file", path: path, maxSize: maxSize, maxFiles: maxFiles, log: log}
 }
 
 // noteLine is one line of the read-only notes file.
@@ -160,7 +164,7 @@ func (f *noteFile) append(line []byte) error {
 			// A failed rotation does not hold notes up: the file grows past max_size and
 			// the next note tries again (on Windows a reader that holds the file open
 			// without delete sharing makes the rename fail).
-			f.log.Warn("rotating the read-only notes file failed; appending to it past max_size", "file", f.path, "err", err)
+			f.log.Warn("rotating the "+f.what+" failed; appending to it past max_size", "file", f.path, "err", err)
 		}
 		if fh, size, err = f.open(); err != nil {
 			return err
@@ -178,7 +182,7 @@ func (f *noteFile) append(line []byte) error {
 	}
 	if err := fh.Close(); err != nil {
 		// The line is on disk (fsynced): the note is delivered.
-		f.log.Warn("closing the read-only notes file failed", "file", f.path, "err", err)
+		f.log.Warn("closing the "+f.what+" failed", "file", f.path, "err", err)
 	}
 	return nil
 }
@@ -189,7 +193,7 @@ func (f *noteFile) append(line []byte) error {
 func (f *noteFile) open() (*os.File, int64, error) {
 	dir := filepath.Dir(f.path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, 0, fmt.Errorf("create the folder of the read-only notes file: %w", err)
+		return nil, 0, fmt.Errorf("create the folder of the %s: %w", f.what, err)
 	}
 	_, statErr := os.Lstat(f.path)
 	created := errors.Is(statErr, fs.ErrNotExist)
@@ -212,7 +216,7 @@ func (f *noteFile) open() (*os.File, int64, error) {
 		if err := fh.Truncate(whole); err != nil {
 			return fail("cut the partial last line of", err)
 		}
-		f.log.Warn("read-only notes file ended in a partial line (a write cut short); it was cut off",
+		f.log.Warn(f.what+" ended in a partial line (a write cut short); it was cut off",
 			"file", f.path, "bytes", size-whole)
 		size = whole
 	}

@@ -37,6 +37,9 @@ type Sidecar struct {
 	sink   adapters.Sink
 	// readOnly: no CAD sink; notes go to the read-only notes file (readonly.go).
 	readOnly bool
+	// shadow is the shadow file in shadow mode (shadow.go); nil in normal mode.
+	shadow         *shadowFile
+	shadowReminder time.Duration
 	// mapper is the mapping in use, swapped whole by Reload (reload.go).
 	mapper    atomic.Pointer[mapping.Mapper]
 	reloading sync.Mutex // serialises Reload (SIGHUP and the admin API at once)
@@ -66,6 +69,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Registry receives the metrics; nil = a new registry of its own.
 	Registry *prometheus.Registry
+	// ShadowReminder is how often a shadow-mode sidecar repeats its WARN line (0 = hourly).
+	ShadowReminder time.Duration
 }
 
 // New opens the store and builds every component; it starts nothing.
@@ -78,7 +83,7 @@ func New(cfg *config.Config, o Options) (*Sidecar, error) {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	s := &Sidecar{cfg: cfg, log: log, gather: reg}
+	s := &Sidecar{cfg: cfg, log: log, gather: reg, shadowReminder: o.ShadowReminder}
 	s.mapper.Store(cfg.Mapper)
 	s.pollFails.what = "CAD poll"
 	source, sink, err := s.buildAdapter(cfg.CAD.Adapter, cfg.CAD.Settings, reg)
@@ -101,7 +106,11 @@ func New(cfg *config.Config, o Options) (*Sidecar, error) {
 	if source == nil {
 		return fail(fmt.Errorf("cad adapter %s: it has no source", cfg.CAD.Adapter))
 	}
-	if err := s.provision(source, sink); err != nil {
+	provisioned := sink
+	if cfg.Shadowing() {
+		provisioned = nil // nothing is provisioned in the CAD for notes that never go there
+	}
+	if err := s.provision(source, provisioned); err != nil {
 		return fail(err)
 	}
 	if in, ok := source.(interface{ SetInput(record.Options) }); ok && cfg.Mapper != nil {
@@ -109,6 +118,16 @@ func New(cfg *config.Config, o Options) (*Sidecar, error) {
 	}
 	sink = fallbackSink(cfg, log, sink) // no sink: a read-only integration (readonly.go)
 	_, readOnly := sink.(*noteFile)
+	if cfg.Shadowing() { // shadow mode: notes go to the shadow file (shadow.go)
+		name := cfg.CAD.SinkAdapter()
+		if readOnly {
+			name = readOnlySinkName
+		}
+		if s.shadow, err = newShadowFile(cfg, name, log); err != nil {
+			return fail(err)
+		}
+		sink, readOnly = shadowSink{s.shadow}, false
+	}
 	client, err := assist.NewClient(assist.ClientOptions{
 		BaseURL: cfg.Assist.BaseURL, Token: cfg.Assist.Token, Timeout: cfg.Assist.Timeout,
 		Logger: log.With("component", "assist"), LogContent: cfg.Log.Content,
@@ -124,6 +143,7 @@ func New(cfg *config.Config, o Options) (*Sidecar, error) {
 	s.store, s.client, s.source, s.sink, s.readOnly = store, client, source, sink, readOnly
 	s.metrics = newMetrics(reg, store)
 	s.registerReady(reg)
+	s.registerShadow(reg)
 	s.registerUnparsedTimes(reg)
 	if n, err := store.AdoptUnlinked(unlinkedActivation, legacyActivations); err != nil {
 		return fail(err)
@@ -145,8 +165,15 @@ func New(cfg *config.Config, o Options) (*Sidecar, error) {
 	return s, nil
 }
 
-// StorePath is the bbolt file inside data_dir.
-func StorePath(cfg *config.Config) string { return cfg.DataDir + "/sidecar.db" }
+// StorePath is the bbolt file inside data_dir: sidecar.db, or in shadow mode
+// ShadowStoreFile, so that a shadow run's cursor, hashes and links never become a real
+// run's.
+func StorePath(cfg *config.Config) string {
+	if cfg.Shadowing() {
+		return cfg.DataDir + "/" + ShadowStoreFile
+	}
+	return cfg.DataDir + "/sidecar.db"
+}
 
 // Store exposes the outbox (demo summary, tests).
 func (s *Sidecar) Store() *outbox.Store { return s.store }
@@ -231,7 +258,7 @@ func (s *Sidecar) Run(ctx context.Context) error {
 
 	sched := cron.New(cron.WithChain(cron.SkipIfStillRunning(cronLogger{s.log})), cron.WithLogger(cronLogger{s.log}))
 	// Every schedule is added before any goroutine starts, so a bad one returns cleanly.
-	if s.cfg.PullNotes() {
+	if s.cfg.PullNotes() && !s.shadowAll() { // shadow mode all: no call to Assist
 		if _, err := sched.AddFunc(s.cfg.Assist.Pull.Schedule, func() { s.pullNotes(ctx) }); err != nil {
 			return fmt.Errorf("assist.pull.schedule %q: %w", s.cfg.Assist.Pull.Schedule, err)
 		}
@@ -245,9 +272,11 @@ func (s *Sidecar) Run(ctx context.Context) error {
 	goOwned("note delivery", func(ctx context.Context) error {
 		return ignoreCanceled(s.store.Deliver(ctx, outbox.TopicNote, s.deliverNote))
 	})
-	if s.receiver != nil && s.cfg.Assist.Webhook.Register {
+	switch {
+	case s.shadowAll(): // no call to Assist: nothing is registered (readiness says so)
+	case s.receiver != nil && s.cfg.Assist.Webhook.Register:
 		goOwned("webhook registration", s.registerWebhook)
-	} else {
+	default:
 		s.setRegistered()
 	}
 
@@ -269,6 +298,11 @@ func (s *Sidecar) Run(ctx context.Context) error {
 	}
 	s.log.Info("sidecar started", "adapter", s.cfg.CAD.Adapter, "sink", s.sinkName(), "notes", s.cfg.Assist.Notes,
 		"public", s.PublicAddr(), "admin", s.AdminAddr(), "data", StorePath(s.cfg))
+	if s.shadow != nil { // loud, at start and every hour: it must not be left on by accident
+		since := time.Now()
+		s.warnShadow(since)
+		goOwned("shadow reminder", func(ctx context.Context) error { return s.remindShadow(ctx, s.shadowReminder, since) })
+	}
 
 	<-ctx.Done()
 	s.log.Info("sidecar stopping", "reason", context.Cause(ctx))

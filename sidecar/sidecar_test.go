@@ -52,6 +52,8 @@ type envOptions struct {
 	wrapAssist func(http.Handler) http.Handler
 	// logHandler replaces the default log handler (text, debug) writing into env.logs.
 	logHandler func(io.Writer) slog.Handler
+	// options edits the sidecar.Options given to New.
+	options func(*sidecar.Options)
 }
 
 type syncBuffer struct {
@@ -140,7 +142,11 @@ outbox: {retry: {initial: 20ms, max: 200ms}}
 		h = o.logHandler(e.logs)
 	}
 	log := slog.New(h)
-	s, err := sidecar.New(cfg, sidecar.Options{Logger: log, Registry: e.reg})
+	opts := sidecar.Options{Logger: log, Registry: e.reg}
+	if o.options != nil {
+		o.options(&opts)
+	}
+	s, err := sidecar.New(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -74,18 +74,22 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("demo", stderr)
 	duration := fs.Duration("duration", 0, "stop after this long and print a JSON summary (0 = until Ctrl-C)")
 	keep := fs.Bool("keep", false, "keep the demo's folder (config and outbox) instead of deleting it")
+	var shadow shadowFlag
+	fs.Var(&shadow, "shadow", "run in shadow mode (cad or all): nothing is written into the simulated CAD; the shadow report is printed at the end")
 	if code := parse(fs, args); code >= 0 {
 		return code
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	if err := runDemo(ctx, *duration, *keep, log, stdout); err != nil {
+	if err := runDemo(ctx, *duration, *keep, log, stdout, shadow.mode, stderr); err != nil {
 		log.Error("demo failed", "err", err)
 		return exitFailure
 	}
 	return exitOK
 }
 
-func runDemo(ctx context.Context, duration time.Duration, keep bool, log *slog.Logger, stdout io.Writer) error {
+// runDemo runs the demo; with shadow (cad | all) in shadow mode, printing the shadow
+// report to report at the end.
+func runDemo(ctx context.Context, duration time.Duration, keep bool, log *slog.Logger, stdout io.Writer, shadow string, report io.Writer) error {
 	dir, err := os.MkdirTemp("", "cad-sidecar-demo-")
 	if err != nil {
 		return fmt.Errorf("demo folder: %w", err)
@@ -136,6 +140,9 @@ func runDemo(ctx context.Context, duration time.Duration, keep bool, log *slog.L
 	if err != nil {
 		return fmt.Errorf("demo config %s: %w", path, err)
 	}
+	if shadow != "" {
+		cfg.Shadow.Mode = shadow
+	}
 	s, err := sidecar.New(cfg, sidecar.Options{Logger: log.With("component", "sidecar")})
 	if err != nil {
 		return err
@@ -163,6 +170,13 @@ func runDemo(ctx context.Context, duration time.Duration, keep bool, log *slog.L
 	}
 	if err := <-runErr; err != nil {
 		return err
+	}
+	if cfg.Shadowing() {
+		if rep, err := sidecar.ReadShadowReport(sidecar.ShadowFiles(sidecar.ShadowPath(cfg))...); err == nil {
+			printShadowReport(report, rep, false)
+		} else {
+			log.Warn("shadow report", "err", err)
+		}
 	}
 	if duration <= 0 {
 		return nil

@@ -1,6 +1,6 @@
 // Command cad-sidecar links CAD incidents to live Assist calls and writes Assist's notes
 // back into the CAD. Subcommands: run, validate, map, demo, outbox, deadletter, cursor,
-// healthcheck, service, version.
+// healthcheck, service, shadow, version.
 package main
 
 import (
@@ -35,7 +35,13 @@ var version = "dev"
 const usage = `cad-sidecar links CAD incidents to live Assist calls and writes Assist's notes into the CAD.
 
 Usage:
-  cad-sidecar run         [--config FILE]          run the sidecar
+  cad-sidecar run         [--config FILE] [--shadow[=cad|all|off]]
+                                                   run the sidecar; --shadow: write nothing into
+                                                   the CAD (cad, the default: links go to Assist;
+                                                   all: nothing is sent to Assist either)
+  cad-sidecar shadow report [--json] [--incidents] [FILE...]
+                                                   summarise a shadow run's file (default: the
+                                                   config's shadow.file and its rotated files)
   cad-sidecar validate    [--config FILE] [--connect]
                                                    check a config file (exit 0 good, 2 problems);
                                                    --connect also dry-runs the CAD's poll and note
@@ -98,6 +104,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdHealthcheck(ctx, rest, stdout, stderr)
 	case "service":
 		return cmdService(ctx, rest, stdout, stderr)
+	case "shadow":
+		return cmdShadow(rest, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "cad-sidecar", version)
 		return exitOK

@@ -22,12 +22,17 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) int {
 func runSidecar(ctx context.Context, args []string, stderr io.Writer) int {
 	fs := newFlags("run", stderr)
 	cfgPath := fs.String("config", "", "config file (default $CAD_SIDECAR_CONFIG, then ./config.yaml)")
+	var shadow shadowFlag
+	fs.Var(&shadow, "shadow", "shadow mode: write nothing into the CAD (cad, the default; all: nothing sent to Assist either; off)")
 	if code := parse(fs, args); code >= 0 {
 		return code
 	}
 	cfg, code := loadConfig(*cfgPath, stderr)
 	if cfg == nil {
 		return code
+	}
+	if shadow.mode != "" { // --shadow overrides shadow.mode
+		cfg.Shadow.Mode = shadow.mode
 	}
 	log, closeLog, err := newRunLogger(stderr, cfg.Log)
 	if err != nil {
@@ -79,7 +84,11 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 			return code
 		}
 	}
-	fmt.Fprintf(stdout, "%s: ok (adapter %s, notes %s)\n", cfg.File, cfg.CAD.Adapter, cfg.Assist.Notes)
+	shadow := ""
+	if cfg.Shadowing() { // said where it cannot be missed
+		shadow = ", SHADOW MODE " + cfg.Shadow.Mode + ": nothing is written into the CAD"
+	}
+	fmt.Fprintf(stdout, "%s: ok (adapter %s, notes %s%s)\n", cfg.File, cfg.CAD.Adapter, cfg.Assist.Notes, shadow)
 	return exitOK
 }
 
