@@ -51,6 +51,9 @@ type ServerConfig struct {
 	PublicURL string `koanf:"public_url"` // how Assist reaches this listener (targetUrl = public_url + webhook path)
 	TLSCert   string `koanf:"tls_cert"`   // optional: serve HTTPS with this certificate (PEM) ...
 	TLSKey    string `koanf:"tls_key"`    // ... and key; both or neither
+	// ClientCA, when set (with tls_cert), turns on mutual TLS: every client must present a
+	// certificate that chains to this PEM bundle (Assist's, the CAD's for cad.push).
+	ClientCA string `koanf:"client_ca"`
 	// MaxHeaderBytes bounds a request's header block; beyond it Go answers 431.
 	MaxHeaderBytes ByteSize `koanf:"max_header_bytes"`
 	// MaxConns bounds the connections served at once; more wait in the kernel's backlog.

@@ -354,7 +354,7 @@ func unwrapPathErr(err error) error {
 
 func (c *Config) resolvePaths() {
 	dir := filepath.Dir(c.File)
-	for _, p := range []*string{&c.DataDir, &c.Server.TLSCert, &c.Server.TLSKey, &c.Log.File} {
+	for _, p := range []*string{&c.DataDir, &c.Server.TLSCert, &c.Server.TLSKey, &c.Server.ClientCA, &c.Log.File} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}

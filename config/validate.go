@@ -44,6 +44,9 @@ func (c *Config) validate() []Problem {
 	if (c.Server.TLSCert == "") != (c.Server.TLSKey == "") {
 		bad("server.tls_cert", "tls_cert and tls_key must be set together")
 	}
+	if c.Server.ClientCA != "" && c.Server.TLSCert == "" {
+		bad("server.client_ca", "needs server.tls_cert and server.tls_key (mutual TLS is TLS with client certificates)")
+	}
 
 	a := c.Assist
 	checkURL(bad, "assist.base_url", a.BaseURL, true)
