@@ -7,6 +7,7 @@ package config
 import (
 	"time"
 
+	"github.com/cad-sidecar/cad-sidecar/internal/outbound"
 	"github.com/cad-sidecar/cad-sidecar/mapping"
 )
 
@@ -73,6 +74,16 @@ type AssistConfig struct {
 	Notes   string        `koanf:"notes"` // push | pull | both
 	Webhook WebhookConfig `koanf:"webhook"`
 	Pull    PullConfig    `koanf:"pull"`
+	// TLS is the CA bundle Assist's certificate must chain to and the client certificate
+	// for mutual TLS; Proxy the HTTP proxy of the calls to Assist ("" = HTTPS_PROXY,
+	// HTTP_PROXY and NO_PROXY from the environment). See internal/outbound.
+	TLS   outbound.TLS `koanf:"tls"`
+	Proxy string       `koanf:"proxy"`
+}
+
+// Outbound is the transport config of the calls to Assist.
+func (a AssistConfig) Outbound() outbound.Config {
+	return outbound.Config{TLS: a.TLS, Proxy: a.Proxy, Key: "assist"}
 }
 
 // WebhookConfig is `assist.webhook`.

@@ -36,3 +36,45 @@ func TestServerClientCA(t *testing.T) {
 		t.Fatalf("problems %q, want one naming server.client_ca at config.yaml:1", got)
 	}
 }
+
+// assist.tls.* paths are resolved against the config file's folder and kept as paths (not
+// read as `*_file` secrets); a lone cert_file and a proxy that is not a URL are problems
+// naming their keys.
+func TestAssistTLSAndProxy(t *testing.T) {
+	body := strings.Replace(minimal(t), "  token: test-token\n",
+		"  token: test-token\n  tls: {ca_file: ca.pem, cert_file: /etc/c.pem, key_file: k.pem}\n  proxy: http://proxy.example:3128\n", 1)
+	p := writeConfig(t, body)
+	cfg, err := config.Load(p, config.Options{Environ: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Dir(p)
+	if got := cfg.Assist.TLS; got.CAFile != filepath.Join(dir, "ca.pem") || got.CertFile != "/etc/c.pem" || got.KeyFile != filepath.Join(dir, "k.pem") {
+		t.Errorf("assist.tls = %+v", got)
+	}
+	if cfg.Assist.Proxy != "http://proxy.example:3128" {
+		t.Errorf("assist.proxy = %q", cfg.Assist.Proxy)
+	}
+	body = strings.Replace(minimal(t), "  token: test-token\n", "  token: test-token\n  tls: {cert_file: c.pem}\n  proxy: \"proxy.example:3128\"\n", 1)
+	_, err = config.Load(writeConfig(t, body), config.Options{Environ: []string{}})
+	got := strings.Join(problems(t, err), "\n")
+	for _, want := range []string{"assist.tls.cert_file: tls.cert_file and tls.key_file go together", "assist.proxy: "} {
+		if !strings.Contains(got, want) {
+			t.Errorf("problems:\n%s\nwant one starting %q", got, want)
+		}
+	}
+}
+
+// The eido adapter's tls files are paths too (they were read as secrets, and the config
+// refused with "cad.eido.tls.ca: unknown key").
+func TestEidoTLSFilesArePaths(t *testing.T) {
+	body := `assist: {base_url: "https://a.example.com", token: t, notes: pull}
+cad:
+  adapter: eido
+  eido: {url: "wss://x.example/e", tls: {ca_file: ca.pem, cert_file: c.pem, key_file: k.pem}}
+mapping: {incident_id: id}
+`
+	if _, err := config.Load(writeConfig(t, body), config.Options{Environ: []string{}}); err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+}

@@ -23,6 +23,7 @@ import (
 	"github.com/cad-sidecar/cad-sidecar/adapters"
 	"github.com/cad-sidecar/cad-sidecar/assist"
 	"github.com/cad-sidecar/cad-sidecar/config"
+	"github.com/cad-sidecar/cad-sidecar/internal/outbound"
 	"github.com/cad-sidecar/cad-sidecar/mapping"
 	"github.com/cad-sidecar/cad-sidecar/outbox"
 	"github.com/cad-sidecar/cad-sidecar/record"
@@ -111,10 +112,17 @@ func New(cfg *config.Config, o Options) (*Sidecar, error) {
 	}
 	sink = fallbackSink(cfg, log, sink) // no sink: a read-only integration (readonly.go)
 	_, readOnly := sink.(*noteFile)
+	assistTransport, err := outbound.Transport(cfg.Assist.Outbound(), log.With("component", "assist"))
+	if err != nil {
+		return fail(err)
+	}
+	if cfg.Assist.TLS != (outbound.TLS{}) || cfg.Assist.Proxy != "" {
+		log.Info("assist transport", outbound.Describe(cfg.Assist.Outbound())...)
+	}
 	client, err := assist.NewClient(assist.ClientOptions{
 		BaseURL: cfg.Assist.BaseURL, Token: cfg.Assist.Token, Timeout: cfg.Assist.Timeout,
 		Logger: log.With("component", "assist"), LogContent: cfg.Log.Content,
-		OnAnswer: s.assistAnswered,
+		OnAnswer: s.assistAnswered, Transport: assistTransport,
 	})
 	if err != nil {
 		return fail(fmt.Errorf("assist client: %w", err))
