@@ -44,6 +44,10 @@ type ClientOptions struct {
 
 	// OnAnswer, when set, is called whenever Assist answered a request (any status).
 	OnAnswer func()
+
+	// Transport carries the requests (TLS roots, client certificate, proxy: see
+	// internal/outbound); nil = a clone of http.DefaultTransport.
+	Transport http.RoundTripper
 }
 
 // Client calls the Assist API. It never retries: every failure comes back classified with
@@ -88,8 +92,12 @@ func NewClient(o ClientOptions) (*Client, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 
+	tr := o.Transport
+	if tr == nil {
+		tr = http.DefaultTransport.(*http.Transport).Clone()
+	}
 	hc := &http.Client{
-		Transport: http.DefaultTransport.(*http.Transport).Clone(),
+		Transport: tr,
 		// A redirect would turn a POST into a GET and may drop the Authorization header:
 		// hand the 3xx back instead, where it becomes a permanent error naming the status.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },

@@ -7,6 +7,7 @@ package config
 import (
 	"time"
 
+	"github.com/cad-sidecar/cad-sidecar/internal/outbound"
 	"github.com/cad-sidecar/cad-sidecar/mapping"
 )
 
@@ -52,6 +53,9 @@ type ServerConfig struct {
 	PublicURL string `koanf:"public_url"` // how Assist reaches this listener (targetUrl = public_url + webhook path)
 	TLSCert   string `koanf:"tls_cert"`   // optional: serve HTTPS with this certificate (PEM) ...
 	TLSKey    string `koanf:"tls_key"`    // ... and key; both or neither
+	// ClientCA, when set (with tls_cert), turns on mutual TLS: every client must present a
+	// certificate that chains to this PEM bundle (Assist's, the CAD's for cad.push).
+	ClientCA string `koanf:"client_ca"`
 	// MaxHeaderBytes bounds a request's header block; beyond it Go answers 431.
 	MaxHeaderBytes ByteSize `koanf:"max_header_bytes"`
 	// MaxConns bounds the connections served at once; more wait in the kernel's backlog.
@@ -71,6 +75,16 @@ type AssistConfig struct {
 	Notes   string        `koanf:"notes"` // push | pull | both
 	Webhook WebhookConfig `koanf:"webhook"`
 	Pull    PullConfig    `koanf:"pull"`
+	// TLS is the CA bundle Assist's certificate must chain to and the client certificate
+	// for mutual TLS; Proxy the HTTP proxy of the calls to Assist ("" = HTTPS_PROXY,
+	// HTTP_PROXY and NO_PROXY from the environment). See internal/outbound.
+	TLS   outbound.TLS `koanf:"tls"`
+	Proxy string       `koanf:"proxy"`
+}
+
+// Outbound is the transport config of the calls to Assist.
+func (a AssistConfig) Outbound() outbound.Config {
+	return outbound.Config{TLS: a.TLS, Proxy: a.Proxy, Key: "assist"}
 }
 
 // WebhookConfig is `assist.webhook`.

@@ -293,6 +293,16 @@ func decode(k *koanf.Koanf, path string, out any) error {
 	})
 }
 
+// isPathKey reports whether key k of the section at path names a file the sidecar reads
+// itself rather than a secret to inline: the PEM files of a `tls:` section (ca_file,
+// cert_file, key_file), which are passed on as paths (and re-read on renewal).
+func isPathKey(path, k string) bool {
+	if path != "tls" && !strings.HasSuffix(path, ".tls") {
+		return false
+	}
+	return k == "ca_file" || k == "cert_file" || k == "key_file"
+}
+
 // resolveSecrets replaces every `key_file: path` by `key: <file contents>` (trailing
 // newlines trimmed), reading paths relative to the config file's folder.
 func resolveSecrets(m map[string]any, path, dir string, s *source) []Problem {
@@ -311,7 +321,7 @@ func resolveSecrets(m map[string]any, path, dir string, s *source) []Problem {
 			}
 		case string:
 			base, ok := strings.CutSuffix(k, "_file")
-			if !ok || base == "" {
+			if !ok || base == "" || isPathKey(path, k) {
 				continue
 			}
 			if cur, _ := m[base].(string); cur != "" {
@@ -354,7 +364,8 @@ func unwrapPathErr(err error) error {
 
 func (c *Config) resolvePaths() {
 	dir := filepath.Dir(c.File)
-	for _, p := range []*string{&c.DataDir, &c.Server.TLSCert, &c.Server.TLSKey, &c.Log.File} {
+	for _, p := range []*string{&c.DataDir, &c.Server.TLSCert, &c.Server.TLSKey, &c.Server.ClientCA, &c.Log.File,
+		&c.Assist.TLS.CAFile, &c.Assist.TLS.CertFile, &c.Assist.TLS.KeyFile} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/cad-sidecar/cad-sidecar/adapters"
+	"github.com/cad-sidecar/cad-sidecar/internal/outbound"
 )
 
 // minAuthTokenLen keeps the webhook's shared secret out of guessing range.
@@ -44,6 +45,9 @@ func (c *Config) validate() []Problem {
 	if (c.Server.TLSCert == "") != (c.Server.TLSKey == "") {
 		bad("server.tls_cert", "tls_cert and tls_key must be set together")
 	}
+	if c.Server.ClientCA != "" && c.Server.TLSCert == "" {
+		bad("server.client_ca", "needs server.tls_cert and server.tls_key (mutual TLS is TLS with client certificates)")
+	}
 
 	a := c.Assist
 	checkURL(bad, "assist.base_url", a.BaseURL, true)
@@ -54,6 +58,9 @@ func (c *Config) validate() []Problem {
 		bad("assist.timeout", "must be positive, got %s", a.Timeout)
 	}
 	oneOf(bad, "assist.notes", a.Notes, "push", "pull", "both")
+	for _, p := range outbound.Validate(a.TLS, a.Proxy) {
+		bad("assist."+p.Key, "%s", p.Msg)
+	}
 	if c.PushNotes() {
 		if len(a.Webhook.AuthToken) < minAuthTokenLen {
 			bad("assist.webhook.auth_token", "must be at least %d characters when assist.notes is %q (Assist sends it with every webhook)", minAuthTokenLen, a.Notes)

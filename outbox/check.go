@@ -234,7 +234,10 @@ func checkRecords(tx *bolt.Tx, path string, r *Report) {
 			return nil
 		}
 		r.Format, r.StoreID = string(sys.Get(sysFormat)), string(sys.Get(sysStoreID))
-		if r.Format != formatVersion {
+		switch {
+		case newerFormat(r.Format):
+			r.problem("format %q: written by a newer cad-sidecar (this version reads %q and older); check it with that version", r.Format, formatVersion)
+		case r.Format != formatVersion:
 			r.problem("format %q (this version writes %q; Open migrates older formats)", r.Format, formatVersion)
 		}
 		return nil

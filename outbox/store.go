@@ -410,6 +410,8 @@ func (s *Store) init(id *identity) error {
 			if err := migrateV2(tx, s.log); err != nil {
 				return fmt.Errorf("migrate format 2 to 3: %w", err)
 			}
+		case newerFormat(string(v)):
+			return newerFormatError(s.path, string(v))
 		case string(v) != formatVersion:
 			return fmt.Errorf("unsupported file format %q (this version reads %q and migrates %q and %q)", v, formatVersion, formatVersionV2, formatVersionV1)
 		}

@@ -5,6 +5,7 @@ package sidecar
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +23,7 @@ import (
 	"github.com/cad-sidecar/cad-sidecar/adapters"
 	"github.com/cad-sidecar/cad-sidecar/assist"
 	"github.com/cad-sidecar/cad-sidecar/config"
+	"github.com/cad-sidecar/cad-sidecar/internal/outbound"
 	"github.com/cad-sidecar/cad-sidecar/mapping"
 	"github.com/cad-sidecar/cad-sidecar/outbox"
 	"github.com/cad-sidecar/cad-sidecar/record"
@@ -60,6 +62,7 @@ type Sidecar struct {
 	cursor     cursorGuard // CAD cursors found in the future (cursor.go)
 
 	publicLn, adminLn net.Listener
+	tlsConfig         *tls.Config             // of the public listener; nil = plain HTTP (publictls.go)
 	mounts            map[string]http.Handler // adapters' handlers on the public listener (Deps.Mount)
 	closers           []io.Closer             // adapter parts closed at stop (adapterhost.go)
 }
@@ -128,13 +131,23 @@ func New(cfg *config.Config, o Options) (*Sidecar, error) {
 		}
 		sink, readOnly = shadowSink{s.shadow}, false
 	}
+	assistTransport, err := outbound.Transport(cfg.Assist.Outbound(), log.With("component", "assist"))
+	if err != nil {
+		return fail(err)
+	}
+	if cfg.Assist.TLS != (outbound.TLS{}) || cfg.Assist.Proxy != "" {
+		log.Info("assist transport", outbound.Describe(cfg.Assist.Outbound())...)
+	}
 	client, err := assist.NewClient(assist.ClientOptions{
 		BaseURL: cfg.Assist.BaseURL, Token: cfg.Assist.Token, Timeout: cfg.Assist.Timeout,
 		Logger: log.With("component", "assist"), LogContent: cfg.Log.Content,
-		OnAnswer: s.assistAnswered,
+		OnAnswer: s.assistAnswered, Transport: assistTransport,
 	})
 	if err != nil {
 		return fail(fmt.Errorf("assist client: %w", err))
+	}
+	if s.tlsConfig, err = s.publicTLS(); err != nil {
+		return fail(err)
 	}
 	store, err := outbox.Open(StorePath(cfg), StoreOptions(cfg, log.With("component", "outbox")))
 	if err != nil {
@@ -348,8 +361,9 @@ func (s *Sidecar) serve(goOwned func(string, func(context.Context) error), name 
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
-	tls := name == "public listener" && s.cfg.Server.TLSCert != ""
+	tls := name == "public listener" && s.tlsConfig != nil
 	if tls {
+		srv.TLSConfig = s.tlsConfig
 		// HTTPS turns on HTTP/2, where one connection carries many requests at once: bound
 		// them, so that server.max_conns still bounds the requests served at once.
 		srv.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: publicMaxStreams}
@@ -357,7 +371,7 @@ func (s *Sidecar) serve(goOwned func(string, func(context.Context) error), name 
 	goOwned(name, func(context.Context) error {
 		var err error
 		if tls {
-			err = srv.ServeTLS(ln, s.cfg.Server.TLSCert, s.cfg.Server.TLSKey)
+			err = srv.ServeTLS(ln, "", "") // the certificate: s.tlsConfig.GetCertificate
 		} else {
 			err = srv.Serve(ln)
 		}

@@ -2,40 +2,25 @@ package eido
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"strings"
 
 	"github.com/coder/websocket"
+
+	"github.com/cad-sidecar/cad-sidecar/internal/outbound"
 )
 
-// tlsConfig builds the client's TLS config from the PEM files (paths already resolved):
-// the CA bundle the server's certificate must chain to (none: the system roots) and the
-// client certificate presented for mutual TLS. The key names what failed.
-func tlsConfig(c TLSConfig) (*tls.Config, error) {
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if c.CAFile != "" {
-		pem, err := os.ReadFile(c.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("tls.ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("tls.ca_file: %s holds no PEM certificate", c.CAFile)
-		}
-		cfg.RootCAs = pool
-	}
-	if c.CertFile != "" || c.KeyFile != "" {
-		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("tls.cert_file/tls.key_file: %w", err)
-		}
-		cfg.Certificates = []tls.Certificate{cert}
-	}
-	return cfg, nil
+// tlsConfig builds the client's TLS config from the PEM files (paths already resolved) with
+// the shared outbound package: the CA bundle the server's certificate must chain to (it
+// replaces the system roots; none: the system roots) and the client certificate presented
+// for mutual TLS (a renewed pair is picked up at the next connection). The key names what
+// failed.
+func tlsConfig(c TLSConfig, log *slog.Logger) (*tls.Config, error) {
+	return outbound.ClientTLS(outbound.Config{TLS: outbound.TLS{CAFile: c.CAFile, CertFile: c.CertFile, KeyFile: c.KeyFile}}, log)
 }
 
 // bearer is the token to send: bearer, or the first line of bearer_file (read at each

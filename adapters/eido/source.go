@@ -46,7 +46,7 @@ var _ adapters.Source = (*Source)(nil)
 // material, so a bad file stops the start with its key named.
 func New(c *Config, deps adapters.Deps) (*Source, error) {
 	tc := TLSConfig{CAFile: deps.Path(c.TLS.CAFile), CertFile: deps.Path(c.TLS.CertFile), KeyFile: deps.Path(c.TLS.KeyFile)}
-	t, err := tlsConfig(tc)
+	t, err := tlsConfig(tc, deps.Log())
 	if err != nil {
 		return nil, fmt.Errorf("cad.eido: %w", err)
 	}

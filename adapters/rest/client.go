@@ -12,9 +12,11 @@ import (
 
 	"github.com/go-resty/resty/v2"
 
+	"github.com/cad-sidecar/cad-sidecar/adapters"
 	"github.com/cad-sidecar/cad-sidecar/delivery"
 	"github.com/cad-sidecar/cad-sidecar/internal/httpclass"
 	"github.com/cad-sidecar/cad-sidecar/internal/ident"
+	"github.com/cad-sidecar/cad-sidecar/internal/outbound"
 )
 
 // maxResponseBytes bounds what the adapter reads of any answer.
@@ -33,8 +35,16 @@ type client struct {
 	contentLevel slog.Level
 }
 
-func newClient(c *Config, log *slog.Logger, logContent bool) *client {
+// newClient builds the client; its transport has cad.rest.tls and cad.rest.proxy
+// (internal/outbound), paths resolved against the config file's folder.
+func newClient(c *Config, log *slog.Logger, deps adapters.Deps) (*client, error) {
+	tr, err := outbound.Transport(outbound.Config{TLS: c.TLS.Resolve(deps.Dir), Proxy: c.Proxy, Key: "cad." + Name}, log)
+	if err != nil {
+		return nil, err
+	}
+	logContent := deps.LogContent
 	r := resty.New().
+		SetTransport(tr).
 		SetTimeout(c.Timeout).
 		SetRetryCount(0).
 		SetResponseBodyLimit(maxResponseBytes).
@@ -59,7 +69,7 @@ func newClient(c *Config, log *slog.Logger, logContent bool) *client {
 	if logContent {
 		cl.contentLevel = slog.LevelInfo
 	}
-	return cl
+	return cl, nil
 }
 
 // url joins base_url and a rendered path (an absolute URL is used as it is).

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/cad-sidecar/cad-sidecar/adapters"
+	"github.com/cad-sidecar/cad-sidecar/internal/outbound"
 	"github.com/cad-sidecar/cad-sidecar/record"
 )
 
@@ -52,6 +53,11 @@ type Config struct {
 	Poll PollConfig `koanf:"poll"`
 	// WriteNote says how to write a note into an incident.
 	WriteNote WriteNoteConfig `koanf:"write_note"`
+	// TLS is the CA bundle the CAD's certificate must chain to and the client certificate
+	// (mutual TLS); Proxy the HTTP proxy ("" = HTTPS_PROXY/HTTP_PROXY/NO_PROXY). Relative
+	// paths are relative to the config file's folder. See internal/outbound.
+	TLS   outbound.TLS `koanf:"tls"`
+	Proxy string       `koanf:"proxy"`
 }
 
 // AuthConfig is cad.rest.auth: at most one of Bearer and Basic.
@@ -174,7 +180,10 @@ func build(c *Config, deps adapters.Deps, withSource bool) (*Source, *Sink, erro
 			return nil, nil, e
 		}
 	}
-	cl := newClient(c, log, deps.LogContent)
+	cl, err := newClient(c, log, deps)
+	if err != nil {
+		return nil, nil, err
+	}
 	sink := &Sink{cl: cl, method: strings.ToUpper(c.WriteNote.Method), path: t.notePath, body: t.noteBody, contentType: c.WriteNote.ContentType, log: log,
 		defaultPath: c.WriteNote.Path == DefaultNotePath, defaultBody: c.WriteNote.Body == DefaultNoteBody}
 	if !withSource {

@@ -8,6 +8,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/cad-sidecar/cad-sidecar/adapters"
+	"github.com/cad-sidecar/cad-sidecar/internal/outbound"
 	"github.com/cad-sidecar/cad-sidecar/record"
 )
 
@@ -71,6 +72,9 @@ func Validate(c *Config) []adapters.Problem {
 	_, terrs := parseTemplates(c)
 	for _, e := range terrs {
 		add(e.Key, "%q: %v", e.Text, e.Err)
+	}
+	for _, p := range outbound.Validate(c.TLS, c.Proxy) { // tls.*, proxy (client.go)
+		add(p.Key, "%s", p.Msg)
 	}
 	return probs
 }

@@ -69,6 +69,9 @@ type demoSummary struct {
 // onDemoSims, when set (tests), is given the demo's simulators before they start.
 var onDemoSims func(*sim.CAD, *sim.Assist)
 
+// editDemoConfig, when set (tests), rewrites the demo's config file before it is loaded.
+var editDemoConfig func(string) string
+
 // cmdDemo runs the sidecar in-process against a simulated REST CAD and a simulated Assist.
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("demo", stderr)
@@ -133,6 +136,9 @@ func runDemo(ctx context.Context, duration time.Duration, keep bool, log *slog.L
 
 	path := filepath.Join(dir, "config.yaml")
 	text := strings.NewReplacer("{{ASSIST}}", assistURL, "{{CAD}}", cadURL).Replace(demoConfig)
+	if editDemoConfig != nil {
+		text = editDemoConfig(text)
+	}
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		return fmt.Errorf("write demo config: %w", err)
 	}

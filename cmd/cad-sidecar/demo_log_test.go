@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/cad-sidecar/cad-sidecar/internal/sim"
+	"github.com/cad-sidecar/cad-sidecar/internal/testcert"
+	"github.com/cad-sidecar/cad-sidecar/internal/testproxy"
 )
 
 // lockedBuffer is an io.Writer safe for the demo's concurrent writers.
@@ -31,7 +34,10 @@ func (b *lockedBuffer) String() string {
 
 // A full demo run logs at info (its default) and none of the note texts that its
 // simulated Assist produced, nor the caller data of the incidents (their address), appears
-// in that log — not in the sidecar's lines, not in the adapters' or the outbox's.
+// in that log — not in the sidecar's lines, not in the adapters' or the outbox's. Nor does
+// any secret: the Assist token, the webhook's auth token, the CAD's API key, the password
+// of assist.proxy (the demo's Assist calls go through a proxy of the test's), nor the
+// contents of the client key of assist.tls (its path may be logged).
 func TestDemoLogHasNoNoteText(t *testing.T) {
 	var (
 		cad *sim.CAD
@@ -39,6 +45,18 @@ func TestDemoLogHasNoNoteText(t *testing.T) {
 	)
 	onDemoSims = func(c *sim.CAD, a *sim.Assist) { cad, as = c, a }
 	t.Cleanup(func() { onDemoSims = nil })
+	const proxyPassword = "proxy-pass-s3cret"
+	dir := t.TempDir()
+	ca := testcert.NewCA(t, dir, "assist")
+	client := ca.Issue(t, dir, "sidecar", testcert.Opts{Client: true})
+	proxy := testproxy.Start(t)
+	proxyURL := strings.Replace(proxy.URL, "http://", "http://sidecar:"+proxyPassword+"@", 1)
+	editDemoConfig = func(c string) string {
+		return strings.Replace(c, "  token: demo-assist-token\n", fmt.Sprintf(
+			"  token: demo-assist-token\n  proxy: %q\n  tls: {ca_file: %q, cert_file: %q, key_file: %q}\n",
+			proxyURL, ca.File, client.CertFile, client.KeyFile), 1)
+	}
+	t.Cleanup(func() { editDemoConfig = nil })
 	var stdout, stderr lockedBuffer
 	if code := cmdDemo(context.Background(), []string{"--duration", "6s"}, &stdout, &stderr); code != exitOK {
 		t.Fatalf("demo: exit %d\n%s", code, stderr.String())
@@ -78,6 +96,23 @@ func TestDemoLogHasNoNoteText(t *testing.T) {
 		if strings.Contains(logs, v) {
 			t.Errorf("caller data %q is in the info log", v)
 		}
+	}
+	if proxy.Forwards() == 0 {
+		t.Errorf("no Assist call went through assist.proxy: the secrets part of the test saw nothing")
+	}
+	secrets := []string{"demo-assist-token", "demo-webhook-auth-token-0123456789", "demo-cad-key", proxyPassword}
+	for _, line := range strings.Split(string(client.KeyPEM), "\n") {
+		if len(line) > 20 && !strings.HasPrefix(line, "-----") {
+			secrets = append(secrets, line) // the client key's base64 lines
+		}
+	}
+	for _, s := range secrets {
+		if strings.Contains(logs, s) {
+			t.Errorf("secret %q is in the info log", s)
+		}
+	}
+	if !strings.Contains(logs, client.CertFile) {
+		t.Errorf("the assist transport (its cert_file) is not in the log")
 	}
 	if t.Failed() {
 		t.Logf("demo log:\n%s", logs)

@@ -54,6 +54,9 @@ Usage:
   cad-sidecar outbox salvage --to NEWFILE [--config FILE]
                                                    copy every readable note and state entry into a new file
   cad-sidecar outbox compact [--config FILE]       shrink the outbox file (sidecar stopped)
+  cad-sidecar backup --to FILE [--force] [--config FILE]
+                                                   consistent copy of the data file (and FILE.id),
+                                                   also while the sidecar runs
   cad-sidecar deadletter list [--json] [--content] [--topic T] [--config FILE]
                                                    notes and links given up (text only with --content)
   cad-sidecar deadletter replay ID|--all [--topic T] [--config FILE]
@@ -69,7 +72,7 @@ Usage:
   cad-sidecar version
 
 --config defaults to $CAD_SIDECAR_CONFIG, then ./config.yaml.
-deadletter and cursor talk to the running sidecar (admin.listen) or, when it is stopped,
+deadletter, cursor and backup talk to the running sidecar (admin.listen) or, when it is stopped,
 work on the data file directly.
 `
 
@@ -96,6 +99,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdDemo(ctx, rest, stdout, stderr)
 	case "outbox":
 		return cmdOutbox(rest, stdout, stderr)
+	case "backup":
+		return cmdBackup(ctx, rest, stdout, stderr)
 	case "deadletter":
 		return cmdDeadletter(ctx, rest, stdout, stderr)
 	case "cursor":

@@ -12,10 +12,11 @@ import (
 // reloader is what a SIGHUP reloads (the sidecar's mapping and note templates).
 type reloader interface{ Reload() error }
 
-// reloadOnSIGHUP reloads s's mapping at every SIGHUP until ctx is done or the returned
-// stop is called (which waits for the goroutine). A refused mapping keeps the running one;
-// Reload logs why at ERROR with the key and line.
-func reloadOnSIGHUP(ctx context.Context, s reloader, log *slog.Logger) (stop func()) {
+// reloadOnSIGHUP reloads s's mapping at every SIGHUP, and at every request on requests
+// (the Windows service manager's ParamChange; nil = none), until ctx is done or the
+// returned stop is called (which waits for the goroutine). A refused mapping keeps the
+// running one; Reload logs why at ERROR with the key and line.
+func reloadOnSIGHUP(ctx context.Context, s reloader, log *slog.Logger, requests <-chan struct{}) (stop func()) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	ctx, cancel := context.WithCancel(ctx)
@@ -30,6 +31,9 @@ func reloadOnSIGHUP(ctx context.Context, s reloader, log *slog.Logger) (stop fun
 			case <-hup:
 				log.Info("SIGHUP: reloading the mapping")
 				_ = s.Reload() // logged by Reload
+			case <-requests:
+				log.Info("service manager ParamChange: reloading the mapping")
+				_ = s.Reload()
 			}
 		}
 	}()

@@ -14,12 +14,14 @@ import (
 // cmdRun is `run`; started by the Windows service manager it reports to it, and Stop or
 // Shutdown cancel ctx (service_windows.go).
 func cmdRun(ctx context.Context, args []string, stderr io.Writer) int {
-	return runMaybeService(ctx, stderr, func(ctx context.Context, stderr io.Writer) int {
-		return runSidecar(ctx, args, stderr)
+	return runMaybeService(ctx, stderr, func(ctx context.Context, stderr io.Writer, reload <-chan struct{}) int {
+		return runSidecar(ctx, args, stderr, reload)
 	})
 }
 
-func runSidecar(ctx context.Context, args []string, stderr io.Writer) int {
+// runSidecar runs the sidecar until ctx ends; a SIGHUP or a request on reload (the Windows
+// service manager's ParamChange) reloads the mapping.
+func runSidecar(ctx context.Context, args []string, stderr io.Writer, reload <-chan struct{}) int {
 	fs := newFlags("run", stderr)
 	cfgPath := fs.String("config", "", "config file (default $CAD_SIDECAR_CONFIG, then ./config.yaml)")
 	var shadow shadowFlag
@@ -51,7 +53,7 @@ func runSidecar(ctx context.Context, args []string, stderr io.Writer) int {
 		log.Error("cannot start", "err", err)
 		return exitFailure
 	}
-	stopReload := reloadOnSIGHUP(ctx, s, log)
+	stopReload := reloadOnSIGHUP(ctx, s, log, reload)
 	defer stopReload()
 	if err := s.Run(ctx); err != nil {
 		if hint := storeErrorHint(err, cfg.File); hint != "" {

@@ -195,8 +195,7 @@ const (
 // then running, and cancels body's context when stop is closed (the service manager's
 // Stop or Shutdown), reporting stop pending while body winds down — deliveries in flight
 // are cancelled and stay in the outbox, as with SIGTERM. It returns body's exit code.
-// (The sidecar has no reload yet, so ParamChange is not accepted; when a reload exists,
-// accept it in service_windows.go and call the reload from there.)
+// A ParamChange reloads through serviceControl's reload channel (service_control.go).
 func serveService(ctx context.Context, stop <-chan struct{}, report func(svcState), body func(context.Context) int) int {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -19,7 +19,8 @@ func uninstallService(context.Context, string) error { return errWindowsOnly }
 func startService(context.Context, string) error     { return errWindowsOnly }
 func stopService(context.Context, string) error      { return errWindowsOnly }
 
-// runMaybeService runs body directly: there is no service manager to report to.
-func runMaybeService(ctx context.Context, stderr io.Writer, body func(context.Context, io.Writer) int) int {
-	return body(ctx, stderr)
+// runMaybeService runs body directly: there is no service manager to report to, and no
+// reload requests from one (SIGHUP reloads).
+func runMaybeService(ctx context.Context, stderr io.Writer, body func(context.Context, io.Writer, <-chan struct{}) int) int {
+	return body(ctx, stderr, nil)
 }

@@ -167,13 +167,13 @@ func waitState(ctx context.Context, s *mgr.Service, want svc.State) error {
 }
 
 // runMaybeService runs body under the service manager when the process was started by it
-// (svc.IsWindowsService), else directly. Under the service manager stderr goes nowhere, so
+// (svc.IsWindowsService), else directly (with no reload requests). Under the service manager stderr goes nowhere, so
 // what body writes there (config problems, start-up errors before log.file is open) is
 // also kept and sent to the Windows event log when body fails.
-func runMaybeService(ctx context.Context, stderr io.Writer, body func(context.Context, io.Writer) int) int {
+func runMaybeService(ctx context.Context, stderr io.Writer, body func(context.Context, io.Writer, <-chan struct{}) int) int {
 	isService, err := svc.IsWindowsService()
 	if err != nil || !isService {
-		return body(ctx, stderr)
+		return body(ctx, stderr, nil)
 	}
 	h := &windowsService{ctx: ctx, stderr: stderr, body: body}
 	if err := svc.Run(defaultServiceName, h); err != nil { // the name is ignored for an own-process service
@@ -187,14 +187,14 @@ func runMaybeService(ctx context.Context, stderr io.Writer, body func(context.Co
 type windowsService struct {
 	ctx    context.Context
 	stderr io.Writer
-	body   func(context.Context, io.Writer) int
+	body   func(context.Context, io.Writer, <-chan struct{}) int
 	code   int
 }
 
-// Execute translates the service manager's requests: Stop and Shutdown cancel the run
-// (serveService); Interrogate is answered with the current status. ParamChange is not
-// accepted: on Windows the mapping is reloaded through the admin API
-// (POST /api/v1/reload from the machine itself), which does what SIGHUP does elsewhere.
+// Execute translates the service manager's requests (serviceControl): Stop and Shutdown
+// cancel the run (serveService); Interrogate is answered with the current status;
+// ParamChange (`sc.exe control NAME paramchange`) reloads the mapping and note templates,
+// as SIGHUP does elsewhere (the admin API's POST /api/v1/reload does the same).
 func (h *windowsService) Execute(args []string, r <-chan svc.ChangeRequest, s chan<- svc.Status) (bool, uint32) {
 	name := defaultServiceName
 	if len(args) > 0 && args[0] != "" {
@@ -202,22 +202,21 @@ func (h *windowsService) Execute(args []string, r <-chan svc.ChangeRequest, s ch
 	}
 	early := &boundedBuffer{max: 16 << 10}
 	stderr := io.MultiWriter(h.stderr, early)
-	stop := make(chan struct{})
+	ctl := newServiceControl()
 	result := make(chan int, 1)
 	report := func(st svcState) {
 		switch st {
 		case stateStartPending:
 			s <- svc.Status{State: svc.StartPending, WaitHint: 30000}
 		case stateRunning:
-			s <- svc.Status{State: svc.Running, Accepts: svc.AcceptStop | svc.AcceptShutdown}
+			s <- svc.Status{State: svc.Running, Accepts: svc.AcceptStop | svc.AcceptShutdown | svc.AcceptParamChange}
 		case stateStopPending:
 			s <- svc.Status{State: svc.StopPending, WaitHint: uint32(serviceStopWait / time.Millisecond)}
 		}
 	}
 	go func() {
-		result <- serveService(h.ctx, stop, report, func(ctx context.Context) int { return h.body(ctx, stderr) })
+		result <- serveService(h.ctx, ctl.stop, report, func(ctx context.Context) int { return h.body(ctx, stderr, ctl.reload) })
 	}()
-	stopped := false
 	for {
 		select {
 		case code := <-result:
@@ -228,17 +227,24 @@ func (h *windowsService) Execute(args []string, r <-chan svc.ChangeRequest, s ch
 			}
 			return false, 0
 		case c := <-r:
-			switch c.Cmd {
-			case svc.Interrogate:
+			if ctl.handle(controlOf(c.Cmd)) {
 				s <- c.CurrentStatus
-			case svc.Stop, svc.Shutdown:
-				if !stopped {
-					stopped = true
-					close(stop)
-				}
 			}
 		}
 	}
+}
+
+// controlOf maps the service manager's command to what run does with it.
+func controlOf(c svc.Cmd) svcControl {
+	switch c {
+	case svc.Interrogate:
+		return controlInterrogate
+	case svc.Stop, svc.Shutdown:
+		return controlStop
+	case svc.ParamChange:
+		return controlParamChange
+	}
+	return controlOther
 }
 
 // reportToEventLog writes why run failed to the Windows event log (source name, registered

@@ -12,11 +12,12 @@ import (
 
 // Layers lists the module's packages (import paths relative to the module), lowest first.
 var Layers = []Layer{
-	{"foundations", "no project imports: the delivery error vocabulary and small helpers", []string{
+	{"foundations", "no project imports: the delivery error vocabulary and small helpers (certificate reloading, test certificates)", []string{
 		"delivery", "internal/ident", "internal/suggest", "internal/testseed", "internal/tools/skipcheck",
+		"internal/tlsreload", "internal/testcert", "internal/testproxy",
 	}},
-	{"data and storage", "the generic record and its decoders; the durable outbox; HTTP failure classes; test databases", []string{
-		"record", "outbox", "internal/httpclass", "internal/dbtest",
+	{"data and storage", "the generic record and its decoders; the durable outbox; HTTP failure classes; the outbound transport (TLS, proxy); test databases", []string{
+		"record", "outbox", "internal/httpclass", "internal/dbtest", "internal/outbound",
 	}},
 	{"contracts", "the adapter contract, the Assist protocol, template helpers", []string{
 		"adapters", "assist", "internal/tmplfuncs",
