@@ -280,6 +280,7 @@ func (s *Sidecar) deliverLink(ctx context.Context, m outbox.Message) error {
 		return fmt.Errorf("store link %s ↔ %s: %w", req.IncidentID, resp.CallID, err)
 	}
 	s.log.Info("incident linked", "incident_id", req.IncidentID, "call_id", resp.CallID)
+	s.callNotes.linked(req.IncidentID) // a call that ended before its link (callnotes.go)
 	if s.mapping().ActivationNotes() {
 		if err := s.flushActivations(ctx, resp.CallID, req.IncidentID); err != nil {
 			return err

@@ -22,8 +22,9 @@ type Metrics struct {
 	LastPoll       prometheus.Gauge
 	WebhookRefused *prometheus.CounterVec // code: the HTTP status of the refusal
 	CursorRejected prometheus.Counter
-	State          *StateMetrics // metrics_state.go
-	Ops            *OpsMetrics   // metrics_ops.go
+	State          *StateMetrics    // metrics_state.go
+	Ops            *OpsMetrics      // metrics_ops.go
+	CallNotes      *CallNoteMetrics // metrics_callnotes.go
 }
 
 // newMetrics registers the sidecar's metrics on reg, with the outbox's sizes read from
@@ -78,6 +79,7 @@ func newMetrics(reg prometheus.Registerer, store *outbox.Store) *Metrics {
 		m.Webhooks, m.Registered, m.LastPoll, m.WebhookRefused, m.CursorRejected)
 	m.State = newStateMetrics(reg)
 	m.Ops = newOpsMetrics(reg, store)
+	m.CallNotes = newCallNoteMetrics(reg)
 	if store != nil {
 		reg.MustRegister(newOutboxCollector(store))
 	}

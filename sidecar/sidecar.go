@@ -52,9 +52,10 @@ type Sidecar struct {
 	registered atomic.Bool
 	lastPollOK atomic.Int64 // unix nanos of the last good poll; 0 = none yet
 	pollErr    atomic.Pointer[string]
-	pollFails  failStreak  // failed polls, logged sparingly (pollfail.go)
-	writes     writeHealth // the CAD's answers to note writes, for readiness (notehealth.go)
-	cursor     cursorGuard // CAD cursors found in the future (cursor.go)
+	pollFails  failStreak      // failed polls, logged sparingly (pollfail.go)
+	writes     writeHealth     // the CAD's answers to note writes, for readiness (notehealth.go)
+	cursor     cursorGuard     // CAD cursors found in the future (cursor.go)
+	callNotes  *callNoteRunner // the summary fallback and transcripts (callnotes.go)
 
 	publicLn, adminLn net.Listener
 	mounts            map[string]http.Handler // adapters' handlers on the public listener (Deps.Mount)
@@ -123,6 +124,7 @@ func New(cfg *config.Config, o Options) (*Sidecar, error) {
 	}
 	s.store, s.client, s.source, s.sink, s.readOnly = store, client, source, sink, readOnly
 	s.metrics = newMetrics(reg, store)
+	s.callNotes = newCallNoteRunner(s)
 	s.registerReady(reg)
 	s.registerUnparsedTimes(reg)
 	if n, err := store.AdoptUnlinked(unlinkedActivation, legacyActivations); err != nil {
@@ -245,6 +247,7 @@ func (s *Sidecar) Run(ctx context.Context) error {
 	goOwned("note delivery", func(ctx context.Context) error {
 		return ignoreCanceled(s.store.Deliver(ctx, outbox.TopicNote, s.deliverNote))
 	})
+	goOwned("call notes", s.callNotes.run)
 	if s.receiver != nil && s.cfg.Assist.Webhook.Register {
 		goOwned("webhook registration", s.registerWebhook)
 	} else {

@@ -52,6 +52,9 @@ type envOptions struct {
 	wrapAssist func(http.Handler) http.Handler
 	// logHandler replaces the default log handler (text, debug) writing into env.logs.
 	logHandler func(io.Writer) slog.Handler
+	// assist edits the simulated Assist's options; cadExtra is YAML added to the cad section.
+	assist   func(*sim.AssistOptions)
+	cadExtra string
 }
 
 type syncBuffer struct {
@@ -86,7 +89,11 @@ func start(t testing.TB, o envOptions) *env {
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &env{logs: &syncBuffer{}, reg: prometheus.NewRegistry()}
 	e.cad = sim.NewCAD(sim.CADOptions{Seed: 3})
-	e.as = sim.NewAssist(sim.AssistOptions{Token: assistToken, Seed: 3, NotesPerCall: 3, NoteEvery: 50 * time.Millisecond, PushRetryEvery: 50 * time.Millisecond})
+	ao := sim.AssistOptions{Token: assistToken, Seed: 3, NotesPerCall: 3, NoteEvery: 50 * time.Millisecond, PushRetryEvery: 50 * time.Millisecond}
+	if o.assist != nil {
+		o.assist(&ao)
+	}
+	e.as = sim.NewAssist(ao)
 	e.cad.SetDown(o.cadDown)
 	cadSrv := httptest.NewServer(e.cad)
 	var asHandler http.Handler = e.as
@@ -122,8 +129,9 @@ cad:
   rest:
     base_url: %s
     poll: {schedule: "@every 1s", path: "/incidents?since={{.Cursor}}", items: data, cursor_field: updated}
+%s
 outbox: {retry: {initial: 20ms, max: 200ms}}
-%s`, asSrv.URL, assistToken, o.notes, o.register, hookToken, cadURL, o.mapping)
+%s`, asSrv.URL, assistToken, o.notes, o.register, hookToken, cadURL, o.cadExtra, o.mapping)
 	path := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
