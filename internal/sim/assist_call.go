@@ -95,6 +95,9 @@ func (a *Assist) newFullCall(c *simCall, n int) {
 	c.full = fullCall{n: n, created: time.Now().UTC().Truncate(time.Second), summary: sc.summary}
 	c.full.dropCompleted = a.calling.drop[c.incidentID] ||
 		a.o.DropCompletedEvery > 0 && n%a.o.DropCompletedEvery == 0
+	if c.full.dropCompleted {
+		a.log.Info("simulated loss: this call's CALL_COMPLETED note will not be sent", "call_id", c.id, "incident_id", c.incidentID)
+	}
 	at := 1.5
 	for i, l := range sc.lines {
 		seg := assist.CallSegmentDto{
