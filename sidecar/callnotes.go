@@ -234,18 +234,31 @@ func (r *callNoteRunner) run(ctx context.Context) error {
 	slots := make(chan struct{}, callNoteWorkers)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	var (
+		sweeping  atomic.Bool
+		lastSweep = r.now() // the first sweep one endSweepEvery after start
+	)
 	for {
 		due, wait, err := r.due()
 		if err != nil {
 			r.s.log.Error("call notes: read state", "err", err)
 			wait = time.Minute
 		}
+		// Calls whose ENDED webhook may have been lost (callnotes_pull.go).
+		since := r.now().Sub(lastSweep)
+		if since >= endSweepEvery && !sweeping.Load() {
+			lastSweep, since = r.now(), 0
+			sweeping.Store(true)
+			wg.Go(func() { defer sweeping.Store(false); r.sweepEnds(ctx) })
+		}
+		if next := max(endSweepEvery-since, time.Second); wait <= 0 || next < wait {
+			wait = next
+		}
 		for _, id := range due {
 			select {
 			case slots <- struct{}{}:
 			default:
-				wait = 0 // all slots busy: the next done fetch wakes the loop
-				continue
+				continue // all slots busy: the next fetch done wakes the loop
 			}
 			r.mu.Lock()
 			r.busy[id] = true
@@ -260,9 +273,6 @@ func (r *callNoteRunner) run(ctx context.Context) error {
 				}()
 				r.process(ctx, id)
 			})
-		}
-		if wait <= 0 {
-			wait = time.Hour
 		}
 		timer.Reset(wait)
 		select {

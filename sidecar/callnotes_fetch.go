@@ -11,6 +11,7 @@ import (
 	"github.com/cad-sidecar/cad-sidecar/assist"
 	"github.com/cad-sidecar/cad-sidecar/delivery"
 	"github.com/cad-sidecar/cad-sidecar/mapping"
+	"github.com/cad-sidecar/cad-sidecar/outbox"
 )
 
 // Events of the queued notes made from a call (queuedNote.Event).
@@ -232,7 +233,8 @@ func (r *callNoteRunner) retrySoon(callID string) {
 
 // deliverTranscriptFile hands a queued transcript to a sink that keeps transcripts as
 // files (adapters.TranscriptWriter) instead of writing it as a note.
-func (s *Sidecar) deliverTranscriptFile(ctx context.Context, q queuedNote, tw adapters.TranscriptWriter, attempt int) error {
+func (s *Sidecar) deliverTranscriptFile(ctx context.Context, m outbox.Message, q queuedNote, tw adapters.TranscriptWriter) error {
+	attempt := m.Attempts + 1
 	t := adapters.Transcript{IncidentID: q.IncidentID, CallID: q.CallID, Key: deliveryKey(q), CreatedAt: q.Note.CreatedAt,
 		Text: q.Note.Note, Segments: q.Transcript}
 	if l, ok, err := s.store.GetLink(q.IncidentID); err == nil && ok {
@@ -250,6 +252,9 @@ func (s *Sidecar) deliverTranscriptFile(ctx context.Context, q queuedNote, tw ad
 	}
 	s.writes.accepted()
 	s.metrics.NotesDelivered.Inc()
+	now := time.Now()
+	s.metrics.Ops.cadContact(now)
+	s.metrics.Ops.NoteDelivery.Observe(max(now.Sub(m.CreatedAt).Seconds(), 0))
 	s.log.Info("call transcript written", "incident_id", q.IncidentID, "call_id", q.CallID, "segments", len(q.Transcript))
 	return nil
 }

@@ -82,7 +82,8 @@ func TestSummaryFallbackWhenCompletedNoteIsLost(t *testing.T) {
 	e := start(t, envOptions{register: true, assist: dropAll, mapping: callNotesMapping(longGrace)})
 	id := e.cad.AddIncident()
 	callID := waitEnded(t, e, id)
-	if e.metric(t, "cad_sidecar_call_notes_pending") != 1 || len(summaryNotes(e, id)) != 0 || e.as.CallGets(callID) != 0 {
+	waitFor(t, 10*time.Second, "the call's fallback pending", func() bool { return e.metric(t, "cad_sidecar_call_notes_pending") == 1 })
+	if len(summaryNotes(e, id)) != 0 || e.as.CallGets(callID) != 0 {
 		t.Fatalf("before the grace: pending %v, %d summary notes, %d GET /call", e.metric(t, "cad_sidecar_call_notes_pending"),
 			len(summaryNotes(e, id)), e.as.CallGets(callID))
 	}
@@ -323,5 +324,37 @@ func TestSummaryFallbackInPullMode(t *testing.T) {
 	waitFor(t, 20*time.Second, "the summary note in the CAD", func() bool { return len(summaryNotes(e, id)) == 1 })
 	if e.as.CallGets(callID) < 2 {
 		t.Errorf("%d GET /call: want the end check and the summary's", e.as.CallGets(callID))
+	}
+}
+
+// The webhook path is down as the call ends: neither the CALL_COMPLETED note nor the
+// ENDED status reaches the sidecar. Its sweep of the calls with no end finds the call
+// ended (GET /call), and the summary still reaches the incident, once.
+func TestSummaryFallbackWhenWebhookDownAtCallEnd(t *testing.T) {
+	e := start(t, envOptions{register: true, mapping: callNotesMapping(longGrace),
+		assist: func(o *sim.AssistOptions) { o.WebhookDownEvery = 1 }})
+	id := e.cad.AddIncident()
+	waitFor(t, 20*time.Second, "the simulated call to end, its last pushes lost", func() bool {
+		c, ok := e.as.Call(id)
+		return ok && c.CallStatus == assist.CallEnded && e.as.Pending() == 0
+	})
+	if l, _, _ := e.s.Store().GetLink(id); l.Status == assist.CallEnded {
+		t.Fatal("the sidecar heard of the end: the webhook was not down")
+	}
+	for _, n := range e.cad.Notes(id) {
+		if strings.Contains(n.Text, "Call completed") {
+			t.Fatalf("the CALL_COMPLETED note reached the CAD: %q", n.Text)
+		}
+	}
+	e.s.SkewCallNotesClock(10 * time.Minute) // the sweep looks up calls linked 5 minutes ago
+	callID := waitEnded(t, e, id)
+	e.s.SkewCallNotesClock(2 * time.Hour)
+	waitFor(t, 20*time.Second, "the summary note in the CAD", func() bool { return len(summaryNotes(e, id)) > 0 })
+	waitFor(t, 10*time.Second, "the fallback settled", func() bool { return e.metric(t, "cad_sidecar_call_notes_pending") == 0 })
+	if n := len(summaryNotes(e, id)); n != 1 {
+		t.Errorf("%d summary notes, want 1", n)
+	}
+	if !strings.Contains(e.logs.String(), `msg="no ENDED status came for the call, but Assist says it ended" call_id=`+callID) {
+		t.Error("no log line saying the end was found by a look-up")
 	}
 }

@@ -246,7 +246,7 @@ func (s *Sidecar) deliverNote(ctx context.Context, m outbox.Message) error {
 		return delivery.Permanent(fmt.Errorf("stored note of incident %s is not valid JSON: %w", m.Key, err))
 	}
 	if tw, ok := s.sink.(adapters.TranscriptWriter); ok && q.Event == eventTranscript {
-		return s.deliverTranscriptFile(ctx, q, tw, m.Attempts+1) // a file beside the notes (callnotes_fetch.go)
+		return s.deliverTranscriptFile(ctx, m, q, tw) // a file beside the notes (callnotes_fetch.go)
 	}
 	n, parts, err := s.renderNote(q)
 	if err != nil {

@@ -42,6 +42,10 @@ type AssistOptions struct {
 	// note, neither pushed nor pulled — as when Assist loses it upstream; its summary is
 	// still served by GET /call/{id}. 0 = never. DropCompletedFor does it for one incident.
 	DropCompletedEvery int
+	// WebhookDownEvery stops the pushes of every Nth call from its CALL_COMPLETED note on,
+	// as if the receiving webhook went down as the call ended (WebhookDownAtEnd does it for
+	// one incident). 0 = never.
+	WebhookDownEvery int
 }
 
 // AckedNote is a note push that the receiver answered 2xx.

@@ -27,11 +27,13 @@ type fullCall struct {
 	segments      []assist.CallSegmentDto
 	ended         bool
 	dropCompleted bool
+	webhookDown   bool // pushes of the call stopped (WebhookDownAtEnd)
 }
 
 // callState is the per-incident steering and the GET /call counts; guarded by Assist.mu.
 type callState struct {
 	drop map[string]bool // incident id → its call has no CALL_COMPLETED note
+	down map[string]bool // incident id → its call's pushes stop at its end
 	fail map[string]int  // incident id → the status GET /call answers
 	gets map[string]int  // call id → GET /call requests
 }
@@ -45,6 +47,28 @@ func (a *Assist) DropCompletedFor(incidentID string) {
 		a.calling.drop = map[string]bool{}
 	}
 	a.calling.drop[incidentID] = true
+}
+
+// WebhookDownAtEnd makes the pushes of incidentID's call (linked later) stop from its
+// CALL_COMPLETED note on, as if the receiving webhook went down as the call ended: neither
+// that note nor CallStatus ENDED is pushed (both are still in GET /call and the notes pull).
+func (a *Assist) WebhookDownAtEnd(incidentID string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.calling.down == nil {
+		a.calling.down = map[string]bool{}
+	}
+	a.calling.down[incidentID] = true
+}
+
+// webhookDown reports whether ev of c is not pushed (WebhookDownAtEnd); a.mu is held.
+func (a *Assist) webhookDown(c *simCall, ev event) bool {
+	down := a.calling.down[c.incidentID] || a.o.WebhookDownEvery > 0 && c.full.n%a.o.WebhookDownEvery == 0
+	if !c.full.webhookDown && down {
+		st, isStatus := ev.body.(assist.CallStatusUpdateWebhook)
+		c.full.webhookDown = ev.note != nil && ev.note.Type == assist.NoteCallCompleted || isStatus && st.Status == assist.CallEnded
+	}
+	return c.full.webhookDown
 }
 
 // FailCall makes GET /call/{id} of incidentID's call answer status (e.g. 503, 404) until

@@ -129,7 +129,7 @@ func (a *Assist) script(c *simCall, plan []event, start time.Time, ch chan<- del
 		}
 		var hooks []hook
 		for _, h := range a.hooks {
-			if h.kinds&ev.kind != 0 {
+			if h.kinds&ev.kind != 0 && !a.webhookDown(c, ev) {
 				hooks = append(hooks, h)
 			}
 		}
