@@ -303,6 +303,7 @@ func (r *callNoteRunner) due() ([]string, time.Duration, error) {
 	for id, e := range m {
 		switch {
 		case !e.SettledAt.IsZero():
+			delete(r.next, id)
 			if now.Sub(e.SettledAt) > settledKeep {
 				delete(m, id)
 				changed = true

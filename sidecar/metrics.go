@@ -22,9 +22,11 @@ type Metrics struct {
 	LastPoll       prometheus.Gauge
 	WebhookRefused *prometheus.CounterVec // code: the HTTP status of the refusal
 	CursorRejected prometheus.Counter
-	State          *StateMetrics    // metrics_state.go
-	Ops            *OpsMetrics      // metrics_ops.go
-	CallNotes      *CallNoteMetrics // metrics_callnotes.go
+	State          *StateMetrics // metrics_state.go
+	Ops            *OpsMetrics   // metrics_ops.go
+
+	// CallNotes: metrics_callnotes.go.
+	CallNotes *CallNoteMetrics
 }
 
 // newMetrics registers the sidecar's metrics on reg, with the outbox's sizes read from

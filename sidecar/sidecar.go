@@ -52,10 +52,12 @@ type Sidecar struct {
 	registered atomic.Bool
 	lastPollOK atomic.Int64 // unix nanos of the last good poll; 0 = none yet
 	pollErr    atomic.Pointer[string]
-	pollFails  failStreak      // failed polls, logged sparingly (pollfail.go)
-	writes     writeHealth     // the CAD's answers to note writes, for readiness (notehealth.go)
-	cursor     cursorGuard     // CAD cursors found in the future (cursor.go)
-	callNotes  *callNoteRunner // the summary fallback and transcripts (callnotes.go)
+	pollFails  failStreak  // failed polls, logged sparingly (pollfail.go)
+	writes     writeHealth // the CAD's answers to note writes, for readiness (notehealth.go)
+	cursor     cursorGuard // CAD cursors found in the future (cursor.go)
+
+	// callNotes runs the summary fallback and transcripts (callnotes.go).
+	callNotes *callNoteRunner
 
 	publicLn, adminLn net.Listener
 	mounts            map[string]http.Handler // adapters' handlers on the public listener (Deps.Mount)
