@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -356,5 +357,41 @@ func TestSummaryFallbackWhenWebhookDownAtCallEnd(t *testing.T) {
 	}
 	if !strings.Contains(e.logs.String(), `msg="no ENDED status came for the call, but Assist says it ended" call_id=`+callID) {
 		t.Error("no log line saying the end was found by a look-up")
+	}
+}
+
+// A call can end before its incident is linked (the incident is often created late): the
+// store keeps the ENDED status, and once the link is stored the fallback is armed.
+func TestSummaryFallbackForCallEndedBeforeItsLink(t *testing.T) {
+	var e *env
+	endFirst := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodPost || r.URL.Path != "/cad/incident" {
+				next.ServeHTTP(w, r)
+				return
+			}
+			rec := httptest.NewRecorder()
+			next.ServeHTTP(rec, r)
+			var resp assist.LinkIncidentResponse
+			if err := json.Unmarshal(rec.Body.Bytes(), &resp); err == nil && resp.CallID != "" {
+				// Assist says the call ended before it answers the link.
+				postEvent(t, e, fmt.Sprintf(`{"callId":%q,"status":"ENDED"}`, resp.CallID))
+			}
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(rec.Code)
+			_, _ = w.Write(rec.Body.Bytes())
+		})
+	}
+	e = start(t, envOptions{register: true, mapping: callNotesMapping(longGrace), wrapAssist: endFirst,
+		assist: func(o *sim.AssistOptions) { o.DropCompletedEvery, o.WebhookDownEvery = 1, 1 }})
+	id := e.cad.AddIncident()
+	waitEnded(t, e, id)
+	waitFor(t, 10*time.Second, "the call's fallback pending", func() bool { return e.metric(t, "cad_sidecar_call_notes_pending") == 1 })
+	e.s.SkewCallNotesClock(2 * time.Hour)
+	waitFor(t, 20*time.Second, "the summary note in the CAD", func() bool { return len(summaryNotes(e, id)) == 1 })
+	if !strings.Contains(e.logs.String(), "call ended (not linked yet)") {
+		t.Error("the ENDED status did not come before the link")
 	}
 }
