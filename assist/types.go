@@ -1,6 +1,7 @@
 // Package assist speaks the Assist real-time CAD integration API: the wire types of every
 // schema in the seed, a resty client for the calls the sidecar makes (link an incident,
-// register the webhook, pull notes), and the webhook receiver for the events Assist pushes.
+// register the webhook, pull notes, get a call with its summary and transcript), and the
+// webhook receiver for the events Assist pushes.
 package assist
 
 // Note types (IncidentNote.type).

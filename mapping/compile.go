@@ -36,6 +36,7 @@ type Mapper struct {
 	filterSrc string
 	fields    []field
 	note      noteTemplates
+	call      callNotes // note.summary, note.transcript (summary.go)
 	loc       *time.Location
 
 	// Expression environment: what the programs read of the record (see env.go).
@@ -219,6 +220,7 @@ func CompileWith(c Config, o Options) (*Mapper, []Problem) {
 	}
 
 	cp.compileNotes(c.Note)
+	cp.compileCallNotes(c.Note)
 
 	if w, ok := cp.unchecked.warning(); ok && strings.TrimSpace(c.Sample) == "" {
 		m.warnings = append([]Problem{w}, m.warnings...)

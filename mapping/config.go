@@ -126,6 +126,11 @@ type NoteConfig struct {
 	CallStatus EventNoteConfig `koanf:"call_status" yaml:"call_status"`
 	// Activation writes a note when an assistant is activated (ActivationData); off by default.
 	Activation EventNoteConfig `koanf:"activation" yaml:"activation"`
+	// Summary writes the call's summary as a CALL_COMPLETED note when Assist pushed none
+	// (summary.go); off by default.
+	Summary SummaryConfig `koanf:"summary" yaml:"summary"`
+	// Transcript writes the call's final transcript when it ends (summary.go); off by default.
+	Transcript TranscriptConfig `koanf:"transcript" yaml:"transcript"`
 }
 
 // EventNoteConfig is note.call_status and note.activation.
@@ -147,6 +152,12 @@ func (c *Config) SetDefaults() {
 	def(&c.Note.TimeLayout, DefaultNoteTimeLayout)
 	def(&c.Note.CallStatus.Text, DefaultCallStatusText)
 	def(&c.Note.Activation.Text, DefaultActivationText)
+	def(&c.Note.Summary.Text, DefaultSummaryText)
+	def(&c.Note.Summary.Critical, DefaultSummaryCritical)
+	def(&c.Note.Transcript.Text, DefaultTranscriptText)
+	if c.Note.Summary.Grace == 0 {
+		c.Note.Summary.Grace = DefaultSummaryGrace
+	}
 }
 
 // NormalizeShorthand rewrites the shorthand forms of a raw (undecoded) mapping section in

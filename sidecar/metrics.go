@@ -24,6 +24,9 @@ type Metrics struct {
 	CursorRejected prometheus.Counter
 	State          *StateMetrics // metrics_state.go
 	Ops            *OpsMetrics   // metrics_ops.go
+
+	// CallNotes: metrics_callnotes.go.
+	CallNotes *CallNoteMetrics
 }
 
 // newMetrics registers the sidecar's metrics on reg, with the outbox's sizes read from
@@ -78,6 +81,7 @@ func newMetrics(reg prometheus.Registerer, store *outbox.Store) *Metrics {
 		m.Webhooks, m.Registered, m.LastPoll, m.WebhookRefused, m.CursorRejected)
 	m.State = newStateMetrics(reg)
 	m.Ops = newOpsMetrics(reg, store)
+	m.CallNotes = newCallNoteMetrics(reg)
 	if store != nil {
 		reg.MustRegister(newOutboxCollector(store))
 	}

@@ -27,6 +27,10 @@ func idempotencyKey(q queuedNote) string {
 		if q.Activation != nil {
 			return activationKey(*q.Activation)
 		}
+	case eventSummary:
+		return summaryKey(q.CallID)
+	case eventTranscript:
+		return transcriptKey(q.CallID)
 	}
 	return ""
 }

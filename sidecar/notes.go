@@ -26,6 +26,8 @@ type queuedNote struct {
 	Status     string                             `json:"status,omitempty"`
 	At         string                             `json:"at,omitempty"`
 	Activation *assist.AssistantActivationWebhook `json:"activation,omitempty"`
+	// Transcript holds the segments of a call's transcript (Event "transcript").
+	Transcript []adapters.TranscriptSegment `json:"transcript,omitempty"`
 	// Key is the Idempotency-Key the note is written with ("#i/n" added per part when it is
 	// split), fixed at enqueue (notekey.go). Empty in payloads queued by older versions.
 	Key string `json:"key,omitempty"`
@@ -69,6 +71,11 @@ func (s *Sidecar) callStatus(ctx context.Context, st assist.CallStatusUpdateWebh
 		return nil
 	}
 	s.log.Info("call "+lower(st.Status), "call_id", st.CallID, "incident_id", l.IncidentID)
+	if st.Status == assist.CallEnded {
+		if err := s.callNotes.ended(st.CallID, l.IncidentID, l.EndedAt); err != nil {
+			return err
+		}
+	}
 	if !s.mapping().CallStatusNotes() {
 		return nil
 	}
@@ -187,7 +194,13 @@ func lower(status string) string {
 
 // queueNote stores an Assist note in the outbox, deduplicated by its idempotency keys.
 func (s *Sidecar) queueNote(ctx context.Context, via string, p assist.IncidentNotePayload) error {
-	return s.enqueueNote(ctx, via, queuedNote{IncidentNotePayload: p}, assist.NoteKeys(p.IncidentID, p.CallID, p.Note)...)
+	if err := s.enqueueNote(ctx, via, queuedNote{IncidentNotePayload: p}, assist.NoteKeys(p.IncidentID, p.CallID, p.Note)...); err != nil {
+		return err
+	}
+	if p.Note.Type == assist.NoteCallCompleted {
+		return s.callNotes.completed(p.CallID) // no summary fallback for this call (callnotes.go)
+	}
+	return nil
 }
 
 func (s *Sidecar) enqueueNote(ctx context.Context, via string, q queuedNote, keys ...string) error {
@@ -197,7 +210,7 @@ func (s *Sidecar) enqueueNote(ctx context.Context, via string, q queuedNote, key
 		return fmt.Errorf("encode note: %w", err)
 	}
 	enqueue := s.store.Enqueue
-	if q.Event == "" && q.Note.Critical {
+	if (q.Event == "" || q.Event == eventSummary) && q.Note.Critical {
 		// A critical note does not wait long behind a note the CAD keeps refusing: see
 		// outbox.Options.UrgentAttempts.
 		enqueue = s.store.EnqueueUrgent
@@ -231,6 +244,9 @@ func (s *Sidecar) deliverNote(ctx context.Context, m outbox.Message) error {
 	var q queuedNote
 	if err := json.Unmarshal(m.Payload, &q); err != nil {
 		return delivery.Permanent(fmt.Errorf("stored note of incident %s is not valid JSON: %w", m.Key, err))
+	}
+	if tw, ok := s.sink.(adapters.TranscriptWriter); ok && q.Event == eventTranscript {
+		return s.deliverTranscriptFile(ctx, m, q, tw) // a file beside the notes (callnotes_fetch.go)
 	}
 	n, parts, err := s.renderNote(q)
 	if err != nil {
@@ -295,7 +311,7 @@ func (s *Sidecar) renderNote(q queuedNote) (adapters.Note, []string, error) {
 		n.UserID = l.UserID
 	}
 	switch q.Event {
-	case "":
+	case "", eventSummary, eventTranscript:
 		n.Type, n.Note, n.Critical, n.CreatedAt = q.Note.Type, q.Note.Note, q.Note.Critical, q.Note.CreatedAt
 		parts, err := s.mapping().RenderNoteParts(n)
 		return n, parts, err
@@ -343,6 +359,9 @@ func (s *Sidecar) pullNotes(ctx context.Context) {
 		}
 		if err := s.pullCall(ctx, l); err != nil && ctx.Err() == nil {
 			s.log.Warn("notes pull failed", "call_id", l.CallID, "incident_id", l.IncidentID, "err", err)
+		}
+		if l.Status != assist.CallEnded {
+			s.callNotes.checkEnded(ctx, l) // pull-only: did the call end? (callnotes_pull.go)
 		}
 	}
 }

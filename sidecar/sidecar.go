@@ -61,6 +61,9 @@ type Sidecar struct {
 	writes     writeHealth // the CAD's answers to note writes, for readiness (notehealth.go)
 	cursor     cursorGuard // CAD cursors found in the future (cursor.go)
 
+	// callNotes runs the summary fallback and transcripts (callnotes.go).
+	callNotes *callNoteRunner
+
 	publicLn, adminLn net.Listener
 	tlsConfig         *tls.Config             // of the public listener; nil = plain HTTP (publictls.go)
 	mounts            map[string]http.Handler // adapters' handlers on the public listener (Deps.Mount)
@@ -155,6 +158,7 @@ func New(cfg *config.Config, o Options) (*Sidecar, error) {
 	}
 	s.store, s.client, s.source, s.sink, s.readOnly = store, client, source, sink, readOnly
 	s.metrics = newMetrics(reg, store)
+	s.callNotes = newCallNoteRunner(s)
 	s.registerReady(reg)
 	s.registerShadow(reg)
 	s.registerUnparsedTimes(reg)
@@ -285,6 +289,9 @@ func (s *Sidecar) Run(ctx context.Context) error {
 	goOwned("note delivery", func(ctx context.Context) error {
 		return ignoreCanceled(s.store.Deliver(ctx, outbox.TopicNote, s.deliverNote))
 	})
+	if !s.shadowAll() { // shadow all: no call to Assist, so no call of its own either
+		goOwned("call notes", s.callNotes.run)
+	}
 	switch {
 	case s.shadowAll(): // no call to Assist: nothing is registered (readiness says so)
 	case s.receiver != nil && s.cfg.Assist.Webhook.Register:

@@ -54,6 +54,9 @@ type envOptions struct {
 	logHandler func(io.Writer) slog.Handler
 	// options edits the sidecar.Options given to New.
 	options func(*sidecar.Options)
+	// assist edits the simulated Assist's options; cadExtra is YAML added to the cad section.
+	assist   func(*sim.AssistOptions)
+	cadExtra string
 }
 
 type syncBuffer struct {
@@ -88,7 +91,11 @@ func start(t testing.TB, o envOptions) *env {
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &env{logs: &syncBuffer{}, reg: prometheus.NewRegistry()}
 	e.cad = sim.NewCAD(sim.CADOptions{Seed: 3})
-	e.as = sim.NewAssist(sim.AssistOptions{Token: assistToken, Seed: 3, NotesPerCall: 3, NoteEvery: 50 * time.Millisecond, PushRetryEvery: 50 * time.Millisecond})
+	ao := sim.AssistOptions{Token: assistToken, Seed: 3, NotesPerCall: 3, NoteEvery: 50 * time.Millisecond, PushRetryEvery: 50 * time.Millisecond}
+	if o.assist != nil {
+		o.assist(&ao)
+	}
+	e.as = sim.NewAssist(ao)
 	e.cad.SetDown(o.cadDown)
 	cadSrv := httptest.NewServer(e.cad)
 	var asHandler http.Handler = e.as
@@ -124,8 +131,9 @@ cad:
   rest:
     base_url: %s
     poll: {schedule: "@every 1s", path: "/incidents?since={{.Cursor}}", items: data, cursor_field: updated}
+%s
 outbox: {retry: {initial: 20ms, max: 200ms}}
-%s`, asSrv.URL, assistToken, o.notes, o.register, hookToken, cadURL, o.mapping)
+%s`, asSrv.URL, assistToken, o.notes, o.register, hookToken, cadURL, o.cadExtra, o.mapping)
 	path := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)

@@ -56,6 +56,9 @@ mapping:
     - {name: Priority, description: Priority, from: Pri, lookup: {"1": High, "2": Medium}, default: Low}
   note:
     text: '[Assist{{if .Critical}} CRITICAL{{end}}] {{.Note}}'
+    # The simulated Assist loses every 2nd call's CALL_COMPLETED note: after the grace the
+    # call's summary (GET /call/{id}) is written instead. A real grace is minutes.
+    summary: {enabled: true, grace: 3s}
 outbox: {retry: {initial: 500ms, max: 10s}}
 `
 
@@ -114,7 +117,7 @@ func runDemo(ctx context.Context, duration time.Duration, keep bool, log *slog.L
 	})
 	as := sim.NewAssist(sim.AssistOptions{
 		Logger: log.With("component", "sim-assist"), Token: "demo-assist-token", Seed: 1,
-		NotesPerCall: 3, NoteEvery: time.Second,
+		NotesPerCall: 3, NoteEvery: time.Second, DropCompletedEvery: 2,
 	})
 	if onDemoSims != nil {
 		onDemoSims(cad, as)

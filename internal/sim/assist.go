@@ -38,6 +38,14 @@ type AssistOptions struct {
 	PushRetryFor   time.Duration
 	PushRetryEvery time.Duration
 	PushTimeout    time.Duration
+	// DropCompletedEvery makes every Nth call (the Nth, 2Nth, …) produce no CALL_COMPLETED
+	// note, neither pushed nor pulled — as when Assist loses it upstream; its summary is
+	// still served by GET /call/{id}. 0 = never. DropCompletedFor does it for one incident.
+	DropCompletedEvery int
+	// WebhookDownEvery stops the pushes of every Nth call from its CALL_COMPLETED note on,
+	// as if the receiving webhook went down as the call ended (WebhookDownAtEnd does it for
+	// one incident). 0 = never.
+	WebhookDownEvery int
 }
 
 // AckedNote is a note push that the receiver answered 2xx.
@@ -60,6 +68,7 @@ type PushStats struct {
 //	POST /cad/incident                       LinkIncidentRequest → LinkIncidentResponse
 //	POST /webhook/call                       WebhookRegistration → WebhookRegistrationResponse
 //	GET  /cad/incident/{callId}/notes?cursor {"cursor","notes"}: the notes after cursor
+//	GET  /call/{id}                          FullCallDto: summary and transcript (assist_call.go)
 //
 // All require the bearer token. The first link of an incident starts a call that, one
 // NoteEvery apart, emits: CallStatus STARTED, an AssistantActivation, NotesPerCall INFO
@@ -88,6 +97,7 @@ type Assist struct {
 	stats         PushStats
 	running       int // calls whose script or pushes are not finished
 	pulls         map[string]*PullCount
+	calling       callState // GET /call/{id}: assist_call.go
 }
 
 // PullCount counts the answers of GET /cad/incident/{callId}/notes for one call.
@@ -99,6 +109,7 @@ type PullCount struct {
 type simCall struct {
 	id, incidentID string
 	notes          []assist.IncidentNote // generated so far, NoteID set
+	full           fullCall              // what GET /call/{id} serves (assist_call.go)
 }
 
 // NewAssist returns a simulated Assist. Its calls run until Close (or the ctx given to
@@ -132,6 +143,7 @@ func NewAssist(o AssistOptions) *Assist {
 	a.mux.HandleFunc("POST /cad/incident", a.link)
 	a.mux.HandleFunc("POST /webhook/call", a.register)
 	a.mux.HandleFunc("GET /cad/incident/{callId}/notes", a.pull)
+	a.mux.HandleFunc("GET /call/{id}", a.getCall)
 	return a
 }
 
@@ -184,6 +196,7 @@ func (a *Assist) link(w http.ResponseWriter, r *http.Request) {
 		n := len(a.calls) + 1
 		rng := rand.New(rand.NewPCG(uint64(a.o.Seed), uint64(n)))
 		c = &simCall{id: guid(rng), incidentID: req.IncidentID}
+		a.newFullCall(c, n)
 		a.calls[c.id] = c
 		a.byIncident[req.IncidentID] = c
 		a.running++

@@ -76,7 +76,9 @@ func (a *Assist) plan(c *simCall, rng *rand.Rand, now time.Time) []event {
 	for i := 1; i <= n; i++ {
 		addNote(i, assist.NoteInfo, fmt.Sprintf("%s (note %d of %d)", phrases[rng.IntN(len(phrases))], i, n), rng.IntN(3) == 0)
 	}
-	addNote(n+1, assist.NoteCallCompleted, fmt.Sprintf("Call completed after %d notes", n), false)
+	if !c.full.dropCompleted {
+		addNote(n+1, assist.NoteCallCompleted, fmt.Sprintf("Call completed after %d notes", n), false)
+	}
 	evs = append(evs, event{kind: eventStatus, body: assist.CallStatusUpdateWebhook{CallID: c.id, Status: assist.CallEnded}})
 	return evs
 }
@@ -117,6 +119,9 @@ func (a *Assist) script(c *simCall, plan []event, start time.Time, ch chan<- del
 		}
 		t.Reset(time.Until(start.Add(time.Duration(i+2) * a.o.NoteEvery)))
 		a.mu.Lock()
+		if st, ok := ev.body.(assist.CallStatusUpdateWebhook); ok && st.Status == assist.CallEnded {
+			c.full.ended = true
+		}
 		if ev.note != nil {
 			n := *ev.note
 			n.NoteID = fmt.Sprintf("%s-%d", c.id, len(c.notes)+1)
@@ -124,7 +129,7 @@ func (a *Assist) script(c *simCall, plan []event, start time.Time, ch chan<- del
 		}
 		var hooks []hook
 		for _, h := range a.hooks {
-			if h.kinds&ev.kind != 0 {
+			if h.kinds&ev.kind != 0 && !a.webhookDown(c, ev) {
 				hooks = append(hooks, h)
 			}
 		}
