@@ -25,6 +25,7 @@ const maxAPIBody = 64 << 10
 func (s *Sidecar) adminAPI(mux *http.ServeMux) {
 	s.deadLetterRoutes(mux)
 	s.statusRoutes(mux)
+	s.outboxRoutes(mux)
 	s.cursorRoutes(mux)
 	mux.HandleFunc("POST "+apiPrefix+"reload", s.apiReload)
 	mux.HandleFunc(apiPrefix, func(w http.ResponseWriter, r *http.Request) {
