@@ -26,6 +26,7 @@ func (s *Sidecar) adminAPI(mux *http.ServeMux) {
 	s.deadLetterRoutes(mux)
 	s.statusRoutes(mux)
 	s.outboxRoutes(mux)
+	s.traceRoutes(mux)
 	s.cursorRoutes(mux)
 	mux.HandleFunc("POST "+apiPrefix+"reload", s.apiReload)
 	mux.HandleFunc(apiPrefix, func(w http.ResponseWriter, r *http.Request) {
