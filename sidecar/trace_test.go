@@ -78,6 +78,13 @@ func TestTraceFullFlow(t *testing.T) {
 			t.Errorf("the trace shows note text %q", text)
 		}
 	}
+	// The link's last note is the last one delivered, as the trace says.
+	var links sidecar.LinkPage
+	e.api(t, "GET", "/api/v1/links?incident="+id, "", &links)
+	if len(links.Links) != 1 || links.Links[0].LastNote == nil || links.Links[0].LastNote.State != "delivered" ||
+		links.Links[0].LastNote.Type != "CALL_COMPLETED" || links.Links[0].CallStatus != "ENDED" {
+		t.Errorf("links?incident=%s: %+v", id, links)
+	}
 	if code, _, body := e.do(t, "GET", "/api/v1/trace/NO-SUCH-INCIDENT", ""); code != http.StatusNotFound || !strings.Contains(body, "no trace for incident NO-SUCH-INCIDENT") {
 		t.Errorf("trace of an unknown incident: %d %s", code, body)
 	}
