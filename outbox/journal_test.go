@@ -68,7 +68,7 @@ func TestJournalBoundedForgottenPruned(t *testing.T) {
 	}
 	left := 0
 	_ = s.view(func(tx *bolt.Tx) error {
-		return tx.Bucket([]byte(kvPrefix+"trace")).ForEach(func(_, _ []byte) error { left++; return nil })
+		return tx.Bucket([]byte(kvPrefix + "trace")).ForEach(func(_, _ []byte) error { left++; return nil })
 	})
 	if left != 0 {
 		t.Errorf("%d keys left in kv/trace after pruning every journal", left)
