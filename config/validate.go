@@ -36,6 +36,9 @@ func (c *Config) validate() []Problem {
 	}
 	checkListen(bad, "server.listen", c.Server.Listen)
 	checkListen(bad, "admin.listen", c.Admin.Listen)
+	if t := c.Admin.Token; t != "" && len(t) < minAuthTokenLen {
+		bad("admin.token", "must be at least %d characters (or leave it out on a loopback admin.listen)", minAuthTokenLen)
+	}
 	if c.Server.MaxHeaderBytes < 4*KiB || c.Server.MaxHeaderBytes > MiB {
 		bad("server.max_header_bytes", "must be between 4KiB and 1MiB, got %s", c.Server.MaxHeaderBytes)
 	}

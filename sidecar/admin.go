@@ -27,7 +27,7 @@ func (s *Sidecar) adminHandler() http.Handler {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.gather, promhttp.HandlerOpts{}))
 	s.adminAPI(mux)
-	return mux
+	return s.requireToken(mux)
 }
 
 // Check is one readiness check's outcome.

@@ -24,6 +24,9 @@ const maxAPIBody = 64 << 10
 // adminAPI registers the admin API's routes on mux.
 func (s *Sidecar) adminAPI(mux *http.ServeMux) {
 	s.deadLetterRoutes(mux)
+	s.statusRoutes(mux)
+	s.outboxRoutes(mux)
+	s.traceRoutes(mux)
 	s.cursorRoutes(mux)
 	s.backupRoutes(mux) // adminapi_backup.go
 	mux.HandleFunc("POST "+apiPrefix+"reload", s.apiReload)

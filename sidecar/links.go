@@ -107,6 +107,7 @@ func (s *Sidecar) takeBatch(ctx context.Context, batch adapters.Batch) error {
 		return err
 	}
 	for i, c := range changes {
+		s.traceChange(c)
 		switch c.Outcome {
 		case Failed:
 			s.metrics.Records.WithLabelValues("error").Inc()
@@ -246,6 +247,7 @@ func (s *Sidecar) queueLink(ctx context.Context, c Change) error {
 	if err != nil {
 		return fmt.Errorf("queue link of incident %s: %w", id, err)
 	}
+	s.traceLinkQueued(id, replaced)
 	if replaced {
 		s.log.Debug("unsent link replaced by the newer state", "incident_id", id)
 	}
@@ -274,7 +276,9 @@ func (s *Sidecar) deliverLink(ctx context.Context, m outbox.Message) error {
 	if s.shadowAll() { // shadow mode all: the request goes to the shadow file, not to Assist
 		return s.shadowLink(req, "")
 	}
+	s.trace.add(req.IncidentID, TraceEvent{Kind: traceLinkSent, Detail: fmt.Sprintf("attempt %d", m.Attempts+1)})
 	resp, err := s.client.LinkIncident(ctx, req)
+	s.traceLinkAnswer(req.IncidentID, resp.CallID, m.Attempts+1, err)
 	if err != nil {
 		s.metrics.Links.WithLabelValues("error").Inc()
 		s.log.Warn("link to Assist failed", "incident_id", req.IncidentID, "attempt", m.Attempts+1, "err", err)

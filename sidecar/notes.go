@@ -76,6 +76,7 @@ func (s *Sidecar) callStatus(ctx context.Context, st assist.CallStatusUpdateWebh
 			return err
 		}
 	}
+	s.traceCallStatus(l.IncidentID, st.CallID, st.Status)
 	if !s.mapping().CallStatusNotes() {
 		return nil
 	}
@@ -215,6 +216,7 @@ func (s *Sidecar) enqueueNote(ctx context.Context, via string, q queuedNote, key
 		// outbox.Options.UrgentAttempts.
 		enqueue = s.store.EnqueueUrgent
 	}
+	received := time.Now() // the trace's note_received: a delivery may write the note before enqueue returns
 	fresh, err := enqueue(ctx, outbox.TopicNote, q.IncidentID, payload, keys...)
 	if err != nil {
 		if errors.Is(err, outbox.ErrFull) {
@@ -222,6 +224,7 @@ func (s *Sidecar) enqueueNote(ctx context.Context, via string, q queuedNote, key
 		}
 		return fmt.Errorf("queue note for incident %s: %w", q.IncidentID, err)
 	}
+	s.traceNoteReceived(q, via, fresh, received)
 	if !fresh {
 		s.metrics.NotesReceived.WithLabelValues(via, "duplicate").Inc()
 		s.log.Debug("duplicate note dropped", "incident_id", q.IncidentID, "call_id", q.CallID, "via", via)
@@ -245,6 +248,7 @@ func (s *Sidecar) deliverNote(ctx context.Context, m outbox.Message) error {
 	if err := json.Unmarshal(m.Payload, &q); err != nil {
 		return delivery.Permanent(fmt.Errorf("stored note of incident %s is not valid JSON: %w", m.Key, err))
 	}
+	s.traceNoteAttempt(q, m)
 	if tw, ok := s.sink.(adapters.TranscriptWriter); ok && q.Event == eventTranscript {
 		return s.deliverTranscriptFile(ctx, m, q, tw) // a file beside the notes (callnotes_fetch.go)
 	}
@@ -268,7 +272,9 @@ func (s *Sidecar) deliverNote(ctx context.Context, m outbox.Message) error {
 		if len(parts) > 1 {
 			n.Key = fmt.Sprintf("%s#%d/%d", baseKey, i+1, len(parts))
 		}
-		if err := s.sink.WriteNote(ctx, n); err != nil {
+		err := s.sink.WriteNote(ctx, n)
+		s.traceNoteWrite(q, m, i, len(parts), err)
+		if err != nil {
 			kind := "transient"
 			if delivery.IsPermanent(err) {
 				kind = "permanent"
@@ -291,6 +297,7 @@ func (s *Sidecar) deliverNote(ctx context.Context, m outbox.Message) error {
 		}
 	}
 	s.metrics.NotesDelivered.Inc()
+	s.traceNoteDelivered(q, len(parts))
 	now := time.Now()
 	s.metrics.Ops.cadContact(now)
 	s.metrics.Ops.NoteDelivery.Observe(max(now.Sub(m.CreatedAt).Seconds(), 0))

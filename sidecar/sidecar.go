@@ -4,6 +4,7 @@
 package sidecar
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -68,6 +69,10 @@ type Sidecar struct {
 	tlsConfig         *tls.Config             // of the public listener; nil = plain HTTP (publictls.go)
 	mounts            map[string]http.Handler // adapters' handlers on the public listener (Deps.Mount)
 	closers           []io.Closer             // adapter parts closed at stop (adapterhost.go)
+
+	version   string    // Options.Version (status)
+	startedAt time.Time // when New built it (status)
+	trace     *tracer   // the incident trace (trace.go)
 }
 
 // Options carry what the host injects.
@@ -77,6 +82,8 @@ type Options struct {
 	Registry *prometheus.Registry
 	// ShadowReminder is how often a shadow-mode sidecar repeats its WARN line (0 = hourly).
 	ShadowReminder time.Duration
+	// Version is the binary's version, shown by GET /api/v1/status ("" = "dev").
+	Version string
 }
 
 // New opens the store and builds every component; it starts nothing.
@@ -89,7 +96,10 @@ func New(cfg *config.Config, o Options) (*Sidecar, error) {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	s := &Sidecar{cfg: cfg, log: log, gather: reg, shadowReminder: o.ShadowReminder}
+	if p := cfg.AdminTokenProblem(); p != "" {
+		return nil, errors.New(p)
+	}
+	s := &Sidecar{cfg: cfg, log: log, gather: reg, shadowReminder: o.ShadowReminder, version: cmp.Or(o.Version, "dev"), startedAt: time.Now()}
 	s.mapper.Store(cfg.Mapper)
 	s.pollFails.what = "CAD poll"
 	source, sink, err := s.buildAdapter(cfg.CAD.Adapter, cfg.CAD.Settings, reg)
@@ -152,11 +162,15 @@ func New(cfg *config.Config, o Options) (*Sidecar, error) {
 	if s.tlsConfig, err = s.publicTLS(); err != nil {
 		return fail(err)
 	}
-	store, err := outbox.Open(StorePath(cfg), StoreOptions(cfg, log.With("component", "outbox")))
+	s.trace = newTracer(log.With("component", "trace"))
+	storeOpts := StoreOptions(cfg, log.With("component", "outbox"))
+	storeOpts.OnDead = s.outboxDead
+	store, err := outbox.Open(StorePath(cfg), storeOpts)
 	if err != nil {
 		return fail(fmt.Errorf("open outbox: %w", err))
 	}
 	s.store, s.client, s.source, s.sink, s.readOnly = store, client, source, sink, readOnly
+	s.trace.setStore(store)
 	s.metrics = newMetrics(reg, store)
 	s.callNotes = newCallNoteRunner(s)
 	s.registerReady(reg)
@@ -283,6 +297,7 @@ func (s *Sidecar) Run(ctx context.Context) error {
 	if _, err := sched.AddFunc("@every 1h", func() { s.pruneState(ctx) }); err != nil {
 		return fmt.Errorf("state pruning schedule: %w", err)
 	}
+	goOwned("incident trace", s.trace.run)
 	goOwned("link delivery", func(ctx context.Context) error {
 		return ignoreCanceled(s.store.Deliver(ctx, outbox.TopicLink, s.deliverLink))
 	})

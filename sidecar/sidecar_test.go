@@ -39,6 +39,8 @@ type env struct {
 	logs     *syncBuffer
 	hookURL  string
 	adminURL string
+	// token is admin.token: e.api sends it when set.
+	token string
 }
 
 type envOptions struct {
@@ -57,6 +59,8 @@ type envOptions struct {
 	// assist edits the simulated Assist's options; cadExtra is YAML added to the cad section.
 	assist   func(*sim.AssistOptions)
 	cadExtra string
+	// noteEvery is the simulated Assist's time between a call's events (default 50ms).
+	noteEvery time.Duration
 }
 
 type syncBuffer struct {
@@ -91,7 +95,10 @@ func start(t testing.TB, o envOptions) *env {
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &env{logs: &syncBuffer{}, reg: prometheus.NewRegistry()}
 	e.cad = sim.NewCAD(sim.CADOptions{Seed: 3})
-	ao := sim.AssistOptions{Token: assistToken, Seed: 3, NotesPerCall: 3, NoteEvery: 50 * time.Millisecond, PushRetryEvery: 50 * time.Millisecond}
+	if o.noteEvery == 0 {
+		o.noteEvery = 50 * time.Millisecond
+	}
+	ao := sim.AssistOptions{Token: assistToken, Seed: 3, NotesPerCall: 3, NoteEvery: o.noteEvery, PushRetryEvery: 50 * time.Millisecond}
 	if o.assist != nil {
 		o.assist(&ao)
 	}
@@ -162,7 +169,7 @@ outbox: {retry: {initial: 20ms, max: 200ms}}
 		t.Fatal(err)
 	}
 	cfg.Server.PublicURL = "http://" + s.PublicAddr()
-	e.s, e.cfg = s, cfg
+	e.s, e.cfg, e.token = s, cfg, cfg.Admin.Token
 	e.hookURL = "http://" + s.PublicAddr() + cfg.Assist.Webhook.Path
 	e.adminURL = "http://" + s.AdminAddr()
 	done := make(chan error, 1)

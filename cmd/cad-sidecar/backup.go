@@ -48,7 +48,7 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 		api := adminBaseURL(sidecar.ResolveAdminListen(cfg))
 		where = "through the running sidecar at " + api
-		return streamBackup(ctx, api, w)
+		return streamBackup(ctx, api, cfg.Admin.Token, w)
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "backup:", err)
@@ -64,10 +64,13 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) int
 
 // streamBackup copies the running sidecar's GET /api/v1/backup into w. The answer must be
 // whole (as long as its Content-Length).
-func streamBackup(ctx context.Context, api string, w io.Writer) (int64, error) {
+func streamBackup(ctx context.Context, api, token string, w io.Writer) (int64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, api+"/api/v1/backup", nil)
 	if err != nil {
 		return 0, err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token) // admin.token: the API wants it
 	}
 	// No overall timeout: a large file takes what it takes; the answer must start soon.
 	hc := &http.Client{Transport: &http.Transport{Proxy: nil, ResponseHeaderTimeout: apiTimeout}}

@@ -152,7 +152,7 @@ func runDemo(ctx context.Context, duration time.Duration, keep bool, log *slog.L
 	if shadow != "" {
 		cfg.Shadow.Mode = shadow
 	}
-	s, err := sidecar.New(cfg, sidecar.Options{Logger: log.With("component", "sidecar")})
+	s, err := sidecar.New(cfg, sidecar.Options{Logger: log.With("component", "sidecar"), Version: version})
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,6 @@
 // Command cad-sidecar links CAD incidents to live Assist calls and writes Assist's notes
 // back into the CAD. Subcommands: run, validate, map, demo, outbox, deadletter, cursor,
-// healthcheck, service, shadow, version.
+// links, trace, backup, healthcheck, service, shadow, version.
 package main
 
 import (
@@ -57,6 +57,12 @@ Usage:
   cad-sidecar backup --to FILE [--force] [--config FILE]
                                                    consistent copy of the data file (and FILE.id),
                                                    also while the sidecar runs
+  cad-sidecar outbox list [--topic T] [--content] [--json] [--config FILE]
+                                                   messages waiting (payloads only with --content)
+  cad-sidecar links       [--incident ID] [--json] [--config FILE]
+                                                   incidents linked to calls, their latest note
+  cad-sidecar trace INCIDENT [--json] [--config FILE]
+                                                   what the sidecar did for one incident, in order
   cad-sidecar deadletter list [--json] [--content] [--topic T] [--config FILE]
                                                    notes and links given up (text only with --content)
   cad-sidecar deadletter replay ID|--all [--topic T] [--config FILE]
@@ -72,8 +78,8 @@ Usage:
   cad-sidecar version
 
 --config defaults to $CAD_SIDECAR_CONFIG, then ./config.yaml.
-deadletter, cursor and backup talk to the running sidecar (admin.listen) or, when it is stopped,
-work on the data file directly.
+deadletter, cursor, backup, links, outbox list and trace talk to the running sidecar
+(admin.listen, with admin.token when set) or, when it is stopped, work on the data file directly.
 `
 
 func main() {
@@ -98,9 +104,16 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "demo":
 		return cmdDemo(ctx, rest, stdout, stderr)
 	case "outbox":
+		if len(rest) > 0 && rest[0] == "list" {
+			return cmdOutboxList(ctx, rest[1:], stdout, stderr)
+		}
 		return cmdOutbox(rest, stdout, stderr)
 	case "backup":
 		return cmdBackup(ctx, rest, stdout, stderr)
+	case "links":
+		return cmdLinks(ctx, rest, stdout, stderr)
+	case "trace":
+		return cmdTrace(ctx, rest, stdout, stderr)
 	case "deadletter":
 		return cmdDeadletter(ctx, rest, stdout, stderr)
 	case "cursor":
