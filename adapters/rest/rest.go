@@ -36,6 +36,13 @@ const (
 	DefaultNotePath    = "/incidents/{{.IncidentID}}/notes"
 	DefaultNoteBody    = `{"text": {{json .Text}}, "critical": {{.Critical}}}`
 	DefaultContentType = "application/json"
+	// DefaultPageSize, DefaultMaxPages: cad.rest.poll.pagination.
+	DefaultPageSize = 100
+	DefaultMaxPages = 50
+	// DefaultDetailConcurrency is cad.rest.poll.detail.concurrency.
+	DefaultDetailConcurrency = 4
+	// DefaultMaxBackoff is cad.rest.poll.max_backoff.
+	DefaultMaxBackoff = adapters.DefaultMaxBackoff
 )
 
 // Config is the cad.rest section.
@@ -52,6 +59,18 @@ type Config struct {
 	Poll PollConfig `koanf:"poll"`
 	// WriteNote says how to write a note into an incident.
 	WriteNote WriteNoteConfig `koanf:"write_note"`
+	// RateLimit bounds the requests toward the CAD, polls and notes together.
+	RateLimit RateLimitConfig `koanf:"rate_limit"`
+}
+
+// RateLimitConfig is cad.rest.rate_limit (ratelimit.go): 0 = no limit.
+type RateLimitConfig struct {
+	// PerSecond is the maximum request rate toward the CAD (token bucket).
+	PerSecond float64 `koanf:"per_second"`
+	// Burst is how many requests may go at once after a quiet spell (0 = max(1, PerSecond)).
+	Burst int `koanf:"burst"`
+	// MaxConcurrency is the most requests in flight at once.
+	MaxConcurrency int `koanf:"max_concurrency"`
 }
 
 // AuthConfig is cad.rest.auth: at most one of Bearer and Basic.
@@ -94,6 +113,53 @@ type PollConfig struct {
 	// CursorField is the (dotted) record field whose maximum is the next cursor; numbers
 	// compare as numbers, anything else as strings. "" = no cursor.
 	CursorField string `koanf:"cursor_field"`
+	// IDField is the (dotted) field that identifies a listed record: it detects records
+	// that shift between pages and keys the detail marks ("" = none; with a detail path,
+	// the rendered path identifies the record).
+	IDField string `koanf:"id_field"`
+	// Pagination says how to get the list's further pages (pagination.go).
+	Pagination PaginationConfig `koanf:"pagination"`
+	// Detail fetches each new or changed listed record by itself (detail.go).
+	Detail DetailConfig `koanf:"detail"`
+	// MaxBackoff caps how long polls wait while the CAD keeps failing (adapters.PollSource).
+	MaxBackoff time.Duration `koanf:"max_backoff"`
+}
+
+// PaginationConfig is cad.rest.poll.pagination: at most one style (Next, LinkHeader,
+// Token, PageParam, OffsetParam); none = the answer is the whole list.
+type PaginationConfig struct {
+	// Next is the dotted path in the answer to the next page's URL (links.next,
+	// @odata.nextLink); absolute or relative to the page's URL, on base_url's host.
+	Next string `koanf:"next"`
+	// LinkHeader takes the next page's URL from the RFC 8288 Link header (rel="next").
+	LinkHeader bool `koanf:"link_header"`
+	// Token is the dotted path in the answer to a continuation token, sent back in the
+	// query parameter TokenParam.
+	Token      string `koanf:"token"`
+	TokenParam string `koanf:"token_param"`
+	// PageParam is the query parameter of the page number (FirstPage, FirstPage+1, …).
+	PageParam string `koanf:"page_param"`
+	FirstPage int    `koanf:"first_page"`
+	// OffsetParam is the query parameter of the offset (0, PageSize, 2·PageSize, …).
+	OffsetParam string `koanf:"offset_param"`
+	// SizeParam is the query parameter of the page size, sent as PageSize.
+	SizeParam string `koanf:"size_param"`
+	PageSize  int    `koanf:"page_size"`
+	// MaxPages bounds the pages of one poll; the next poll goes on from there.
+	MaxPages int `koanf:"max_pages"`
+}
+
+// DetailConfig is cad.rest.poll.detail: one GET per new or changed listed record.
+type DetailConfig struct {
+	// Path is a template over the listed record ("/incidents/{{.Id}}"); "" = no detail calls.
+	Path string `koanf:"path"`
+	// Items is the dotted path to the record in the detail answer ("" = the answer).
+	Items string `koanf:"items"`
+	// Into: "" = the detail is the record; a key = the detail is merged under it into the
+	// listed record.
+	Into string `koanf:"into"`
+	// Concurrency is how many detail calls run at once.
+	Concurrency int `koanf:"concurrency"`
 }
 
 // WriteNoteConfig is cad.rest.write_note. The templates get adapters.Note as data.
@@ -109,7 +175,9 @@ func NewConfig() *Config {
 	return &Config{
 		Headers: map[string]string{},
 		Timeout: DefaultTimeout,
-		Poll:    PollConfig{Schedule: DefaultSchedule, Format: string(record.JSON)},
+		Poll: PollConfig{Schedule: DefaultSchedule, Format: string(record.JSON), MaxBackoff: DefaultMaxBackoff,
+			Pagination: PaginationConfig{PageSize: DefaultPageSize, MaxPages: DefaultMaxPages, FirstPage: 1},
+			Detail:     DetailConfig{Concurrency: DefaultDetailConcurrency}},
 		WriteNote: WriteNoteConfig{
 			Method:      DefaultMethod,
 			Path:        DefaultNotePath,
@@ -180,8 +248,19 @@ func build(c *Config, deps adapters.Deps, withSource bool) (*Source, *Sink, erro
 	if !withSource {
 		return nil, sink, nil
 	}
-	src := &Source{cl: cl, path: t.pollPath, items: c.Poll.Items, format: record.Format(c.Poll.Format), cursorField: c.Poll.CursorField, schedule: c.Poll.Schedule, tolerance: deps.CursorTolerance, log: log}
-	poller, err := adapters.PollSource(src.Poll, c.Poll.Schedule, deps.Cursor)
+	src := &Source{cl: cl, path: t.pollPath, items: c.Poll.Items, format: record.Format(c.Poll.Format), cursorField: c.Poll.CursorField, schedule: c.Poll.Schedule, tolerance: deps.CursorTolerance, log: log,
+		pager: newPager(c.Poll.Pagination, c.BaseURL), state: deps.Store()}
+	if f := c.Poll.IDField; f != "" {
+		src.identify = func(r adapters.Record) (string, bool) {
+			v, ok := record.Lookup(r, f)
+			if !ok || v == nil {
+				return "", false
+			}
+			id := cursorString(v)
+			return id, id != ""
+		}
+	}
+	poller, err := adapters.PollSourceWith(src.Poll, c.Poll.Schedule, deps.Cursor, adapters.PollOptions{Emitted: src.emitted, MaxBackoff: c.Poll.MaxBackoff})
 	if err != nil { // cannot happen after Validate
 		return nil, nil, fmt.Errorf("rest: poll.schedule: %w", err)
 	}

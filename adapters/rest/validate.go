@@ -56,6 +56,11 @@ func Validate(c *Config) []adapters.Problem {
 		add("poll.path", `required: the list endpoint, e.g. "/incidents?since={{.Cursor}}"`)
 	}
 
+	probs = append(probs, validatePagination(c)...)
+	if c.Poll.MaxBackoff <= 0 {
+		add("poll.max_backoff", "must be > 0, got %s", c.Poll.MaxBackoff)
+	}
+
 	switch strings.ToUpper(c.WriteNote.Method) {
 	case "POST", "PUT", "PATCH":
 	default:
@@ -71,6 +76,42 @@ func Validate(c *Config) []adapters.Problem {
 	_, terrs := parseTemplates(c)
 	for _, e := range terrs {
 		add(e.Key, "%q: %v", e.Text, e.Err)
+	}
+	return probs
+}
+
+// validatePagination checks cad.rest.poll.pagination.
+func validatePagination(c *Config) []adapters.Problem {
+	var probs []adapters.Problem
+	add := func(key, format string, args ...any) {
+		probs = append(probs, adapters.Problem{Key: "poll.pagination" + key, Msg: fmt.Sprintf(format, args...)})
+	}
+	p := c.Poll.Pagination
+	st, n := styleOf(p)
+	if n > 1 {
+		add("", "set at most one of next, link_header, token, page_param, offset_param")
+	}
+	if p.MaxPages < 1 {
+		add(".max_pages", "must be ≥ 1, got %d", p.MaxPages)
+	}
+	if p.PageSize < 1 {
+		add(".page_size", "must be ≥ 1, got %d", p.PageSize)
+	}
+	if (p.Token == "") != (p.TokenParam == "") {
+		add(".token_param", "token (where the answer holds the continuation token) and token_param (the query parameter it is sent back in) go together")
+	}
+	if p.SizeParam != "" && st != pageNumber && st != pageOffset {
+		add(".size_param", "only with page_param or offset_param")
+	}
+	if st == pageNumber && p.FirstPage < 0 {
+		add(".first_page", "must be ≥ 0, got %d", p.FirstPage)
+	}
+	if record.Format(c.Poll.Format) == record.CSV && (st == pageNext || st == pageToken) {
+		add("", "next and token are read from the answer's body, which a CSV answer cannot hold: use link_header, page_param or offset_param")
+	}
+	if (st == pageNumber || st == pageOffset) && c.Poll.IDField == "" && c.Poll.Detail.Path == "" {
+		probs = append(probs, adapters.Problem{Key: "poll.id_field", Msg: "required with pagination.page_param or offset_param: the field that identifies a listed record, " +
+			"so that a record the list shifted between two pages is noticed and the list read again (a skipped record would be lost)"})
 	}
 	return probs
 }

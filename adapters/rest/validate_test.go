@@ -66,6 +66,14 @@ func TestValidate(t *testing.T) {
 		{"items with csv", func(c *Config) { c.Poll.Format, c.Poll.Items = "csv", "rows" }, "poll.items", `must be empty with poll.format csv (every row is a record), got "rows"`},
 		{"timeout", func(c *Config) { c.Timeout = 0 }, "timeout", "must be > 0"},
 		{"two auths", func(c *Config) { c.Auth.Bearer = "x"; c.Auth.Basic.Username = "u" }, "auth", "either bearer or basic"},
+		{"two page styles", func(c *Config) { c.Poll.Pagination.Next, c.Poll.Pagination.LinkHeader = "links.next", true }, "poll.pagination", "at most one of"},
+		{"max pages", func(c *Config) { c.Poll.Pagination.MaxPages = 0 }, "poll.pagination.max_pages", "must be ≥ 1"},
+		{"page size", func(c *Config) { c.Poll.Pagination.PageSize = 0 }, "poll.pagination.page_size", "must be ≥ 1"},
+		{"token without param", func(c *Config) { c.Poll.Pagination.Token = "next" }, "poll.pagination.token_param", "go together"},
+		{"size without page", func(c *Config) { c.Poll.Pagination.SizeParam = "size" }, "poll.pagination.size_param", "only with page_param or offset_param"},
+		{"next with csv", func(c *Config) { c.Poll.Format, c.Poll.Pagination.Next = "csv", "next" }, "poll.pagination", "CSV"},
+		{"offset without id", func(c *Config) { c.Poll.Pagination.OffsetParam = "offset" }, "poll.id_field", "required with pagination.page_param or offset_param"},
+		{"max backoff", func(c *Config) { c.Poll.MaxBackoff = 0 }, "poll.max_backoff", "must be > 0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := valid()
