@@ -15,8 +15,9 @@ func TestConformance(t *testing.T) {
 	adaptertest.Run(t, adaptertest.Harness{Adapter: "rest", Start: startSimCAD})
 }
 
-// TestConformancePaged runs the suite with pagination on: internal/sim's vendor-style API
-// (sim.CADAPI) in pages of 2 records, linked by links.next.
+// TestConformancePaged runs the suite with pagination and detail calls on: internal/sim's
+// vendor-style API (sim.CADAPI) lists ids in pages of 2, linked by links.next, and each
+// record is its detail.
 func TestConformancePaged(t *testing.T) {
 	adaptertest.Run(t, adaptertest.Harness{Adapter: "rest", Start: startPagedCAD})
 }
@@ -31,7 +32,7 @@ type simCAD struct {
 
 func startPagedCAD(t *testing.T, _ adaptertest.Options) adaptertest.CAD {
 	c := sim.NewCAD(sim.CADOptions{Seed: 5})
-	srv := httptest.NewServer(sim.NewCADAPI(c, sim.CADAPIOptions{Paging: sim.PageNext, PageSize: 2}))
+	srv := httptest.NewServer(sim.NewCADAPI(c, sim.CADAPIOptions{Paging: sim.PageNext, PageSize: 2, Summary: true}))
 	t.Cleanup(func() { c.Close(); srv.Close() })
 	return &simCAD{c: c, url: srv.URL + "/api", section: func(base string) string {
 		return fmt.Sprintf(`base_url: %s
@@ -41,6 +42,7 @@ poll:
   items: data
   cursor_field: updated
   pagination: {next: links.next, max_pages: 2}
+  detail: {path: "/v2/incidents/{{.Id}}"}
 write_note: {path: "/v2/incidents/{{.IncidentID}}/notes"}
 `, base)
 	}}

@@ -260,6 +260,30 @@ func build(c *Config, deps adapters.Deps, withSource bool) (*Source, *Sink, erro
 			return id, id != ""
 		}
 	}
+	if c.Poll.Detail.Path != "" {
+		dt, err := parseDetailPath(c.Poll.Detail.Path)
+		if err != nil { // cannot happen after Validate
+			return nil, nil, fmt.Errorf("rest: poll.detail.path: %w", err)
+		}
+		d := &detailer{path: dt, items: c.Poll.Detail.Items, into: c.Poll.Detail.Into, conc: c.Poll.Detail.Concurrency,
+			format: record.Format(c.Poll.Format), marker: contentMarker, state: src.state, log: log}
+		if f := c.Poll.CursorField; f != "" {
+			d.marker = func(r adapters.Record) string {
+				if v, ok := record.Lookup(r, f); ok && v != nil {
+					return cursorString(v)
+				}
+				return contentMarker(r)
+			}
+		}
+		if src.identify == nil { // the detail's path identifies the record
+			src.identify = func(r adapters.Record) (string, bool) {
+				p, err := render(dt, detailData(map[string]any(r)))
+				return withoutQuery(p), err == nil && p != ""
+			}
+		}
+		d.ident = src.identify
+		src.detail = d
+	}
 	poller, err := adapters.PollSourceWith(src.Poll, c.Poll.Schedule, deps.Cursor, adapters.PollOptions{Emitted: src.emitted, MaxBackoff: c.Poll.MaxBackoff})
 	if err != nil { // cannot happen after Validate
 		return nil, nil, fmt.Errorf("rest: poll.schedule: %w", err)

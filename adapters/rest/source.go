@@ -41,6 +41,8 @@ type Source struct {
 	identify func(adapters.Record) (string, bool)
 	// pending stores what the last poll keeps once its batch is durable (emitted).
 	pending func() error
+	// detail fetches each new or changed listed record (nil = the list holds the records).
+	detail *detailer
 }
 
 // SetInput sets how the poll answer is decoded: mapping.input's encoding, CSV delimiter
@@ -131,6 +133,14 @@ func (s *Source) Poll(ctx context.Context, cursor string) (adapters.Batch, error
 	before := seq.Cursor
 	from, fut, futFrom := s.maxCursor(records, &seq.Cursor)
 	b.FutureCursor, b.FutureFrom = fut, futFrom
+	var detailCommit func() error
+	if s.detail != nil {
+		// The batch holds the details, not the listed records: no index names a record.
+		if b.Records, detailCommit, err = s.detail.run(ctx, s.cl, records); err != nil {
+			return adapters.Batch{}, err
+		}
+		from, b.FutureFrom = 0, 0
+	}
 	switch {
 	case done && seq.Shifted:
 		s.log.Info("cad poll: a record was listed twice while the list was paged (it changed between pages, so one may have been skipped): the cursor stays, the next poll reads the list again",
@@ -141,14 +151,27 @@ func (s *Source) Poll(ctx context.Context, cursor string) (adapters.Batch, error
 			b.CursorFrom = from
 		}
 	}
+	var commits []func() error
+	if detailCommit != nil {
+		commits = append(commits, detailCommit)
+	}
 	if paged {
+		keep := seq
 		if done {
-			s.pending = func() error { return saveSequence(s.state, nil) }
-		} else {
-			s.pending = func() error { return saveSequence(s.state, seq) }
+			keep = nil
+		}
+		commits = append(commits, func() error { return saveSequence(s.state, keep) })
+	}
+	if len(commits) > 0 {
+		s.pending = func() error {
+			var errs []error
+			for _, c := range commits {
+				errs = append(errs, c())
+			}
+			return errors.Join(errs...)
 		}
 	}
-	s.log.Debug("cad poll", "path", withoutQuery(first), "pages", seq.Pages, "records", len(records), "done", done, "cursor", b.Cursor, "future_cursor", b.FutureCursor)
+	s.log.Debug("cad poll", "path", withoutQuery(first), "pages", seq.Pages, "records", len(records), "emitted", len(b.Records), "done", done, "cursor", b.Cursor, "future_cursor", b.FutureCursor)
 	return b, nil
 }
 

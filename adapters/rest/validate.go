@@ -57,6 +57,19 @@ func Validate(c *Config) []adapters.Problem {
 	}
 
 	probs = append(probs, validatePagination(c)...)
+	if d := c.Poll.Detail; d.Path != "" {
+		if _, err := parseDetailPath(d.Path); err != nil {
+			add("poll.detail.path", "%q: %v", d.Path, err)
+		}
+		if d.Concurrency < 1 {
+			add("poll.detail.concurrency", "must be ≥ 1, got %d", d.Concurrency)
+		}
+		if record.Format(c.Poll.Format) == record.CSV {
+			add("poll.detail.path", "detail answers are JSON or XML (poll.format), not csv")
+		}
+	} else if d.Into != "" || d.Items != "" {
+		add("poll.detail.path", "required when poll.detail.into or poll.detail.items is set")
+	}
 	if c.Poll.MaxBackoff <= 0 {
 		add("poll.max_backoff", "must be > 0, got %s", c.Poll.MaxBackoff)
 	}

@@ -74,6 +74,9 @@ func TestValidate(t *testing.T) {
 		{"next with csv", func(c *Config) { c.Poll.Format, c.Poll.Pagination.Next = "csv", "next" }, "poll.pagination", "CSV"},
 		{"offset without id", func(c *Config) { c.Poll.Pagination.OffsetParam = "offset" }, "poll.id_field", "required with pagination.page_param or offset_param"},
 		{"max backoff", func(c *Config) { c.Poll.MaxBackoff = 0 }, "poll.max_backoff", "must be > 0"},
+		{"detail template", func(c *Config) { c.Poll.Detail.Path = "/i/{{.Id" }, "poll.detail.path", `"/i/{{.Id"`},
+		{"detail concurrency", func(c *Config) { c.Poll.Detail.Path, c.Poll.Detail.Concurrency = "/i/{{.Id}}", 0 }, "poll.detail.concurrency", "must be ≥ 1"},
+		{"detail into without path", func(c *Config) { c.Poll.Detail.Into = "d" }, "poll.detail.path", "required when"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := valid()

@@ -82,7 +82,8 @@ type CADAPI struct {
 	details    map[string]int // incident id → detail requests served
 
 	listReqs, tokenReqs, logins, unauthorized atomic.Int64
-	pageDelay                                 atomic.Int64
+	pageDelay, detailDelay                    atomic.Int64
+	inFlight, maxInFlight                     atomic.Int64 // detail requests
 }
 
 // NewCADAPI serves cad's incidents and notes as a vendor API.
@@ -145,6 +146,12 @@ func (a *CADAPI) Throttle(n int, retryAfter string) {
 
 // SetPageDelay makes each list page wait d before it is answered.
 func (a *CADAPI) SetPageDelay(d time.Duration) { a.pageDelay.Store(int64(d)) }
+
+// SetDetailDelay makes each detail request wait d before it is answered.
+func (a *CADAPI) SetDetailDelay(d time.Duration) { a.detailDelay.Store(int64(d)) }
+
+// MaxDetailsInFlight is the most detail requests that were served at once.
+func (a *CADAPI) MaxDetailsInFlight() int { return int(a.maxInFlight.Load()) }
 
 // RevokeTokens revokes every token issued so far (the next request with one is 401).
 func (a *CADAPI) RevokeTokens() {
@@ -424,6 +431,17 @@ func (a *CADAPI) detail(w http.ResponseWriter, r *http.Request) {
 	a.details[id]++
 	status := a.failDetail[id]
 	a.mu.Unlock()
+	n := a.inFlight.Add(1)
+	defer a.inFlight.Add(-1)
+	for m := a.maxInFlight.Load(); n > m && !a.maxInFlight.CompareAndSwap(m, n); m = a.maxInFlight.Load() {
+	}
+	if d := time.Duration(a.detailDelay.Load()); d > 0 {
+		select {
+		case <-time.After(d):
+		case <-r.Context().Done():
+			return
+		}
+	}
 	if status != 0 {
 		http.Error(w, "detail unavailable", status)
 		return
