@@ -86,12 +86,7 @@ func (p *Poller) Poll(ctx context.Context, cursor string) (Batch, error) { retur
 func (p *Poller) Run(ctx context.Context, emit Emit) error {
 	for {
 		p.once(ctx, emit)
-		now := time.Now()
-		next := p.schedule.Next(now)
-		if at := now.Add(time.Duration(p.wait.Load())); at.After(next) {
-			next = p.schedule.Next(at.Add(-time.Nanosecond)) // the first tick from then on
-		}
-		t := time.NewTimer(time.Until(next))
+		t := time.NewTimer(time.Until(p.nextAt(time.Now())))
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -99,6 +94,16 @@ func (p *Poller) Run(ctx context.Context, emit Emit) error {
 		case <-t.C:
 		}
 	}
+}
+
+// nextAt is when the poll after one that ended at now runs: the schedule's next tick, or
+// — while polls fail — the first tick once the backoff (or Retry-After) has passed.
+func (p *Poller) nextAt(now time.Time) time.Time {
+	next := p.schedule.Next(now)
+	if at := now.Add(time.Duration(p.wait.Load())); at.After(next) {
+		next = p.schedule.Next(at.Add(-time.Nanosecond))
+	}
+	return next
 }
 
 // once runs one poll and emits it; an emit error is the host's to report (it already did),

@@ -36,6 +36,11 @@ const (
 	DefaultNotePath    = "/incidents/{{.IncidentID}}/notes"
 	DefaultNoteBody    = `{"text": {{json .Text}}, "critical": {{.Critical}}}`
 	DefaultContentType = "application/json"
+	// Defaults of cad.rest.auth.login.
+	DefaultLoginMethod = "POST"
+	DefaultLoginBody   = `{"username": {{json .Username}}, "password": {{json .Secret}}}`
+	DefaultLoginHeader = "Authorization"
+	DefaultLoginFormat = "Bearer {{.Token}}"
 	// DefaultPageSize, DefaultMaxPages: cad.rest.poll.pagination.
 	DefaultPageSize = 100
 	DefaultMaxPages = 50
@@ -73,10 +78,43 @@ type RateLimitConfig struct {
 	MaxConcurrency int `koanf:"max_concurrency"`
 }
 
-// AuthConfig is cad.rest.auth: at most one of Bearer and Basic.
+// AuthConfig is cad.rest.auth: at most one of Bearer, Basic, OAuth2 and Login.
 type AuthConfig struct {
 	Bearer string    `koanf:"bearer"`
 	Basic  BasicAuth `koanf:"basic"`
+	// OAuth2 is client credentials (auth.go), on when TokenURL is set.
+	OAuth2 OAuth2Config `koanf:"oauth2"`
+	// Login is a session login (auth.go), on when Path is set.
+	Login LoginConfig `koanf:"login"`
+}
+
+// OAuth2Config is cad.rest.auth.oauth2: client credentials.
+type OAuth2Config struct {
+	TokenURL     string   `koanf:"token_url"`
+	ClientID     string   `koanf:"client_id"`
+	ClientSecret string   `koanf:"client_secret"` // or client_secret_file
+	Scopes       []string `koanf:"scopes"`
+	// Params are more form parameters of the token request (e.g. audience).
+	Params map[string]string `koanf:"params"`
+}
+
+// LoginConfig is cad.rest.auth.login: a request that answers a session token.
+type LoginConfig struct {
+	Method string `koanf:"method"`
+	// Path is appended to base_url (or an absolute URL on the CAD's side).
+	Path string `koanf:"path"`
+	// Body is a template over .Username and .Secret (helpers json, xml, query).
+	Body        string `koanf:"body"`
+	ContentType string `koanf:"content_type"`
+	Username    string `koanf:"username"`
+	Secret      string `koanf:"secret"` // or secret_file
+	// TokenPath is the dotted path to the token in the (JSON) answer.
+	TokenPath string `koanf:"token_path"`
+	// Header carries the token, formatted by Format (a template over .Token).
+	Header string `koanf:"header"`
+	Format string `koanf:"format"`
+	// TTL: log in again after this long (0 = only when the CAD answers 401).
+	TTL time.Duration `koanf:"ttl"`
 }
 
 // BasicAuth is cad.rest.auth.basic.
@@ -88,6 +126,10 @@ type BasicAuth struct {
 // LogValue keeps the secrets out of logs.
 func (a AuthConfig) LogValue() slog.Value {
 	switch {
+	case a.OAuth2.TokenURL != "":
+		return slog.StringValue("oauth2 client " + a.OAuth2.ClientID + ":***")
+	case a.Login.Path != "":
+		return slog.StringValue("login " + a.Login.Username + ":***")
 	case a.Bearer != "":
 		return slog.StringValue("bearer ***")
 	case a.Basic.Username != "":
@@ -175,6 +217,8 @@ func NewConfig() *Config {
 	return &Config{
 		Headers: map[string]string{},
 		Timeout: DefaultTimeout,
+		Auth: AuthConfig{Login: LoginConfig{Method: DefaultLoginMethod, Body: DefaultLoginBody, ContentType: DefaultContentType,
+			Header: DefaultLoginHeader, Format: DefaultLoginFormat}},
 		Poll: PollConfig{Schedule: DefaultSchedule, Format: string(record.JSON), MaxBackoff: DefaultMaxBackoff,
 			Pagination: PaginationConfig{PageSize: DefaultPageSize, MaxPages: DefaultMaxPages, FirstPage: 1},
 			Detail:     DetailConfig{Concurrency: DefaultDetailConcurrency}},

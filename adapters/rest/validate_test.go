@@ -77,6 +77,19 @@ func TestValidate(t *testing.T) {
 		{"detail template", func(c *Config) { c.Poll.Detail.Path = "/i/{{.Id" }, "poll.detail.path", `"/i/{{.Id"`},
 		{"detail concurrency", func(c *Config) { c.Poll.Detail.Path, c.Poll.Detail.Concurrency = "/i/{{.Id}}", 0 }, "poll.detail.concurrency", "must be ≥ 1"},
 		{"detail into without path", func(c *Config) { c.Poll.Detail.Into = "d" }, "poll.detail.path", "required when"},
+		{"oauth2 and bearer", func(c *Config) {
+			c.Auth.Bearer = "x"
+			c.Auth.OAuth2 = OAuth2Config{TokenURL: "https://idp/token", ClientID: "a", ClientSecret: "b"}
+		}, "auth", "set one of bearer, basic, oauth2 and login"},
+		{"oauth2 token url", func(c *Config) { c.Auth.OAuth2 = OAuth2Config{TokenURL: "idp/token", ClientID: "a", ClientSecret: "b"} }, "auth.oauth2.token_url", "not an absolute"},
+		{"oauth2 no secret", func(c *Config) { c.Auth.OAuth2 = OAuth2Config{TokenURL: "https://idp/token", ClientID: "a"} }, "auth.oauth2.client_secret", "client_secret_file"},
+		{"oauth2 no client id", func(c *Config) { c.Auth.OAuth2 = OAuth2Config{TokenURL: "https://idp/token", ClientSecret: "b"} }, "auth.oauth2.client_id", "required"},
+		{"oauth2 no token url", func(c *Config) { c.Auth.OAuth2.ClientID = "a" }, "auth.oauth2.token_url", "required"},
+		{"login no token path", func(c *Config) { c.Auth.Login.Path = "/login" }, "auth.login.token_path", "required"},
+		{"login bad body", func(c *Config) { c.Auth.Login.Path, c.Auth.Login.TokenPath, c.Auth.Login.Body = "/login", "t", "{{.Password}}" }, "auth.login.body", "Password"},
+		{"login bad format", func(c *Config) { c.Auth.Login.Path, c.Auth.Login.TokenPath, c.Auth.Login.Format = "/login", "t", "Bearer {{.Tok}}" }, "auth.login.format", "Tok"},
+		{"login without path", func(c *Config) { c.Auth.Login.Username = "u" }, "auth.login.path", "required"},
+		{"rate negative", func(c *Config) { c.RateLimit.PerSecond = -1 }, "rate_limit.per_second", "must be ≥ 0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := valid()

@@ -74,6 +74,7 @@ type CADAPI struct {
 
 	mu         sync.Mutex
 	tokens     map[string]time.Time // access or session token → expiry
+	issued     []string             // every token issued, revoked ones too
 	scopes     []string             // of the last token request
 	beforePage func(page int) int
 	failDetail map[string]int // incident id → status its detail answers
@@ -169,6 +170,13 @@ func (a *CADAPI) Unauthorized() int { return int(a.unauthorized.Load()) }
 // ListRequests is the number of list pages served (429s included).
 func (a *CADAPI) ListRequests() int { return int(a.listReqs.Load()) }
 
+// IssuedTokens are all the tokens issued, revoked and expired ones too.
+func (a *CADAPI) IssuedTokens() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.issued)
+}
+
 // Scopes are the scopes of the last token request.
 func (a *CADAPI) Scopes() []string {
 	a.mu.Lock()
@@ -193,6 +201,7 @@ func (a *CADAPI) newToken(ttl time.Duration) string {
 	tok := base64.RawURLEncoding.EncodeToString(b[:])
 	a.mu.Lock()
 	a.tokens[tok] = time.Now().Add(ttl)
+	a.issued = append(a.issued, tok)
 	a.mu.Unlock()
 	return tok
 }
