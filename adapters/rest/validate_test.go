@@ -86,8 +86,12 @@ func TestValidate(t *testing.T) {
 		{"oauth2 no client id", func(c *Config) { c.Auth.OAuth2 = OAuth2Config{TokenURL: "https://idp/token", ClientSecret: "b"} }, "auth.oauth2.client_id", "required"},
 		{"oauth2 no token url", func(c *Config) { c.Auth.OAuth2.ClientID = "a" }, "auth.oauth2.token_url", "required"},
 		{"login no token path", func(c *Config) { c.Auth.Login.Path = "/login" }, "auth.login.token_path", "required"},
-		{"login bad body", func(c *Config) { c.Auth.Login.Path, c.Auth.Login.TokenPath, c.Auth.Login.Body = "/login", "t", "{{.Password}}" }, "auth.login.body", "Password"},
-		{"login bad format", func(c *Config) { c.Auth.Login.Path, c.Auth.Login.TokenPath, c.Auth.Login.Format = "/login", "t", "Bearer {{.Tok}}" }, "auth.login.format", "Tok"},
+		{"login bad body", func(c *Config) {
+			c.Auth.Login.Path, c.Auth.Login.TokenPath, c.Auth.Login.Body = "/login", "t", "{{.Password}}"
+		}, "auth.login.body", "Password"},
+		{"login bad format", func(c *Config) {
+			c.Auth.Login.Path, c.Auth.Login.TokenPath, c.Auth.Login.Format = "/login", "t", "Bearer {{.Tok}}"
+		}, "auth.login.format", "Tok"},
 		{"login without path", func(c *Config) { c.Auth.Login.Username = "u" }, "auth.login.path", "required"},
 		{"rate negative", func(c *Config) { c.RateLimit.PerSecond = -1 }, "rate_limit.per_second", "must be ≥ 0"},
 	} {
