@@ -151,6 +151,17 @@ func (a *CADAPI) SetPageDelay(d time.Duration) { a.pageDelay.Store(int64(d)) }
 // SetDetailDelay makes each detail request wait d before it is answered.
 func (a *CADAPI) SetDetailDelay(d time.Duration) { a.detailDelay.Store(int64(d)) }
 
+// AllDetailRequests is the number of detail requests served, for every incident.
+func (a *CADAPI) AllDetailRequests() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n := 0
+	for _, c := range a.details {
+		n += c
+	}
+	return n
+}
+
 // MaxDetailsInFlight is the most detail requests that were served at once.
 func (a *CADAPI) MaxDetailsInFlight() int { return int(a.maxInFlight.Load()) }
 
