@@ -42,18 +42,19 @@ type oauth2Auth struct {
 	cfg clientcredentials.Config
 	hc  *http.Client // the adapter's own (newHTTPClient): the same transport as the CAD's
 	now func() time.Time
+	m   *metrics
 
 	mu  sync.Mutex
 	tok *oauth2.Token
 }
 
-func newOAuth2(c OAuth2Config, hc *http.Client) *oauth2Auth {
+func newOAuth2(c OAuth2Config, hc *http.Client, m *metrics) *oauth2Auth {
 	params := map[string][]string{}
 	for k, v := range c.Params {
 		params[k] = []string{v}
 	}
 	return &oauth2Auth{cfg: clientcredentials.Config{ClientID: c.ClientID, ClientSecret: c.ClientSecret, TokenURL: c.TokenURL, Scopes: c.Scopes, EndpointParams: params},
-		hc: hc, now: time.Now}
+		hc: hc, now: time.Now, m: m}
 }
 
 func (a *oauth2Auth) header(ctx context.Context) (string, string, error) {
@@ -63,6 +64,7 @@ func (a *oauth2Auth) header(ctx context.Context) (string, string, error) {
 		return "Authorization", t.Type() + " " + t.AccessToken, nil
 	}
 	t, err := a.cfg.Token(context.WithValue(ctx, oauth2.HTTPClient, a.hc))
+	a.m.token(err)
 	if err != nil {
 		return "", "", tokenError("OAuth2 token", "POST", a.cfg.TokenURL, err)
 	}
@@ -129,6 +131,7 @@ type loginAuth struct {
 	format      *template.Template
 	ttl         time.Duration
 	now         func() time.Time
+	m           *metrics
 
 	mu    sync.Mutex
 	value string
@@ -144,6 +147,13 @@ func (a *loginAuth) header(ctx context.Context) (string, string, error) {
 	if a.value != "" && (a.ttl <= 0 || a.now().Sub(a.at) < a.ttl) {
 		return a.headerName, a.value, nil
 	}
+	name, value, err := a.login(ctx)
+	a.m.token(err)
+	return name, value, err
+}
+
+// login makes the login request (a.mu held).
+func (a *loginAuth) login(ctx context.Context) (string, string, error) {
 	body, err := render(a.body, loginData{Username: a.username, Secret: a.secret})
 	if err != nil {
 		return "", "", delivery.Permanentf("rest: auth.login.body: %w", err)

@@ -130,6 +130,9 @@ func TestOAuth2ClientCredentials(t *testing.T) {
 	if n := len(api.CAD().Notes(id)); n != 2 {
 		t.Fatalf("%d notes stored, want 2", n)
 	}
+	if ok, bad := metricValue(src.m.tokens.WithLabelValues("ok")), metricValue(src.m.tokens.WithLabelValues("error")); ok != 4 || bad != 0 {
+		t.Errorf("cad_sidecar_rest_token_requests_total ok=%v error=%v, want 4 and 0", ok, bad)
+	}
 	noSecretsLogged(t, api, logs.String())
 }
 
@@ -150,6 +153,9 @@ func TestOAuth2WrongSecret(t *testing.T) {
 	}
 	_, _ = src.Poll(context.Background(), "0") // more debug lines
 	logs.Write([]byte("cad request (marker)\n"))
+	if bad := metricValue(src.m.tokens.WithLabelValues("error")); bad != 3 {
+		t.Errorf("cad_sidecar_rest_token_requests_total{result=\"error\"} = %v, want 3", bad)
+	}
 	noSecretsLogged(t, api, logs.String(), err, werr)
 }
 

@@ -33,6 +33,7 @@ type client struct {
 	contentLevel slog.Level
 	limit        *limiter  // cad.rest.rate_limit
 	auth         tokenAuth // cad.rest.auth.oauth2 or login; nil = none or a static header
+	m            *metrics
 }
 
 // newHTTPClient is the HTTP client of every request to the CAD, the token and login
@@ -41,7 +42,7 @@ func newHTTPClient(c *Config) *http.Client {
 	return &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone(), Timeout: c.Timeout}
 }
 
-func newClient(c *Config, log *slog.Logger, logContent bool) *client {
+func newClient(c *Config, log *slog.Logger, logContent bool, m *metrics) *client {
 	hc := newHTTPClient(c)
 	r := resty.NewWithClient(hc).
 		SetTimeout(c.Timeout).
@@ -64,17 +65,17 @@ func newClient(c *Config, log *slog.Logger, logContent bool) *client {
 		cred := c.Auth.Basic.Username + ":" + c.Auth.Basic.Password
 		r.SetHeader("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(cred)))
 	}
-	cl := &client{r: r, base: strings.TrimRight(c.BaseURL, "/"), log: log, contentLevel: slog.LevelDebug, limit: newLimiter(c.RateLimit)}
+	cl := &client{r: r, base: strings.TrimRight(c.BaseURL, "/"), log: log, contentLevel: slog.LevelDebug, limit: newLimiter(c.RateLimit), m: m}
 	if logContent {
 		cl.contentLevel = slog.LevelInfo
 	}
 	switch a := c.Auth; {
 	case a.OAuth2.TokenURL != "":
-		cl.auth = newOAuth2(a.OAuth2, hc)
+		cl.auth = newOAuth2(a.OAuth2, hc, m)
 	case a.Login.Path != "":
 		body, format, _ := parseLogin(a.Login) // checked by Validate
 		cl.auth = &loginAuth{cl: cl, method: strings.ToUpper(a.Login.Method), path: a.Login.Path, body: body, contentType: a.Login.ContentType,
-			username: a.Login.Username, secret: a.Login.Secret, tokenPath: a.Login.TokenPath, headerName: a.Login.Header, format: format, ttl: a.Login.TTL, now: time.Now}
+			username: a.Login.Username, secret: a.Login.Secret, tokenPath: a.Login.TokenPath, headerName: a.Login.Header, format: format, ttl: a.Login.TTL, now: time.Now, m: m}
 	}
 	return cl
 }

@@ -69,6 +69,7 @@ type detailer struct {
 	ident  func(adapters.Record) (string, bool)
 	state  adapters.State
 	log    *slog.Logger
+	m      *metrics
 
 	loaded bool
 	marks  map[string]mark
@@ -123,6 +124,7 @@ func (d *detailer) load() error {
 		}
 	}
 	d.loaded = true
+	d.m.retry.Set(float64(len(d.retry)))
 	return nil
 }
 
@@ -214,6 +216,7 @@ func (d *detailer) run(ctx context.Context, cl *client, listed []adapters.Record
 			continue
 		}
 		if r.err == nil {
+			d.m.details.WithLabelValues("ok").Inc()
 			ok++
 			out = append(out, r.rec)
 			done = append(done, r)
@@ -230,10 +233,12 @@ func (d *detailer) run(ctx context.Context, cl *client, listed []adapters.Record
 		if e.Perm && e.N >= detailGiveUp {
 			// Marked as taken: not asked again until the list shows it changed.
 			d.log.Warn("cad poll: detail given up after "+fmt.Sprint(e.N)+" attempts", "incident_id", ident.ForLog(r.id), "err", r.err)
+			d.m.details.WithLabelValues("given_up").Inc()
 			delete(newRetry, r.id)
 			done = append(done, detailResult{id: r.id, list: r.list})
 			continue
 		}
+		d.m.details.WithLabelValues("failed").Inc()
 		if e.N == 1 {
 			d.log.Warn("cad poll: detail failed; retried at the next poll", "incident_id", ident.ForLog(r.id), "err", r.err)
 		} else {
@@ -305,6 +310,7 @@ func (d *detailer) saveRetry(m map[string]retryEntry) error {
 		return fmt.Errorf("rest: store %s: %w", retryKey, err)
 	}
 	d.retry = m
+	d.m.retry.Set(float64(len(m)))
 	return nil
 }
 

@@ -117,6 +117,9 @@ func TestDetailFailureRetriedNotBlocking(t *testing.T) {
 	if v, ok, _ := st.Get(retryKey); !ok || !strings.Contains(v, bad) {
 		t.Fatalf("the failed incident is not in State before the batch is handed over: %q", v)
 	}
+	if got := metricValue(src.m.retry); got != 1 {
+		t.Fatalf("cad_sidecar_rest_detail_retry = %v, want 1", got)
+	}
 	src.emitted(context.Background(), b, nil)
 	for range 3 {
 		if b := pollDurable(t, src, "10"); len(b.Records) != 0 {
@@ -148,6 +151,16 @@ func TestDetailFailureRetriedNotBlocking(t *testing.T) {
 	}
 	if n := api.DetailRequests(gone); n != 1+detailGiveUp {
 		t.Fatalf("a detail refused for good was asked %d times, want %d", n, 1+detailGiveUp)
+	}
+	// 9 answered, then bad once it answers; bad failed 4 times, gone 9 times and was then
+	// given up; none waits.
+	for result, want := range map[string]float64{"ok": 10, "failed": 4 + detailGiveUp - 1, "given_up": 1} {
+		if got := metricValue(src.m.details.WithLabelValues(result)); got != want {
+			t.Errorf("cad_sidecar_rest_details_total{result=%q} = %v, want %v", result, got, want)
+		}
+	}
+	if got := metricValue(src.m.retry); got != 0 {
+		t.Errorf("cad_sidecar_rest_detail_retry = %v, want 0", got)
 	}
 }
 

@@ -95,7 +95,8 @@ func TestPaginationReadsEveryPage(t *testing.T) {
 			}
 			t.Run(style+"/emptyLast="+strconv.FormatBool(emptyLast), func(t *testing.T) {
 				api, srv := pagedAPI(t, sim.CADAPIOptions{Paging: style, PageSize: 100, EmptyLastPage: emptyLast}, n)
-				b := pollDurable(t, pagedSource(t, srv, style, nil), "0")
+				src := pagedSource(t, srv, style, nil)
+				b := pollDurable(t, src, "0")
 				got := ids(b.Records)
 				if len(b.Records) != n || len(got) != n {
 					t.Fatalf("%d records, %d distinct; want %d each", len(b.Records), len(got), n)
@@ -105,6 +106,8 @@ func TestPaginationReadsEveryPage(t *testing.T) {
 				}
 				if pages := api.ListRequests(); pages < n/100 || pages > n/100+1 {
 					t.Fatalf("%d page requests for %d records in pages of 100", pages, n)
+				} else if got := metricValue(src.m.pages); got != float64(pages) {
+					t.Fatalf("cad_sidecar_rest_pages_total = %v, want %d", got, pages)
 				}
 			})
 		}

@@ -286,14 +286,15 @@ func build(c *Config, deps adapters.Deps, withSource bool) (*Source, *Sink, erro
 			return nil, nil, e
 		}
 	}
-	cl := newClient(c, log, deps.LogContent)
+	m := newMetrics(deps.Metrics())
+	cl := newClient(c, log, deps.LogContent, m)
 	sink := &Sink{cl: cl, method: strings.ToUpper(c.WriteNote.Method), path: t.notePath, body: t.noteBody, contentType: c.WriteNote.ContentType, log: log,
 		defaultPath: c.WriteNote.Path == DefaultNotePath, defaultBody: c.WriteNote.Body == DefaultNoteBody}
 	if !withSource {
 		return nil, sink, nil
 	}
 	src := &Source{cl: cl, path: t.pollPath, items: c.Poll.Items, format: record.Format(c.Poll.Format), cursorField: c.Poll.CursorField, schedule: c.Poll.Schedule, tolerance: deps.CursorTolerance, log: log,
-		pager: newPager(c.Poll.Pagination, c.BaseURL), state: deps.Store()}
+		pager: newPager(c.Poll.Pagination, c.BaseURL), state: deps.Store(), m: m}
 	if f := c.Poll.IDField; f != "" {
 		src.identify = func(r adapters.Record) (string, bool) {
 			v, ok := record.Lookup(r, f)
@@ -310,7 +311,7 @@ func build(c *Config, deps adapters.Deps, withSource bool) (*Source, *Sink, erro
 			return nil, nil, fmt.Errorf("rest: poll.detail.path: %w", err)
 		}
 		d := &detailer{path: dt, items: c.Poll.Detail.Items, into: c.Poll.Detail.Into, conc: c.Poll.Detail.Concurrency,
-			format: record.Format(c.Poll.Format), marker: contentMarker, state: src.state, log: log}
+			format: record.Format(c.Poll.Format), marker: contentMarker, state: src.state, log: log, m: m}
 		if f := c.Poll.CursorField; f != "" {
 			d.marker = func(r adapters.Record) string {
 				if v, ok := record.Lookup(r, f); ok && v != nil {

@@ -43,6 +43,7 @@ type Source struct {
 	pending func() error
 	// detail fetches each new or changed listed record (nil = the list holds the records).
 	detail *detailer
+	m      *metrics
 }
 
 // SetInput sets how the poll answer is decoded: mapping.input's encoding, CSV delimiter
@@ -100,6 +101,7 @@ func (s *Source) Poll(ctx context.Context, cursor string) (adapters.Batch, error
 		}
 		pages++
 		seq.Pages++
+		s.m.pages.Inc()
 		if s.identify != nil {
 			for _, r := range pg.records {
 				id, ok := s.identify(r)
