@@ -39,7 +39,9 @@ type client struct {
 // newHTTPClient is the HTTP client of every request to the CAD, the token and login
 // requests included: the one place its transport is made.
 func newHTTPClient(c *Config) *http.Client {
-	return &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone(), Timeout: c.Timeout}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 16 // detail calls and notes run several at a time
+	return &http.Client{Transport: t, Timeout: c.Timeout}
 }
 
 func newClient(c *Config, log *slog.Logger, logContent bool, m *metrics) *client {

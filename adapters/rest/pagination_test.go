@@ -266,3 +266,22 @@ func TestNextLinkHeader(t *testing.T) {
 		}
 	}
 }
+
+// TestPaginationDuplicateWithinAPageIsNoShift: an incident listed twice on one page is the
+// CAD's own answer, not a shift: the cursor moves (a list with duplicates must not hold it
+// for good).
+func TestPaginationDuplicateWithinAPageIsNoShift(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Query().Get("offset") == "0" {
+			_, _ = w.Write([]byte(`{"data":[{"IncidentNumber":1,"updated":1},{"IncidentNumber":1,"updated":2}]}`))
+			return
+		}
+		_, _ = w.Write([]byte(`{"data":[]}`))
+	}))
+	defer srv.Close()
+	src := pagedSource(t, srv, sim.PageOffset, nil)
+	if b := pollDurable(t, src, "0"); b.Cursor != "2" || len(b.Records) != 2 {
+		t.Fatalf("cursor %q, %d records; want 2 and 2", b.Cursor, len(b.Records))
+	}
+}

@@ -102,20 +102,22 @@ func (s *Source) Poll(ctx context.Context, cursor string) (adapters.Batch, error
 		pages++
 		seq.Pages++
 		s.m.pages.Inc()
-		if s.identify != nil {
+		if s.identify != nil && paged {
+			// A record of an earlier page listed again: the list shifted between pages. (One
+			// listed twice within a page is the CAD's own answer, no shift.)
+			var onPage []string
 			for _, r := range pg.records {
-				id, ok := s.identify(r)
-				if !ok {
-					continue
-				}
-				if seen[id] {
-					seq.Shifted = true
-				}
-				seen[id] = true
-				if paged {
-					seq.IDs = append(seq.IDs, id)
+				if id, ok := s.identify(r); ok {
+					if seen[id] {
+						seq.Shifted = true
+					}
+					onPage = append(onPage, id)
 				}
 			}
+			for _, id := range onPage {
+				seen[id] = true
+			}
+			seq.IDs = append(seq.IDs, onPage...)
 		}
 		records = append(records, pg.records...)
 		next, more, err := s.pager.next(full, pg, seq.Pos)
