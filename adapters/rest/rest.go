@@ -7,6 +7,13 @@
 // success, 408/429 and 5xx and network errors are transient (honouring Retry-After), any
 // other 4xx and any template error is permanent.
 //
+// Vendor APIs: a list that pages is read page by page in one poll (pagination.go; a poll
+// cut short by max_pages resumes from Deps.State: resume.go); a list of ids or summaries is
+// followed by one detail request per new or changed record (detail.go); OAuth2 client
+// credentials or a session login authenticate every request (auth.go); a token bucket and
+// a concurrency bound limit them (ratelimit.go). The Source and the Sink share one client
+// (client.go), hence its limits and its token.
+//
 // Templates are Go text/templates with the helpers json (JSON-encode a value, quotes
 // included), xml (XML-escape), query (URL-query-escape) and path (URL-path-escape).
 // URL templates are safe by default: in poll.path, {{.Cursor}} is already query-escaped
