@@ -3,9 +3,13 @@ package adapters
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"github.com/robfig/cron/v3"
+
+	"github.com/cad-sidecar/cad-sidecar/delivery"
 )
 
 // PollFunc reads the records changed since cursor ("" on the first read of a fresh
@@ -19,6 +23,28 @@ type Poller struct {
 	spec     string
 	schedule cron.Schedule
 	cursor   func() (string, error)
+	opts     PollOptions
+	// fails counts the polls failed in a row; wait is how long the last failure asks the
+	// next poll to wait at least (backoff, Retry-After). Run's goroutine only.
+	fails int
+	wait  atomic.Int64 // time.Duration
+}
+
+// DefaultMaxBackoff caps the wait between polls while the CAD keeps failing.
+const DefaultMaxBackoff = 30 * time.Second
+
+// PollOptions tune a PollSource (PollSourceWith).
+type PollOptions struct {
+	// Emitted, when set, is called after each successful read with its batch and emit's
+	// answer (nil = the records and the cursor are durable): a poll function that keeps
+	// marks of what it read (the page it stopped at, the details it fetched) stores them
+	// here, only once what they cover is durable. It runs before the next poll.
+	Emitted func(ctx context.Context, b Batch, emitErr error)
+	// MaxBackoff caps the wait after failed polls (0 = DefaultMaxBackoff). While polls fail,
+	// the next one waits the schedule's interval doubled per failure in a row, with jitter,
+	// at most MaxBackoff — and at least what the CAD asked with Retry-After
+	// (delivery.RetryDelay of the poll's error), even beyond MaxBackoff.
+	MaxBackoff time.Duration
 }
 
 var _ Source = (*Poller)(nil)
@@ -32,6 +58,14 @@ const DefaultSchedule = "@every 5s"
 // from the host's stored cursor (cursor, normally Deps.Cursor; nil = always "") and emits
 // its batch (Polled, Since set), or Batch.Err when it failed.
 func PollSource(poll PollFunc, schedule string, cursor func() (string, error)) (*Poller, error) {
+	return PollSourceWith(poll, schedule, cursor, PollOptions{})
+}
+
+// PollSourceWith is PollSource with options.
+func PollSourceWith(poll PollFunc, schedule string, cursor func() (string, error), o PollOptions) (*Poller, error) {
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = DefaultMaxBackoff
+	}
 	if schedule == "" {
 		schedule = DefaultSchedule
 	}
@@ -39,7 +73,7 @@ func PollSource(poll PollFunc, schedule string, cursor func() (string, error)) (
 	if err != nil {
 		return nil, fmt.Errorf("poll schedule %q: %w", schedule, err)
 	}
-	return &Poller{poll: poll, spec: schedule, schedule: sched, cursor: cursor}, nil
+	return &Poller{poll: poll, spec: schedule, schedule: sched, cursor: cursor, opts: o}, nil
 }
 
 // Schedule is the poll's schedule as given.
@@ -52,8 +86,7 @@ func (p *Poller) Poll(ctx context.Context, cursor string) (Batch, error) { retur
 func (p *Poller) Run(ctx context.Context, emit Emit) error {
 	for {
 		p.once(ctx, emit)
-		next := p.schedule.Next(time.Now())
-		t := time.NewTimer(time.Until(next))
+		t := time.NewTimer(time.Until(p.nextAt(time.Now())))
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -61,6 +94,16 @@ func (p *Poller) Run(ctx context.Context, emit Emit) error {
 		case <-t.C:
 		}
 	}
+}
+
+// nextAt is when the poll after one that ended at now runs: the schedule's next tick, or
+// — while polls fail — the first tick once the backoff (or Retry-After) has passed.
+func (p *Poller) nextAt(now time.Time) time.Time {
+	next := p.schedule.Next(now)
+	if at := now.Add(time.Duration(p.wait.Load())); at.After(next) {
+		next = p.schedule.Next(at.Add(-time.Nanosecond))
+	}
+	return next
 }
 
 // once runs one poll and emits it; an emit error is the host's to report (it already did),
@@ -83,9 +126,44 @@ func (p *Poller) once(ctx context.Context, emit Emit) {
 		return // stopping: a poll cut short is no failure
 	}
 	if err != nil {
+		p.failed(err)
 		_ = emit(ctx, Batch{Err: fmt.Errorf("poll CAD: %w", err)})
 		return
 	}
+	p.fails = 0
+	p.wait.Store(0)
 	b.Polled, b.Since = true, cursor
-	_ = emit(ctx, b)
+	eerr := emit(ctx, b)
+	if p.opts.Emitted != nil {
+		p.opts.Emitted(ctx, b, eerr)
+	}
 }
+
+// failed counts a failed poll and sets how long the next one waits at least: the
+// schedule's interval times 2^(failures-1), jittered to between half and all of it, capped
+// at MaxBackoff; and no less than the Retry-After the CAD sent. The first failure waits
+// no more than the schedule would.
+func (p *Poller) failed(err error) {
+	p.fails++
+	now := time.Now()
+	interval := p.schedule.Next(now).Sub(now)
+	if n := p.schedule.Next(now.Add(interval)).Sub(now.Add(interval)); n > interval {
+		interval = n // the next tick may be close; take the spacing of ticks
+	}
+	var d time.Duration
+	if p.fails > 1 {
+		d = interval << min(p.fails-1, 20)
+		if d <= 0 || d > p.opts.MaxBackoff {
+			d = p.opts.MaxBackoff
+		}
+		d = d/2 + rand.N(d/2+1)
+	}
+	if ra, ok := delivery.RetryDelay(err); ok && ra > d {
+		d = ra
+	}
+	p.wait.Store(int64(d))
+}
+
+// Backoff is how long the next poll waits at least because of failed polls (0 when the
+// last poll succeeded); for tests and tools.
+func (p *Poller) Backoff() time.Duration { return time.Duration(p.wait.Load()) }

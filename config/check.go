@@ -100,6 +100,16 @@ func (c *checker) check(v any, t reflect.Type, path string) {
 			}
 		}
 		c.add(path, "expected a whole number, got %s", describe(v))
+	case reflect.Float64, reflect.Float32:
+		switch x := v.(type) {
+		case int, int64, uint64, float64:
+			return
+		case string:
+			if _, err := strconv.ParseFloat(strings.TrimSpace(x), 64); err == nil {
+				return
+			}
+		}
+		c.add(path, "expected a number, got %s", describe(v))
 	case reflect.Interface:
 	default:
 		c.add(path, "cannot be set from the config file")

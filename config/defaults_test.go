@@ -217,6 +217,11 @@ func sameValue(v reflect.Value, text string) error {
 		if err != nil || b != v.Bool() {
 			return fmt.Errorf("%v", v.Bool())
 		}
+	case reflect.Float64, reflect.Float32:
+		f, err := strconv.ParseFloat(text, 64)
+		if err != nil || f != v.Float() {
+			return fmt.Errorf("%v", v.Float())
+		}
 	case reflect.Int, reflect.Int64, reflect.Int32:
 		n, err := strconv.ParseInt(text, 10, 64)
 		if err != nil || n != v.Int() {

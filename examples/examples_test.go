@@ -145,6 +145,14 @@ func TestExamplesHandChecked(t *testing.T) {
 			"Phone":    "2175550199", // digits of "217.555.0199"
 			"Units":    "M7 E3",      // join(map(Units, .Id), " "), in the message's order
 		},
+		"rest-paged-oauth2": {
+			"incidentId": "F26-0001234", "userId": "jsmith", // lower() of the CAD login
+			"Priority": "Emergency",            // the number 1 looked up as "1"
+			"Received": "2026-05-14T16:19:47Z", // 11:19:47-05:00: the offset is the record's own
+			"Address":  "415 E Monroe St, Springfield",
+			"Phone":    "2175550163", // last ten digits of "+1 217-555-0163"
+			"Units":    "M7 E3",
+		},
 		"filedrop": {
 			"incidentId": "MFD-2026-004512", "userId": "D17",
 			"CallType": "MVA-PI", "Priority": "Medium", // the number 2 looked up as "2"

@@ -33,18 +33,30 @@ type client struct {
 	// contentLevel is the level at which answer bodies (which may quote note text) are
 	// logged: debug, or info with log.content: true.
 	contentLevel slog.Level
+	limit        *limiter  // cad.rest.rate_limit
+	auth         tokenAuth // cad.rest.auth.oauth2 or login; nil = none or a static header
+	m            *metrics
 }
 
-// newClient builds the client; its transport has cad.rest.tls and cad.rest.proxy
-// (internal/outbound), paths resolved against the config file's folder.
-func newClient(c *Config, log *slog.Logger, deps adapters.Deps) (*client, error) {
-	tr, err := outbound.Transport(outbound.Config{TLS: c.TLS.Resolve(deps.Dir), Proxy: c.Proxy, Key: "cad." + Name}, log)
+// newHTTPClient is the HTTP client of every request to the CAD, the token and login
+// requests included: the one place its transport is made, with cad.rest.tls and
+// cad.rest.proxy (internal/outbound), paths resolved against the config file's folder.
+func newHTTPClient(c *Config, log *slog.Logger, deps adapters.Deps) (*http.Client, error) {
+	t, err := outbound.Transport(outbound.Config{TLS: c.TLS.Resolve(deps.Dir), Proxy: c.Proxy, Key: "cad." + Name}, log)
+	if err != nil {
+		return nil, err
+	}
+	t.MaxIdleConnsPerHost = 16 // detail calls and notes run several at a time
+	return &http.Client{Transport: t, Timeout: c.Timeout}, nil
+}
+
+func newClient(c *Config, log *slog.Logger, deps adapters.Deps, m *metrics) (*client, error) {
+	hc, err := newHTTPClient(c, log, deps)
 	if err != nil {
 		return nil, err
 	}
 	logContent := deps.LogContent
-	r := resty.New().
-		SetTransport(tr).
+	r := resty.NewWithClient(hc).
 		SetTimeout(c.Timeout).
 		SetRetryCount(0).
 		SetResponseBodyLimit(maxResponseBytes).
@@ -65,9 +77,17 @@ func newClient(c *Config, log *slog.Logger, deps adapters.Deps) (*client, error)
 		cred := c.Auth.Basic.Username + ":" + c.Auth.Basic.Password
 		r.SetHeader("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(cred)))
 	}
-	cl := &client{r: r, base: strings.TrimRight(c.BaseURL, "/"), log: log, contentLevel: slog.LevelDebug}
+	cl := &client{r: r, base: strings.TrimRight(c.BaseURL, "/"), log: log, contentLevel: slog.LevelDebug, limit: newLimiter(c.RateLimit), m: m}
 	if logContent {
 		cl.contentLevel = slog.LevelInfo
+	}
+	switch a := c.Auth; {
+	case a.OAuth2.TokenURL != "":
+		cl.auth = newOAuth2(a.OAuth2, hc, m)
+	case a.Login.Path != "":
+		body, format, _ := parseLogin(a.Login) // checked by Validate
+		cl.auth = &loginAuth{cl: cl, method: strings.ToUpper(a.Login.Method), path: a.Login.Path, body: body, contentType: a.Login.ContentType,
+			username: a.Login.Username, secret: a.Login.Secret, tokenPath: a.Login.TokenPath, headerName: a.Login.Header, format: format, ttl: a.Login.TTL, now: time.Now, m: m}
 	}
 	return cl, nil
 }
@@ -92,12 +112,26 @@ type response struct {
 	status int
 	header http.Header
 	body   []byte
+	// authValue is the token header the request carried ("" = none of tokenAuth's).
+	authValue string
 }
 
-// do sends one request. A request that could not be built is a permanent error; one that
-// got no answer is transient; an answer of any status is returned without error, for
-// classify.
+// do sends one request, authenticated. A request that could not be built is a permanent
+// error; one that got no answer is transient; an answer of any status is returned without
+// error, for classify. With a token (OAuth2, login), a 401 drops the token and the request
+// is sent once more with a new one.
 func (c *client) do(ctx context.Context, method, path string, body []byte, header map[string]string) (response, error) {
+	resp, err := c.send(ctx, method, path, body, header, c.auth)
+	if err == nil && resp.status == http.StatusUnauthorized && c.auth != nil {
+		c.log.Debug("cad request refused with 401: token renewed, request sent again", "method", method, "path", withoutQuery(path))
+		c.auth.refused(resp.authValue)
+		resp, err = c.send(ctx, method, path, body, header, c.auth)
+	}
+	return resp, err
+}
+
+// send sends one request, with auth's header when auth is not nil.
+func (c *client) send(ctx context.Context, method, path string, body []byte, header map[string]string, auth tokenAuth) (response, error) {
 	full, err := c.url(path)
 	if err != nil {
 		return response{}, delivery.Permanentf("rest: %s %s: bad URL: %w", method, withoutQuery(path), err)
@@ -107,6 +141,20 @@ func (c *client) do(ctx context.Context, method, path string, body []byte, heade
 	if body != nil {
 		req.SetBody(body)
 	}
+	var authValue string
+	if auth != nil {
+		name, v, err := auth.header(ctx)
+		if err != nil {
+			return response{}, err
+		}
+		req.SetHeader(name, v)
+		authValue = v
+	}
+	release, err := c.limit.acquire(ctx)
+	if err != nil {
+		return response{}, delivery.Transient(err)
+	}
+	defer release()
 	start := time.Now()
 	resp, err := req.Execute(method, full)
 	if err != nil {
@@ -116,7 +164,7 @@ func (c *client) do(ctx context.Context, method, path string, body []byte, heade
 		return response{}, delivery.Transient(fmt.Errorf("rest: %s %s: %w", method, path, err))
 	}
 	c.log.Debug("cad request", "method", method, "path", path, "status", resp.StatusCode(), "elapsed", time.Since(start))
-	return response{status: resp.StatusCode(), header: resp.Header(), body: resp.Body()}, nil
+	return response{status: resp.StatusCode(), header: resp.Header(), body: resp.Body(), authValue: authValue}, nil
 }
 
 // classify turns a non-2xx answer into an outbox error (see httpclass.Retryable) holding

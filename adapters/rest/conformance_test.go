@@ -15,10 +15,37 @@ func TestConformance(t *testing.T) {
 	adaptertest.Run(t, adaptertest.Harness{Adapter: "rest", Start: startSimCAD})
 }
 
+// TestConformancePaged runs the suite with pagination and detail calls on: internal/sim's
+// vendor-style API (sim.CADAPI) lists ids in pages of 2, linked by links.next, and each
+// record is its detail.
+func TestConformancePaged(t *testing.T) {
+	adaptertest.Run(t, adaptertest.Harness{Adapter: "rest", Start: startPagedCAD})
+}
+
 // simCAD is internal/sim's CAD behind a loopback HTTP server.
 type simCAD struct {
 	c   *sim.CAD
 	url string
+	// section is the cad.rest section's YAML, given the base URL (nil = the plain CAD's).
+	section func(base string) string
+}
+
+func startPagedCAD(t *testing.T, _ adaptertest.Options) adaptertest.CAD {
+	c := sim.NewCAD(sim.CADOptions{Seed: 5})
+	srv := httptest.NewServer(sim.NewCADAPI(c, sim.CADAPIOptions{Paging: sim.PageNext, PageSize: 2, Summary: true}))
+	t.Cleanup(func() { c.Close(); srv.Close() })
+	return &simCAD{c: c, url: srv.URL + "/api", section: func(base string) string {
+		return fmt.Sprintf(`base_url: %s
+poll:
+  schedule: "@every 1s"
+  path: "/v2/incidents?since={{.Cursor}}"
+  items: data
+  cursor_field: updated
+  pagination: {next: links.next, max_pages: 2}
+  detail: {path: "/v2/incidents/{{.Id}}"}
+write_note: {path: "/v2/incidents/{{.IncidentID}}/notes"}
+`, base)
+	}}
 }
 
 func startSimCAD(t *testing.T, _ adaptertest.Options) adaptertest.CAD {
@@ -31,6 +58,9 @@ func startSimCAD(t *testing.T, _ adaptertest.Options) adaptertest.CAD {
 }
 
 func (s *simCAD) Section(*testing.T) string {
+	if s.section != nil {
+		return s.section(s.url)
+	}
 	return fmt.Sprintf(`base_url: %s
 poll: {schedule: "@every 1s", path: "/incidents?since={{.Cursor}}", items: data, cursor_field: updated}
 `, s.url)

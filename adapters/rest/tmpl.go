@@ -127,3 +127,8 @@ func render(t *template.Template, data any) (string, error) {
 	}
 	return b.String(), nil
 }
+
+// parseDetailPath parses poll.detail.path (data: the listed record, strings path-escaped).
+func parseDetailPath(text string) (*template.Template, error) {
+	return template.New("poll.detail.path").Funcs(funcs).Option("missingkey=error").Parse(text)
+}

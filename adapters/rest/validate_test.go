@@ -66,6 +66,34 @@ func TestValidate(t *testing.T) {
 		{"items with csv", func(c *Config) { c.Poll.Format, c.Poll.Items = "csv", "rows" }, "poll.items", `must be empty with poll.format csv (every row is a record), got "rows"`},
 		{"timeout", func(c *Config) { c.Timeout = 0 }, "timeout", "must be > 0"},
 		{"two auths", func(c *Config) { c.Auth.Bearer = "x"; c.Auth.Basic.Username = "u" }, "auth", "either bearer or basic"},
+		{"two page styles", func(c *Config) { c.Poll.Pagination.Next, c.Poll.Pagination.LinkHeader = "links.next", true }, "poll.pagination", "at most one of"},
+		{"max pages", func(c *Config) { c.Poll.Pagination.MaxPages = 0 }, "poll.pagination.max_pages", "must be ≥ 1"},
+		{"page size", func(c *Config) { c.Poll.Pagination.PageSize = 0 }, "poll.pagination.page_size", "must be ≥ 1"},
+		{"token without param", func(c *Config) { c.Poll.Pagination.Token = "next" }, "poll.pagination.token_param", "go together"},
+		{"size without page", func(c *Config) { c.Poll.Pagination.SizeParam = "size" }, "poll.pagination.size_param", "only with page_param or offset_param"},
+		{"next with csv", func(c *Config) { c.Poll.Format, c.Poll.Pagination.Next = "csv", "next" }, "poll.pagination", "CSV"},
+		{"offset without id", func(c *Config) { c.Poll.Pagination.OffsetParam = "offset" }, "poll.id_field", "required with pagination.page_param or offset_param"},
+		{"max backoff", func(c *Config) { c.Poll.MaxBackoff = 0 }, "poll.max_backoff", "must be > 0"},
+		{"detail template", func(c *Config) { c.Poll.Detail.Path = "/i/{{.Id" }, "poll.detail.path", `"/i/{{.Id"`},
+		{"detail concurrency", func(c *Config) { c.Poll.Detail.Path, c.Poll.Detail.Concurrency = "/i/{{.Id}}", 0 }, "poll.detail.concurrency", "must be ≥ 1"},
+		{"detail into without path", func(c *Config) { c.Poll.Detail.Into = "d" }, "poll.detail.path", "required when"},
+		{"oauth2 and bearer", func(c *Config) {
+			c.Auth.Bearer = "x"
+			c.Auth.OAuth2 = OAuth2Config{TokenURL: "https://idp/token", ClientID: "a", ClientSecret: "b"}
+		}, "auth", "set one of bearer, basic, oauth2 and login"},
+		{"oauth2 token url", func(c *Config) { c.Auth.OAuth2 = OAuth2Config{TokenURL: "idp/token", ClientID: "a", ClientSecret: "b"} }, "auth.oauth2.token_url", "not an absolute"},
+		{"oauth2 no secret", func(c *Config) { c.Auth.OAuth2 = OAuth2Config{TokenURL: "https://idp/token", ClientID: "a"} }, "auth.oauth2.client_secret", "client_secret_file"},
+		{"oauth2 no client id", func(c *Config) { c.Auth.OAuth2 = OAuth2Config{TokenURL: "https://idp/token", ClientSecret: "b"} }, "auth.oauth2.client_id", "required"},
+		{"oauth2 no token url", func(c *Config) { c.Auth.OAuth2.ClientID = "a" }, "auth.oauth2.token_url", "required"},
+		{"login no token path", func(c *Config) { c.Auth.Login.Path = "/login" }, "auth.login.token_path", "required"},
+		{"login bad body", func(c *Config) {
+			c.Auth.Login.Path, c.Auth.Login.TokenPath, c.Auth.Login.Body = "/login", "t", "{{.Password}}"
+		}, "auth.login.body", "Password"},
+		{"login bad format", func(c *Config) {
+			c.Auth.Login.Path, c.Auth.Login.TokenPath, c.Auth.Login.Format = "/login", "t", "Bearer {{.Tok}}"
+		}, "auth.login.format", "Tok"},
+		{"login without path", func(c *Config) { c.Auth.Login.Username = "u" }, "auth.login.path", "required"},
+		{"rate negative", func(c *Config) { c.RateLimit.PerSecond = -1 }, "rate_limit.per_second", "must be ≥ 0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := valid()
