@@ -571,7 +571,19 @@ func startMariaDB() (*Server, error) {
 		return nil, err
 	}
 	data := filepath.Join(dir, "data")
-	if err := run(user, install, "--no-defaults", "--datadir="+data, "--auth-root-authentication-method=normal",
+	// A temporary folder of its own: MariaDB names its temporary tables after the thread,
+	// so two servers set up at once in a shared /tmp (parallel test binaries) collide
+	// ("Could not remove temporary table '/tmp/#sql-temptable-…'").
+	tmp := filepath.Join(dir, "tmp")
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	if err := chownTo(tmp, user); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	if err := run(user, install, "--no-defaults", "--datadir="+data, "--tmpdir="+tmp, "--auth-root-authentication-method=normal",
 		"--skip-test-db", "--skip-name-resolve"); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -588,7 +600,7 @@ func startMariaDB() (*Server, error) {
 		return nil, err
 	}
 	s := &Server{Kind: KindMariaDB, Port: port, dir: dir, bin: mariadbd, user: user,
-		args: []string{"--no-defaults", "--datadir=" + data, "--socket=" + filepath.Join(dir, "mariadb.sock"),
+		args: []string{"--no-defaults", "--datadir=" + data, "--tmpdir=" + tmp, "--socket=" + filepath.Join(dir, "mariadb.sock"),
 			"--pid-file=" + filepath.Join(dir, "mariadb.pid"), "--port=" + strconv.Itoa(port),
 			"--bind-address=127.0.0.1", "--skip-name-resolve", "--init-file=" + initFile,
 			"--innodb-flush-log-at-trx-commit=0", "--innodb-buffer-pool-size=64M", "--skip-log-bin",
