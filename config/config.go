@@ -60,6 +60,9 @@ type ServerConfig struct {
 // AdminConfig is the admin listener (health, readiness, metrics).
 type AdminConfig struct {
 	Listen string `koanf:"listen"`
+	// HistoryInterval is how often the dashboard's outbox history (GET /api/v1/history,
+	// the last hour, kept in memory) takes a sample.
+	HistoryInterval time.Duration `koanf:"history_interval"`
 }
 
 // AssistConfig is the `assist:` section.
@@ -189,6 +192,7 @@ func Default() Config {
 	}
 	c.Outbox.UnlinkedRetention = 24 * time.Hour
 	c.Outbox.UnreadyAfter = 5 * time.Minute
+	c.Admin.HistoryInterval = 30 * time.Second
 	c.Mapping.SetDefaults()
 	return c
 }

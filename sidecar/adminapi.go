@@ -25,6 +25,8 @@ const maxAPIBody = 64 << 10
 func (s *Sidecar) adminAPI(mux *http.ServeMux) {
 	s.deadLetterRoutes(mux)
 	s.cursorRoutes(mux)
+	s.historyRoutes(mux)
+	s.mapRoutes(mux)
 	mux.HandleFunc("POST "+apiPrefix+"reload", s.apiReload)
 	mux.HandleFunc(apiPrefix, func(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusNotFound, fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path))

@@ -56,6 +56,9 @@ type Sidecar struct {
 	writes     writeHealth // the CAD's answers to note writes, for readiness (notehealth.go)
 	cursor     cursorGuard // CAD cursors found in the future (cursor.go)
 
+	// history is the outbox over the last hour, for the dashboard (adminapi_history.go).
+	history *historyRing
+
 	publicLn, adminLn net.Listener
 	mounts            map[string]http.Handler // adapters' handlers on the public listener (Deps.Mount)
 	closers           []io.Closer             // adapter parts closed at stop (adapterhost.go)
@@ -78,7 +81,7 @@ func New(cfg *config.Config, o Options) (*Sidecar, error) {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	s := &Sidecar{cfg: cfg, log: log, gather: reg}
+	s := &Sidecar{cfg: cfg, log: log, gather: reg, history: newHistoryRing(cfg.Admin.HistoryInterval)}
 	s.mapper.Store(cfg.Mapper)
 	s.pollFails.what = "CAD poll"
 	source, sink, err := s.buildAdapter(cfg.CAD.Adapter, cfg.CAD.Settings, reg)
@@ -245,6 +248,7 @@ func (s *Sidecar) Run(ctx context.Context) error {
 	goOwned("note delivery", func(ctx context.Context) error {
 		return ignoreCanceled(s.store.Deliver(ctx, outbox.TopicNote, s.deliverNote))
 	})
+	goOwned("outbox history", s.runHistory)
 	if s.receiver != nil && s.cfg.Assist.Webhook.Register {
 		goOwned("webhook registration", s.registerWebhook)
 	} else {
