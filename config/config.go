@@ -57,9 +57,15 @@ type ServerConfig struct {
 	MaxConns int `koanf:"max_conns"`
 }
 
-// AdminConfig is the admin listener (health, readiness, metrics).
+// AdminConfig is the admin listener (health, readiness, metrics, admin API).
 type AdminConfig struct {
 	Listen string `koanf:"listen"`
+	// Token, when set, is required as "Authorization: Bearer <token>" by every admin path
+	// but /healthz and /readyz (and /metrics when MetricsPublic); it is required whenever
+	// Listen is not a loopback address (see AdminTokenProblem). Or token_file.
+	Token string `koanf:"token"`
+	// MetricsPublic serves /metrics without the token (a Prometheus that cannot send one).
+	MetricsPublic bool `koanf:"metrics_public"`
 	// HistoryInterval is how often the dashboard's outbox history (GET /api/v1/history,
 	// the last hour, kept in memory) takes a sample.
 	HistoryInterval time.Duration `koanf:"history_interval"`

@@ -35,6 +35,9 @@ func (c *Config) validate() []Problem {
 	}
 	checkListen(bad, "server.listen", c.Server.Listen)
 	checkListen(bad, "admin.listen", c.Admin.Listen)
+	if t := c.Admin.Token; t != "" && len(t) < minAuthTokenLen {
+		bad("admin.token", "must be at least %d characters (or leave it out on a loopback admin.listen)", minAuthTokenLen)
+	}
 	if h := c.Admin.HistoryInterval; h < time.Second || h > 10*time.Minute {
 		bad("admin.history_interval", "must be between 1s and 10m, got %s", h)
 	}

@@ -28,7 +28,7 @@ func (s *Sidecar) adminHandler() http.Handler {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.gather, promhttp.HandlerOpts{}))
 	s.adminAPI(mux)
 	s.dashboardRoutes(mux)
-	return mux
+	return s.requireToken(mux)
 }
 
 // Check is one readiness check's outcome.

@@ -24,6 +24,7 @@ const maxAPIBody = 64 << 10
 // adminAPI registers the admin API's routes on mux.
 func (s *Sidecar) adminAPI(mux *http.ServeMux) {
 	s.deadLetterRoutes(mux)
+	s.statusRoutes(mux)
 	s.cursorRoutes(mux)
 	s.historyRoutes(mux)
 	s.mapRoutes(mux)

@@ -6,15 +6,15 @@ import (
 	"net/netip"
 )
 
-// Until the admin API has a token (issue 10), whatever changes the sidecar's state
-// (dead letter replay and drop, cursor set and reset) or shows note text (content=1) is
-// served only to a client on the sidecar's own host: admin.listen is often opened to the
-// network for Prometheus, and /metrics, /healthz, /readyz and listings without content
-// stay open to it.
+// Without an admin token (admin.token), whatever changes the sidecar's state (dead letter
+// replay and drop, cursor set and reset, outbox retry) or shows note text (content=1) is
+// served only to a client on the sidecar's own host, and /metrics, /healthz, /readyz and
+// listings without content stay open to the listener's clients. With a token, a request
+// that carries it is served from any address (adminapi_auth.go).
 
 // remoteRefusal is the 403 message for such a request from another host.
 const remoteRefusal = "refused: this request changes the sidecar's state or shows note text, and the admin API " +
-	"accepts it only from loopback (the sidecar's own host) until it has a token; run the command there"
+	"accepts it only from loopback (the sidecar's own host) while admin.token is not set; run the command there"
 
 // isLoopback reports whether r comes from a loopback address.
 func isLoopback(r *http.Request) bool {
@@ -35,9 +35,10 @@ func localOnly(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// refuseRemote answers 403 and returns true when r does not come from loopback.
+// refuseRemote answers 403 and returns true when r does not come from loopback and did not
+// carry the admin token.
 func refuseRemote(w http.ResponseWriter, r *http.Request) bool {
-	if isLoopback(r) {
+	if tokenAuthed(r) || isLoopback(r) {
 		return false
 	}
 	apiError(w, http.StatusForbidden, remoteRefusal)

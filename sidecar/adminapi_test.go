@@ -19,6 +19,9 @@ func (e *env) api(t *testing.T, method, path, body string, out any) (int, string
 	if err != nil {
 		t.Fatal(err)
 	}
+	if e.token != "" {
+		req.Header.Set("Authorization", "Bearer "+e.token)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

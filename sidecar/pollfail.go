@@ -19,6 +19,7 @@ type failStreak struct {
 	since    time.Time
 	reminded time.Time
 	polls    int
+	last     time.Time // the latest failed poll (admin status)
 }
 
 // fail records one failed poll at now and logs it as described on failStreak.
@@ -26,6 +27,7 @@ func (f *failStreak) fail(log *slog.Logger, now time.Time, err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.polls++
+	f.last = now
 	switch {
 	case f.polls == 1:
 		f.since, f.reminded = now, now
@@ -47,4 +49,11 @@ func (f *failStreak) ok(log *slog.Logger, now time.Time) {
 	}
 	log.Info(f.what+" recovered", "failed_for", now.Sub(f.since).Round(time.Second).String(), "failed_polls", f.polls)
 	f.polls = 0
+}
+
+// lastFailure is when the latest failed poll was (zero: none since start).
+func (f *failStreak) lastFailure() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.last
 }

@@ -4,6 +4,7 @@
 package sidecar
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -62,6 +63,10 @@ type Sidecar struct {
 	publicLn, adminLn net.Listener
 	mounts            map[string]http.Handler // adapters' handlers on the public listener (Deps.Mount)
 	closers           []io.Closer             // adapter parts closed at stop (adapterhost.go)
+
+	version   string    // Options.Version (status)
+	startedAt time.Time // when New built it (status)
+	trace     *tracer   // the incident trace (trace.go)
 }
 
 // Options carry what the host injects.
@@ -69,6 +74,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Registry receives the metrics; nil = a new registry of its own.
 	Registry *prometheus.Registry
+	// Version is the binary's version, shown by GET /api/v1/status ("" = "dev").
+	Version string
 }
 
 // New opens the store and builds every component; it starts nothing.
@@ -81,7 +88,11 @@ func New(cfg *config.Config, o Options) (*Sidecar, error) {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	s := &Sidecar{cfg: cfg, log: log, gather: reg, history: newHistoryRing(cfg.Admin.HistoryInterval)}
+	if p := cfg.AdminTokenProblem(); p != "" {
+		return nil, errors.New(p)
+	}
+	s := &Sidecar{cfg: cfg, log: log, gather: reg, version: cmp.Or(o.Version, "dev"), startedAt: time.Now(),
+		history: newHistoryRing(cfg.Admin.HistoryInterval)}
 	s.mapper.Store(cfg.Mapper)
 	s.pollFails.what = "CAD poll"
 	source, sink, err := s.buildAdapter(cfg.CAD.Adapter, cfg.CAD.Settings, reg)

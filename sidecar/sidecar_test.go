@@ -39,6 +39,8 @@ type env struct {
 	logs     *syncBuffer
 	hookURL  string
 	adminURL string
+	// token is admin.token: e.api sends it when set.
+	token string
 }
 
 type envOptions struct {
@@ -148,7 +150,7 @@ outbox: {retry: {initial: 20ms, max: 200ms}}
 		t.Fatal(err)
 	}
 	cfg.Server.PublicURL = "http://" + s.PublicAddr()
-	e.s, e.cfg = s, cfg
+	e.s, e.cfg, e.token = s, cfg, cfg.Admin.Token
 	e.hookURL = "http://" + s.PublicAddr() + cfg.Assist.Webhook.Path
 	e.adminURL = "http://" + s.AdminAddr()
 	done := make(chan error, 1)

@@ -113,6 +113,9 @@ func (t *target) call(ctx context.Context, method, path string, in, out any) err
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	if tok := t.cfg.Admin.Token; tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok) // admin.token: the API wants it
+	}
 	resp, err := t.hc.Do(req)
 	if err != nil {
 		return err

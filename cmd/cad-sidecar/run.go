@@ -35,7 +35,7 @@ func runSidecar(ctx context.Context, args []string, stderr io.Writer) int {
 		return exitFailure
 	}
 	defer closeLog()
-	s, err := sidecar.New(cfg, sidecar.Options{Logger: log})
+	s, err := sidecar.New(cfg, sidecar.Options{Logger: log, Version: version})
 	if err != nil {
 		// A damaged, missing or swapped data file: exit 1 (not 2, the bad-config code),
 		// with the file and the commands to use.
@@ -70,6 +70,10 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	cfg, code := loadConfig(*cfgPath, stdout)
 	if cfg == nil {
 		return code
+	}
+	if p := cfg.AdminTokenProblem(); p != "" { // run refuses to start with it
+		fmt.Fprintln(stdout, p)
+		return exitProblems
 	}
 	for _, w := range cfg.Warnings {
 		fmt.Fprintln(stdout, "warning: "+w.String())
