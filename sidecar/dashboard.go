@@ -4,6 +4,7 @@ import (
 	"embed"
 	"io/fs"
 	"net/http"
+	"path"
 )
 
 // The dashboard: a page of plain HTML, CSS and JavaScript (sidecar/dashboard/, embedded in
@@ -44,6 +45,13 @@ func dashboardHeaders(h http.Handler) http.Handler {
 		hd.Set("Referrer-Policy", "no-referrer")
 		hd.Set("X-Frame-Options", "DENY")
 		hd.Set("Cache-Control", "no-cache")
+		// Fixed types: the host's MIME table (which http.FileServer consults) varies.
+		switch path.Ext(r.URL.Path) {
+		case ".js":
+			hd.Set("Content-Type", "text/javascript; charset=utf-8")
+		case ".css":
+			hd.Set("Content-Type", "text/css; charset=utf-8")
+		}
 		h.ServeHTTP(w, r)
 	})
 }

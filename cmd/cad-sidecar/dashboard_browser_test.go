@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -48,9 +47,10 @@ func TestDashboardInBrowser(t *testing.T) {
 	r := newRig(t, cad, as)
 	editRigConfig(t, r.cfgPath,
 		`fields: [{name: Nature, from: Nature.Code}]`, `fields: [{name: Nature, from: Nature.Code, required: true}]`,
-		`admin: {listen: "127.0.0.1:0"}`, `admin: {listen: "127.0.0.1:0", history_interval: 1s}`)
+		`admin: {listen: "127.0.0.1:0"}`, `admin: {listen: "127.0.0.1:0", history_interval: 1s, token: `+dashToken+`}`)
 	r.start(t)
 	admin := "http://" + r.admin
+	api := dashAPI{base: admin, token: dashToken}
 	waitFor(t, 15*time.Second, "the admin listener", func() bool { return httpOK(admin + "/healthz") })
 
 	// The linked incident's call runs to its end: 2 notes and CALL_COMPLETED in the CAD.
@@ -58,8 +58,8 @@ func TestDashboardInBrowser(t *testing.T) {
 	// One note for the locked incident: refused (422), so a dead letter at once.
 	const secret = "Caller reports smoke in the stairwell (dashboard test)"
 	postWebhookNote(t, r.public, locked, secret)
-	waitFor(t, 30*time.Second, "one dead letter", func() bool { return apiDeadCount(t, admin) == 1 })
-	waitFor(t, 30*time.Second, "an empty note outbox", func() bool { return apiStatus(t, admin).Outbox.Note.Depth == 0 })
+	waitFor(t, 30*time.Second, "one dead letter", func() bool { return api.deadCount(t) == 1 })
+	waitFor(t, 30*time.Second, "an empty note outbox", func() bool { return api.status(t).Outbox.Note.Depth == 0 })
 
 	page, _ := http.Get(admin + "/")
 	if page != nil {
@@ -70,8 +70,16 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 
 	ctx, problems := newBrowser(t, browser)
-	shot := func(name string) {
+	// shot saves the viewport (1366×768) with the panel sel at its top ("" = the page's top).
+	shot := func(name, sel string) {
 		t.Helper()
+		scroll := `window.scrollTo(0, 0)`
+		if sel != "" {
+			scroll = `document.querySelector(` + strconv.Quote(sel) + `).scrollIntoView({block: "start"})`
+		}
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[any](scroll+`; null`)); err != nil {
+			t.Fatalf("scroll to %s: %v", sel, err)
+		}
 		png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 		if err != nil {
 			t.Fatalf("screenshot %s: %v", name, err)
@@ -94,11 +102,19 @@ func TestDashboardInBrowser(t *testing.T) {
 		}
 		return strings.TrimSpace(s)
 	}
+	// waitText waits until sel's rendered text (its text content for an SVG desc) passes ok.
 	waitText := func(what, sel string, ok func(string) bool) {
 		t.Helper()
 		deadline := time.Now().Add(30 * time.Second)
 		for {
 			s := text(sel)
+			if strings.HasSuffix(sel, "-desc") {
+				c, err := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS(sel)))
+				if err != nil {
+					t.Fatalf("read %s: %v", sel, err)
+				}
+				s = c
+			}
 			if ok(s) {
 				return
 			}
@@ -111,10 +127,20 @@ func TestDashboardInBrowser(t *testing.T) {
 	is := func(want string) func(string) bool { return func(s string) bool { return s == want } }
 	has := func(want string) func(string) bool { return func(s string) bool { return strings.Contains(s, want) } }
 
-	run("open the dashboard", chromedp.Navigate(admin+"/"), chromedp.WaitVisible(chromedp.CSS("#links-table")))
+	// The page asks for the admin token (the API answers 401 without it), refuses a wrong
+	// one, and keeps the right one for the tab.
+	run("open the dashboard", chromedp.Navigate(admin+"/"), chromedp.WaitVisible(chromedp.CSS("#token-input")))
+	if s := text("#dead-count"); s != "–" {
+		t.Fatalf("without the token the page shows %q dead letters", s)
+	}
+	shot("dashboard-token.png", "")
+	run("a wrong token", chromedp.SendKeys(chromedp.CSS("#token-input"), "not-the-admin-token-at-all"), chromedp.Click(chromedp.CSS("#token-submit")))
+	waitText("the wrong token refused", "#token-error", has("refused"))
+	run("the token", chromedp.SendKeys(chromedp.CSS("#token-input"), dashToken+kb.Enter))
+	run("the token form gone", chromedp.WaitNotVisible(chromedp.CSS("#token-panel")))
 
 	// The page's numbers are the admin API's (the state is settled: nothing changes now).
-	st := apiStatus(t, admin)
+	st := api.status(t)
 	waitText("the page's dead-letter count", "#dead-count", is("1"))
 	waitText("the page's link count", "#link-count", is(strconv.Itoa(st.Links.Count)))
 	waitText("the page's note depth", "#note-depth", is(strconv.Itoa(st.Outbox.Note.Depth)))
@@ -122,17 +148,17 @@ func TestDashboardInBrowser(t *testing.T) {
 	waitText("the linked incident in the table", "#links-table tbody", has(linked))
 	waitText("the dead letter in the table", "#dead-table tbody", has(locked))
 	waitText("the chart's samples", "#chart-desc", has("samples every 1 s"))
-	if st.Links.Count != 1 || apiDeadCount(t, admin) != 1 {
+	if st.Links.Count != 1 || api.deadCount(t) != 1 {
 		t.Fatalf("the admin API changed under the test: %+v", st)
 	}
 	if body := text("body"); strings.Contains(body, secret) {
 		t.Fatalf("the note text is on the page before the operator asked for it")
 	}
-	shot("dashboard-overview.png")
+	shot("dashboard-overview.png", "")
 
 	// Keyboard: Tab reaches every control, the Replay button and the incident's link included.
 	reached := tabThrough(t, ctx, 120)
-	for _, want := range []string{"refresh", "show-content", "replay:" + deadID(t, admin), "incident:" + linked,
+	for _, want := range []string{"refresh", "show-content", "replay:" + api.deadID(t), "incident:" + linked,
 		"trace-input", "trace-submit", "map-input", "map-format", "map-submit"} {
 		if !slices.Contains(reached, want) {
 			t.Errorf("Tab never reached %q; it reached %v", want, reached)
@@ -142,7 +168,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	// Note text only on request.
 	run("show content", chromedp.Click(chromedp.CSS("#show-content")))
 	waitText("the note text shown on request", "#dead-table tbody", has(secret))
-	shot("dashboard-content.png")
+	shot("dashboard-content.png", "#dead")
 	run("hide content", chromedp.Click(chromedp.CSS("#show-content")))
 	waitText("the note text hidden again", "#dead-table tbody", func(s string) bool { return !strings.Contains(s, secret) })
 
@@ -154,16 +180,11 @@ func TestDashboardInBrowser(t *testing.T) {
 	})
 	waitText("the replay announced", "#dead-status", has("Replayed"))
 	waitText("the page's dead-letter count at 0", "#dead-count", is("0"))
-	if n := apiDeadCount(t, admin); n != 0 {
+	waitText("the page's note depth at 0", "#note-depth", is("0"))
+	if n := api.deadCount(t); n != 0 {
 		t.Fatalf("the admin API still has %d dead letters", n)
 	}
-	shot("dashboard-replayed.png")
-
-	// The incident trace, by clicking the incident in the links table.
-	run("open the trace", chromedp.Click(chromedp.CSS(`#links-table button[data-incident="`+linked+`"]`)))
-	waitText("the trace", "#trace-status", has("Incident "+linked+":"))
-	waitText("the trace's events", "#trace-table tbody", has("note_delivered"))
-	shot("dashboard-trace.png")
+	shot("dashboard-replayed.png", "")
 
 	// The mapping tester, with the linked incident's record as the CAD serves it: the
 	// request shown is the one the sidecar sent Assist.
@@ -180,13 +201,19 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Fatalf("the mapping tester shows %+v; the sidecar sent Assist %+v", shown, sent)
 	}
 	waitText("the explain table", "#map-explain tbody", has(`from "Nature.Code"`))
-	shot("dashboard-mapping.png")
+	shot("dashboard-mapping.png", "#mapper")
 
 	// A record the mapping refuses says why.
 	bad, _ := cad.Incident(locked)
 	badJSON, _ := json.Marshal(bad)
 	run("map a bad record", chromedp.SetValue(chromedp.CSS("#map-input"), string(badJSON)), chromedp.Click(chromedp.CSS("#map-submit")))
 	waitText("the failure", "#map-outcome", has("Mapping failed"))
+	// The incident trace, by clicking the incident in the links table.
+	run("open the trace", chromedp.Click(chromedp.CSS(`#links-table button[data-incident="`+linked+`"]`)))
+	waitText("the trace", "#trace-status", has("Incident "+linked+":"))
+	waitText("the trace's events", "#trace-table tbody", has("note_delivered"))
+	shot("dashboard-trace.png", "#trace")
+
 	if p := problems(); len(p) > 0 {
 		t.Fatalf("the browser reported problems: %v", p)
 	}
@@ -337,33 +364,41 @@ type adminStatus struct {
 	Links struct{ Count int }
 }
 
-func apiGet(t *testing.T, url string, out any) {
+// dashToken is the admin token of the browser test's sidecar.
+const dashToken = "dashboard-admin-token-0123456789"
+
+// dashAPI calls the admin API with the token.
+type dashAPI struct{ base, token string }
+
+func (a dashAPI) get(t *testing.T, path string, out any) {
 	t.Helper()
-	resp, err := http.Get(url)
+	req, _ := http.NewRequest(http.MethodGet, a.base+path, nil)
+	req.Header.Set("Authorization", "Bearer "+a.token)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, b)
+		t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
 	}
 	if err := json.Unmarshal(b, out); err != nil {
-		t.Fatalf("GET %s: %v in %s", url, err, b)
+		t.Fatalf("GET %s: %v in %s", path, err, b)
 	}
 }
 
-func apiStatus(t *testing.T, admin string) adminStatus {
+func (a dashAPI) status(t *testing.T) adminStatus {
 	t.Helper()
 	var st adminStatus
-	apiGet(t, admin+"/api/v1/status", &st)
+	a.get(t, "/api/v1/status", &st)
 	return st
 }
 
-func apiDeadCount(t *testing.T, admin string) int {
+func (a dashAPI) deadCount(t *testing.T) int {
 	t.Helper()
 	var p sidecar.DeadLetterPage
-	apiGet(t, admin+"/api/v1/deadletters", &p)
+	a.get(t, "/api/v1/deadletters", &p)
 	n := 0
 	for _, c := range p.Total {
 		n += c
@@ -371,12 +406,12 @@ func apiDeadCount(t *testing.T, admin string) int {
 	return n
 }
 
-func deadID(t *testing.T, admin string) string {
+func (a dashAPI) deadID(t *testing.T) string {
 	t.Helper()
 	var p sidecar.DeadLetterPage
-	apiGet(t, admin+"/api/v1/deadletters", &p)
+	a.get(t, "/api/v1/deadletters", &p)
 	if len(p.DeadLetters) == 0 {
-		t.Fatal(errors.New("no dead letter"))
+		t.Fatal("no dead letter")
 	}
 	return p.DeadLetters[0].ID
 }

@@ -77,8 +77,9 @@
     if (seconds === null || seconds === undefined) return "–";
     const s = Math.max(0, Math.round(seconds));
     if (s < 60) return s + " s";
-    if (s < 3600) return Math.floor(s / 60) + " min " + (s % 60) + " s";
-    return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min";
+    if (s < 3600) return Math.floor(s / 60) + " min" + (s % 60 ? " " + (s % 60) + " s" : "");
+    const m = Math.floor((s % 3600) / 60);
+    return Math.floor(s / 3600) + " h" + (m ? " " + m + " min" : "");
   }
 
   function ago(t) {
@@ -135,7 +136,11 @@
     const degraded = Object.values(checks).some((c) => c.degraded);
     setBadge($("overall"), isReady, isReady ? (degraded ? "Ready (degraded)" : "Ready") : "Not ready", degraded);
 
-    if (!status) return;
+    if (!status) {
+      for (const id of ["cad-badge", "assist-badge"]) $(id).textContent = "";
+      for (const id of ["cad-facts", "assist-facts"]) facts($(id), [["Status", "not available"]]);
+      return;
+    }
     $("version").textContent = status.version ? "v" + status.version : "";
     const cad = status.cad || {};
     const poll = checks.cad_poll, write = checks.cad_write;
@@ -186,16 +191,20 @@
     const desc = svg("desc", { id: "chart-desc" });
     chart.replaceChildren(desc);
     const now = Date.now();
-    const t0 = now - 3600 * 1000;
+    // The last hour, or less while the sidecar has not run that long (at least 10 samples wide).
+    const interval = ((hist && hist.interval_seconds) || 30) * 1000;
+    const first = samples.length ? new Date(samples[0].at).getTime() : now;
+    const span = Math.min(3600 * 1000, Math.max(now - first, 10 * interval));
+    const t0 = now - span;
     const maxY = Math.max(1, ...samples.map((s) => Math.max(s.note_depth, s.link_depth, s.dead)));
-    const x = (t) => L + ((t - t0) / (3600 * 1000)) * (W - L - R);
+    const x = (t) => L + ((t - t0) / span) * (W - L - R);
     const y = (v) => T + (1 - v / maxY) * (H - T - B);
     for (const f of [0, 0.5, 1]) {
       const v = Math.round(maxY * f);
       chart.append(svg("line", { class: "grid-line", x1: L, x2: W - R, y1: y(v), y2: y(v) }));
       chart.append(svg("text", { class: "axis-label", x: L - 6, y: y(v) + 4, "text-anchor": "end" }, String(v)));
     }
-    [["−60 min", t0, "start"], ["−30 min", t0 + 1800 * 1000, "middle"], ["now", now, "end"]].forEach(([label, t, anchor]) => {
+    [["−" + fmtAge(span / 1000), t0, "start"], ["−" + fmtAge(span / 2000), t0 + span / 2, "middle"], ["now", now, "end"]].forEach(([label, t, anchor]) => {
       chart.append(svg("text", { class: "axis-label", x: x(t), y: H - 6, "text-anchor": anchor }, label));
     });
     for (const [key, cls] of [["link_depth", "link"], ["dead", "dead"], ["note_depth", "note"]]) {
@@ -214,14 +223,19 @@
     const peak = Math.max(...samples.map((s) => s.note_depth));
     desc.textContent = samples.length + " samples every " + hist.interval_seconds + " s. Now: " + last.note_depth +
       " notes and " + last.link_depth + " links waiting, " + last.dead + " dead letters; at most " + peak + " notes waiting in the last hour.";
-    $("chart-caption").textContent = "Last hour (a sample every " + hist.interval_seconds + " s)";
+    $("chart-caption").textContent = (span >= 3600 * 1000 ? "Last hour" : "Since " + fmtAge(span / 1000) + " ago") +
+      " (a sample every " + hist.interval_seconds + " s; kept for an hour)";
   }
 
   function renderLinks(status, page) {
-    const links = (page && page.links) || [];
-    const count = status && status.links ? status.links.count : links.length;
-    $("link-count").textContent = count;
     const tbody = $("links-table").tBodies[0];
+    if (!page) {
+      $("link-count").textContent = status && status.links ? status.links.count : "–";
+      emptyRow(tbody, 6, "Not available.");
+      return;
+    }
+    const links = page.links || [];
+    $("link-count").textContent = status && status.links ? status.links.count : links.length;
     if (!links.length) {
       emptyRow(tbody, 6, "No incident is linked.");
       return;
@@ -258,9 +272,13 @@
   }
 
   function renderDead(page) {
-    const list = (page && page.dead_letters) || [];
-    $("dead-count").textContent = deadTotal(page) ?? "–";
     const tbody = $("dead-table").tBodies[0];
+    $("dead-count").textContent = deadTotal(page) ?? "–";
+    if (!page) {
+      emptyRow(tbody, 8, "Not available.");
+      return;
+    }
+    const list = page.dead_letters || [];
     if (!list.length) {
       emptyRow(tbody, 8, "No dead letters.");
       return;
@@ -330,7 +348,7 @@
     } catch (e) {
       if (e instanceof AuthError || incident !== state.trace) return;
       table.hidden = true;
-      status.textContent = e.status === 404 ? "No trace for incident " + incident + "." : "Trace of " + incident + " failed: " + e.message;
+      status.textContent = (e.status === 404 ? "No trace: " : "The trace of " + incident + " failed: ") + e.message;
     }
   }
 
