@@ -375,6 +375,9 @@ func (s *Store) finishWith(ti *topicIndex, kind opKind, m Message, reason, evide
 	if kind == opAck && s.afterAck != nil {
 		s.afterAck(m)
 	}
+	if kind == opDead && s.opts.OnDead != nil {
+		s.opts.OnDead(m, reason)
+	}
 	s.release(ti, m.Key, time.Time{}, 0)
 	return true
 }

@@ -131,6 +131,10 @@ type Options struct {
 	// CLI's dead-letter list, cursor show): opening does not change what they look at.
 	// Deliver, if called, still applies MaxAge to the messages it hands out.
 	NoBackground bool
+	// OnDead, if set, is called after Deliver moved a message to the dead letters
+	// (permanent error, given up, expired when it came up; not the sweep's expiries), with
+	// the dead letter's reason. It runs on the delivery path: it must be quick.
+	OnDead func(m Message, reason string)
 }
 
 func (o *Options) setDefaults() {

@@ -58,10 +58,11 @@ const (
 	opReplay
 	opDrop
 	opExpire
+	opJournal // AppendJournal: entries of a journal (journal.go); no queue effect
 )
 
 func (k opKind) String() string {
-	return [...]string{"enqueue", "ack", "retry", "dead-letter", "replay", "drop", "expire"}[k]
+	return [...]string{"enqueue", "ack", "retry", "dead-letter", "replay", "drop", "expire", "journal"}[k]
 }
 
 type writeReq struct {
@@ -77,6 +78,7 @@ type writeReq struct {
 	reason string  // opDead
 	// evidence is the destination's answer kept with a dead letter (opDead; see DeadLetter).
 	evidence string
+	journal  *journalReq // opJournal
 	// stop (opAck/opDead of a handler) is its Deliver's Done channel: once it is closed the
 	// outcome is no longer held on a full disk (nil: held until Close).
 	stop <-chan struct{}
@@ -382,7 +384,7 @@ func (s *Store) commit(batch []*writeReq, w *wbuf) {
 	var poke []*topicIndex
 	s.mu.Lock()
 	for _, r := range batch {
-		if r.err != nil {
+		if r.err != nil || r.kind == opJournal {
 			continue
 		}
 		ti := s.topicLocked(r.topic)
@@ -415,6 +417,9 @@ func (s *Store) commit(batch []*writeReq, w *wbuf) {
 // request's own business (duplicate, full, not found) are recorded in r and return nil; a
 // returned error aborts the transaction. cur is the running pending-bytes total.
 func (s *Store) apply(tx *bolt.Tx, r *writeReq, now time.Time, cur *int64, w *wbuf) error {
+	if r.kind == opJournal {
+		return applyJournal(tx, r.journal, now)
+	}
 	q := tx.Bucket(queueBucket(r.topic))
 	if q == nil {
 		if err := createTopicBuckets(tx, r.topic); err != nil {

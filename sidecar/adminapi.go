@@ -25,6 +25,8 @@ const maxAPIBody = 64 << 10
 func (s *Sidecar) adminAPI(mux *http.ServeMux) {
 	s.deadLetterRoutes(mux)
 	s.statusRoutes(mux)
+	s.outboxRoutes(mux)
+	s.traceRoutes(mux)
 	s.cursorRoutes(mux)
 	s.historyRoutes(mux)
 	s.mapRoutes(mux)

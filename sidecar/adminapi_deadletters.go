@@ -72,11 +72,16 @@ func (s *Sidecar) apiReplayDeadLetter(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("dead letter replayed by an operator", "id", id, "incident_id", v.IncidentID)
+	s.traceDeadLetter(traceReplayed, v)
 	apiOK(w, map[string]any{"replayed": map[string]int{v.Topic: 1}})
 }
 
 func (s *Sidecar) apiReplayAllDeadLetters(w http.ResponseWriter, r *http.Request) {
+	before := s.deadLettersToTrace(r.URL.Query().Get("topic"))
 	n, err := ReplayDeadLetters(s.store, r.URL.Query().Get("topic"))
+	for _, v := range before {
+		s.traceDeadLetter(traceReplayed, v)
+	}
 	if err != nil {
 		s.apiFail(w, r, err)
 		return
@@ -96,5 +101,6 @@ func (s *Sidecar) apiDropDeadLetter(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("dead letter dropped by an operator", "id", id, "incident_id", v.IncidentID)
+	s.traceDeadLetter(traceDropped, v)
 	apiOK(w, map[string]string{"dropped": id})
 }

@@ -6,7 +6,8 @@ import (
 )
 
 // pruneState forgets incidents whose last change (or call end) is older than
-// outbox.state_retention: their link, content hash and notes cursor. The file then stays
+// outbox.state_retention: their link, content hash, notes cursor and trace (and the traces
+// of incidents never linked that saw no event for that long). The file then stays
 // bounded over years. An incident polled again after that is linked again, as a new one.
 // It also expires unlinked state (expireUnlinked).
 func (s *Sidecar) pruneState(ctx context.Context) {
@@ -29,7 +30,8 @@ func (s *Sidecar) pruneState(ctx context.Context) {
 		if !last.Before(cutoff) {
 			continue
 		}
-		state := [][2]string{{bucketHash, l.IncidentID}}
+		s.trace.forget(l.IncidentID)
+		state := [][2]string{{bucketHash, l.IncidentID}, {traceJournal, l.IncidentID}}
 		if l.CallID != "" {
 			state = append(state, [2]string{bucketCursor, "notes/" + l.CallID})
 		}
@@ -39,6 +41,11 @@ func (s *Sidecar) pruneState(ctx context.Context) {
 		}
 		s.hashes.forget(l.IncidentID)
 		pruned++
+	}
+	if n, err := s.store.PruneJournal(traceJournal, cutoff); err != nil { // incidents never linked
+		s.log.Error("state pruning: incident traces", "err", err)
+	} else if n > 0 {
+		s.log.Info("old incident traces pruned", "traces", n, "older_than", s.cfg.Outbox.StateRetention.String())
 	}
 	if pruned > 0 {
 		s.log.Info("old incident state pruned", "incidents", pruned, "older_than", s.cfg.Outbox.StateRetention.String())

@@ -104,6 +104,7 @@ func (s *Sidecar) takeBatch(ctx context.Context, batch adapters.Batch) error {
 		return err
 	}
 	for i, c := range changes {
+		s.traceChange(c)
 		switch c.Outcome {
 		case Failed:
 			s.metrics.Records.WithLabelValues("error").Inc()
@@ -243,6 +244,7 @@ func (s *Sidecar) queueLink(ctx context.Context, c Change) error {
 	if err != nil {
 		return fmt.Errorf("queue link of incident %s: %w", id, err)
 	}
+	s.traceLinkQueued(id, replaced)
 	if replaced {
 		s.log.Debug("unsent link replaced by the newer state", "incident_id", id)
 	}
@@ -268,7 +270,9 @@ func (s *Sidecar) deliverLink(ctx context.Context, m outbox.Message) error {
 	if err := json.Unmarshal(m.Payload, &req); err != nil {
 		return delivery.Permanent(fmt.Errorf("stored link of incident %s is not valid JSON: %w", m.Key, err))
 	}
+	s.trace.add(req.IncidentID, TraceEvent{Kind: traceLinkSent, Detail: fmt.Sprintf("attempt %d", m.Attempts+1)})
 	resp, err := s.client.LinkIncident(ctx, req)
+	s.traceLinkAnswer(req.IncidentID, resp.CallID, m.Attempts+1, err)
 	if err != nil {
 		s.metrics.Links.WithLabelValues("error").Inc()
 		s.log.Warn("link to Assist failed", "incident_id", req.IncidentID, "attempt", m.Attempts+1, "err", err)

@@ -69,6 +69,7 @@ func (s *Sidecar) callStatus(ctx context.Context, st assist.CallStatusUpdateWebh
 		return nil
 	}
 	s.log.Info("call "+lower(st.Status), "call_id", st.CallID, "incident_id", l.IncidentID)
+	s.traceCallStatus(l.IncidentID, st.CallID, st.Status)
 	if !s.mapping().CallStatusNotes() {
 		return nil
 	}
@@ -202,6 +203,7 @@ func (s *Sidecar) enqueueNote(ctx context.Context, via string, q queuedNote, key
 		// outbox.Options.UrgentAttempts.
 		enqueue = s.store.EnqueueUrgent
 	}
+	received := time.Now() // the trace's note_received: a delivery may write the note before enqueue returns
 	fresh, err := enqueue(ctx, outbox.TopicNote, q.IncidentID, payload, keys...)
 	if err != nil {
 		if errors.Is(err, outbox.ErrFull) {
@@ -209,6 +211,7 @@ func (s *Sidecar) enqueueNote(ctx context.Context, via string, q queuedNote, key
 		}
 		return fmt.Errorf("queue note for incident %s: %w", q.IncidentID, err)
 	}
+	s.traceNoteReceived(q, via, fresh, received)
 	if !fresh {
 		s.metrics.NotesReceived.WithLabelValues(via, "duplicate").Inc()
 		s.log.Debug("duplicate note dropped", "incident_id", q.IncidentID, "call_id", q.CallID, "via", via)
@@ -232,6 +235,7 @@ func (s *Sidecar) deliverNote(ctx context.Context, m outbox.Message) error {
 	if err := json.Unmarshal(m.Payload, &q); err != nil {
 		return delivery.Permanent(fmt.Errorf("stored note of incident %s is not valid JSON: %w", m.Key, err))
 	}
+	s.traceNoteAttempt(q, m)
 	n, parts, err := s.renderNote(q)
 	if err != nil {
 		s.metrics.NoteErrors.WithLabelValues("permanent").Inc()
@@ -252,7 +256,9 @@ func (s *Sidecar) deliverNote(ctx context.Context, m outbox.Message) error {
 		if len(parts) > 1 {
 			n.Key = fmt.Sprintf("%s#%d/%d", baseKey, i+1, len(parts))
 		}
-		if err := s.sink.WriteNote(ctx, n); err != nil {
+		err := s.sink.WriteNote(ctx, n)
+		s.traceNoteWrite(q, m, i, len(parts), err)
+		if err != nil {
 			kind := "transient"
 			if delivery.IsPermanent(err) {
 				kind = "permanent"
@@ -275,6 +281,7 @@ func (s *Sidecar) deliverNote(ctx context.Context, m outbox.Message) error {
 		}
 	}
 	s.metrics.NotesDelivered.Inc()
+	s.traceNoteDelivered(q, len(parts))
 	now := time.Now()
 	s.metrics.Ops.cadContact(now)
 	s.metrics.Ops.NoteDelivery.Observe(max(now.Sub(m.CreatedAt).Seconds(), 0))

@@ -131,11 +131,15 @@ func New(cfg *config.Config, o Options) (*Sidecar, error) {
 	if err != nil {
 		return fail(fmt.Errorf("assist client: %w", err))
 	}
-	store, err := outbox.Open(StorePath(cfg), StoreOptions(cfg, log.With("component", "outbox")))
+	s.trace = newTracer(log.With("component", "trace"))
+	storeOpts := StoreOptions(cfg, log.With("component", "outbox"))
+	storeOpts.OnDead = s.outboxDead
+	store, err := outbox.Open(StorePath(cfg), storeOpts)
 	if err != nil {
 		return fail(fmt.Errorf("open outbox: %w", err))
 	}
 	s.store, s.client, s.source, s.sink, s.readOnly = store, client, source, sink, readOnly
+	s.trace.setStore(store)
 	s.metrics = newMetrics(reg, store)
 	s.registerReady(reg)
 	s.registerUnparsedTimes(reg)
@@ -253,6 +257,7 @@ func (s *Sidecar) Run(ctx context.Context) error {
 	if _, err := sched.AddFunc("@every 1h", func() { s.pruneState(ctx) }); err != nil {
 		return fmt.Errorf("state pruning schedule: %w", err)
 	}
+	goOwned("incident trace", s.trace.run)
 	goOwned("link delivery", func(ctx context.Context) error {
 		return ignoreCanceled(s.store.Deliver(ctx, outbox.TopicLink, s.deliverLink))
 	})

@@ -54,6 +54,8 @@ type envOptions struct {
 	wrapAssist func(http.Handler) http.Handler
 	// logHandler replaces the default log handler (text, debug) writing into env.logs.
 	logHandler func(io.Writer) slog.Handler
+	// noteEvery is the simulated Assist's time between a call's events (default 50ms).
+	noteEvery time.Duration
 }
 
 type syncBuffer struct {
@@ -88,7 +90,10 @@ func start(t testing.TB, o envOptions) *env {
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &env{logs: &syncBuffer{}, reg: prometheus.NewRegistry()}
 	e.cad = sim.NewCAD(sim.CADOptions{Seed: 3})
-	e.as = sim.NewAssist(sim.AssistOptions{Token: assistToken, Seed: 3, NotesPerCall: 3, NoteEvery: 50 * time.Millisecond, PushRetryEvery: 50 * time.Millisecond})
+	if o.noteEvery == 0 {
+		o.noteEvery = 50 * time.Millisecond
+	}
+	e.as = sim.NewAssist(sim.AssistOptions{Token: assistToken, Seed: 3, NotesPerCall: 3, NoteEvery: o.noteEvery, PushRetryEvery: 50 * time.Millisecond})
 	e.cad.SetDown(o.cadDown)
 	cadSrv := httptest.NewServer(e.cad)
 	var asHandler http.Handler = e.as

@@ -136,7 +136,7 @@ func runDemo(ctx context.Context, duration time.Duration, keep bool, log *slog.L
 	if err != nil {
 		return fmt.Errorf("demo config %s: %w", path, err)
 	}
-	s, err := sidecar.New(cfg, sidecar.Options{Logger: log.With("component", "sidecar")})
+	s, err := sidecar.New(cfg, sidecar.Options{Logger: log.With("component", "sidecar"), Version: version})
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,6 @@
 // Command cad-sidecar links CAD incidents to live Assist calls and writes Assist's notes
 // back into the CAD. Subcommands: run, validate, map, demo, outbox, deadletter, cursor,
-// healthcheck, service, version.
+// links, trace, healthcheck, service, version.
 package main
 
 import (
@@ -48,6 +48,12 @@ Usage:
   cad-sidecar outbox salvage --to NEWFILE [--config FILE]
                                                    copy every readable note and state entry into a new file
   cad-sidecar outbox compact [--config FILE]       shrink the outbox file (sidecar stopped)
+  cad-sidecar outbox list [--topic T] [--content] [--json] [--config FILE]
+                                                   messages waiting (payloads only with --content)
+  cad-sidecar links       [--incident ID] [--json] [--config FILE]
+                                                   incidents linked to calls, their latest note
+  cad-sidecar trace INCIDENT [--json] [--config FILE]
+                                                   what the sidecar did for one incident, in order
   cad-sidecar deadletter list [--json] [--content] [--topic T] [--config FILE]
                                                    notes and links given up (text only with --content)
   cad-sidecar deadletter replay ID|--all [--topic T] [--config FILE]
@@ -63,8 +69,8 @@ Usage:
   cad-sidecar version
 
 --config defaults to $CAD_SIDECAR_CONFIG, then ./config.yaml.
-deadletter and cursor talk to the running sidecar (admin.listen) or, when it is stopped,
-work on the data file directly.
+deadletter, cursor, links, outbox list and trace talk to the running sidecar (admin.listen,
+with admin.token when set) or, when it is stopped, work on the data file directly.
 `
 
 func main() {
@@ -89,7 +95,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "demo":
 		return cmdDemo(ctx, rest, stdout, stderr)
 	case "outbox":
+		if len(rest) > 0 && rest[0] == "list" {
+			return cmdOutboxList(ctx, rest[1:], stdout, stderr)
+		}
 		return cmdOutbox(rest, stdout, stderr)
+	case "links":
+		return cmdLinks(ctx, rest, stdout, stderr)
+	case "trace":
+		return cmdTrace(ctx, rest, stdout, stderr)
 	case "deadletter":
 		return cmdDeadletter(ctx, rest, stdout, stderr)
 	case "cursor":

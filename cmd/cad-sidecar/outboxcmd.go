@@ -17,7 +17,10 @@ const outboxUsage = `usage:
   cad-sidecar outbox check   [--config FILE]              is the data file sound? (exit 0 sound, 1 damaged)
   cad-sidecar outbox salvage --to NEWFILE [--config FILE] copy everything readable into a new file
   cad-sidecar outbox compact [--config FILE]              shrink the data file
-All three work on a stopped sidecar only (they refuse a locked file) and never change a damaged file.`
+  cad-sidecar outbox list [--topic T] [--content] [--json] [--config FILE]
+                                                          the messages waiting (see outbox list --help)
+check, salvage and compact work on a stopped sidecar only (they refuse a locked file) and never
+change a damaged file; list works on a running one too.`
 
 // cmdOutbox runs the offline outbox operations: check, salvage, compact.
 func cmdOutbox(args []string, stdout, stderr io.Writer) int {
