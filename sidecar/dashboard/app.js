@@ -338,8 +338,8 @@
         tbody.append(el("tr", {},
           el("td", { class: "mono", text: fmtTime(ev.at) }),
           el("td", { text: ev.kind }),
-          el("td", { class: "mono", text: ev.call_id || "" }),
-          el("td", { class: "mono", text: ev.note_id || "" }),
+          el("td", { class: "mono id", title: ev.call_id, text: ev.call_id || "" }),
+          el("td", { class: "mono id", title: ev.note_id, text: ev.note_id || "" }),
           el("td", { text: ev.detail || "" })));
       }
       table.hidden = false;
