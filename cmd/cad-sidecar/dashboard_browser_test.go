@@ -213,6 +213,13 @@ func TestDashboardInBrowser(t *testing.T) {
 	waitText("the trace", "#trace-status", has("Incident "+linked+":"))
 	waitText("the trace's events", "#trace-table tbody", has("note_delivered"))
 	shot("dashboard-trace.png", "#trace")
+	// Or by typing its id: the record the mapping refused is in its trace.
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[any](`document.getElementById("trace-input").value = ""; null`)); err != nil {
+		t.Fatal(err)
+	}
+	run("type an incident id", chromedp.SendKeys(chromedp.CSS("#trace-input"), locked+kb.Enter))
+	waitText("the typed incident's trace", "#trace-status", has("Incident "+locked+":"))
+	waitText("the refused record in its trace", "#trace-table tbody", has("mapping_failed"))
 
 	if p := problems(); len(p) > 0 {
 		t.Fatalf("the browser reported problems: %v", p)
