@@ -165,6 +165,22 @@ func TestDashboardInBrowser(t *testing.T) {
 		}
 	}
 
+	// The refreshes every few seconds keep the keyboard focus where it is.
+	run("focus Replay", chromedp.Focus(chromedp.CSS("#dead-table button.replay")))
+	refreshes := func() int {
+		n, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.dataset.refreshed || "0"`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		i, _ := strconv.Atoi(n)
+		return i
+	}
+	n0 := refreshes()
+	waitFor(t, 30*time.Second, "two refreshes of the page", func() bool { return refreshes() >= n0+2 })
+	if f, err := chromedp.Run(ctx, chromedp.Evaluate[string](focusedJS)); err != nil || f != "replay:"+api.deadID(t) {
+		t.Fatalf("after two refreshes the focus is on %q (%v); want it kept on the Replay button", f, err)
+	}
+
 	// Note text only on request.
 	run("show content", chromedp.Click(chromedp.CSS("#show-content")))
 	waitText("the note text shown on request", "#dead-table tbody", has(secret))
@@ -298,15 +314,18 @@ func newBrowser(t *testing.T, path string) (context.Context, func() []string) {
 	}
 }
 
+// focusedJS names the element that has the focus: "replay:<id>" for a Replay button,
+// "incident:<id>" for an incident's trace link, else its id ("" for none).
+const focusedJS = `(() => { const e = document.activeElement; if (!e || e === document.body) return "";
+	if (e.dataset.id && e.classList.contains("replay")) return "replay:" + e.dataset.id;
+	if (e.dataset.incident) return "incident:" + e.dataset.incident;
+	return e.id || e.tagName; })()`
+
 // tabThrough presses Tab up to n times from the top of the page and returns what had the
 // focus after each press: "replay:<id>" for a Replay button, "incident:<id>" for an
 // incident's trace link, else the element's id.
 func tabThrough(t *testing.T, ctx context.Context, n int) []string {
 	t.Helper()
-	const focused = `(() => { const e = document.activeElement; if (!e || e === document.body) return "";
-		if (e.dataset.id && e.classList.contains("replay")) return "replay:" + e.dataset.id;
-		if (e.dataset.incident) return "incident:" + e.dataset.incident;
-		return e.id || e.tagName; })()`
 	if _, err := chromedp.Run(ctx, chromedp.Evaluate[any](`window.scrollTo(0, 0); document.activeElement && document.activeElement.blur(); null`)); err != nil {
 		t.Fatal(err)
 	}
@@ -315,7 +334,7 @@ func tabThrough(t *testing.T, ctx context.Context, n int) []string {
 		if err := chromedp.Do(ctx, chromedp.KeyEvent(kb.Tab)); err != nil {
 			t.Fatalf("Tab: %v", err)
 		}
-		f, err := chromedp.Run(ctx, chromedp.Evaluate[string](focused))
+		f, err := chromedp.Run(ctx, chromedp.Evaluate[string](focusedJS))
 		if err != nil {
 			t.Fatalf("the focused element: %v", err)
 		}

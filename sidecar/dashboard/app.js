@@ -89,6 +89,37 @@
     return fmtAge((Date.now() - d.getTime()) / 1000) + " ago";
   }
 
+  // when renders a time as "5 s ago", kept current by tickAges (data-at) so that a table is
+  // rebuilt only when its data changes.
+  function when(t, attrs) {
+    return el("span", Object.assign({ "data-at": t || "", title: fmtTime(t), text: ago(t) }, attrs || {}));
+  }
+
+  function tickAges() {
+    for (const e of document.querySelectorAll("[data-at]")) e.textContent = ago(e.dataset.at);
+  }
+
+  // rebuild replaces a table body's rows when sig differs from the last one it was built
+  // with, and gives the focus back to the control that had it (a Replay button, an
+  // incident link): a keyboard user does not lose the place every refresh.
+  const built = new Map();
+  function rebuild(tbody, sig, fill) {
+    if (built.get(tbody) === sig) return;
+    built.set(tbody, sig);
+    const a = document.activeElement;
+    let again = null;
+    if (a && tbody.contains(a)) {
+      if (a.dataset.id) again = "button.replay[data-id=\"" + CSS.escape(a.dataset.id) + "\"]";
+      else if (a.dataset.incident) again = "button[data-incident=\"" + CSS.escape(a.dataset.incident) + "\"]";
+    }
+    tbody.replaceChildren();
+    fill();
+    if (again) {
+      const b = tbody.querySelector(again);
+      if (b) b.focus();
+    }
+  }
+
   function el(tag, attrs, ...children) {
     const e = document.createElement(tag);
     for (const [k, v] of Object.entries(attrs || {})) {
@@ -231,39 +262,41 @@
     const tbody = $("links-table").tBodies[0];
     if (!page) {
       $("link-count").textContent = status && status.links ? status.links.count : "–";
+      built.delete(tbody);
       emptyRow(tbody, 6, "Not available.");
       return;
     }
     const links = page.links || [];
     $("link-count").textContent = status && status.links ? status.links.count : links.length;
-    if (!links.length) {
-      emptyRow(tbody, 6, "No incident is linked.");
-      return;
-    }
-    tbody.replaceChildren();
-    for (const l of links) {
-      const open = el("button", {
-        type: "button", class: "linkish", text: l.incident_id, "data-incident": l.incident_id,
-        "aria-label": "Show the trace of incident " + l.incident_id,
-        onclick: () => showTrace(l.incident_id, true),
-      });
-      let note = "none";
-      if (l.last_note) {
-        const n = l.last_note;
-        note = el("span", {},
-          n.type + " ",
-          el("span", { class: "state-" + n.state, text: n.state }),
-          n.critical ? el("span", { class: "critical", text: " critical" }) : null,
-          " · " + ago(n.at));
+    rebuild(tbody, JSON.stringify(links), () => {
+      if (!links.length) {
+        emptyRow(tbody, 6, "No incident is linked.");
+        return;
       }
-      tbody.append(el("tr", {},
-        el("th", { scope: "row" }, open),
-        el("td", { class: "mono", text: l.call_id || "–" }),
-        el("td", { text: l.call_status || "–" }),
-        el("td", { title: fmtTime(l.linked_at), text: ago(l.linked_at) }),
-        el("td", {}, note),
-        el("td", { class: "num", text: String(l.queued_notes || 0) })));
-    }
+      for (const l of links) {
+        const open = el("button", {
+          type: "button", class: "linkish", text: l.incident_id, "data-incident": l.incident_id,
+          "aria-label": "Show the trace of incident " + l.incident_id,
+          onclick: () => showTrace(l.incident_id, true),
+        });
+        let note = "none";
+        if (l.last_note) {
+          const n = l.last_note;
+          note = el("span", {},
+            n.type + " ",
+            el("span", { class: "state-" + n.state, text: n.state }),
+            n.critical ? el("span", { class: "critical", text: " critical" }) : null,
+            " · ", when(n.at));
+        }
+        tbody.append(el("tr", {},
+          el("th", { scope: "row" }, open),
+          el("td", { class: "mono", text: l.call_id || "–" }),
+          el("td", { text: l.call_status || "–" }),
+          el("td", {}, when(l.linked_at)),
+          el("td", {}, note),
+          el("td", { class: "num", text: String(l.queued_notes || 0) })));
+      }
+    });
   }
 
   function deadTotal(page) {
@@ -275,31 +308,33 @@
     const tbody = $("dead-table").tBodies[0];
     $("dead-count").textContent = deadTotal(page) ?? "–";
     if (!page) {
+      built.delete(tbody);
       emptyRow(tbody, 8, "Not available.");
       return;
     }
     const list = page.dead_letters || [];
-    if (!list.length) {
-      emptyRow(tbody, 8, "No dead letters.");
-      return;
-    }
-    tbody.replaceChildren();
-    for (const d of list) {
-      const btn = el("button", {
-        type: "button", class: "replay", "data-id": d.id, text: "Replay",
-        "aria-label": "Replay dead letter " + d.id + " of incident " + d.incident_id,
-        onclick: () => replay(d.id, btn),
-      });
-      tbody.append(el("tr", { "data-id": d.id },
-        el("th", { scope: "row", class: "mono", text: d.id }),
-        el("td", {}, el("button", { type: "button", class: "linkish", text: d.incident_id, "data-incident": d.incident_id, "aria-label": "Show the trace of incident " + d.incident_id, onclick: () => showTrace(d.incident_id, true) })),
-        el("td", {}, d.type, d.critical ? el("span", { class: "critical", text: " critical" }) : null),
-        el("td", { class: "num", text: String(d.attempts) }),
-        el("td", { title: fmtTime(d.dead_at), text: ago(d.dead_at) }),
-        el("td", { text: d.reason }),
-        el("td", { class: "content-col", text: state.content ? d.text || "" : "" }),
-        el("td", {}, btn)));
-    }
+    rebuild(tbody, JSON.stringify([list, state.content]), () => {
+      if (!list.length) {
+        emptyRow(tbody, 8, "No dead letters.");
+        return;
+      }
+      for (const d of list) {
+        const btn = el("button", {
+          type: "button", class: "replay", "data-id": d.id, text: "Replay",
+          "aria-label": "Replay dead letter " + d.id + " of incident " + d.incident_id,
+          onclick: () => replay(d.id, btn),
+        });
+        tbody.append(el("tr", { "data-id": d.id },
+          el("th", { scope: "row", class: "mono", text: d.id }),
+          el("td", {}, el("button", { type: "button", class: "linkish", text: d.incident_id, "data-incident": d.incident_id, "aria-label": "Show the trace of incident " + d.incident_id, onclick: () => showTrace(d.incident_id, true) })),
+          el("td", {}, d.type, d.critical ? el("span", { class: "critical", text: " critical" }) : null),
+          el("td", { class: "num", text: String(d.attempts) }),
+          el("td", {}, when(d.dead_at)),
+          el("td", { text: d.reason }),
+          el("td", { class: "content-col", text: state.content ? d.text || "" : "" }),
+          el("td", {}, btn)));
+      }
+    });
   }
 
   async function replay(id, btn) {
@@ -333,21 +368,23 @@
       const r = await api("/api/v1/trace/" + encodeURIComponent(incident));
       if (incident !== state.trace) return;
       const evs = r.body.events || [];
-      tbody.replaceChildren();
-      for (const ev of evs) {
-        tbody.append(el("tr", {},
-          el("td", { class: "mono", text: fmtTime(ev.at) }),
-          el("td", { text: ev.kind }),
-          el("td", { class: "mono id", title: ev.call_id, text: ev.call_id || "" }),
-          el("td", { class: "mono id", title: ev.note_id, text: ev.note_id || "" }),
-          el("td", { text: ev.detail || "" })));
-      }
+      rebuild(tbody, incident + "\n" + JSON.stringify(evs), () => {
+        for (const ev of evs) {
+          tbody.append(el("tr", {},
+            el("td", { class: "mono", text: fmtTime(ev.at) }),
+            el("td", { text: ev.kind }),
+            el("td", { class: "mono id", title: ev.call_id, text: ev.call_id || "" }),
+            el("td", { class: "mono id", title: ev.note_id, text: ev.note_id || "" }),
+            el("td", { text: ev.detail || "" })));
+        }
+      });
       table.hidden = false;
       const msg = "Incident " + incident + ": " + evs.length + " events" + (r.body.truncated ? " (the oldest were dropped)" : "") + ".";
       if (announce || status.textContent !== msg) status.textContent = msg;
     } catch (e) {
       if (e instanceof AuthError || incident !== state.trace) return;
       table.hidden = true;
+      built.delete(tbody);
       status.textContent = (e.status === 404 ? "No trace: " : "The trace of " + incident + " failed: ") + e.message;
     }
   }
@@ -428,6 +465,7 @@
         state.needToken = false;
         $("token-panel").hidden = true;
       }
+      tickAges();
       $("forget-token").hidden = !state.token;
       $("updated").textContent = "Updated " + fmtTime(new Date().toISOString()) + "; refreshed every " + REFRESH_MS / 1000 + " s.";
       document.body.dataset.refreshed = String(Number(document.body.dataset.refreshed || 0) + 1);
