@@ -15,7 +15,8 @@
     needToken: false,
     content: false,
     trace: "", // the incident whose trace is shown
-    busy: false,
+    busy: null, // the running refresh's promise
+    again: false, // refresh asked while one ran
   };
 
   // ---------- the admin API ----------
@@ -296,6 +297,9 @@
           el("td", {}, note),
           el("td", { class: "num", text: String(l.queued_notes || 0) })));
       }
+      if (page.next) {
+        tbody.append(el("tr", {}, el("td", { colspan: 6, class: "empty", text: "Showing the first " + links.length + "; cad-sidecar links lists them all." })));
+      }
     });
   }
 
@@ -333,6 +337,9 @@
           el("td", { text: d.reason }),
           el("td", { class: "content-col", text: state.content ? d.text || "" : "" }),
           el("td", {}, btn)));
+      }
+      if (page.next) {
+        tbody.append(el("tr", {}, el("td", { colspan: 8, class: "empty", text: "Showing the first " + list.length + "; cad-sidecar deadletter list shows them all." })));
       }
     });
   }
@@ -436,42 +443,56 @@
     $(id).textContent = res.ok || res.error instanceof AuthError ? "" : res.error.message;
   }
 
+  // refresh reads every panel's data once. Asked while a refresh runs (a new token, a
+  // replay), it runs again right after that one, so the answer reflects the change.
   async function refresh() {
-    if (state.busy) return;
-    state.busy = true;
-    try {
-      const dl = "/api/v1/deadletters?limit=100" + (state.content ? "&content=1" : "");
-      const [st, ready, links, hist, dead] = await Promise.all([
-        settle(api("/api/v1/status")),
-        settle(api("/readyz", { okStatus: [503] })),
-        settle(api("/api/v1/links?limit=200")),
-        settle(api("/api/v1/history")),
-        settle(api(dl)),
-      ]);
-      const status = st.ok ? st.value.body : null;
-      renderHealth(status, ready.ok ? ready.value.body : null);
-      $("health-error").textContent = st.ok || st.error instanceof AuthError ? "" : "Status: " + st.error.message;
-      const deadPage = dead.ok ? dead.value.body : null;
-      renderOutbox(status, deadTotal(deadPage));
-      renderChart(hist.ok ? hist.value.body : null);
-      showError("outbox-error", hist);
-      renderLinks(status, links.ok ? links.value.body : null);
-      showError("links-error", links);
-      renderDead(deadPage);
-      showError("dead-error", dead);
-      if (state.trace) await loadTrace(false);
-      const authFailed = [st, links, hist, dead].some((r) => !r.ok && r.error instanceof AuthError);
-      if (!authFailed) {
-        state.needToken = false;
-        $("token-panel").hidden = true;
-      }
-      tickAges();
-      $("forget-token").hidden = !state.token;
-      $("updated").textContent = "Updated " + fmtTime(new Date().toISOString()) + "; refreshed every " + REFRESH_MS / 1000 + " s.";
-      document.body.dataset.refreshed = String(Number(document.body.dataset.refreshed || 0) + 1);
-    } finally {
-      state.busy = false;
+    if (state.busy) {
+      state.again = true;
+      return state.busy;
     }
+    let done;
+    state.busy = new Promise((resolve) => (done = resolve));
+    try {
+      do {
+        state.again = false;
+        await refreshOnce();
+      } while (state.again);
+    } finally {
+      state.busy = null;
+      done();
+    }
+  }
+
+  async function refreshOnce() {
+    const dl = "/api/v1/deadletters?limit=100" + (state.content ? "&content=1" : "");
+    const [st, ready, links, hist, dead] = await Promise.all([
+      settle(api("/api/v1/status")),
+      settle(api("/readyz", { okStatus: [503] })),
+      settle(api("/api/v1/links?limit=200")),
+      settle(api("/api/v1/history")),
+      settle(api(dl)),
+    ]);
+    const status = st.ok ? st.value.body : null;
+    renderHealth(status, ready.ok ? ready.value.body : null);
+    $("health-error").textContent = st.ok || st.error instanceof AuthError ? "" : "Status: " + st.error.message;
+    const deadPage = dead.ok ? dead.value.body : null;
+    renderOutbox(status, deadTotal(deadPage));
+    renderChart(hist.ok ? hist.value.body : null);
+    showError("outbox-error", hist);
+    renderLinks(status, links.ok ? links.value.body : null);
+    showError("links-error", links);
+    renderDead(deadPage);
+    showError("dead-error", dead);
+    if (state.trace) await loadTrace(false);
+    const authFailed = [st, links, hist, dead].some((r) => !r.ok && r.error instanceof AuthError);
+    if (!authFailed) {
+      state.needToken = false;
+      $("token-panel").hidden = true;
+    }
+    tickAges();
+    $("forget-token").hidden = !state.token;
+    $("updated").textContent = "Updated " + fmtTime(new Date().toISOString()) + "; refreshed every " + REFRESH_MS / 1000 + " s.";
+    document.body.dataset.refreshed = String(Number(document.body.dataset.refreshed || 0) + 1);
   }
 
   function init() {
