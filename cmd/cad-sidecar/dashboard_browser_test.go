@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	imagepng "image/png"
 	"io"
 	"net/http"
 	"os"
@@ -83,6 +85,9 @@ func TestDashboardInBrowser(t *testing.T) {
 		png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 		if err != nil {
 			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		if c, err := imagepng.DecodeConfig(bytes.NewReader(png)); err != nil || c.Width != 1366 || c.Height != 768 {
+			t.Fatalf("screenshot %s: %dx%d (%v), want a 1366x768 PNG", name, c.Width, c.Height, err)
 		}
 		if err := os.WriteFile(filepath.Join(artifacts, name), png, 0o644); err != nil {
 			t.Fatal(err)
@@ -184,7 +189,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	// Note text only on request.
 	run("show content", chromedp.Click(chromedp.CSS("#show-content")))
 	waitText("the note text shown on request", "#dead-table tbody", has(secret))
-	shot("dashboard-content.png", "#dead")
+	shot("dashboard-content.png", "")
 	run("hide content", chromedp.Click(chromedp.CSS("#show-content")))
 	waitText("the note text hidden again", "#dead-table tbody", func(s string) bool { return !strings.Contains(s, secret) })
 
