@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"time"
@@ -9,14 +10,18 @@ import (
 )
 
 // A journal is a bounded list of opaque entries per key, kept in the generic state bucket
-// kv/<name> (so ForgetIncident drops a key's journal with the rest of its state). The
-// outbox does not read the entries; the sidecar's incident trace is one. Appends go
-// through the writer (opJournal) and so share its group commits: a caller that batches
-// its entries (the trace flushes at most once a second) adds no fsync of its own under
-// load. Each key keeps its newest max entries; the count of older ones dropped is kept
-// with them.
+// kv/<name>. The outbox does not read the entries; the sidecar's incident trace is one.
+// Appends go through the writer (opJournal) and so share its group commits: a caller that
+// batches its entries (the trace flushes at most once a second) adds no fsync of its own
+// under load. Each key keeps its newest max entries; the count of older ones dropped is
+// kept. An append writes only the new entries (and deletes the ones past max), whatever
+// the length of the list.
 //
-// Value: 0x01 | varint last append (Unix nanos) | uvarint dropped | (uvarint len, bytes)*
+// Keys of kv/<name>:
+//
+//	<key>                   header: 0x01 | varint last append (Unix nanos) | uvarint dropped
+//	                        | uvarint first seq | uvarint next seq
+//	<key> 0x00 <seq, 8 B BE>  one entry (seq from first to next-1)
 
 const journalV1 = 0x01
 
@@ -35,6 +40,44 @@ type journalReq struct {
 	adds []JournalAppend
 }
 
+type journalHeader struct {
+	at          time.Time
+	dropped     int
+	first, next uint64
+}
+
+func decodeJournalHeader(v []byte) (journalHeader, error) {
+	if len(v) == 0 || v[0] != journalV1 {
+		return journalHeader{}, fmt.Errorf("%w: unknown journal version", errCorrupt)
+	}
+	r := reader{b: v[1:]}
+	var h journalHeader
+	h.at = r.time()
+	h.dropped = int(r.uvarint())
+	h.first, h.next = r.uvarint(), r.uvarint()
+	if r.err == nil && h.next < h.first {
+		r.err = errCorrupt
+	}
+	return h, r.err
+}
+
+func (h journalHeader) encode() []byte {
+	b := make([]byte, 0, 1+4*binary.MaxVarintLen64)
+	b = append(b, journalV1)
+	b = appendTime(b, h.at)
+	b = binary.AppendUvarint(b, uint64(h.dropped))
+	b = binary.AppendUvarint(b, h.first)
+	return binary.AppendUvarint(b, h.next)
+}
+
+// entryKey is the key of entry seq of key.
+func entryKey(key string, seq uint64) []byte {
+	b := make([]byte, 0, len(key)+9)
+	b = append(b, key...)
+	b = append(b, 0)
+	return binary.BigEndian.AppendUint64(b, seq)
+}
+
 // AppendJournal appends to the journals of name, keeping the newest max entries of each
 // key (max > 0). It returns once committed (fsynced), with the writer's next group commit.
 func (s *Store) AppendJournal(name string, max int, adds []JournalAppend) error {
@@ -42,8 +85,8 @@ func (s *Store) AppendJournal(name string, max int, adds []JournalAppend) error 
 		return fmt.Errorf("outbox: append journal %q: empty name or max %d", name, max)
 	}
 	for _, a := range adds {
-		if a.Key == "" || len(a.Key) > maxKeyLen {
-			return fmt.Errorf("outbox: append journal %s: bad key of %d bytes", name, len(a.Key))
+		if a.Key == "" || len(a.Key) > maxKeyLen || bytes.IndexByte([]byte(a.Key), 0) >= 0 {
+			return fmt.Errorf("outbox: append journal %s: bad key %q", name, a.Key)
 		}
 	}
 	r := getReq()
@@ -65,52 +108,52 @@ func applyJournal(tx *bolt.Tx, j *journalReq, now time.Time) error {
 		return err
 	}
 	for _, a := range j.adds {
-		entries, dropped, _, err := decodeJournal(b.Get([]byte(a.Key)))
-		if err != nil {
-			entries, dropped = nil, 0 // a damaged journal is started afresh: it is diagnostics
+		var h journalHeader
+		if v := b.Get([]byte(a.Key)); v != nil {
+			if h, err = decodeJournalHeader(v); err != nil {
+				// A damaged header: the journal starts afresh (it is diagnostics).
+				if err := deleteEntries(b, a.Key); err != nil {
+					return err
+				}
+				h = journalHeader{}
+			}
 		}
-		entries = append(entries, a.Entries...)
-		dropped += a.Dropped
-		if over := len(entries) - j.max; over > 0 {
-			entries, dropped = entries[over:], dropped+over
+		for _, e := range a.Entries {
+			if err := b.Put(entryKey(a.Key, h.next), e); err != nil {
+				return err
+			}
+			h.next++
 		}
-		if err := b.Put([]byte(a.Key), encodeJournal(entries, dropped, now)); err != nil {
+		h.dropped += a.Dropped
+		for h.next-h.first > uint64(j.max) {
+			if err := b.Delete(entryKey(a.Key, h.first)); err != nil {
+				return err
+			}
+			h.first++
+			h.dropped++
+		}
+		h.at = now
+		if err := b.Put([]byte(a.Key), h.encode()); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func encodeJournal(entries [][]byte, dropped int, at time.Time) []byte {
-	n := 1 + 2*binary.MaxVarintLen64
-	for _, e := range entries {
-		n += binary.MaxVarintLen64 + len(e)
+// deleteEntries deletes every entry of key (not its header).
+func deleteEntries(b *bolt.Bucket, key string) error {
+	prefix := append([]byte(key), 0)
+	c := b.Cursor()
+	var ks [][]byte
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		ks = append(ks, append([]byte(nil), k...))
 	}
-	b := make([]byte, 0, n)
-	b = append(b, journalV1)
-	b = appendTime(b, at)
-	b = binary.AppendUvarint(b, uint64(dropped))
-	for _, e := range entries {
-		b = appendBytes(b, e)
+	for _, k := range ks {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
 	}
-	return b
-}
-
-// decodeJournal decodes a journal value (nil: none); the entries are copies.
-func decodeJournal(v []byte) (entries [][]byte, dropped int, at time.Time, err error) {
-	if v == nil {
-		return nil, 0, time.Time{}, nil
-	}
-	if len(v) == 0 || v[0] != journalV1 {
-		return nil, 0, time.Time{}, fmt.Errorf("%w: unknown journal version", errCorrupt)
-	}
-	r := reader{b: v[1:]}
-	at = r.time()
-	dropped = int(r.uvarint())
-	for r.err == nil && len(r.b) > 0 {
-		entries = append(entries, append([]byte(nil), r.bytes()...))
-	}
-	return entries, dropped, at, r.err
+	return nil
 }
 
 // Journal returns the entries of key in journal name (oldest first), how many older ones
@@ -125,15 +168,40 @@ func (s *Store) Journal(name, key string) (entries [][]byte, dropped int, at tim
 		if v == nil {
 			return nil
 		}
-		ok = true
-		var derr error
-		entries, dropped, at, derr = decodeJournal(v)
-		return derr
+		h, err := decodeJournalHeader(v)
+		if err != nil {
+			return fmt.Errorf("journal of %q: %w", key, err)
+		}
+		ok, dropped, at = true, h.dropped, h.at
+		c := b.Cursor()
+		prefix := append([]byte(key), 0)
+		for k, v := c.Seek(entryKey(key, h.first)); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			entries = append(entries, append([]byte(nil), v...))
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, 0, time.Time{}, false, fmt.Errorf("outbox: journal %s/%s: %w", name, key, err)
 	}
 	return entries, dropped, at, ok, nil
+}
+
+// DeleteJournal deletes the journal of key in name (no error if there is none).
+func (s *Store) DeleteJournal(name, key string) error {
+	err := s.update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(kvPrefix + name))
+		if b == nil {
+			return nil
+		}
+		if err := deleteEntries(b, key); err != nil {
+			return err
+		}
+		return b.Delete([]byte(key))
+	})
+	if err != nil {
+		return fmt.Errorf("outbox: delete journal %s/%s: %w", name, key, err)
+	}
+	return nil
 }
 
 // PruneJournal deletes the journals of name whose last append is before before (and
@@ -146,23 +214,23 @@ func (s *Store) PruneJournal(name string, before time.Time) (int, error) {
 		if b == nil {
 			return nil
 		}
-		var old [][]byte
+		var old []string
 		if err := b.ForEach(func(k, v []byte) error {
-			r := reader{b: v}
-			if len(v) == 0 || v[0] != journalV1 {
-				old = append(old, append([]byte(nil), k...))
-				return nil
+			if bytes.IndexByte(k, 0) >= 0 {
+				return nil // an entry
 			}
-			r.b = v[1:]
-			if at := r.time(); r.err != nil || at.Before(before) {
-				old = append(old, append([]byte(nil), k...))
+			if h, err := decodeJournalHeader(v); err != nil || h.at.Before(before) {
+				old = append(old, string(k))
 			}
 			return nil
 		}); err != nil {
 			return err
 		}
 		for _, k := range old {
-			if err := b.Delete(k); err != nil {
+			if err := deleteEntries(b, k); err != nil {
+				return err
+			}
+			if err := b.Delete([]byte(k)); err != nil {
 				return err
 			}
 		}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 func TestJournalBoundedForgottenPruned(t *testing.T) {
@@ -45,17 +47,31 @@ func TestJournalBoundedForgottenPruned(t *testing.T) {
 	if st := stats(t, s); len(st.Pending) != 2 || st.Pending[""] != 0 {
 		t.Errorf("stats after journal appends: %+v", st.Pending)
 	}
-	if err := s.ForgetIncident("INC-2", [2]string{"trace", "INC-2"}); err != nil {
+	if err := s.DeleteJournal("trace", "INC-2"); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, _, ok, _ := s.Journal("trace", "INC-2"); ok {
-		t.Error("ForgetIncident kept the journal")
+		t.Error("DeleteJournal kept the journal")
+	}
+	// A key that is the prefix of another keeps its own entries only.
+	if err := s.AppendJournal("trace", 3, append(adds("INC", 7, 1, 0), adds("INC-10", 8, 1, 0)...)); err != nil {
+		t.Fatal(err)
+	}
+	if es, _, _, _, _ := s.Journal("trace", "INC"); fmt.Sprintf("%s", es) != "[e7]" {
+		t.Errorf("journal INC: %s, want [e7]", es)
 	}
 	if n, err := s.PruneJournal("trace", time.Now().Add(-time.Hour)); err != nil || n != 0 {
 		t.Errorf("prune of nothing old: %d %v", n, err)
 	}
-	if n, err := s.PruneJournal("trace", time.Now().Add(time.Hour)); err != nil || n != 1 {
-		t.Errorf("prune of INC-1: %d %v, want 1", n, err)
+	if n, err := s.PruneJournal("trace", time.Now().Add(time.Hour)); err != nil || n != 3 {
+		t.Errorf("prune of INC-1, INC, INC-10: %d %v, want 3", n, err)
+	}
+	left := 0
+	_ = s.view(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte(kvPrefix + "trace")).ForEach(func(_, _ []byte) error { left++; return nil })
+	})
+	if left != 0 {
+		t.Errorf("%d keys left in kv/trace after pruning every journal", left)
 	}
 	if err := s.AppendJournal("trace", 0, nil); err == nil {
 		t.Error("max 0 accepted")

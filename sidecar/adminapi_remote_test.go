@@ -23,6 +23,9 @@ var adminRemoteCases = []struct {
 	{"DELETE", "/api/v1/deadletters/note-1", "", true},
 	{"PUT", "/api/v1/cursor", `{"cursor":"2026-01-01T00:00:00Z"}`, true},
 	{"DELETE", "/api/v1/cursor", "", true},
+	{"POST", "/api/v1/outbox/retry", "", true},
+	{"POST", "/api/v1/reload", "", true},
+	{"GET", "/api/v1/outbox?content=1", "", true},
 	{"GET", "/api/v1/deadletters?content=1", "", true},
 	{"GET", "/api/v1/deadletters/note-1?content=1", "", true},
 	// Reading without content is fine from anywhere (like /metrics).

@@ -31,9 +31,13 @@ func (s *Sidecar) pruneState(ctx context.Context) {
 			continue
 		}
 		s.trace.forget(l.IncidentID)
-		state := [][2]string{{bucketHash, l.IncidentID}, {traceJournal, l.IncidentID}}
+		state := [][2]string{{bucketHash, l.IncidentID}}
 		if l.CallID != "" {
 			state = append(state, [2]string{bucketCursor, "notes/" + l.CallID})
+		}
+		if err := s.store.DeleteJournal(traceJournal, l.IncidentID); err != nil {
+			s.log.Error("state pruning: incident trace", "incident_id", l.IncidentID, "err", err)
+			return
 		}
 		if err := s.store.ForgetIncident(l.IncidentID, state...); err != nil {
 			s.log.Error("state pruning", "incident_id", l.IncidentID, "err", err)

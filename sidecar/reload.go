@@ -49,9 +49,9 @@ type ReloadResult struct {
 
 // apiReload is POST /api/v1/reload: Reload, answered 200 {"reloaded":true}, or 400 with
 // the problems when the new mapping is refused (the running one is kept). Callers must be
-// on the same host (loopback) until the admin API has a token.
+// on the same host (loopback), or send the admin token (admin.token).
 func (s *Sidecar) apiReload(w http.ResponseWriter, r *http.Request) {
-	if !fromLoopback(r) {
+	if !tokenAuthed(r) && !fromLoopback(r) { // the admin token replaces the loopback rule
 		apiError(w, http.StatusForbidden, "reload is allowed from the sidecar's host only (loopback)")
 		return
 	}

@@ -93,7 +93,9 @@ type tracer struct {
 	buf      map[string][]TraceEvent
 	dropped  map[string]int
 	buffered int
-	lastSig  map[string]string // incident → kind+detail of its latest event (repeats skipped)
+	// lastSig: incident → kind and detail of its latest event when that is one that repeats
+	// at every poll (polled, filtered, mapping_failed): the same again is skipped.
+	lastSig map[string]string
 
 	flushMu sync.Mutex // flushes in order
 }
@@ -119,16 +121,24 @@ func (t *tracer) add(incident string, ev TraceEvent) {
 		ev.At = time.Now()
 	}
 	ev.At = ev.At.UTC()
-	sig := ev.Kind + "\x00" + ev.CallID + "\x00" + ev.NoteID + "\x00" + ev.Detail
+	repeats := ev.Kind == traceFiltered || ev.Kind == traceMappingFailed || ev.Kind == tracePolled
+	sig := ""
+	if repeats {
+		sig = ev.Kind + "\x00" + ev.Detail
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.lastSig[incident] == sig && (ev.Kind == traceFiltered || ev.Kind == traceMappingFailed || ev.Kind == tracePolled) {
+	switch {
+	case repeats && t.lastSig[incident] == sig:
 		return
+	case repeats:
+		if len(t.lastSig) >= traceMaxBuffered {
+			clear(t.lastSig)
+		}
+		t.lastSig[incident] = sig
+	case len(t.lastSig) > 0:
+		delete(t.lastSig, incident) // another event: the next repeat is traced again
 	}
-	if len(t.lastSig) >= 4*traceMaxBuffered/10 {
-		clear(t.lastSig)
-	}
-	t.lastSig[incident] = sig
 	if t.buffered >= traceMaxBuffered {
 		t.dropped[incident]++
 		return

@@ -115,4 +115,3 @@ func printOutbox(w io.Writer, msgs []sidecar.OutboxMessage, content bool) {
 	}
 	fmt.Fprintf(w, "%d messages waiting (%s)\n", len(msgs), perTopic(counts))
 }
-

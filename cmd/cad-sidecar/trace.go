@@ -85,4 +85,3 @@ func printTrace(w io.Writer, tr sidecar.Trace) {
 	}
 	fmt.Fprintf(w, "%d events for incident %s\n", len(tr.Events), tr.IncidentID)
 }
-
