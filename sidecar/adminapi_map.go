@@ -92,7 +92,7 @@ func (s *Sidecar) apiMap(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusServiceUnavailable, "no mapping loaded")
 		return
 	}
-	ans, err := TryMapping(m, req)
+	ans, err := tryMapping(m, req)
 	if err != nil {
 		s.apiFail(w, r, err)
 		return
@@ -100,10 +100,10 @@ func (s *Sidecar) apiMap(w http.ResponseWriter, r *http.Request) {
 	apiOK(w, ans)
 }
 
-// TryMapping decodes the record of req with m's input options (mapping.input) and maps
+// tryMapping decodes the record of req with m's input options (mapping.input) and maps
 // it with m, explaining each value. An error is an *InputError: req holds no single
 // record.
-func TryMapping(m *mapping.Mapper, req MapRequest) (MapAnswer, error) {
+func tryMapping(m *mapping.Mapper, req MapRequest) (MapAnswer, error) {
 	rec, err := mapRequestRecord(m.Input(), req)
 	if err != nil {
 		return MapAnswer{}, err

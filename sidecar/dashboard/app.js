@@ -137,9 +137,17 @@
     return e;
   }
 
+  // setText changes a node's text only when it differs: a live region announces every
+  // change, and the same value written again every refresh would be read out again.
+  function setText(node, text) {
+    text = String(text);
+    if (node.textContent !== text) node.textContent = text;
+  }
+
   function setBadge(node, ok, text, warn) {
-    node.className = "badge " + (ok ? (warn ? "warn" : "ok") : "bad");
-    node.textContent = text;
+    const cls = "badge " + (ok ? (warn ? "warn" : "ok") : "bad");
+    if (node.className !== cls) node.className = cls;
+    setText(node, text);
   }
 
   function facts(dl, rows) {
@@ -173,7 +181,7 @@
       for (const id of ["cad-facts", "assist-facts"]) facts($(id), [["Status", "not available"]]);
       return;
     }
-    $("version").textContent = status.version ? "v" + status.version : "";
+    setText($("version"), status.version ? "v" + status.version : "");
     const cad = status.cad || {};
     const poll = checks.cad_poll, write = checks.cad_write;
     const cadOK = (poll ? poll.ok : cad.last_poll_ok) && (!write || write.ok);
@@ -200,11 +208,11 @@
   function renderOutbox(status, deadTotal) {
     const ob = (status && status.outbox) || {};
     const note = ob.note || {}, link = ob.link || {};
-    $("note-depth").textContent = note.depth ?? "–";
-    $("note-age").textContent = note.depth ? fmtAge(note.oldest_age_seconds) : "–";
-    $("link-depth").textContent = link.depth ?? "–";
-    $("link-age").textContent = link.depth ? fmtAge(link.oldest_age_seconds) : "–";
-    $("dead-total").textContent = deadTotal ?? "–";
+    setText($("note-depth"), note.depth ?? "–");
+    setText($("note-age"), note.depth ? fmtAge(note.oldest_age_seconds) : "–");
+    setText($("link-depth"), link.depth ?? "–");
+    setText($("link-age"), link.depth ? fmtAge(link.oldest_age_seconds) : "–");
+    setText($("dead-total"), deadTotal ?? "–");
   }
 
   const SVG = "http://www.w3.org/2000/svg";
@@ -262,13 +270,13 @@
   function renderLinks(status, page) {
     const tbody = $("links-table").tBodies[0];
     if (!page) {
-      $("link-count").textContent = status && status.links ? status.links.count : "–";
+      setText($("link-count"), status && status.links ? status.links.count : "–");
       built.delete(tbody);
       emptyRow(tbody, 6, "Not available.");
       return;
     }
     const links = page.links || [];
-    $("link-count").textContent = status && status.links ? status.links.count : links.length;
+    setText($("link-count"), status && status.links ? status.links.count : links.length);
     rebuild(tbody, JSON.stringify(links), () => {
       if (!links.length) {
         emptyRow(tbody, 6, "No incident is linked.");
@@ -310,7 +318,7 @@
 
   function renderDead(page) {
     const tbody = $("dead-table").tBodies[0];
-    $("dead-count").textContent = deadTotal(page) ?? "–";
+    setText($("dead-count"), deadTotal(page) ?? "–");
     if (!page) {
       built.delete(tbody);
       emptyRow(tbody, 8, "Not available.");
@@ -387,12 +395,13 @@
       });
       table.hidden = false;
       const msg = "Incident " + incident + ": " + evs.length + " events" + (r.body.truncated ? " (the oldest were dropped)" : "") + ".";
-      if (announce || status.textContent !== msg) status.textContent = msg;
+      if (announce) status.textContent = "";
+      setText(status, msg);
     } catch (e) {
       if (e instanceof AuthError || incident !== state.trace) return;
       table.hidden = true;
       built.delete(tbody);
-      status.textContent = (e.status === 404 ? "No trace: " : "The trace of " + incident + " failed: ") + e.message;
+      setText(status, (e.status === 404 ? "No trace: " : "The trace of " + incident + " failed: ") + e.message);
     }
   }
 
@@ -440,7 +449,7 @@
   }
 
   function showError(id, res) {
-    $(id).textContent = res.ok || res.error instanceof AuthError ? "" : res.error.message;
+    setText($(id), res.ok || res.error instanceof AuthError ? "" : res.error.message);
   }
 
   // refresh reads every panel's data once. Asked while a refresh runs (a new token, a
@@ -474,7 +483,7 @@
     ]);
     const status = st.ok ? st.value.body : null;
     renderHealth(status, ready.ok ? ready.value.body : null);
-    $("health-error").textContent = st.ok || st.error instanceof AuthError ? "" : "Status: " + st.error.message;
+    setText($("health-error"), st.ok || st.error instanceof AuthError ? "" : "Status: " + st.error.message);
     const deadPage = dead.ok ? dead.value.body : null;
     renderOutbox(status, deadTotal(deadPage));
     renderChart(hist.ok ? hist.value.body : null);
@@ -491,7 +500,7 @@
     }
     tickAges();
     $("forget-token").hidden = !state.token;
-    $("updated").textContent = "Updated " + fmtTime(new Date().toISOString()) + "; refreshed every " + REFRESH_MS / 1000 + " s.";
+    setText($("updated"), "Updated " + fmtTime(new Date().toISOString()) + "; refreshed every " + REFRESH_MS / 1000 + " s.");
     document.body.dataset.refreshed = String(Number(document.body.dataset.refreshed || 0) + 1);
   }
 
