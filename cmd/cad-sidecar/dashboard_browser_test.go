@@ -160,6 +160,19 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Fatalf("the note text is on the page before the operator asked for it")
 	}
 	shot("dashboard-overview.png", "")
+	// Every control has an accessible name; the headings go h1 → h2 → h3 without a jump.
+	unnamed, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("button, input, select, textarea")]
+		.filter((e) => !((e.labels && e.labels.length) || e.getAttribute("aria-label") || e.textContent.trim()))
+		.map((e) => e.id || e.outerHTML.slice(0, 80))`))
+	if err != nil || len(unnamed) > 0 {
+		t.Fatalf("controls without an accessible name: %v (%v)", unnamed, err)
+	}
+	jumps, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`(() => { let last = 0; const out = [];
+		for (const h of document.querySelectorAll("h1, h2, h3, h4, h5, h6")) { const n = Number(h.tagName[1]);
+			if (n > last + 1) out.push(h.tagName + " " + h.textContent.trim()); last = n; } return out; })()`))
+	if err != nil || len(jumps) > 0 {
+		t.Fatalf("headings that skip a level: %v (%v)", jumps, err)
+	}
 
 	// Keyboard: Tab reaches every control, the Replay button and the incident's link included.
 	reached := tabThrough(t, ctx, 120)
