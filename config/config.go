@@ -71,6 +71,9 @@ type AdminConfig struct {
 	Token string `koanf:"token"`
 	// MetricsPublic serves /metrics without the token (a Prometheus that cannot send one).
 	MetricsPublic bool `koanf:"metrics_public"`
+	// HistoryInterval is how often the dashboard's outbox history (GET /api/v1/history,
+	// the last hour, kept in memory) takes a sample.
+	HistoryInterval time.Duration `koanf:"history_interval"`
 }
 
 // AssistConfig is the `assist:` section.
@@ -236,6 +239,7 @@ func Default() Config {
 	c.Outbox.UnlinkedRetention = 24 * time.Hour
 	c.Shadow = ShadowConfig{Mode: ShadowOff, File: "shadow.jsonl", MaxSize: 64 * MiB, MaxFiles: 10}
 	c.Outbox.UnreadyAfter = 5 * time.Minute
+	c.Admin.HistoryInterval = 30 * time.Second
 	c.Mapping.SetDefaults()
 	return c
 }

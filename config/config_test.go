@@ -145,6 +145,11 @@ func TestProblems(t *testing.T) {
 			},
 		},
 		{
+			name: "history interval out of range",
+			edit: func(s string) string { return s + "admin: {history_interval: 500ms}\n" },
+			want: []string{`admin.history_interval: must be between 1s and 10m, got 500ms (config.yaml:15)`},
+		},
+		{
 			name: "unknown adapter",
 			edit: func(s string) string { return strings.Replace(s, "adapter: rest", "adapter: soap", 1) },
 			want: []string{`cad.adapter: unknown adapter "soap" (available: eido, filedrop, push, rest, sql) (config.yaml:7)`},

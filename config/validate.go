@@ -39,6 +39,9 @@ func (c *Config) validate() []Problem {
 	if t := c.Admin.Token; t != "" && len(t) < minAuthTokenLen {
 		bad("admin.token", "must be at least %d characters (or leave it out on a loopback admin.listen)", minAuthTokenLen)
 	}
+	if h := c.Admin.HistoryInterval; h < time.Second || h > 10*time.Minute {
+		bad("admin.history_interval", "must be between 1s and 10m, got %s", h)
+	}
 	if c.Server.MaxHeaderBytes < 4*KiB || c.Server.MaxHeaderBytes > MiB {
 		bad("server.max_header_bytes", "must be between 4KiB and 1MiB, got %s", c.Server.MaxHeaderBytes)
 	}

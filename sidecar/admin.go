@@ -27,6 +27,7 @@ func (s *Sidecar) adminHandler() http.Handler {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.gather, promhttp.HandlerOpts{}))
 	s.adminAPI(mux)
+	s.dashboardRoutes(mux)
 	return s.requireToken(mux)
 }
 

@@ -29,6 +29,8 @@ func (s *Sidecar) adminAPI(mux *http.ServeMux) {
 	s.traceRoutes(mux)
 	s.cursorRoutes(mux)
 	s.backupRoutes(mux) // adminapi_backup.go
+	s.historyRoutes(mux)
+	s.mapRoutes(mux)
 	mux.HandleFunc("POST "+apiPrefix+"reload", s.apiReload)
 	mux.HandleFunc(apiPrefix, func(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusNotFound, fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path))

@@ -65,6 +65,9 @@ type Sidecar struct {
 	// callNotes runs the summary fallback and transcripts (callnotes.go).
 	callNotes *callNoteRunner
 
+	// history is the outbox over the last hour, for the dashboard (adminapi_history.go).
+	history *historyRing
+
 	publicLn, adminLn net.Listener
 	tlsConfig         *tls.Config             // of the public listener; nil = plain HTTP (publictls.go)
 	mounts            map[string]http.Handler // adapters' handlers on the public listener (Deps.Mount)
@@ -99,7 +102,8 @@ func New(cfg *config.Config, o Options) (*Sidecar, error) {
 	if p := cfg.AdminTokenProblem(); p != "" {
 		return nil, errors.New(p)
 	}
-	s := &Sidecar{cfg: cfg, log: log, gather: reg, shadowReminder: o.ShadowReminder, version: cmp.Or(o.Version, "dev"), startedAt: time.Now()}
+	s := &Sidecar{cfg: cfg, log: log, gather: reg, shadowReminder: o.ShadowReminder, version: cmp.Or(o.Version, "dev"), startedAt: time.Now(),
+		history: newHistoryRing(cfg.Admin.HistoryInterval)}
 	s.mapper.Store(cfg.Mapper)
 	s.pollFails.what = "CAD poll"
 	source, sink, err := s.buildAdapter(cfg.CAD.Adapter, cfg.CAD.Settings, reg)
@@ -304,6 +308,7 @@ func (s *Sidecar) Run(ctx context.Context) error {
 	goOwned("note delivery", func(ctx context.Context) error {
 		return ignoreCanceled(s.store.Deliver(ctx, outbox.TopicNote, s.deliverNote))
 	})
+	goOwned("outbox history", s.runHistory)
 	if !s.shadowAll() { // shadow all: no call to Assist, so no call of its own either
 		goOwned("call notes", s.callNotes.run)
 	}

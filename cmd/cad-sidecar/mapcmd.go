@@ -293,14 +293,8 @@ func detectFormat(name string, data []byte) (record.Format, error) {
 			return f, nil
 		}
 	}
-	trimmed := bytes.TrimLeft(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")), " \t\r\n")
-	if len(trimmed) > 0 {
-		switch trimmed[0] {
-		case '{', '[':
-			return record.JSON, nil
-		case '<':
-			return record.XML, nil
-		}
+	if f, ok := record.Sniff(data); ok {
+		return f, nil
 	}
 	what := name
 	if name == "-" {

@@ -220,6 +220,10 @@ func (c *CAD) AddIncidentWithoutNature() string {
 // for good: a CAD that will never take that incident's notes (a closed record, say).
 func (c *CAD) RefuseNotesFor(id, reason string) { c.forbid.Store(id, reason) }
 
+// AllowNotesFor undoes RefuseNotesFor: incident id's notes are taken again (a record
+// unlocked, say).
+func (c *CAD) AllowNotesFor(id string) { c.forbid.Delete(id) }
+
 // UpdateIncident changes one field of an incident (status OPEN → DISPATCHED → CLOSED, or
 // the priority) and bumps its updated sequence. It reports whether the incident exists.
 func (c *CAD) UpdateIncident(id string) bool {

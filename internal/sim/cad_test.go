@@ -254,3 +254,20 @@ func TestCADDedupByKey(t *testing.T) {
 		}
 	}
 }
+
+// RefuseNotesFor refuses one incident's notes (422 with the reason) until AllowNotesFor.
+func TestCADRefuseAndAllowNotesFor(t *testing.T) {
+	c, srv := newCAD(t, CADOptions{Seed: 1})
+	id, other := c.AddIncident(), c.AddIncident()
+	c.RefuseNotesFor(id, "record locked")
+	if code := post(t, srv.URL+"/api/incidents/"+id+"/notes", `{"text":"x"}`, nil); code != 422 {
+		t.Fatalf("refused incident: %d", code)
+	}
+	if code := post(t, srv.URL+"/api/incidents/"+other+"/notes", `{"text":"y"}`, nil); code != 201 {
+		t.Fatalf("other incident: %d", code)
+	}
+	c.AllowNotesFor(id)
+	if code := post(t, srv.URL+"/api/incidents/"+id+"/notes", `{"text":"x"}`, nil); code != 201 || len(c.Notes(id)) != 1 {
+		t.Fatalf("allowed again: %d, notes %v", code, c.Notes(id))
+	}
+}
