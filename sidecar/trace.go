@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -40,6 +41,8 @@ const (
 	traceFlushEvery  = time.Second
 	// traceJournal is the journal (generic state bucket) holding the traces.
 	traceJournal = "trace"
+	// traceMaxKeyLen is the longest incident id a journal key takes (outbox maxKeyLen).
+	traceMaxKeyLen = 4096
 )
 
 // Trace event kinds.
@@ -116,6 +119,9 @@ func (t *tracer) setStore(st *outbox.Store) {
 func (t *tracer) add(incident string, ev TraceEvent) {
 	if t == nil || incident == "" {
 		return
+	}
+	if len(incident) > traceMaxKeyLen || strings.IndexByte(incident, 0) >= 0 {
+		return // no journal key (a CAD's unusable id): it would fail the whole flush
 	}
 	if ev.At.IsZero() {
 		ev.At = time.Now()
