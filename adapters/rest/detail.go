@@ -29,7 +29,8 @@ import (
 // so a crash re-fetches, never skips. A detail that fails does not hold up the others nor
 // the cursor: its listed record is kept in State (detail.retry) *before* the batch goes to
 // the host — so a cursor that moves past it cannot lose it — and fetched again at each
-// poll until it succeeds (or, refused for good with a 4xx, after detailGiveUp attempts).
+// poll until it succeeds (or, refused for good with a 4xx, after detailGiveUp attempts;
+// failing while the CAD answers the other details, after detailGiveUp such polls).
 // When every detail of a poll fails, two or more of newly listed records for want of the
 // CAD (network, 5xx, 429), the poll fails instead: the CAD is down, and polls back off.
 // One failing detail alone never fails a poll (it would fail every poll after it).
@@ -37,7 +38,8 @@ import (
 const (
 	marksKey = "detail.marks"
 	retryKey = "detail.retry"
-	// detailGiveUp is how many polls a detail the CAD refuses for good (4xx) is tried.
+	// detailGiveUp is how many polls a detail the CAD refuses for good (4xx) is tried, and
+	// how many polls in which the CAD answered other details one that fails is tried.
 	detailGiveUp = 10
 	// markSeenEvery: a mark's last-seen time is refreshed at most this often; marks not
 	// seen for markKeep are dropped.
@@ -56,6 +58,9 @@ type retryEntry struct {
 	Rec  adapters.Record `json:"rec"`
 	N    int             `json:"n"`    // attempts so far
 	Perm bool            `json:"perm"` // the last failure was permanent (4xx)
+	// S counts the failures in polls where the CAD answered other details: a detail that
+	// keeps failing while the others answer is given up after detailGiveUp of them.
+	S int `json:"s,omitempty"`
 }
 
 // detailer fetches details and keeps the marks.
@@ -211,6 +216,10 @@ func (d *detailer) run(ctx context.Context, cl *client, listed []adapters.Record
 	var ok, transient int
 	var firstTransient error
 	var done []detailResult // emitted, or given up: marked once durable
+	answered := false       // the CAD answered some detail in this poll (not an outage)
+	for _, r := range results {
+		answered = answered || (r.list != nil && r.err == nil)
+	}
 	for _, r := range results {
 		if r.list == nil {
 			continue
@@ -230,7 +239,10 @@ func (d *detailer) run(ctx context.Context, cl *client, listed []adapters.Record
 				firstTransient = r.err
 			}
 		}
-		if e.Perm && e.N >= detailGiveUp {
+		if answered {
+			e.S++
+		}
+		if (e.Perm && e.N >= detailGiveUp) || e.S >= detailGiveUp {
 			// Marked as taken: not asked again until the list shows it changed.
 			d.log.Warn("cad poll: detail given up after "+fmt.Sprint(e.N)+" attempts", "incident_id", ident.ForLog(r.id), "err", r.err)
 			d.m.details.WithLabelValues("given_up").Inc()
