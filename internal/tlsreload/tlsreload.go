@@ -47,6 +47,8 @@ type Reloader struct {
 	stamp   stamp     // of the files the current pair was read from
 	refused stamp     // of the files last refused (not logged again)
 	checked time.Time // last look at the files
+	// unreadable: the last look could not stat the files (warned once until they are back).
+	unreadable bool
 }
 
 // stamp is what tells that a file changed.
@@ -106,12 +108,13 @@ func (r *Reloader) Current() *tls.Certificate {
 func (r *Reloader) check() {
 	st, err := r.stat()
 	if err != nil {
-		if st != r.refused {
-			r.refused = st
+		if !r.unreadable {
+			r.unreadable = true
 			r.log.Warn("TLS certificate files not readable: the current certificate is kept", "what", r.what, "err", err)
 		}
 		return
 	}
+	r.unreadable = false
 	if st == r.stamp || st == r.refused {
 		return
 	}
