@@ -31,20 +31,67 @@ type BackupInfo struct {
 	Format  string // the file format of the copy
 }
 
-// Backup writes a consistent copy of the store to w from one read transaction; writes go
-// on meanwhile (they are not in the copy). start, when not nil, is called before the first
-// byte is written (e.g. to send headers). It returns the bytes written.
+// Backup writes a consistent copy of the store to w; writes go on meanwhile (they are not
+// in the copy). The copy is first staged into a temporary file beside the store, from one
+// read transaction, and only then streamed to w: bbolt cannot grow its file while a read
+// transaction is open, so a transaction held for as long as a slow (or stalled) reader of
+// w takes would hold up every write — every webhook waiting for its note to be committed.
+// Staging needs free space in the store's folder as large as the file. start, when not
+// nil, is called before the first byte is written to w (e.g. to send headers). It returns
+// the bytes written to w.
 func (s *Store) Backup(w io.Writer, start func(BackupInfo)) (int64, error) {
-	var n int64
-	err := s.view(func(tx *bolt.Tx) error {
-		var err error
-		n, err = writeTx(tx, w, start)
-		return err
-	})
+	staged, info, err := s.stageBackup()
+	if err != nil {
+		return 0, fmt.Errorf("outbox: backup: %w", err)
+	}
+	defer func() {
+		_ = staged.Close()
+		_ = os.Remove(staged.Name())
+	}()
+	if start != nil {
+		start(info)
+	}
+	n, err := io.Copy(w, staged)
 	if err != nil {
 		return n, fmt.Errorf("outbox: backup: %w", err)
 	}
 	return n, nil
+}
+
+// stagePattern names the staged copies of Store.Backup; one left by a crash is removed by
+// the next backup.
+const stagePattern = ".backup-*.tmp"
+
+// stageBackup writes the store from one read transaction into a temporary file beside it
+// and returns that file, positioned at its start.
+func (s *Store) stageBackup() (*os.File, BackupInfo, error) {
+	dir, base := filepath.Dir(s.path), filepath.Base(s.path)
+	if old, err := filepath.Glob(filepath.Join(dir, base+stagePattern)); err == nil {
+		for _, f := range old {
+			_ = os.Remove(f)
+		}
+	}
+	f, err := os.CreateTemp(dir, base+stagePattern)
+	if err != nil {
+		return nil, BackupInfo{}, fmt.Errorf("staging the copy in %s: %w", dir, err)
+	}
+	var info BackupInfo
+	err = s.view(func(tx *bolt.Tx) error {
+		_, err := writeTx(tx, f, func(i BackupInfo) { info = i })
+		return err
+	})
+	if err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		_ = f.Close()
+		_ = os.Remove(f.Name())
+		if isNoSpace(err) {
+			return nil, BackupInfo{}, fmt.Errorf("staging the copy in %s needs free space as large as the data file (%w): %w", dir, ErrNoSpace, err)
+		}
+		return nil, BackupInfo{}, fmt.Errorf("staging the copy in %s: %w", dir, err)
+	}
+	return f, info, nil
 }
 
 // BackupFile writes a consistent copy of the outbox file at path, which no process holds

@@ -3,6 +3,8 @@ package outbox
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -71,5 +73,30 @@ func TestBackupToStalledClientDoesNotBlockWrites(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("notes could not be enqueued for 20 s while a backup client stalled: the outbox writer waits on the backup's read transaction")
+	}
+}
+
+// The staged copy of a backup is removed when the backup ends, and one left behind by a
+// crash is removed by the next backup: nothing piles up beside the data file.
+func TestBackupLeavesNoStagedCopy(t *testing.T) {
+	path := dbPath(t)
+	s := openT(t, path, Options{})
+	stale := path + ".backup-123.tmp"
+	if err := os.WriteFile(stale, []byte("left by a crash"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if _, err := s.Backup(&out, nil); err != nil {
+		t.Fatal(err)
+	}
+	if out.Len() == 0 {
+		t.Fatal("the backup wrote nothing")
+	}
+	left, err := filepath.Glob(path + stagePattern)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 0 {
+		t.Fatalf("staged copies left beside the data file: %v", left)
 	}
 }

@@ -27,15 +27,19 @@ func setRigSummary(t *testing.T, cfgPath, grace string) {
 	}
 }
 
-// summaryNotesIn counts the CAD notes of an incident written by the summary fallback.
+// summaryNotesIn counts the summary fallback notes of an incident by their Idempotency-Key:
+// a SIGKILL between the CAD's 2xx and the outbox's ack makes the same note be written again
+// after the restart, with the same key, which the CAD deduplicates (at-least-once delivery,
+// exactly once in the CAD); a second fallback of the same call would also carry the same
+// key ("summary:<callId>"), so a second key means a fallback for another call landed here.
 func summaryNotesIn(cad *sim.CAD, id string) int {
-	n := 0
+	keys := map[string]bool{}
 	for _, note := range cad.Notes(id) {
 		if strings.HasPrefix(note.Key, "summary:") {
-			n++
+			keys[note.Key] = true
 		}
 	}
-	return n
+	return len(keys)
 }
 
 // The real binary is SIGKILLed between a call's end and its summary fallback (Assist lost
