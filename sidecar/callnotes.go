@@ -214,17 +214,23 @@ func (r *callNoteRunner) settle(e *callEnd) {
 
 // linked is called once an incident's link is stored: a call that ENDED before it was
 // linked (the status was kept by the store) is recorded now.
-func (r *callNoteRunner) linked(incidentID string) {
+func (r *callNoteRunner) linked(incidentID string) error {
 	if summary, transcript := r.enabled(); !summary && !transcript {
-		return
+		return nil
 	}
 	l, ok, err := r.s.store.GetLink(incidentID)
-	if err != nil || !ok || l.Status != assist.CallEnded || l.CallID == "" {
-		return
+	if err != nil {
+		return fmt.Errorf("call notes: read the link of incident %s: %w", incidentID, err)
+	}
+	if !ok || l.Status != assist.CallEnded || l.CallID == "" {
+		return nil
 	}
 	if err := r.ended(l.CallID, l.IncidentID, l.EndedAt); err != nil {
-		r.s.log.Error("call notes: recording a call that ended before its link", "call_id", l.CallID, "incident_id", incidentID, "err", err)
+		// The link's delivery fails and is retried (linking again is harmless), so the
+		// call's end is recorded at a later try rather than lost.
+		return fmt.Errorf("call notes: record call %s that ended before its link: %w", l.CallID, err)
 	}
+	return nil
 }
 
 // run does the due work until ctx ends; it waits for the fetches it started.

@@ -295,7 +295,9 @@ func (s *Sidecar) deliverLink(ctx context.Context, m outbox.Message) error {
 			return err
 		}
 	}
-	s.callNotes.linked(req.IncidentID) // a call that ended before its link (callnotes.go)
+	if err := s.callNotes.linked(req.IncidentID); err != nil { // a call that ended before its link (callnotes.go)
+		return err
+	}
 	if s.mapping().ActivationNotes() {
 		if err := s.flushActivations(ctx, resp.CallID, req.IncidentID); err != nil {
 			return err
