@@ -74,13 +74,16 @@ type callNoteRunner struct {
 	// after a failed one (lost at a restart: everything is tried again at once).
 	busy map[string]bool
 	next map[string]time.Time
+	// queueFails counts a call's failed tries to queue its notes (the outbox refusing:
+	// full, no space), so that those tries back off too.
+	queueFails map[string]int
 	// checked is when pull-only mode last asked Assist whether a call ended.
 	checked map[string]time.Time
 }
 
 func newCallNoteRunner(s *Sidecar) *callNoteRunner {
 	return &callNoteRunner{s: s, wake: make(chan struct{}, 1),
-		busy: map[string]bool{}, next: map[string]time.Time{}, checked: map[string]time.Time{}}
+		busy: map[string]bool{}, next: map[string]time.Time{}, queueFails: map[string]int{}, checked: map[string]time.Time{}}
 }
 
 // enabled reports whether the mapping in use wants a summary or a transcript.
@@ -310,6 +313,7 @@ func (r *callNoteRunner) due() ([]string, time.Duration, error) {
 		switch {
 		case !e.SettledAt.IsZero():
 			delete(r.next, id)
+			delete(r.queueFails, id)
 			if now.Sub(e.SettledAt) > settledKeep {
 				delete(m, id)
 				changed = true

@@ -228,7 +228,8 @@ func (r *callNoteRunner) queueTranscript(ctx context.Context, log *slog.Logger, 
 func (r *callNoteRunner) retrySoon(callID string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.next[callID] = r.now().Add(r.backoff(1))
+	r.queueFails[callID]++
+	r.next[callID] = r.now().Add(r.backoff(r.queueFails[callID]))
 }
 
 // deliverTranscriptFile hands a queued transcript to a sink that keeps transcripts as
