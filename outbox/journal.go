@@ -214,17 +214,20 @@ func (s *Store) PruneJournal(name string, before time.Time) (int, error) {
 		if b == nil {
 			return nil
 		}
+		// Only the headers are read: after each header, the cursor skips over its entries
+		// (key NUL seq sorts before key 0x01), so the scan — inside the writer's
+		// transaction — costs one step per journal, not one per entry.
 		var old []string
-		if err := b.ForEach(func(k, v []byte) error {
-			if bytes.IndexByte(k, 0) >= 0 {
-				return nil // an entry
+		c := b.Cursor()
+		for k, v := c.First(); k != nil; {
+			if i := bytes.IndexByte(k, 0); i >= 0 { // an entry whose header is missing
+				k, v = c.Seek(append(append([]byte{}, k[:i]...), 1))
+				continue
 			}
 			if h, err := decodeJournalHeader(v); err != nil || h.at.Before(before) {
 				old = append(old, string(k))
 			}
-			return nil
-		}); err != nil {
-			return err
+			k, v = c.Seek(append(append([]byte{}, k...), 1))
 		}
 		for _, k := range old {
 			if err := deleteEntries(b, k); err != nil {
