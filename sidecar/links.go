@@ -100,7 +100,7 @@ func (s *Sidecar) takeBatch(ctx context.Context, batch adapters.Batch) error {
 	if err := s.warmHashes(batch.Records); err != nil {
 		return err
 	}
-	changes := Detect(s.mapping(), batch.Records, s.knownHash)
+	changes := DetectWith(s.mapping(), batch.Records, s.knownHash, &s.memo)
 	if err := s.refuseAll(batch, changes); err != nil {
 		return err
 	}

@@ -30,8 +30,10 @@ import (
 //	                  and the cursor, committed by EnqueueLatestBatch) — wall time, against reading the same query with database/sql into
 //	                  []any (no mapping, nothing stored)
 //	sql-poll-steady   the poll of a sidecar whose cursor is the newest row: every row is
-//	                  read again inside the 30 s overlap, and unchanged — the process's CPU
-//	                  time (getrusage), against the same query read into []any
+//	                  read again inside the 30 s overlap, and unchanged (sidecar.DetectWith
+//	                  with the Memo the previous poll filled, as the sidecar runs it: a
+//	                  fingerprint per row, no mapping) — the process's CPU time
+//	                  (getrusage), against the same query read into []any
 //	sql-poll-idle     a poll with no row after the cursor — CPU time per poll, against a
 //	                  bare SELECT 1 round trip
 const (
@@ -272,7 +274,7 @@ func runSQLChanged(ctx context.Context, p params) (result, error) {
 	known := func(id string) string { return hashes[id] }
 	stop = p.profile(name)
 	start = time.Now()
-	queued, err := pollAndStore(ctx, a, m, st, sqlCursor(before), known, hashes)
+	queued, err := pollAndStore(ctx, a, m, st, sqlCursor(before), known, hashes, &sidecar.Memo{})
 	el := time.Since(start)
 	stop()
 	if err != nil {
@@ -297,13 +299,13 @@ func runSQLChanged(ctx context.Context, p params) (result, error) {
 // cursor, committed by outbox.EnqueueLatestBatch (latest state wins; chunks of
 // outbox.BatchChunkItems, the cursor with the last). It returns how many links it queued.
 func pollAndStore(ctx context.Context, a *sqldb.Adapter, m *mapping.Mapper, st *outbox.Store, cursor string,
-	known func(string) string, hashes map[string]string) (int, error) {
+	known func(string) string, hashes map[string]string, memo *sidecar.Memo) (int, error) {
 	b, err := a.Source.Poll(ctx, cursor)
 	if err != nil {
 		return 0, err
 	}
 	var items []outbox.Item
-	for _, c := range sidecar.Detect(m, b.Records, known) {
+	for _, c := range sidecar.DetectWith(m, b.Records, known, memo) {
 		switch c.Outcome {
 		case sidecar.Failed:
 			return 0, fmt.Errorf("incident %s: %w", c.IncidentID, c.Err)
@@ -336,12 +338,14 @@ func runSQLSteady(ctx context.Context, p params) (result, error) {
 	defer a.Close()
 	// The previous poll linked every row; the stored cursor is the newest row's.
 	cursor := sqlCursor(e.newest)
+	// That poll mapped them: the sidecar's Memo remembers each raw record with its hash.
 	hashes := map[string]string{}
+	memo := &sidecar.Memo{}
 	b, err := a.Source.Poll(ctx, sqlCursor(e.newest.Add(-time.Hour)))
 	if err != nil {
 		return nil, err
 	}
-	for _, c := range sidecar.Detect(m, b.Records, func(string) string { return "" }) {
+	for _, c := range sidecar.DetectWith(m, b.Records, func(string) string { return "" }, memo) {
 		hashes[c.IncidentID] = c.Hash
 	}
 	known := func(id string) string { return hashes[id] }
@@ -369,7 +373,7 @@ func runSQLSteady(ctx context.Context, p params) (result, error) {
 				return err
 			}
 			rows = len(b.Records)
-			changes = sidecar.Detect(m, b.Records, known)
+			changes = sidecar.DetectWith(m, b.Records, known, memo)
 			return nil
 		})
 		if err != nil {
