@@ -59,10 +59,11 @@ const (
 	opDrop
 	opExpire
 	opBatch
+	opPutLink
 )
 
 func (k opKind) String() string {
-	return [...]string{"enqueue", "ack", "retry", "dead-letter", "replay", "drop", "expire", "enqueue-batch"}[k]
+	return [...]string{"enqueue", "ack", "retry", "dead-letter", "replay", "drop", "expire", "enqueue-batch", "put-link"}[k]
 }
 
 type writeReq struct {
@@ -86,6 +87,9 @@ type writeReq struct {
 	items      []batchItem
 	state      []StatePut
 	batchBytes int
+	// opPutLink (PutLink, state.go): the link; freed is set to the unlinked bytes it freed.
+	link  Link
+	freed int64
 
 	// outcome, set by the writer before done is signalled
 	added    bool
@@ -105,6 +109,7 @@ func (r *writeReq) reset() {
 	r.added, r.replaced, r.err = false, 0, nil
 	r.effKey, r.keyDelta, r.newHead, r.delta = "", 0, false, counters{}
 	r.effs = r.effs[:0]
+	r.freed = 0
 	for i := range r.items {
 		r.items[i].replaced = false
 	}
@@ -393,7 +398,7 @@ func (s *Store) commit(batch []*writeReq, w *wbuf) {
 	var poke []*topicIndex
 	s.mu.Lock()
 	for _, r := range batch {
-		if r.err != nil {
+		if r.err != nil || r.kind == opPutLink {
 			continue
 		}
 		ti := s.topicLocked(r.topic)
@@ -436,6 +441,9 @@ func applyEffect(ti *topicIndex, e effect, now time.Time, poke []*topicIndex) []
 // request's own business (duplicate, full, not found) are recorded in r and return nil; a
 // returned error aborts the transaction. cur is the running pending-bytes total.
 func (s *Store) apply(tx *bolt.Tx, r *writeReq, now time.Time, cur *int64, w *wbuf) error {
+	if r.kind == opPutLink { // state, not a queue: no topic
+		return applyPutLink(tx, r, now)
+	}
 	q := tx.Bucket(queueBucket(r.topic))
 	if q == nil {
 		if err := createTopicBuckets(tx, r.topic); err != nil {
