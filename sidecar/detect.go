@@ -53,16 +53,11 @@ func DetectWith(m *mapping.Mapper, recs []adapters.Record, known func(incidentID
 		memo = nil
 	}
 	var (
-		newIDs []string    // memo: the incidents mapped, by record (or "")
-		newEs  []memoEntry // and what to remember of them
-	)
-	var (
 		seen    map[string]memoEntry // the memo's entries, read-only while the workers run
 		release func()
 	)
 	if memo != nil {
 		seen, release = memo.view(m)
-		newIDs, newEs = make([]string, len(recs)), make([]memoEntry, len(recs))
 	}
 	one := func(i int, fe *fpEncoder) {
 		var (
@@ -97,7 +92,7 @@ func DetectWith(m *mapping.Mapper, recs []adapters.Record, known func(incidentID
 			id, _ := m.IncidentID(recs[i])
 			out[i] = Change{Outcome: Filtered, IncidentID: id, Reason: res.Reason}
 			if fok && id != "" {
-				newIDs[i], newEs[i] = id, memoEntry{fp: fp, filtered: true, reason: res.Reason}
+				fe.remember(id, memoEntry{fp: fp, filtered: true, reason: res.Reason})
 			}
 		default:
 			h := mapping.Hash(res.Request)
@@ -107,13 +102,15 @@ func DetectWith(m *mapping.Mapper, recs []adapters.Record, known func(incidentID
 			}
 			out[i] = c
 			if fok && id == c.IncidentID {
-				newIDs[i], newEs[i] = id, memoEntry{fp: fp, hash: h}
+				fe.remember(id, memoEntry{fp: fp, hash: h})
 			}
 		}
 	}
 	workers := runtime.GOMAXPROCS(0)
+	var encs []*fpEncoder // one per goroutine, with what it maps to remember
 	if len(recs) < minParallel || workers == 1 {
 		fe := &fpEncoder{}
+		encs = append(encs, fe)
 		for i := range recs {
 			one(i, fe)
 		}
@@ -122,8 +119,9 @@ func DetectWith(m *mapping.Mapper, recs []adapters.Record, known func(incidentID
 		chunk := (len(recs) + workers - 1) / workers
 		for lo := 0; lo < len(recs); lo += chunk {
 			hi := min(lo+chunk, len(recs))
+			fe := &fpEncoder{}
+			encs = append(encs, fe)
 			wg.Go(func() {
-				fe := &fpEncoder{}
 				for i := lo; i < hi; i++ {
 					one(i, fe)
 				}
@@ -133,14 +131,10 @@ func DetectWith(m *mapping.Mapper, recs []adapters.Record, known func(incidentID
 	}
 	if memo != nil {
 		release()
-		ids, es := newIDs[:0], newEs[:0]
-		for i, id := range newIDs {
-			if id != "" {
-				ids, es = append(ids, id), append(es, newEs[i])
+		for _, fe := range encs { // in record order: a later record of an incident wins
+			if len(fe.ids) > 0 {
+				memo.store(m, fe.ids, fe.es)
 			}
-		}
-		if len(ids) > 0 {
-			memo.store(m, ids, es)
 		}
 	}
 	return out

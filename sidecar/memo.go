@@ -82,6 +82,13 @@ func (mm *Memo) store(m *mapping.Mapper, ids []string, es []memoEntry) {
 type fpEncoder struct {
 	buf  []byte
 	keys []string
+	// ids, es: what the goroutine mapped, to remember once the Detect is done.
+	ids []string
+	es  []memoEntry
+}
+
+func (fe *fpEncoder) remember(id string, e memoEntry) {
+	fe.ids, fe.es = append(fe.ids, id), append(fe.es, e)
 }
 
 // fingerprint is the SHA-256 of rec's canonical encoding (keys sorted, each value with
