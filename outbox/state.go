@@ -9,7 +9,8 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Small state. Each call below is its own fsynced bbolt transaction.
+// Small state. Each call below is an fsynced bbolt transaction: PutLink the writer's (group
+// commit, shared with other requests waiting), the others one of their own.
 
 // Call statuses.
 const (
