@@ -87,9 +87,11 @@ type writeReq struct {
 	items      []batchItem
 	state      []StatePut
 	batchBytes int
-	// opPutLink (PutLink, state.go): the link; freed is set to the unlinked bytes it freed.
-	link  Link
-	freed int64
+	// opPutLink (PutLink, state.go), or an opAck withLink (PutLinkWithAck, acklink.go):
+	// the link; freed is set to the unlinked bytes it freed.
+	link     Link
+	withLink bool
+	freed    int64
 
 	// outcome, set by the writer before done is signalled
 	added    bool
@@ -443,6 +445,11 @@ func applyEffect(ti *topicIndex, e effect, now time.Time, poke []*topicIndex) []
 func (s *Store) apply(tx *bolt.Tx, r *writeReq, now time.Time, cur *int64, w *wbuf) error {
 	if r.kind == opPutLink { // state, not a queue: no topic
 		return applyPutLink(tx, r, now)
+	}
+	if r.withLink { // the handler's link, stored whatever becomes of the ack (already gone)
+		if err := applyPutLink(tx, r, now); err != nil {
+			return err
+		}
 	}
 	q := tx.Bucket(queueBucket(r.topic))
 	if q == nil {

@@ -296,8 +296,14 @@ func (s *Sidecar) deliverLink(ctx context.Context, m outbox.Message) error {
 	}
 	s.metrics.Links.WithLabelValues("ok").Inc()
 	s.metrics.Ops.LinkLatency.Observe(max(time.Since(m.CreatedAt).Seconds(), 0))
-	if err := s.store.PutLink(outbox.Link{IncidentID: req.IncidentID, CallID: resp.CallID, UserID: req.UserID}); err != nil {
-		return fmt.Errorf("store link %s ↔ %s: %w", req.IncidentID, resp.CallID, err)
+	link := outbox.Link{IncidentID: req.IncidentID, CallID: resp.CallID, UserID: req.UserID}
+	// The call id is committed with the ack of this message (one commit, and never the ack
+	// without it) unless what follows reads the link back.
+	m2 := s.mapping()
+	if m2.ActivationNotes() || m2.CallStatusNotes() || !outbox.PutLinkWithAck(ctx, link) {
+		if err := s.store.PutLink(link); err != nil {
+			return fmt.Errorf("store link %s ↔ %s: %w", req.IncidentID, resp.CallID, err)
+		}
 	}
 	s.log.Info("incident linked", "incident_id", req.IncidentID, "call_id", resp.CallID)
 	if s.mapping().ActivationNotes() {
