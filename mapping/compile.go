@@ -643,6 +643,12 @@ func truncate(s string, n int) string {
 	return s
 }
 
+// Pure reports whether Map's result depends on the record alone: the same record (equal
+// values) always maps to the same Result. It is false when an expression calls now().
+// A caller may then remember a record's outcome and skip mapping it again (see
+// sidecar.Memo); a new Mapper (a reload) starts with nothing remembered.
+func (m *Mapper) Pure() bool { return !m.plan.clock }
+
 // IncidentID extracts the incident id of rec; false when it is missing or empty, when
 // its expression or template fails, or when it is not a usable id (ident.Check: then the
 // id comes back cut by ident.ForLog, fit for a log line and nothing else).

@@ -56,6 +56,9 @@ type envPlan struct {
 	all  bool  // $env is used as a whole: every key, whole
 	top  usage // members = top-level record keys
 	keys []string
+	// clock: some program calls now(): its results change with time, not only with the
+	// record (see Mapper.Pure).
+	clock bool
 }
 
 // analyze adds what p reads to plan. With undefined variables allowed, a call of an unknown
@@ -71,6 +74,7 @@ func (plan *envPlan) analyze(p *vm.Program) error {
 	if c.badRegexp != "" {
 		return errors.New(c.badRegexp)
 	}
+	plan.clock = plan.clock || c.clock
 	bases := map[*ast.IdentifierNode]bool{}
 	for _, m := range c.members {
 		if c.inner[m] {
@@ -131,6 +135,7 @@ type collector struct {
 	unknown string
 	// badRegexp is the first invalid constant pattern of extract.
 	badRegexp string
+	clock     bool // now() is called
 }
 
 func (c *collector) Visit(n *ast.Node) {
@@ -147,6 +152,10 @@ func (c *collector) Visit(n *ast.Node) {
 				c.inner[in] = true
 			}
 		}
+	case *ast.BuiltinNode:
+		if x.Name == "now" {
+			c.clock = true
+		}
 	case *ast.CallNode:
 		if id, ok := x.Callee.(*ast.IdentifierNode); ok {
 			if !functionNames[id.Value] && c.unknown == "" {
@@ -156,6 +165,9 @@ func (c *collector) Visit(n *ast.Node) {
 				c.callees = map[*ast.IdentifierNode]bool{}
 			}
 			c.callees[id] = true
+			if id.Value == "now" {
+				c.clock = true
+			}
 			if id.Value == "extract" && len(x.Arguments) > 1 && c.badRegexp == "" {
 				if pat, ok := x.Arguments[1].(*ast.StringNode); ok {
 					if _, err := extract("", pat.Value, -1); err != nil {

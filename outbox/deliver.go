@@ -259,13 +259,14 @@ func (s *Store) handle(ctx context.Context, ti *topicIndex, m Message, h Handler
 	}
 
 	start := now
-	err := callHandler(ctx, h, m)
+	slot := &ackSlot{} // what the handler asks to commit with the ack (PutLinkWithAck)
+	err := callHandler(context.WithValue(ctx, ackSlotKey{}, slot), h, m)
 	now = s.opts.Now()
 	switch {
 	case err == nil:
 		free(brAccepted, nil, start)
 		log.Debug("outbox message delivered", "attempts", m.Attempts)
-		s.finish(ti, opAck, m, "", log)
+		s.finishAck(ti, m, slot, log)
 	case ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)):
 		free(brNoAnswer, nil, time.Time{})
 		log.Debug("outbox delivery interrupted by shutdown; left pending", "err", err)
@@ -284,7 +285,7 @@ func (s *Store) handle(ctx context.Context, ti *topicIndex, m Message, h Handler
 		if delivery.IsPermanent(err) {
 			free(brReached, nil, time.Time{})
 			log.Error("outbox delivery failed permanently; moved to dead letters", "attempts", m.Attempts, "err", err)
-			s.finishWith(ti, opDead, m, m.LastError, evidenceOf(err), log)
+			s.finishWith(ti, opDead, m, m.LastError, evidenceOf(err), nil, log)
 			return
 		}
 		if s.strike(ti, prev) {
@@ -355,22 +356,33 @@ func (s *Store) recordOutcome(ti *topicIndex, probe bool, key string, o brOutcom
 // message stays at the head of its key and is retried after RetryInitial (it may be
 // delivered again: at-least-once). It reports whether the commit succeeded.
 func (s *Store) finish(ti *topicIndex, kind opKind, m Message, reason string, log *slog.Logger) bool {
-	return s.finishWith(ti, kind, m, reason, "", log)
+	return s.finishWith(ti, kind, m, reason, "", nil, log)
+}
+
+// finishAck is finish of an ack with what the handler asked to commit with it.
+func (s *Store) finishAck(ti *topicIndex, m Message, slot *ackSlot, log *slog.Logger) bool {
+	return s.finishWith(ti, opAck, m, "", "", slot, log)
 }
 
 // finishWith is finish with the evidence a dead letter keeps (see DeadLetter.Evidence).
-func (s *Store) finishWith(ti *topicIndex, kind opKind, m Message, reason, evidence string, log *slog.Logger) bool {
+func (s *Store) finishWith(ti *topicIndex, kind opKind, m Message, reason, evidence string, slot *ackSlot, log *slog.Logger) bool {
 	r := getReq()
 	defer putReq(r)
 	r.kind, r.topic, r.seq, r.reason, r.evidence = kind, m.Topic, m.Seq, reason, evidence
 	if kind == opDead {
 		r.msg = m
 	}
+	if slot != nil && slot.hasLink {
+		r.link, r.withLink = slot.link, true
+	}
 	r.stop = s.deliverDoneOf(m.Topic)
 	if err := s.submitInternal(r); err != nil {
 		log.Error("outbox cannot record delivery outcome; message stays pending", "op", kind.String(), "err", err)
 		s.release(ti, m.Key, s.opts.Now().Add(s.opts.RetryInitial), m.Attempts)
 		return false
+	}
+	if r.withLink {
+		s.addUnlinked(-r.freed)
 	}
 	if kind == opAck && s.afterAck != nil {
 		s.afterAck(m)

@@ -272,7 +272,7 @@ func (s *Store) headAfterProbe(ctx context.Context, ti *topicIndex, m Message, h
 	m.LastError = truncate(err.Error(), maxLastError)
 	if delivery.IsPermanent(err) {
 		log.Error("outbox delivery failed permanently; moved to dead letters", "attempts", m.Attempts, "err", err)
-		s.finishWith(ti, opDead, m, m.LastError, evidenceOf(err), log)
+		s.finishWith(ti, opDead, m, m.LastError, evidenceOf(err), nil, log)
 		return
 	}
 	m.Strikes++
@@ -284,7 +284,7 @@ func (s *Store) giveUp(ti *topicIndex, m Message, rule, evidence string, log *sl
 	reason := poisonReason(&m)
 	log.Error("outbox message given up: it keeps failing while the destination accepts other messages; moved to dead letters",
 		"attempts", m.Attempts, "strikes", m.Strikes, "rule", rule, "first_error_at", m.FirstErrorAt, "err", m.LastError)
-	if s.finishWith(ti, opDead, m, reason, evidence, log) {
+	if s.finishWith(ti, opDead, m, reason, evidence, nil, log) {
 		s.mu.Lock()
 		ti.givenUp++
 		s.mu.Unlock()

@@ -9,7 +9,8 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Small state. Each call below is its own fsynced bbolt transaction.
+// Small state. Each call below is an fsynced bbolt transaction: PutLink the writer's (group
+// commit, shared with other requests waiting), the others one of their own.
 
 // Call statuses.
 const (
@@ -42,66 +43,79 @@ type pendingStatus struct {
 //   - A status that SetCallStatus recorded for this CallID before the link existed is
 //     applied now (and forgotten).
 //   - If another incident had the same CallID, the index now points to this one.
+//
+// It is committed by the writer (group commit): the links that concurrent deliveries store
+// share one transaction with each other and with their acks.
 func (s *Store) PutLink(l Link) error {
 	if l.IncidentID == "" {
 		return errors.New("outbox: put link: empty incident id")
 	}
-	now := s.opts.Now()
-	var freed int64 // bytes of the pending status applied (unlinked state)
-	err := s.update(func(tx *bolt.Tx) error {
-		freed = 0
-		old, exists, err := getLink(tx, l.IncidentID)
-		if err != nil {
-			return err
+	if s.isClosed() {
+		return ErrClosed
+	}
+	r := getReq()
+	defer putReq(r)
+	r.kind, r.link = opPutLink, l
+	if err := s.submitAll([]*writeReq{r}); err != nil {
+		return fmt.Errorf("outbox: put link %s: %w", l.IncidentID, err)
+	}
+	if r.err != nil {
+		return fmt.Errorf("outbox: put link %s: %w", l.IncidentID, r.err)
+	}
+	s.addUnlinked(-r.freed)
+	return nil
+}
+
+// applyPutLink is PutLink inside the writer's transaction; r.freed is set to the bytes of
+// the pending status it applied (unlinked state).
+func applyPutLink(tx *bolt.Tx, r *writeReq, now time.Time) error {
+	l := r.link
+	old, exists, err := getLink(tx, l.IncidentID)
+	if err != nil {
+		return err
+	}
+	sameCall := exists && old.CallID == l.CallID
+	if sameCall && l.Status == "" {
+		l.Status = old.Status
+		if l.EndedAt.IsZero() {
+			l.EndedAt = old.EndedAt
 		}
-		sameCall := exists && old.CallID == l.CallID
-		if sameCall && l.Status == "" {
-			l.Status = old.Status
-			if l.EndedAt.IsZero() {
-				l.EndedAt = old.EndedAt
-			}
+	}
+	if l.LinkedAt.IsZero() {
+		l.LinkedAt = now
+		if sameCall {
+			l.LinkedAt = old.LinkedAt
 		}
-		if l.LinkedAt.IsZero() {
-			l.LinkedAt = now
-			if sameCall {
-				l.LinkedAt = old.LinkedAt
-			}
-		}
-		if l.UpdatedAt.IsZero() {
-			l.UpdatedAt = now
-		}
-		byCall := tx.Bucket(bktLinksByCall)
-		if exists && old.CallID != "" && old.CallID != l.CallID {
-			if string(byCall.Get([]byte(old.CallID))) == l.IncidentID {
-				if err := byCall.Delete([]byte(old.CallID)); err != nil {
-					return err
-				}
-			}
-		}
-		if l.CallID != "" {
-			ps := tx.Bucket(bktPendingStatus)
-			if v := ps.Get([]byte(l.CallID)); v != nil {
-				var p pendingStatus
-				if err := json.Unmarshal(v, &p); err != nil {
-					return fmt.Errorf("pending status of call %s: %w", l.CallID, err)
-				}
-				applyStatus(&l, p.Status, p.At)
-				freed = int64(len(l.CallID) + len(v))
-				if err := ps.Delete([]byte(l.CallID)); err != nil {
-					return err
-				}
-			}
-			if err := byCall.Put([]byte(l.CallID), []byte(l.IncidentID)); err != nil {
+	}
+	if l.UpdatedAt.IsZero() {
+		l.UpdatedAt = now
+	}
+	byCall := tx.Bucket(bktLinksByCall)
+	if exists && old.CallID != "" && old.CallID != l.CallID {
+		if string(byCall.Get([]byte(old.CallID))) == l.IncidentID {
+			if err := byCall.Delete([]byte(old.CallID)); err != nil {
 				return err
 			}
 		}
-		return putLink(tx, l)
-	})
-	if err != nil {
-		return fmt.Errorf("outbox: put link %s: %w", l.IncidentID, err)
 	}
-	s.addUnlinked(-freed)
-	return nil
+	if l.CallID != "" {
+		ps := tx.Bucket(bktPendingStatus)
+		if v := ps.Get([]byte(l.CallID)); v != nil {
+			var p pendingStatus
+			if err := json.Unmarshal(v, &p); err != nil {
+				return fmt.Errorf("pending status of call %s: %w", l.CallID, err)
+			}
+			applyStatus(&l, p.Status, p.At)
+			r.freed = int64(len(l.CallID) + len(v))
+			if err := ps.Delete([]byte(l.CallID)); err != nil {
+				return err
+			}
+		}
+		if err := byCall.Put([]byte(l.CallID), []byte(l.IncidentID)); err != nil {
+			return err
+		}
+	}
+	return putLink(tx, l)
 }
 
 // GetLink returns the link of an incident.

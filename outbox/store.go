@@ -53,7 +53,9 @@
 //
 // Every queue change goes through one writer goroutine that commits everything waiting in
 // one transaction (group commit, see writer.go): with 64 concurrent producers one fsync pair
-// carries ~64 messages. Acks of delivered messages are grouped the same way.
+// carries ~64 messages. Acks of delivered messages, and PutLink, are grouped the same way.
+// EnqueueLatestBatch commits many messages of one caller (a poll's links) with their state
+// writes (hashes) and a final state (the cursor) in one transaction per chunk (batch.go).
 //
 // # Damage, and offline maintenance
 //

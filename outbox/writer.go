@@ -59,10 +59,12 @@ const (
 	opDrop
 	opExpire
 	opJournal // AppendJournal: entries of a journal (journal.go); no queue effect
+	opBatch
+	opPutLink
 )
 
 func (k opKind) String() string {
-	return [...]string{"enqueue", "ack", "retry", "dead-letter", "replay", "drop", "expire", "journal"}[k]
+	return [...]string{"enqueue", "ack", "retry", "dead-letter", "replay", "drop", "expire", "journal", "enqueue-batch", "put-link"}[k]
 }
 
 type writeReq struct {
@@ -82,6 +84,16 @@ type writeReq struct {
 	// stop (opAck/opDead of a handler) is its Deliver's Done channel: once it is closed the
 	// outcome is no longer held on a full disk (nil: held until Close).
 	stop <-chan struct{}
+	// opBatch (EnqueueLatestBatch, batch.go): its messages, the state written after them,
+	// and the encoded bytes of the messages (for the writer's transaction size).
+	items      []batchItem
+	state      []StatePut
+	batchBytes int
+	// opPutLink (PutLink, state.go), or an opAck withLink (PutLinkWithAck, acklink.go):
+	// the link; freed is set to the unlinked bytes it freed.
+	link     Link
+	withLink bool
+	freed    int64
 
 	// outcome, set by the writer before done is signalled
 	added    bool
@@ -94,11 +106,17 @@ type writeReq struct {
 	keyDelta int  // +1: the key got its first pending message; -1: its last one left
 	newHead  bool // the key's head was replaced or expired: its new head was never attempted
 	delta    counters
+	effs     []effect // opBatch: one effect per item, like effKey/keyDelta/newHead
 }
 
 func (r *writeReq) reset() {
 	r.added, r.replaced, r.err = false, 0, nil
 	r.effKey, r.keyDelta, r.newHead, r.delta = "", 0, false, counters{}
+	r.effs = r.effs[:0]
+	r.freed = 0
+	for i := range r.items {
+		r.items[i].replaced = false
+	}
 }
 
 var reqPool = sync.Pool{New: func() any { return &writeReq{done: make(chan struct{}, 1)} }}
@@ -211,7 +229,7 @@ func (s *Store) writer() {
 			for batch := all; len(batch) > 0; {
 				n, size := 0, 0
 				for n < len(batch) && n < maxBatch && size < maxBatchBytes {
-					size += len(batch[n].rec)
+					size += len(batch[n].rec) + batch[n].batchBytes
 					n++
 				}
 				s.commit(batch[:n], w)
@@ -384,7 +402,7 @@ func (s *Store) commit(batch []*writeReq, w *wbuf) {
 	var poke []*topicIndex
 	s.mu.Lock()
 	for _, r := range batch {
-		if r.err != nil || r.kind == opJournal {
+		if r.err != nil || r.kind == opJournal || r.kind == opPutLink {
 			continue
 		}
 		ti := s.topicLocked(r.topic)
@@ -392,16 +410,9 @@ func (s *Store) commit(batch []*writeReq, w *wbuf) {
 		ti.bytes += r.delta.bytes
 		ti.pending += int(r.delta.pending)
 		ti.dead += int(r.delta.dead)
-		if r.keyDelta != 0 {
-			ti.addCount(r.effKey, r.keyDelta, time.Time{}, now)
-			if r.keyDelta > 0 && (len(poke) == 0 || poke[len(poke)-1] != ti) {
-				poke = append(poke, ti)
-			}
-		}
-		if r.keyDelta > 0 || r.newHead {
-			if ti.rearm(r.effKey, now) && (len(poke) == 0 || poke[len(poke)-1] != ti) {
-				poke = append(poke, ti)
-			}
+		poke = applyEffect(ti, effect{r.effKey, r.keyDelta, r.newHead}, now, poke)
+		for _, e := range r.effs {
+			poke = applyEffect(ti, e, now, poke)
 		}
 	}
 	s.mu.Unlock()
@@ -413,12 +424,37 @@ func (s *Store) commit(batch []*writeReq, w *wbuf) {
 	}
 }
 
+// applyEffect applies one committed change of a key to the in-memory index of its topic
+// (s.mu held) and adds ti to poke when its deliverers should look again.
+func applyEffect(ti *topicIndex, e effect, now time.Time, poke []*topicIndex) []*topicIndex {
+	if e.keyDelta != 0 {
+		ti.addCount(e.key, e.keyDelta, time.Time{}, now)
+		if e.keyDelta > 0 && (len(poke) == 0 || poke[len(poke)-1] != ti) {
+			poke = append(poke, ti)
+		}
+	}
+	if e.keyDelta > 0 || e.newHead {
+		if ti.rearm(e.key, now) && (len(poke) == 0 || poke[len(poke)-1] != ti) {
+			poke = append(poke, ti)
+		}
+	}
+	return poke
+}
+
 // apply performs one request inside the batch transaction. Outcomes that are the
 // request's own business (duplicate, full, not found) are recorded in r and return nil; a
 // returned error aborts the transaction. cur is the running pending-bytes total.
 func (s *Store) apply(tx *bolt.Tx, r *writeReq, now time.Time, cur *int64, w *wbuf) error {
 	if r.kind == opJournal {
 		return applyJournal(tx, r.journal, now)
+	}
+	if r.kind == opPutLink { // state, not a queue: no topic
+		return applyPutLink(tx, r, now)
+	}
+	if r.withLink { // the handler's link, stored whatever becomes of the ack (already gone)
+		if err := applyPutLink(tx, r, now); err != nil {
+			return err
+		}
 	}
 	q := tx.Bucket(queueBucket(r.topic))
 	if q == nil {
@@ -435,6 +471,10 @@ func (s *Store) apply(tx *bolt.Tx, r *writeReq, now time.Time, cur *int64, w *wb
 	q.FillPercent, dead.FillPercent, next.FillPercent = appendFill, appendFill, appendFill
 	ch := chain{q: q, next: next, keys: keys, w: w, tails: s.tailsOf(r.topic)}
 	switch r.kind {
+	case opBatch:
+		if err := s.applyBatch(tx, ch, r, cur, w); err != nil {
+			return err
+		}
 	case opEnqueue:
 		// One read per idempotency key: seen (duplicate) or not (never, or expired).
 		for _, k := range r.dedup {

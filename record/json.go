@@ -14,8 +14,10 @@ import (
 // order mark is skipped and UTF-16 with a byte order mark is transcoded. Data after the
 // value (other than whitespace) is an error.
 //
-// The value is built from the token stream without recursion, so depth is checked before
-// anything deep is allocated.
+// Depth is checked before anything deep is allocated: by a scan of the brackets before
+// the fast path (encoding/json's Decode of the whole value), else while the value is
+// built from the token stream without recursion (the slow path, which also says where
+// and why an input is refused).
 func DecodeJSON(data []byte, lim Limits) ([]Record, error) {
 	lim = lim.withDefaults()
 	if int64(len(data)) > lim.MaxBytes {
@@ -25,13 +27,24 @@ func DecodeJSON(data []byte, lim Limits) ([]Record, error) {
 	if err != nil {
 		return nil, jsonError(-1, err)
 	}
+	v, ok := fastJSON(data, lim)
+	if !ok {
+		if v, err = tokenJSON(data, lim); err != nil {
+			return nil, err
+		}
+	}
+	return jsonRecords(v)
+}
+
+// tokenJSON decodes data from the token stream (buildJSON), and checks that only
+// whitespace follows the value.
+func tokenJSON(data []byte, lim Limits) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	v, err := buildJSON(dec, lim)
 	if err != nil {
 		return nil, err
 	}
-	// Only whitespace may follow the value.
 	end := dec.InputOffset()
 	if _, err := dec.Token(); err != io.EOF {
 		for end < int64(len(data)) && isJSONSpace(data[end]) {
@@ -39,6 +52,88 @@ func DecodeJSON(data []byte, lim Limits) ([]Record, error) {
 		}
 		return nil, jsonError(end, errors.New("unexpected data after the top-level value"))
 	}
+	return v, nil
+}
+
+// fastJSON decodes data with one encoding/json Decode (several times faster than the
+// token stream) when data is valid, within lim and followed by whitespace only; false
+// otherwise (the token path then finds what is wrong). Its value is the token path's.
+func fastJSON(data []byte, lim Limits) (any, bool) {
+	if jsonDepth(data) > lim.MaxDepth {
+		return nil, false
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, false
+	}
+	for _, c := range data[dec.InputOffset():] {
+		if !isJSONSpace(c) {
+			return nil, false
+		}
+	}
+	if a, ok := v.([]any); ok && len(a) > lim.MaxRecords {
+		return nil, false
+	}
+	if !withinStrings(v, lim.MaxString) {
+		return nil, false
+	}
+	return v, true
+}
+
+// jsonDepth is the deepest nesting of objects and arrays in data (strings skipped; data
+// need not be valid).
+func jsonDepth(data []byte) int {
+	depth, deepest, inStr, esc := 0, 0, false, false
+	for _, c := range data {
+		switch {
+		case inStr:
+			switch {
+			case esc:
+				esc = false
+			case c == '\\':
+				esc = true
+			case c == '"':
+				inStr = false
+			}
+		case c == '"':
+			inStr = true
+		case c == '{' || c == '[':
+			depth++
+			deepest = max(deepest, depth)
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return deepest
+}
+
+// withinStrings reports whether every string, key and number of v is at most max bytes.
+func withinStrings(v any, max int) bool {
+	switch x := v.(type) {
+	case string:
+		return len(x) <= max
+	case json.Number:
+		return len(x) <= max
+	case map[string]any:
+		for k, e := range x {
+			if len(k) > max || !withinStrings(e, max) {
+				return false
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if !withinStrings(e, max) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// jsonRecords turns the decoded top-level value into records.
+func jsonRecords(v any) ([]Record, error) {
 	switch x := v.(type) {
 	case map[string]any:
 		return []Record{x}, nil

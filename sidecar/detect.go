@@ -38,8 +38,51 @@ const minParallel = 256
 // core for large batches (a Mapper is safe for concurrent use) and returns the changes in
 // record order. known must be safe for concurrent use.
 func Detect(m *mapping.Mapper, recs []adapters.Record, known func(incidentID string) string) []Change {
+	return DetectWith(m, recs, known, nil)
+}
+
+// DetectWith is Detect with a Memo (nil: none) that skips mapping the records that are
+// exactly as they were when it last mapped them (see Memo): a steady-state poll, which
+// reads the same rows again and again, costs a fingerprint per record instead of a
+// mapping. The outcome is the same as Detect's; only the Request of an Unchanged record,
+// which Detect leaves empty too, is not computed. With a mapping that is not pure
+// (mapping.Mapper.Pure) the memo is not used.
+func DetectWith(m *mapping.Mapper, recs []adapters.Record, known func(incidentID string) string, memo *Memo) []Change {
 	out := make([]Change, len(recs))
-	one := func(i int) {
+	if memo != nil && !m.Pure() {
+		memo = nil
+	}
+	var (
+		seen    map[string]memoEntry // the memo's entries, read-only while the workers run
+		release func()
+	)
+	if memo != nil {
+		seen, release = memo.view(m)
+	}
+	one := func(i int, fe *fpEncoder) {
+		var (
+			id  string
+			fp  fingerprint
+			fok bool
+		)
+		if memo != nil {
+			var idOK bool
+			if id, idOK = m.IncidentID(recs[i]); idOK {
+				fp, fok = fe.fingerprint(recs[i])
+			}
+			if fok {
+				if e, ok := seen[id]; ok && e.fp == fp {
+					switch {
+					case e.filtered:
+						out[i] = Change{Outcome: Filtered, IncidentID: id, Reason: e.reason}
+						return
+					case known(id) == e.hash:
+						out[i] = Change{Outcome: Unchanged, IncidentID: id, Hash: e.hash}
+						return
+					}
+				}
+			}
+		}
 		res, err := m.Map(recs[i])
 		switch {
 		case err != nil:
@@ -48,6 +91,9 @@ func Detect(m *mapping.Mapper, recs []adapters.Record, known func(incidentID str
 		case res.Filtered:
 			id, _ := m.IncidentID(recs[i])
 			out[i] = Change{Outcome: Filtered, IncidentID: id, Reason: res.Reason}
+			if fok && id != "" {
+				fe.remember(id, memoEntry{fp: fp, filtered: true, reason: res.Reason})
+			}
 		default:
 			h := mapping.Hash(res.Request)
 			c := Change{Outcome: Queue, IncidentID: res.Request.IncidentID, Request: res.Request, Hash: h}
@@ -55,26 +101,42 @@ func Detect(m *mapping.Mapper, recs []adapters.Record, known func(incidentID str
 				c.Outcome, c.Request = Unchanged, assist.LinkIncidentRequest{}
 			}
 			out[i] = c
+			if fok && id == c.IncidentID {
+				fe.remember(id, memoEntry{fp: fp, hash: h})
+			}
 		}
 	}
 	workers := runtime.GOMAXPROCS(0)
+	var encs []*fpEncoder // one per goroutine, with what it maps to remember
 	if len(recs) < minParallel || workers == 1 {
+		fe := &fpEncoder{}
+		encs = append(encs, fe)
 		for i := range recs {
-			one(i)
+			one(i, fe)
 		}
-		return out
+	} else {
+		var wg sync.WaitGroup
+		chunk := (len(recs) + workers - 1) / workers
+		for lo := 0; lo < len(recs); lo += chunk {
+			hi := min(lo+chunk, len(recs))
+			fe := &fpEncoder{}
+			encs = append(encs, fe)
+			wg.Go(func() {
+				for i := lo; i < hi; i++ {
+					one(i, fe)
+				}
+			})
+		}
+		wg.Wait()
 	}
-	var wg sync.WaitGroup
-	chunk := (len(recs) + workers - 1) / workers
-	for lo := 0; lo < len(recs); lo += chunk {
-		hi := min(lo+chunk, len(recs))
-		wg.Go(func() {
-			for i := lo; i < hi; i++ {
-				one(i)
+	if memo != nil {
+		release()
+		for _, fe := range encs { // in record order: a later record of an incident wins
+			if len(fe.ids) > 0 {
+				memo.store(m, fe.ids, fe.es)
 			}
-		})
+		}
 	}
-	wg.Wait()
 	return out
 }
 

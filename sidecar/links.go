@@ -93,19 +93,25 @@ func (s *Sidecar) takeBatch(ctx context.Context, batch adapters.Batch) error {
 		_, f := adapters.CursorInFuture(c, batch.CursorKind, ref, tol)
 		return f
 	}
-	if err := s.keepCursorKind(batch.CursorKind); err != nil {
+	final, err := s.cursorKindPut(batch.CursorKind)
+	if err != nil {
 		return err
 	}
 	if err := s.warmHashes(batch.Records); err != nil {
 		return err
 	}
-	changes := Detect(s.mapping(), batch.Records, s.knownHash)
+	changes := DetectWith(s.mapping(), batch.Records, s.knownHash, &s.memo)
 	if err := s.shadowMapped(changes); err != nil { // shadow mode: filtered and failed records (shadow.go)
 		return err
 	}
 	if err := s.refuseAll(batch, changes); err != nil {
 		return err
 	}
+	var (
+		items   []outbox.Item
+		queue   []queued
+		inBatch map[string]string // incident → hash of its link queued by this batch
+	)
 	for i, c := range changes {
 		s.traceChange(c)
 		switch c.Outcome {
@@ -118,27 +124,57 @@ func (s *Sidecar) takeBatch(ctx context.Context, batch adapters.Batch) error {
 		case Unchanged:
 			s.metrics.Records.WithLabelValues("unchanged").Inc()
 		case Queue:
-			if c.Hash == s.knownHash(c.IncidentID) { // the same incident twice in one poll
+			prev, again := inBatch[c.IncidentID]
+			if !again {
+				prev = s.knownHash(c.IncidentID)
+			}
+			if c.Hash == prev { // the same incident twice in one poll
 				s.metrics.Records.WithLabelValues("unchanged").Inc()
 				continue
 			}
-			if err := s.queueLink(ctx, c); err != nil {
-				return err
+			payload, err := json.Marshal(c.Request)
+			if err != nil {
+				return fmt.Errorf("encode link of incident %s: %w", c.IncidentID, err)
 			}
+			if inBatch == nil {
+				inBatch = map[string]string{}
+			}
+			inBatch[c.IncidentID] = c.Hash
+			// The hash goes into the transaction of its link: a crash never keeps one
+			// without the other (a hash without its link would skip the incident).
+			items = append(items, outbox.Item{Key: c.IncidentID, Payload: payload,
+				State: []outbox.StatePut{{Bucket: bucketHash, Key: c.IncidentID, Value: c.Hash}}})
+			queue = append(queue, queued{id: c.IncidentID, hash: c.Hash, prev: prev})
 		}
 	}
-	// One report per poll: a value the Source skipped, else a record's cursor refused
-	// (the last guard, for Sources that do not skip), else a stored one in the future (e.g.
-	// written by an older version, or forced by an operator).
-	switch {
-	case batch.Cursor != "" && batch.Cursor != cursor && inFuture(batch.Cursor):
+	// The cursor (with its kind) is committed with the last chunk of the links it covers:
+	// a crash at any point re-reads (and re-queues, harmlessly) or has everything, never
+	// skips a record. A value the Source skipped, else a record's cursor refused (the last
+	// guard, for Sources that do not skip), is not adopted (reported below).
+	newCursor := batch.Cursor != "" && batch.Cursor != cursor
+	futureNew := newCursor && inFuture(batch.Cursor)
+	if newCursor && !futureNew {
+		final = append(final, outbox.StatePut{Bucket: bucketCursor, Key: cadCursorKey, Value: batch.Cursor})
+	}
+	replaced, err := s.store.EnqueueLatestBatch(ctx, outbox.TopicLink, items, final)
+	for i, r := range replaced { // the chunks committed, also when a later one failed
+		s.queueLink(queue[i], r)
+	}
+	if err != nil {
+		if len(items) == 0 {
+			return fmt.Errorf("save CAD cursor: %w", err)
+		}
+		return fmt.Errorf("queue links of %d incidents (%d queued): %w", len(items), len(replaced), err)
+	}
+	// One report per poll: the cursor refused above, else a value the Source skipped, else
+	// a stored one in the future (e.g. written by an older version, or forced by an
+	// operator).
+	if futureNew {
 		// The records were processed; the cursor stays where it was.
 		s.cursorInFuture(batch.Cursor, s.recordIncident(batch, batch.CursorFrom), false, now)
 		return nil
-	case batch.Cursor != "" && batch.Cursor != cursor:
-		if err := s.store.Put(bucketCursor, cadCursorKey, batch.Cursor); err != nil {
-			return fmt.Errorf("save CAD cursor: %w", err)
-		}
+	}
+	if newCursor {
 		cursor = batch.Cursor
 	}
 	switch {
@@ -156,26 +192,21 @@ func (s *Sidecar) takeBatch(ctx context.Context, batch adapters.Batch) error {
 	return nil
 }
 
-// keepCursorKind stores the kind the source gives its cursor when it changed (a read per
-// poll, a write once); an unknown kind deletes it.
-func (s *Sidecar) keepCursorKind(kind adapters.CursorKind) error {
+// cursorKindPut is the state write that stores the kind the source gives its cursor when
+// it changed (nil when it did not; a read per poll, a write once); an unknown kind deletes
+// it. It is committed with the poll's links and cursor.
+func (s *Sidecar) cursorKindPut(kind adapters.CursorKind) ([]outbox.StatePut, error) {
 	old, _, err := s.store.Get(bucketCursor, cadCursorKindKey)
 	if err != nil {
-		return fmt.Errorf("read CAD cursor kind: %w", err)
+		return nil, fmt.Errorf("read CAD cursor kind: %w", err)
 	}
 	if old == string(kind) {
-		return nil
+		return nil, nil
 	}
 	if kind == adapters.CursorUnknown {
-		if err := s.store.Delete(bucketCursor, cadCursorKindKey); err != nil {
-			return fmt.Errorf("delete CAD cursor kind: %w", err)
-		}
-		return nil
+		return []outbox.StatePut{{Bucket: bucketCursor, Key: cadCursorKindKey, Delete: true}}, nil
 	}
-	if err := s.store.Put(bucketCursor, cadCursorKindKey, string(kind)); err != nil {
-		return fmt.Errorf("save CAD cursor kind: %w", err)
-	}
-	return nil
+	return []outbox.StatePut{{Bucket: bucketCursor, Key: cadCursorKindKey, Value: string(kind)}}, nil
 }
 
 // cursorInFuture reports a cursor later than now + cad.cursor_tolerance: counted at every
@@ -235,36 +266,25 @@ func (s *Sidecar) knownHash(id string) string {
 	return h
 }
 
-// queueLink enqueues the link of a new or changed incident and records its hash.
-func (s *Sidecar) queueLink(ctx context.Context, c Change) error {
-	id := c.IncidentID
-	payload, err := json.Marshal(c.Request)
-	if err != nil {
-		return fmt.Errorf("encode link of incident %s: %w", id, err)
-	}
-	// Latest state wins: a link of this incident not sent yet is replaced, not sent too.
-	replaced, err := s.store.EnqueueLatest(ctx, outbox.TopicLink, id, payload)
-	if err != nil {
-		return fmt.Errorf("queue link of incident %s: %w", id, err)
-	}
+// queued is a link takeBatch queues: its incident, the hash of its request and the hash
+// of the last link queued before it ("" if none).
+type queued struct{ id, hash, prev string }
+
+// queueLink records a link takeBatch committed (with its hash): the hash cache, the metric
+// and the log line of the incident. replaced: it replaced an unsent older link.
+func (s *Sidecar) queueLink(q queued, replaced bool) {
+	id := q.id
 	s.traceLinkQueued(id, replaced)
 	if replaced {
 		s.log.Debug("unsent link replaced by the newer state", "incident_id", id)
 	}
-	// The hash is written after the enqueue: a crash in between re-queues the same link on
-	// the next poll (harmless, linking is idempotent), never skips one.
-	if err := s.store.Put(bucketHash, id, c.Hash); err != nil {
-		return fmt.Errorf("save hash of incident %s: %w", id, err)
-	}
-	prev := s.knownHash(id)
-	s.hashes.set(id, c.Hash)
+	s.hashes.set(id, q.hash)
 	s.metrics.Records.WithLabelValues("queued").Inc()
-	if prev == "" {
+	if q.prev == "" {
 		s.log.Info("incident queued for linking", "incident_id", id)
 	} else {
 		s.log.Info("incident changed, queued for re-linking", "incident_id", id)
 	}
-	return nil
 }
 
 // deliverLink sends one queued link to Assist and stores the callId it returns.
@@ -286,8 +306,15 @@ func (s *Sidecar) deliverLink(ctx context.Context, m outbox.Message) error {
 	}
 	s.metrics.Links.WithLabelValues("ok").Inc()
 	s.metrics.Ops.LinkLatency.Observe(max(time.Since(m.CreatedAt).Seconds(), 0))
-	if err := s.store.PutLink(outbox.Link{IncidentID: req.IncidentID, CallID: resp.CallID, UserID: req.UserID}); err != nil {
-		return fmt.Errorf("store link %s ↔ %s: %w", req.IncidentID, resp.CallID, err)
+	link := outbox.Link{IncidentID: req.IncidentID, CallID: resp.CallID, UserID: req.UserID}
+	// The call id is committed with the ack of this message (one commit, and never the ack
+	// without it) unless what follows reads the link back (activation and call-status
+	// notes; the call notes' check for a call that ended before its link).
+	m2 := s.mapping()
+	if m2.ActivationNotes() || m2.CallStatusNotes() || m2.SummaryNotes() || m2.TranscriptNotes() || !outbox.PutLinkWithAck(ctx, link) {
+		if err := s.store.PutLink(link); err != nil {
+			return fmt.Errorf("store link %s ↔ %s: %w", req.IncidentID, resp.CallID, err)
+		}
 	}
 	s.log.Info("incident linked", "incident_id", req.IncidentID, "call_id", resp.CallID)
 	if s.shadow != nil {

@@ -52,6 +52,7 @@ type Sidecar struct {
 
 	receiver *assist.Receiver
 	hashes   hashCache
+	memo     Memo // raw records already mapped: a steady poll skips their mapping (memo.go)
 
 	polling    sync.Mutex // held by the running CAD poll: polls never overlap
 	pendingMu  sync.Mutex // serialises the read-modify-write of kept activations

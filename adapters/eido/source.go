@@ -198,10 +198,18 @@ func (s *Source) session(ctx context.Context, emit adapters.Emit) (subscribed bo
 				return subscribed, err
 			}
 		case m := <-in:
-			if m.err != nil {
-				return subscribed, fmt.Errorf("eido: read from %s: %w", redactURL(s.cfg.URL), m.err)
+			// What else has arrived meanwhile (a stream faster than one commit per
+			// notify) is handled with it: its notifies share one emit, one commit.
+			burst := []inbound{m}
+			for more := true; more && len(burst) < maxBurst; {
+				select {
+				case m := <-in:
+					burst = append(burst, m)
+				default:
+					more = false
+				}
 			}
-			ok, err := ss.handle(ctx, m.data, emit)
+			ok, err := ss.handleBurst(ctx, burst, emit)
 			subscribed = subscribed || ok
 			if err != nil && ctx.Err() != nil {
 				ss.shutdown()
@@ -212,6 +220,57 @@ func (s *Source) session(ctx context.Context, emit adapters.Emit) (subscribed bo
 			}
 		}
 	}
+}
+
+// maxBurst bounds the messages handled together (handleBurst).
+const maxBurst = 256
+
+// handleBurst handles messages read one after the other. The notifies among them are
+// emitted together, as one batch (one durable commit for all), and each is acknowledged
+// once that emit returned — so a stream that notifies faster than one commit takes is
+// acknowledged at the pace of the commits, not behind a growing queue. A notify that
+// cannot be decoded is answered 400 at once and holds up none of the others; any other
+// message is handled in its place, after the notifies before it. A read error ends the
+// session after the notifies read before it.
+func (ss *subState) handleBurst(ctx context.Context, burst []inbound, emit adapters.Emit) (subscribed bool, err error) {
+	var group []*event
+	var recs []adapters.Record
+	flush := func() error {
+		if len(group) == 0 {
+			return nil
+		}
+		evs, rs := group, recs
+		group, recs = nil, nil
+		return ss.store(ctx, evs, rs, emit)
+	}
+	for _, m := range burst {
+		if m.err != nil {
+			if err := flush(); err != nil {
+				return subscribed, err
+			}
+			return subscribed, fmt.Errorf("eido: read from %s: %w", redactURL(ss.s.cfg.URL), m.err)
+		}
+		var env envelope
+		if json.Unmarshal(m.data, &env) == nil && env.Event != nil {
+			rs, err := ss.decode(ctx, env.Event)
+			if err != nil {
+				return subscribed, err
+			}
+			if rs != nil {
+				group, recs = append(group, env.Event), append(recs, rs...)
+			}
+			continue
+		}
+		if err := flush(); err != nil {
+			return subscribed, err
+		}
+		ok, err := ss.handle(ctx, m.data, emit)
+		subscribed = subscribed || ok
+		if err != nil {
+			return subscribed, err
+		}
+	}
+	return subscribed, flush()
 }
 
 // subState is the subscription of one session.
@@ -320,11 +379,19 @@ func (ss *subState) handle(ctx context.Context, data []byte, emit adapters.Emit)
 }
 
 // notify emits the EIDOs of one event and, only once emit returned nil (the records are
-// durable), answers eventResponse 200 with its transactionId. An event whose EIDOs cannot
-// be decoded is answered 400 (the server would send it again and again otherwise). A
-// failed emit is not answered: the session ends and the server sends the event again.
+// durable), answers eventResponse 200 with its transactionId (see decode and store).
 func (ss *subState) notify(ctx context.Context, ev *event, emit adapters.Emit) error {
-	log := ss.s.log.With("transaction_id", ev.TransactionID)
+	recs, err := ss.decode(ctx, ev)
+	if err != nil || recs == nil {
+		return err
+	}
+	return ss.store(ctx, []*event{ev}, recs, emit)
+}
+
+// decode returns the records of an event's EIDOs. An event whose EIDOs cannot be decoded
+// is answered 400 at once (the server would send it again and again otherwise): nil
+// records, and an error only when that answer could not be sent.
+func (ss *subState) decode(ctx context.Context, ev *event) ([]adapters.Record, error) {
 	var recs []adapters.Record
 	var bad error
 	for i, raw := range ev.Notification {
@@ -338,23 +405,35 @@ func (ss *subState) notify(ctx context.Context, ev *event, emit adapters.Emit) e
 	if bad == nil && len(recs) == 0 {
 		bad = errors.New("no EIDO in notification")
 	}
-	if bad != nil {
-		log.Warn("EIDO notification refused", "err", bad)
-		resp := eventResponse{TransactionID: ev.TransactionID, StatusCode: 400, StatusText: "Bad Request"}
+	if bad == nil {
+		return recs, nil
+	}
+	ss.s.log.Warn("EIDO notification refused", "transaction_id", ev.TransactionID, "err", bad)
+	resp := eventResponse{TransactionID: ev.TransactionID, StatusCode: 400, StatusText: "Bad Request"}
+	if err := ss.write(ctx, envelope{EventResponse: &resp}); err != nil {
+		return nil, fmt.Errorf("eido: send eventResponse: %w", err)
+	}
+	return nil, nil
+}
+
+// store emits the records of events as one batch and, once emit returned nil, answers
+// each event 200. A failed emit is not answered: the session ends and the server sends
+// the events again.
+func (ss *subState) store(ctx context.Context, evs []*event, recs []adapters.Record, emit adapters.Emit) error {
+	if err := emit(ctx, adapters.Batch{Records: recs}); err != nil {
+		if len(evs) == 1 {
+			return fmt.Errorf("eido: emit of transaction %q: %w", evs[0].TransactionID, err)
+		}
+		return fmt.Errorf("eido: emit of %d transactions (%q, ...): %w", len(evs), evs[0].TransactionID, err)
+	}
+	for _, r := range recs {
+		ss.s.log.Debug("EIDO stored", "incident_id", fmt.Sprint(r["$id"]))
+	}
+	for _, ev := range evs {
+		resp := eventResponse{TransactionID: ev.TransactionID, StatusCode: 200, StatusText: "OK"}
 		if err := ss.write(ctx, envelope{EventResponse: &resp}); err != nil {
 			return fmt.Errorf("eido: send eventResponse: %w", err)
 		}
-		return nil
-	}
-	if err := emit(ctx, adapters.Batch{Records: recs}); err != nil {
-		return fmt.Errorf("eido: emit of transaction %q: %w", ev.TransactionID, err)
-	}
-	for _, r := range recs {
-		log.Debug("EIDO stored", "incident_id", fmt.Sprint(r["$id"]))
-	}
-	resp := eventResponse{TransactionID: ev.TransactionID, StatusCode: 200, StatusText: "OK"}
-	if err := ss.write(ctx, envelope{EventResponse: &resp}); err != nil {
-		return fmt.Errorf("eido: send eventResponse: %w", err)
 	}
 	return nil
 }

@@ -367,3 +367,74 @@ func TestSilentServerReconnect(t *testing.T) {
 	tx := s.notify(t, testEIDO(t, "urn:after-silence"))
 	waitFor(t, "the notify acknowledged", func() bool { return s.acked(tx) == 1 })
 }
+
+// TestNotifiesDuringEmitShareOneBatch: notifies that arrive while an emit is in progress
+// (a stream faster than one durable commit each) are emitted together once it returns, as
+// one batch, and each is acknowledged only after that emit returned; an undecodable one
+// among them is answered 400 and holds up none of the others.
+func TestNotifiesDuringEmitShareOneBatch(t *testing.T) {
+	s := newServer(t, nil)
+	var mu sync.Mutex
+	var sizes []int
+	entered := make(chan int, 10)
+	release := make(chan struct{}, 10)
+	run(t, config(s.url()), func(ctx context.Context, b adapters.Batch) error {
+		if len(b.Records) == 0 {
+			return nil
+		}
+		entered <- len(b.Records)
+		select {
+		case <-release:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		mu.Lock()
+		sizes = append(sizes, len(b.Records))
+		mu.Unlock()
+		return nil
+	})
+	waitFor(t, "a subscription", func() bool { return s.stat(func(s *wsServer) int { return s.subscribes }) == 1 })
+	entry := func() int {
+		t.Helper()
+		select {
+		case n := <-entered:
+			return n
+		case <-time.After(30 * time.Second):
+			t.Fatal("emit not called within 30s")
+			return 0
+		}
+	}
+	first := s.notify(t, testEIDO(t, "urn:first"))
+	if n := entry(); n != 1 {
+		t.Fatalf("first emit of %d records, want 1", n)
+	}
+	var later []string
+	for i := range 3 {
+		later = append(later, s.notify(t, testEIDO(t, fmt.Sprintf("urn:later-%d", i))))
+	}
+	bad := s.notifyRaw(t, "not an EIDO")
+	s.ping(t) // the notifies above have been read by the subscriber
+	release <- struct{}{}
+	if n := entry(); n != 3 {
+		t.Fatalf("second emit of %d records, want the 3 decodable notifies that came meanwhile", n)
+	}
+	waitFor(t, "the first notify acknowledged", func() bool { return s.acked(first) == 1 })
+	s.ping(t)
+	for _, tx := range later {
+		if s.acked(tx) != 0 {
+			t.Fatalf("%s acknowledged before its emit returned", tx)
+		}
+	}
+	if code := s.stat(func(s *wsServer) int { return s.refusals[bad] }); code != 400 {
+		t.Fatalf("the undecodable notify was answered %d, want 400 (at once, not after the emit)", code)
+	}
+	release <- struct{}{}
+	for _, tx := range later {
+		waitFor(t, tx+" acknowledged", func() bool { return s.acked(tx) == 1 })
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if fmt.Sprint(sizes) != "[1 3]" {
+		t.Fatalf("emits of %v records, want [1 3]", sizes)
+	}
+}

@@ -17,3 +17,6 @@ func (s *Source) Scan(ctx context.Context, emit adapters.Emit, periodic bool) (t
 
 // TempPattern is the sink's temp file pattern.
 const TempPattern = tempPattern
+
+// BatchFiles is the most files one emitted batch holds.
+const BatchFiles = batchFiles

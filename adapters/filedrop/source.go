@@ -9,8 +9,11 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -252,22 +255,61 @@ func (s *Source) scan(ctx context.Context, emit adapters.Emit, periodic bool) (t
 	return next, nil
 }
 
+// decoded is one file of a batch, read and decoded.
+type decoded struct {
+	recs []adapters.Record
+	gone bool // removed meanwhile
+	err  error
+}
+
+// decodeAll reads and decodes files on every core (a burst of files is decoding-bound);
+// the results are in the files' order.
+func (s *Source) decodeAll(files []candidate) []decoded {
+	out := make([]decoded, len(files))
+	one := func(i int) {
+		data, err := readFile(filepath.Join(s.dir, files[i].name), s.input)
+		if errors.Is(err, fs.ErrNotExist) {
+			out[i].gone = true
+			return
+		}
+		if err == nil {
+			out[i].recs, err = decodeFile(data, s.format, s.items, s.groupBy, s.input)
+		}
+		out[i].err = err
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(files))
+	if workers <= 1 {
+		for i := range files {
+			one(i)
+		}
+		return out
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < len(files); i = int(next.Add(1) - 1) {
+				one(i)
+			}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
 // take decodes a batch of complete files, emits their records and, once emit returned,
-// moves (or deletes) them; a file that cannot be read or decoded goes to failed/.
+// moves (or deletes) them; a file that cannot be read or decoded goes to failed/ (the
+// others are emitted).
 func (s *Source) take(ctx context.Context, emit adapters.Emit, files []candidate) error {
 	var recs []adapters.Record
 	var good []candidate
-	for _, c := range files {
-		full := filepath.Join(s.dir, c.name)
-		data, err := readFile(full, s.input)
-		if errors.Is(err, fs.ErrNotExist) {
+	for i, d := range s.decodeAll(files) {
+		c := files[i]
+		if d.gone {
 			delete(s.seen, c.name)
 			continue
 		}
-		var r []adapters.Record
-		if err == nil {
-			r, err = decodeFile(data, s.format, s.items, s.groupBy, s.input)
-		}
+		err := d.err
 		var skipped *record.SkippedRows
 		if errors.As(err, &skipped) {
 			for _, row := range skipped.Rows {
@@ -282,7 +324,7 @@ func (s *Source) take(ctx context.Context, emit adapters.Emit, files []candidate
 			s.fail(c, err)
 			continue
 		}
-		recs = append(recs, r...)
+		recs = append(recs, d.recs...)
 		good = append(good, c)
 	}
 	if len(good) == 0 {

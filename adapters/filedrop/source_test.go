@@ -3,6 +3,7 @@ package filedrop_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -386,5 +387,61 @@ func TestTooManyRecordsFails(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(in, "failed", "a.json.error"))
 	if err != nil || !strings.Contains(string(b), "max_records") || len(rec.records()) != 0 {
 		t.Fatalf("failed/a.json.error = %q, %v; emitted %v", b, err, rec.records())
+	}
+}
+
+// TestBurstWithBadFiles: a burst of files larger than one batch, a few of them bad, taken
+// by one scan: the files are decoded in parallel, yet every good file's record is emitted
+// once, in the files' order, in batches of at most filedrop.BatchFiles, each file moved to
+// processed/ after its batch; each bad one goes to failed/ with its own .error, holding up
+// none of the others.
+func TestBurstWithBadFiles(t *testing.T) {
+	src, in := newSource(t, srcOpts{mod: func(c *filedrop.Config) { c.StableFor = 100 * time.Millisecond }})
+	now := time.Now()
+	src.SetClock(func() time.Time { return now })
+	const n = 2*filedrop.BatchFiles + 37
+	var want []string
+	bad := map[int]bool{3: true, filedrop.BatchFiles: true, n - 1: true}
+	for i := range n {
+		name := filepath.Join(in, fmt.Sprintf("%04d.json", i))
+		if bad[i] {
+			write(t, name, fmt.Sprintf(`{"id": "BAD-%d", `, i))
+			continue
+		}
+		write(t, name, fmt.Sprintf(`{"id": "F-%04d"}`, i))
+		want = append(want, fmt.Sprintf("F-%04d", i))
+	}
+	// The same mtime for all (the order is then by name): a burst.
+	mod := now.Add(-time.Minute)
+	for i := range n {
+		if err := os.Chtimes(filepath.Join(in, fmt.Sprintf("%04d.json", i)), mod, mod); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := &recorder{}
+	ctx := context.Background()
+	_, _ = src.Scan(ctx, rec.emit, false) // seen
+	now = now.Add(time.Second)
+	_, _ = src.Scan(ctx, rec.emit, false) // stable: taken
+	if got := rec.ids(); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("emitted %d records %v…, want %d in file order", len(got), got[:min(5, len(got))], len(want))
+	}
+	for _, b := range rec.batches {
+		if len(b.Records) > filedrop.BatchFiles {
+			t.Errorf("a batch of %d records, want at most %d", len(b.Records), filedrop.BatchFiles)
+		}
+	}
+	for i := range n {
+		name := fmt.Sprintf("%04d.json", i)
+		if bad[i] {
+			msg, err := os.ReadFile(filepath.Join(in, "failed", name+".error"))
+			if err != nil || !strings.Contains(string(msg), "file: "+name) {
+				t.Errorf("%s: .error %q (%v), want one naming the file", name, msg, err)
+			}
+			continue
+		}
+		if !exists(filepath.Join(in, "processed", name)) || exists(filepath.Join(in, name)) {
+			t.Errorf("%s not moved to processed/", name)
+		}
 	}
 }

@@ -26,6 +26,11 @@
 //	                inbound folder (cad.adapter: filedrop, stable_for 1s), timed until all
 //	                are linked at the simulated Assist (target: 5 s), against reading and
 //	                decoding the same files alone
+//	eido-stream     EIDOs notified at 200/s over NENA-STA-024 EIDO conveyance (a WebSocket
+//	                server speaking the shared fixtures' messages) to a running sidecar
+//	                (cad.adapter: eido), each acknowledged once its record is fsynced: p50
+//	                and p99 from notify to eventResponse (target: p99 <= 20 ms), beside the
+//	                disk's fsync latency and the same stream answered with a no-op emit
 //
 // Usage:
 //
@@ -89,10 +94,12 @@ type params struct {
 	SQLRows int // rows of the sql-poll scenarios' table
 	// FileDropFiles: incident files of 20 KB dropped at once (filedrop-burst).
 	FileDropFiles int
-	SQLCycles     int  // measured cycles of sql-poll-steady and sql-poll-idle (median printed)
-	SQLIdlePolls  int  // idle polls per cycle (the CPU of one is their mean)
-	SQLChanged    bool // run sql-poll-changed (not in -quick unless -only names it: it is slow)
-	sql           *sqlEnv
+	// EidoNotifies EIDOs notified at EidoRate per second (eido-stream).
+	EidoNotifies, EidoRate int
+	SQLCycles              int  // measured cycles of sql-poll-steady and sql-poll-idle (median printed)
+	SQLIdlePolls           int  // idle polls per cycle (the CPU of one is their mean)
+	SQLChanged             bool // run sql-poll-changed (not in -quick unless -only names it: it is slow)
+	sql                    *sqlEnv
 
 	CSVRows int // rows of the csv-map export (100,000 ≈ 30 MB)
 
@@ -117,7 +124,7 @@ func fullParams() params {
 		DrainMsgs: 100_000, DrainKeys: 1000, DrainBaseMax: 5 * time.Second,
 		PollRecords: 10_000, PollCycles: 7,
 		SQLRows: 10_000, SQLCycles: 5, SQLIdlePolls: 200, SQLChanged: true,
-		CSVRows: 100_000, FileDropFiles: 1000,
+		CSVRows: 100_000, FileDropFiles: 1000, EidoNotifies: 2000, EidoRate: 200,
 		Rounds: 3, Budget: 3*time.Minute + 30*time.Second,
 	}
 }
@@ -129,7 +136,7 @@ func quickParams() params {
 		DrainMsgs: 10_000, DrainKeys: 100, DrainBaseMax: time.Second,
 		PollRecords: 10_000, PollCycles: 3,
 		SQLRows: 10_000, SQLCycles: 3, SQLIdlePolls: 100,
-		CSVRows: 100_000, FileDropFiles: 1000,
+		CSVRows: 100_000, FileDropFiles: 1000, EidoNotifies: 400, EidoRate: 200,
 		Rounds: 1, Budget: 30 * time.Second,
 	}
 }
@@ -167,6 +174,7 @@ var scenarios = []scenario{
 	{"sql-poll-idle", runSQLIdle},
 	{"csv-map", runCSVMap},
 	{"filedrop-burst", runFiledrop},
+	{"eido-stream", runEido},
 }
 
 func main() {

@@ -25,6 +25,7 @@ func tinyParams(t *testing.T) params {
 	p.SQLRows, p.SQLCycles, p.SQLIdlePolls, p.SQLChanged = 500, 2, 10, true
 	p.CSVRows = 2000
 	p.FileDropFiles = 50
+	p.EidoNotifies = 40
 	return p
 }
 
@@ -53,7 +54,8 @@ func TestScenarios(t *testing.T) {
 		"sql-poll-changed": {"rows", "queued", "ms", "baseline_ms", "ratio"},
 		"sql-poll-steady":  {"rows", "queued", "ms", "baseline_ms", "ratio"},
 		"sql-poll-idle":    {"rows", "queued", "ms", "baseline_ms", "ratio"},
-		"filedrop-burst":   {"files", "file_kb", "stable_for_ms", "ms", "baseline_ms", "ratio"},
+		"filedrop-burst":   {"files", "file_kb", "stable_for_ms", "ms", "cpu_ms", "baseline_ms", "ratio"},
+		"eido-stream":      {"notifies", "rate_per_s", "p50_ms", "p99_ms", "max_ms", "fsync_p50_ms", "fsync_p99_ms", "noop_emit_p50_ms", "noop_emit_p99_ms"},
 		"csv-map":          {"rows", "file_mb", "ms", "cpu_ms", "peak_heap_mb", "mem_ratio", "baseline_ms", "baseline_peak_heap_mb", "ratio"},
 	}
 	positive := []string{"msgs_per_s", "baseline_msgs_per_s", "ratio", "req_per_s", "p50_ms", "p99_ms",
