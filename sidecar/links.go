@@ -156,9 +156,10 @@ func (s *Sidecar) takeBatch(ctx context.Context, batch adapters.Batch) error {
 	if newCursor && !futureNew {
 		final = append(final, outbox.StatePut{Bucket: bucketCursor, Key: cadCursorKey, Value: batch.Cursor})
 	}
+	queuedAt := time.Now() // the trace's time of link_queued: before the delivery can start
 	replaced, err := s.store.EnqueueLatestBatch(ctx, outbox.TopicLink, items, final)
 	for i, r := range replaced { // the chunks committed, also when a later one failed
-		s.queueLink(queue[i], r)
+		s.queueLink(queue[i], r, queuedAt)
 	}
 	if err != nil {
 		if len(items) == 0 {
@@ -272,9 +273,9 @@ type queued struct{ id, hash, prev string }
 
 // queueLink records a link takeBatch committed (with its hash): the hash cache, the metric
 // and the log line of the incident. replaced: it replaced an unsent older link.
-func (s *Sidecar) queueLink(q queued, replaced bool) {
+func (s *Sidecar) queueLink(q queued, replaced bool, at time.Time) {
 	id := q.id
-	s.traceLinkQueued(id, replaced)
+	s.traceLinkQueued(id, replaced, at)
 	if replaced {
 		s.log.Debug("unsent link replaced by the newer state", "incident_id", id)
 	}

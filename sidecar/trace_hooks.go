@@ -32,12 +32,12 @@ func (s *Sidecar) traceChange(c Change) {
 }
 
 // traceLinkQueued records a link queued for Assist.
-func (s *Sidecar) traceLinkQueued(incident string, replaced bool) {
+func (s *Sidecar) traceLinkQueued(incident string, replaced bool, at time.Time) {
 	d := ""
 	if replaced {
 		d = "replaces an unsent link of an older state"
 	}
-	s.trace.add(incident, TraceEvent{Kind: traceLinkQueued, Detail: d})
+	s.trace.add(incident, TraceEvent{At: at, Kind: traceLinkQueued, Detail: d})
 }
 
 // traceLinkAnswer records a link attempt's outcome (err nil: linked to callID).
