@@ -259,6 +259,31 @@ func TestSecretFiles(t *testing.T) {
 		t.Fatalf("auth_token = %q from CAD_SIDECAR_ASSIST__WEBHOOK__AUTH_TOKEN_FILE", cfg.Assist.Webhook.AuthToken)
 	}
 
+	// The environment overrides the file: CAD_SIDECAR_…_FILE (a container's or a unit's
+	// secret) replaces the inline token of a config copied from config.example.yaml, and an
+	// inline token from the environment the file's token_file.
+	withInline := strings.Replace(base, "token_file: token", `token: "inline-from-the-file"`, 1)
+	if err := os.WriteFile(p, []byte(withInline), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err = config.Load(p, config.Options{Environ: []string{"CAD_SIDECAR_ASSIST__TOKEN_FILE=token"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Assist.Token != "s3cret" {
+		t.Fatalf("token = %q, want the contents of CAD_SIDECAR_ASSIST__TOKEN_FILE over the file's inline token", cfg.Assist.Token)
+	}
+	if err := os.WriteFile(p, []byte(base), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err = config.Load(p, config.Options{Environ: []string{"CAD_SIDECAR_ASSIST__TOKEN=from-env"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Assist.Token != "from-env" {
+		t.Fatalf("token = %q, want CAD_SIDECAR_ASSIST__TOKEN over the file's token_file", cfg.Assist.Token)
+	}
+
 	bad := []struct{ name, body, want string }{
 		{"missing file", strings.Replace(base, "token_file: token", "token_file: nope", 1),
 			`assist.token_file: cannot read secret file "nope" (` + filepath.Join(dir, "nope") + `): no such file or directory (config.yaml:4)`},

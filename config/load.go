@@ -325,9 +325,23 @@ func resolveSecrets(m map[string]any, path, dir string, s *source) []Problem {
 				continue
 			}
 			if cur, _ := m[base].(string); cur != "" {
-				ps = append(ps, Problem{Key: p, Msg: fmt.Sprintf("set either %s or %s, not both", base, k)})
-				delete(m, k)
-				continue
+				// The environment overrides the file, as for every key: a key_file from the
+				// environment (the container's or the unit's secret) replaces the file's
+				// inline key, an inline key from the environment the file's key_file. Both
+				// in the same place is a mistake.
+				_, fileFromEnv := s.env[p]
+				_, baseFromEnv := s.env[joinKey(path, base)]
+				switch {
+				case baseFromEnv && !fileFromEnv:
+					delete(m, k)
+					continue
+				case fileFromEnv && !baseFromEnv:
+					delete(s.lines, joinKey(path, base)) // the file's line no longer holds it
+				default:
+					ps = append(ps, Problem{Key: p, Msg: fmt.Sprintf("set either %s or %s, not both", base, k)})
+					delete(m, k)
+					continue
+				}
 			}
 			file := x
 			if !filepath.IsAbs(file) {
