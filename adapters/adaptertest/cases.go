@@ -67,8 +67,8 @@ func restartResumes(t *testing.T, e *env) {
 		t.Fatalf("%d link requests after the restart, want %d: the restart re-linked what was linked", n-reqs, 1)
 	}
 	e.awaitNotes(t, b)
-	if n := len(e.cad.Notes(t, a)); n != notesPerCall {
-		t.Fatalf("incident %s has %d notes after the restart, want %d", a, n, notesPerCall)
+	if notes := e.cad.Notes(t, a); len(notes) != notesPerCall {
+		t.Fatalf("incident %s has %d notes after the restart, want %d: %+v", a, len(notes), notesPerCall, notes)
 	}
 }
 
