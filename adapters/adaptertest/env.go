@@ -330,6 +330,33 @@ func (e *env) awaitNotes(t *testing.T, id string) []Note {
 	return got
 }
 
+// onceByKey is notes (incident id's, as the CAD stored them) with each idempotency key
+// once, where the CAD takes keys: a note written again under its key (a write whose
+// answer was lost, or interrupted by a stop) is the same note and counted once. Two
+// different notes under one key fail t.
+func onceByKey(t *testing.T, cad CAD, id string, notes []Note) []Note {
+	t.Helper()
+	if !cad.TakesKey() {
+		return notes
+	}
+	var out []Note
+	first := map[string]string{}
+	for i, n := range notes {
+		if n.Key == "" {
+			t.Fatalf("incident %s note %d has no idempotency key", id, i)
+		}
+		if text, ok := first[n.Key]; ok {
+			if text != n.Text {
+				t.Fatalf("incident %s: two different notes under idempotency key %q:\n%q\n%q", id, n.Key, text, n.Text)
+			}
+			continue
+		}
+		first[n.Key] = n.Text
+		out = append(out, n)
+	}
+	return out
+}
+
 // syncBuffer is a bytes.Buffer safe for the logger and the test at once.
 type syncBuffer struct {
 	mu sync.Mutex
