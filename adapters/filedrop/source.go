@@ -350,7 +350,7 @@ func (s *Source) done(c candidate) {
 	} else {
 		err = moveInto(full, filepath.Join(s.dir, ProcessedDir))
 	}
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err != nil && (errors.Is(err, errInboundGone) || !errors.Is(err, fs.ErrNotExist)) {
 		// The file stays: it is taken (and its records emitted) again, which is harmless.
 		s.log.Warn("cad inbound: processed file not moved", "file", c.name, "err", err)
 		return
@@ -369,7 +369,7 @@ func (s *Source) fail(c candidate, why error) {
 	full := filepath.Join(s.dir, c.name)
 	dst := filepath.Join(s.dir, FailedDir)
 	s.log.Warn("cad inbound: file cannot be decoded; moved to failed/", "file", c.name, "err", why)
-	err := os.MkdirAll(dst, 0o755)
+	err := mkdirIn(dst)
 	if err == nil {
 		msg := fmt.Sprintf("%s\nfile: %s\nformat: %s\nat: %s\n", why, c.name, s.format, time.Now().UTC().Format(time.RFC3339))
 		err = writeAtomic(dst, c.name+".error", []byte(msg))
@@ -388,10 +388,29 @@ func (s *Source) fail(c candidate, why error) {
 	s.files.WithLabelValues("failed").Inc()
 }
 
-// moveInto renames file into folder dst (created when missing), keeping its name, or —
-// when a file of that name is there already (a CAD that reuses names) — adding the time.
+// errInboundGone: the inbound folder went away while its files were being taken.
+var errInboundGone = errors.New("the inbound folder is gone (a share unmounted?)")
+
+// mkdirIn creates dst (processed/ or failed/), a folder directly inside inbound, when it
+// is missing — but never inbound itself: a folder that went away (a share unmounted) must
+// stay away, not come back empty on the local disk, where it would read as a CAD with
+// nothing new and be in the way of the share when it returns.
+func mkdirIn(dst string) error {
+	err := os.Mkdir(dst, 0o755)
+	switch {
+	case err == nil, errors.Is(err, fs.ErrExist):
+		return nil
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("create %s: %w", dst, errInboundGone)
+	}
+	return fmt.Errorf("create %s: %w", dst, err)
+}
+
+// moveInto renames file into folder dst (created when missing, inside an existing
+// inbound), keeping its name, or — when a file of that name is there already (a CAD that
+// reuses names) — adding the time.
 func moveInto(file, dst string) error {
-	if err := os.MkdirAll(dst, 0o755); err != nil {
+	if err := mkdirIn(dst); err != nil {
 		return err
 	}
 	target := filepath.Join(dst, filepath.Base(file))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/cad-sidecar/cad-sidecar/adapters/adaptertest"
 	"github.com/cad-sidecar/cad-sidecar/internal/sim"
@@ -20,6 +21,19 @@ func TestConformance(t *testing.T) {
 // record is its detail.
 func TestConformancePaged(t *testing.T) {
 	adaptertest.Run(t, adaptertest.Harness{Adapter: "rest", Start: startPagedCAD})
+}
+
+// TestConformanceSlowAnswers runs the suite against a CAD that stores each note and
+// answers 300ms later: a sidecar stopped right after a note appeared in the CAD (the
+// restart case does that) never got the answer, keeps the note and writes it again after
+// the restart, under the same idempotency key — the at-least-once delivery a CAD that
+// honours the key deduplicates. The suite counts a note written twice under one key once.
+func TestConformanceSlowAnswers(t *testing.T) {
+	adaptertest.Run(t, adaptertest.Harness{Adapter: "rest", Start: func(t *testing.T, o adaptertest.Options) adaptertest.CAD {
+		c := startSimCAD(t, o)
+		c.(*simCAD).c.SetAnswerDelay(300 * time.Millisecond)
+		return c
+	}})
 }
 
 // simCAD is internal/sim's CAD behind a loopback HTTP server.

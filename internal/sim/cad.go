@@ -92,11 +92,13 @@ type CAD struct {
 
 	down      atomic.Bool
 	noteDelay atomic.Int64
-	forbid    sync.Map                      // incident id → reason: its notes are refused for good (422)
-	hold      atomic.Pointer[chan struct{}] // HoldNotes: closed by its release
-	held      atomic.Int64                  // note writes waiting in HoldNotes
-	refuse    atomic.Pointer[string]
-	refused   atomic.Int64
+	// answerDelay: SetAnswerDelay.
+	answerDelay atomic.Int64
+	forbid      sync.Map                      // incident id → reason: its notes are refused for good (422)
+	hold        atomic.Pointer[chan struct{}] // HoldNotes: closed by its release
+	held        atomic.Int64                  // note writes waiting in HoldNotes
+	refuse      atomic.Pointer[string]
+	refused     atomic.Int64
 
 	mu        sync.Mutex
 	rng       *rand.Rand
@@ -279,6 +281,11 @@ func (c *CAD) Refused() int { return int(c.refused.Load()) }
 // SetNoteDelay makes POST .../notes wait d before storing and answering.
 func (c *CAD) SetNoteDelay(d time.Duration) { c.noteDelay.Store(int64(d)) }
 
+// SetAnswerDelay makes POST .../notes wait d after storing a note before answering, as a
+// CAD that commits and then answers slowly: a sender stopped meanwhile never learns that
+// the note was stored (the wait ends early when the request is cancelled; the note stays).
+func (c *CAD) SetAnswerDelay(d time.Duration) { c.answerDelay.Store(int64(d)) }
+
 // HoldNotes makes POST .../notes wait, before storing and answering, until release is
 // called (or the request ends): a CAD that is slow to answer, under the test's control.
 // Held counts the writes waiting.
@@ -459,6 +466,14 @@ func (c *CAD) postNote(w http.ResponseWriter, r *http.Request) {
 		c.lost++
 	}
 	c.mu.Unlock()
+	if d := time.Duration(c.answerDelay.Load()); d > 0 {
+		select {
+		case <-time.After(d):
+		case <-r.Context().Done():
+			c.log.Debug("note stored, the sender gave up before the answer", "incident", id, "n", n)
+			return
+		}
+	}
 	if lose {
 		c.log.Debug("note stored, answer lost", "incident", id, "n", n)
 		http.Error(w, "note stored, but the answer timed out", http.StatusServiceUnavailable)
