@@ -268,11 +268,16 @@ func (s *Sidecar) deliverNote(ctx context.Context, m outbox.Message) error {
 	}
 	baseKey := n.Key
 	for i := done; i < len(parts); i++ {
+		if i > done && ctx.Err() != nil {
+			return ctx.Err() // stopping: the parts written are saved, the rest waits
+		}
 		n.Text = parts[i]
 		if len(parts) > 1 {
 			n.Key = fmt.Sprintf("%s#%d/%d", baseKey, i+1, len(parts))
 		}
-		err := s.sink.WriteNote(ctx, n)
+		wctx, release := inFlight(ctx, writeStopGrace) // a stop lets a sent write be answered
+		err := s.sink.WriteNote(wctx, n)
+		release()
 		s.traceNoteWrite(q, m, i, len(parts), err)
 		if err != nil {
 			kind := "transient"
