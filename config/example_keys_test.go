@@ -72,8 +72,8 @@ func readmeKeys(t *testing.T) map[string]bool {
 			switch {
 			case strings.HasPrefix(lead, "Sources"), strings.HasPrefix(lead, "Transforms"):
 				prefix = "mapping.fields[]"
-			case strings.HasPrefix(lead, "`"):
-				prefix = strings.Trim(lead, "`")
+			case strings.HasPrefix(lead, "`"): // **`cad.rest`** — …
+				prefix = tick.FindStringSubmatch(lead)[1]
 			default:
 				if m := tick.FindStringSubmatch(line); m != nil && strings.Contains(m[1], ".") {
 					prefix = m[1]
