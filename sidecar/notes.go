@@ -350,6 +350,12 @@ func (s *Sidecar) pullNotes(ctx context.Context) {
 		return
 	}
 	now := time.Now()
+	var round pullRound
+	defer func() {
+		if ctx.Err() == nil {
+			s.pullFails.end(s.log, time.Now(), round)
+		}
+	}()
 	for _, l := range links {
 		if ctx.Err() != nil {
 			return
@@ -364,8 +370,9 @@ func (s *Sidecar) pullNotes(ctx context.Context) {
 		case now.Sub(l.LinkedAt) > s.cfg.Assist.Pull.MaxAge:
 			continue // no end seen (pull-only has no webhook): a call does not last this long
 		}
+		round.pulled++
 		if err := s.pullCall(ctx, l); err != nil && ctx.Err() == nil {
-			s.log.Warn("notes pull failed", "call_id", l.CallID, "incident_id", l.IncidentID, "err", err)
+			s.pullFails.fail(s.log, s.log.With("call_id", l.CallID, "incident_id", l.IncidentID), time.Now(), &round, err)
 		}
 		if l.Status != assist.CallEnded {
 			s.callNotes.checkEnded(ctx, l) // pull-only: did the call end? (callnotes_pull.go)
@@ -377,7 +384,7 @@ func (s *Sidecar) pullCall(ctx context.Context, l outbox.Link) error {
 	key := "notes/" + l.CallID
 	cursor, _, err := s.store.Get(bucketCursor, key)
 	if err != nil {
-		return fmt.Errorf("read cursor: %w", err)
+		return localPullError{fmt.Errorf("read cursor: %w", err)}
 	}
 	page, err := s.client.Notes(ctx, l.CallID, cursor)
 	if err != nil {
@@ -391,12 +398,12 @@ func (s *Sidecar) pullCall(ctx context.Context, l outbox.Link) error {
 	}
 	for _, n := range page.Notes {
 		if err := s.queueNote(ctx, "pull", assist.IncidentNotePayload{CallID: l.CallID, IncidentID: l.IncidentID, Note: n}); err != nil {
-			return err
+			return localPullError{err}
 		}
 	}
 	if page.Cursor != "" && page.Cursor != cursor {
 		if err := s.store.Put(bucketCursor, key, page.Cursor); err != nil {
-			return fmt.Errorf("save cursor: %w", err)
+			return localPullError{fmt.Errorf("save cursor: %w", err)}
 		}
 	}
 	return nil

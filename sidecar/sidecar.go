@@ -60,6 +60,7 @@ type Sidecar struct {
 	lastPollOK atomic.Int64 // unix nanos of the last good poll; 0 = none yet
 	pollErr    atomic.Pointer[string]
 	pollFails  failStreak  // failed polls, logged sparingly (pollfail.go)
+	pullFails  pullFails   // failed notes pulls, logged sparingly per kind (pullfail.go)
 	writes     writeHealth // the CAD's answers to note writes, for readiness (notehealth.go)
 	cursor     cursorGuard // CAD cursors found in the future (cursor.go)
 
