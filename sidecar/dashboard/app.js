@@ -137,6 +137,13 @@
     return e;
   }
 
+  // versionLabel is the header's version: "v1.2.3" for a release, a build without one as
+  // it is ("dev", "dev-3f2a1c"), nothing when unknown.
+  function versionLabel(v) {
+    if (!v) return "";
+    return /^[0-9]/.test(v) ? "v" + v : v;
+  }
+
   // setText changes a node's text only when it differs: a live region announces every
   // change, and the same value written again every refresh would be read out again.
   function setText(node, text) {
@@ -181,7 +188,7 @@
       for (const id of ["cad-facts", "assist-facts"]) facts($(id), [["Status", "not available"]]);
       return;
     }
-    setText($("version"), status.version ? "v" + status.version : "");
+    setText($("version"), versionLabel(status.version));
     const cad = status.cad || {};
     const poll = checks.cad_poll, write = checks.cad_write;
     const cadOK = (poll ? poll.ok : cad.last_poll_ok) && (!write || write.ok);
