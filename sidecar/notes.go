@@ -231,11 +231,14 @@ func (s *Sidecar) enqueueNote(ctx context.Context, via string, q queuedNote, key
 		return nil
 	}
 	s.metrics.NotesReceived.WithLabelValues(via, "queued").Inc()
-	if q.Event != "" {
-		s.log.Info(q.Event+" note queued", "incident_id", q.IncidentID, "call_id", q.CallID)
-	} else {
+	switch q.Event {
+	case "":
 		s.log.Info("note received", "incident_id", q.IncidentID, "call_id", q.CallID, "type", q.Note.Type,
 			"critical", q.Note.Critical, "via", via)
+	case eventSummary, eventTranscript: // their INFO line is the runner's (callnotes_fetch.go)
+		s.log.Debug(q.Event+" note queued", "incident_id", q.IncidentID, "call_id", q.CallID)
+	default:
+		s.log.Info(q.Event+" note queued", "incident_id", q.IncidentID, "call_id", q.CallID)
 	}
 	return nil
 }
