@@ -188,10 +188,16 @@ func (id *identity) checkID(tx *bolt.Tx, path string) error {
 	return nil
 }
 
-// newStoreWarning is logged (WARN) when Open creates a new store where there was neither a
-// data file nor a marker: right at the first start, but also what an unmounted data volume
-// looks like (an empty data_dir), whose waiting notes are then elsewhere.
+// newStoreWarning is logged (WARN) when Open creates a new store in an existing folder
+// where there was neither a data file nor a marker: right at the first start, but also what
+// an unmounted data volume looks like (an empty data_dir: the mount point, or a volume
+// created empty), whose waiting notes are then elsewhere.
 const newStoreWarning = "created a new, empty store at %s (first start, or the data volume is not mounted?)"
+
+// newStoreNote is logged (INFO) instead when the folder did not exist either and Open
+// created it: a first start (the demo's fresh folder, a data_dir not made beforehand); a
+// volume that is not mounted leaves its mount point behind, an existing folder.
+const newStoreNote = "created a new, empty store at %s (first start: its folder did not exist)"
 
 // postOpen writes the marker when there was none.
 func (id *identity) postOpen(path string) error {

@@ -252,11 +252,14 @@ func (l *logBuffer) String() string {
 }
 
 // TestOpenWarnsWhenCreatingNewStore: Open logs at WARN, with the path, that it created a
-// new, empty store when there was neither a data file nor a marker (the first start, or an
-// unmounted data volume); not when it opens the existing store, nor for an existing file
+// new, empty store when there was neither a data file nor a marker in an existing folder
+// (the first start, or an unmounted data volume); not when it opens the existing store, nor for an existing file
 // without a marker (an install older than the marker).
 func TestOpenWarnsWhenCreatingNewStore(t *testing.T) {
 	path := dbPath(t)
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil { // data_dir exists, empty
+		t.Fatal(err)
+	}
 	warned := func(open func(log *slog.Logger)) string {
 		var logs logBuffer
 		open(slog.New(slog.NewTextHandler(&logs, nil)))
@@ -275,5 +278,19 @@ func TestOpenWarnsWhenCreatingNewStore(t *testing.T) {
 	}
 	if out := warned(func(log *slog.Logger) { openT(t, path, Options{Logger: log}).Close() }); strings.Contains(out, "created a new") {
 		t.Fatalf("opening an existing file without a marker logged %q", out)
+	}
+}
+
+// TestOpenNewFolderLogsInfo: a store created in a folder that did not exist (Open made it:
+// the first start, e.g. the demo's fresh folder) is logged at INFO, exactly; there was no
+// folder that could have been an unmounted volume.
+func TestOpenNewFolderLogsInfo(t *testing.T) {
+	path := dbPath(t) // its data folder does not exist yet
+	var logs logBuffer
+	openT(t, path, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))}).Close()
+	out := logs.String()
+	want := `level=INFO msg="created a new, empty store at ` + path + ` (first start: its folder did not exist)" file=` + path + "\n"
+	if !strings.Contains(out, want) || strings.Contains(out, "level=WARN") {
+		t.Fatalf("first open into a new folder logged %q; want the line %q and no WARN", out, want)
 	}
 }

@@ -320,6 +320,8 @@ func Open(path string, opts Options) (*Store, error) {
 
 func openStore(path string, opts Options, id *identity) (*Store, error) {
 	opts.setDefaults()
+	_, statErr := os.Stat(filepath.Dir(path))
+	newDir := errors.Is(statErr, os.ErrNotExist) // Open makes the folder: no volume to miss
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("outbox: create directory for %s: %w", path, err)
 	}
@@ -373,7 +375,11 @@ func openStore(path string, opts Options, id *identity) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("outbox: open %s: %w", path, err)
 	}
-	if id.created && !id.noMarker {
+	switch {
+	case !id.created || id.noMarker:
+	case newDir:
+		s.log.Info(fmt.Sprintf(newStoreNote, path), "file", path)
+	default:
 		s.log.Warn(fmt.Sprintf(newStoreWarning, path), "file", path)
 	}
 	s.writerWG.Add(1)

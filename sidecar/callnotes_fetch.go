@@ -174,13 +174,14 @@ func (r *callNoteRunner) queueSummary(ctx context.Context, log *slog.Logger, cal
 	q := queuedNote{Event: eventSummary}
 	q.CallID, q.IncidentID = callID, e.IncidentID
 	q.Note = assist.IncidentNote{Type: assist.NoteCallCompleted, Note: text, Critical: critical, CreatedAt: e.EndedAt.UTC().Format(time.RFC3339)}
+	// Logged before the enqueue: once queued, the note may be written (and logged) at once.
+	log.Info("no CALL_COMPLETED note within the grace: the call's summary is queued as one", "critical", critical)
 	if err := r.s.enqueueNote(ctx, eventSummary, q, summaryKey(callID)); err != nil {
 		log.Warn("queueing the call summary failed, will retry", "err", err)
 		r.retrySoon(callID)
 		return false
 	}
 	metric.WithLabelValues("queued").Inc()
-	log.Info("no CALL_COMPLETED note within the grace: the call's summary is queued as one", "critical", critical)
 	return true
 }
 
@@ -214,13 +215,13 @@ func (r *callNoteRunner) queueTranscript(ctx context.Context, log *slog.Logger, 
 	q := queuedNote{Event: eventTranscript, Transcript: out}
 	q.CallID, q.IncidentID = callID, e.IncidentID
 	q.Note = assist.IncidentNote{Type: assist.NoteInfo, Note: text, CreatedAt: e.EndedAt.UTC().Format(time.RFC3339)}
+	log.Info("call transcript queued", "segments", len(segs)) // before: it may be written at once
 	if err := r.s.enqueueNote(ctx, eventTranscript, q, transcriptKey(callID)); err != nil {
 		log.Warn("queueing the call transcript failed, will retry", "err", err)
 		r.retrySoon(callID)
 		return false
 	}
 	metric.WithLabelValues("queued").Inc()
-	log.Info("call transcript queued", "segments", len(segs))
 	return true
 }
 

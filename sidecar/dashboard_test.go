@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cad-sidecar/cad-sidecar/config"
 )
@@ -149,4 +150,18 @@ func luminance(hex string) float64 {
 		l += w * c
 	}
 	return l
+}
+
+// The "sidecar started" line names the dashboard's address, the admin listener's root, so
+// that a sidecar on a random port (the demo, tests) says where to open it.
+func TestStartedLineNamesDashboard(t *testing.T) {
+	e := start(t, envOptions{})
+	want := `msg="sidecar started" `
+	waitFor(t, 20*time.Second, "the sidecar started line", func() bool { return strings.Contains(e.logs.String(), want) })
+	dash := " dashboard=" + e.adminURL + "/ "
+	for _, l := range strings.Split(e.logs.String(), "\n") {
+		if strings.Contains(l, want) && !strings.Contains(l, dash) {
+			t.Errorf("the started line lacks %q: %s", dash, l)
+		}
+	}
 }

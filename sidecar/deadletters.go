@@ -45,6 +45,7 @@ type DeadLetterView struct {
 	// Type is the note type (INFO, CALL_COMPLETED), the event of an event note
 	// (call_status, activation), or "link" for a link to Assist.
 	Type         string    `json:"type"`
+	Source       string    `json:"source,omitempty"` // SourceSummaryFallback; "" = Assist
 	Critical     bool      `json:"critical"`
 	Attempts     int       `json:"attempts"`
 	CreatedAt    time.Time `json:"created_at,omitzero"`
@@ -281,8 +282,7 @@ func viewOf(d outbox.DeadLetter, content bool) DeadLetterView {
 		if json.Unmarshal(d.Payload, &q) == nil {
 			v.IncidentID = cmp.Or(q.IncidentID, d.Key)
 			v.CallID = q.CallID
-			v.Type = cmp.Or(q.Event, q.Note.Type)
-			v.Critical = q.Note.Critical
+			v.Type, v.Critical, v.Source = noteLabel(q)
 			if content {
 				v.Text = q.Note.Note
 			}

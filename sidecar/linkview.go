@@ -1,7 +1,6 @@
 package sidecar
 
 import (
-	"cmp"
 	"encoding/json"
 	"time"
 
@@ -41,6 +40,7 @@ type LinkView struct {
 type LastNote struct {
 	At       time.Time `json:"at"`
 	Type     string    `json:"type"`
+	Source   string    `json:"source,omitempty"` // SourceSummaryFallback; "" = Assist
 	Critical bool      `json:"critical"`
 	State    string    `json:"state"` // delivered | queued | dead
 }
@@ -104,7 +104,7 @@ func linkView(st *outbox.Store, l outbox.Link) (LinkView, error) {
 		ln := &LastNote{At: m.CreatedAt.UTC(), State: "queued"}
 		var qn queuedNote
 		if json.Unmarshal(m.Payload, &qn) == nil {
-			ln.Type, ln.Critical = cmp.Or(qn.Event, qn.Note.Type), qn.Note.Critical
+			ln.Type, ln.Critical, ln.Source = noteLabel(qn)
 		}
 		v.LastNote = ln
 		return v, nil

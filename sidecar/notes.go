@@ -231,11 +231,14 @@ func (s *Sidecar) enqueueNote(ctx context.Context, via string, q queuedNote, key
 		return nil
 	}
 	s.metrics.NotesReceived.WithLabelValues(via, "queued").Inc()
-	if q.Event != "" {
-		s.log.Info(q.Event+" note queued", "incident_id", q.IncidentID, "call_id", q.CallID)
-	} else {
+	switch q.Event {
+	case "":
 		s.log.Info("note received", "incident_id", q.IncidentID, "call_id", q.CallID, "type", q.Note.Type,
 			"critical", q.Note.Critical, "via", via)
+	case eventSummary, eventTranscript: // their INFO line is the runner's (callnotes_fetch.go)
+		s.log.Debug(q.Event+" note queued", "incident_id", q.IncidentID, "call_id", q.CallID)
+	default:
+		s.log.Info(q.Event+" note queued", "incident_id", q.IncidentID, "call_id", q.CallID)
 	}
 	return nil
 }
@@ -355,6 +358,12 @@ func (s *Sidecar) pullNotes(ctx context.Context) {
 		return
 	}
 	now := time.Now()
+	var round pullRound
+	defer func() {
+		if ctx.Err() == nil {
+			s.pullFails.end(s.log, time.Now(), round)
+		}
+	}()
 	for _, l := range links {
 		if ctx.Err() != nil {
 			return
@@ -369,8 +378,9 @@ func (s *Sidecar) pullNotes(ctx context.Context) {
 		case now.Sub(l.LinkedAt) > s.cfg.Assist.Pull.MaxAge:
 			continue // no end seen (pull-only has no webhook): a call does not last this long
 		}
+		round.pulled++
 		if err := s.pullCall(ctx, l); err != nil && ctx.Err() == nil {
-			s.log.Warn("notes pull failed", "call_id", l.CallID, "incident_id", l.IncidentID, "err", err)
+			s.pullFails.fail(s.log, s.log.With("call_id", l.CallID, "incident_id", l.IncidentID), time.Now(), &round, err)
 		}
 		if l.Status != assist.CallEnded {
 			s.callNotes.checkEnded(ctx, l) // pull-only: did the call end? (callnotes_pull.go)
@@ -382,7 +392,7 @@ func (s *Sidecar) pullCall(ctx context.Context, l outbox.Link) error {
 	key := "notes/" + l.CallID
 	cursor, _, err := s.store.Get(bucketCursor, key)
 	if err != nil {
-		return fmt.Errorf("read cursor: %w", err)
+		return localPullError{fmt.Errorf("read cursor: %w", err)}
 	}
 	page, err := s.client.Notes(ctx, l.CallID, cursor)
 	if err != nil {
@@ -396,12 +406,12 @@ func (s *Sidecar) pullCall(ctx context.Context, l outbox.Link) error {
 	}
 	for _, n := range page.Notes {
 		if err := s.queueNote(ctx, "pull", assist.IncidentNotePayload{CallID: l.CallID, IncidentID: l.IncidentID, Note: n}); err != nil {
-			return err
+			return localPullError{err}
 		}
 	}
 	if page.Cursor != "" && page.Cursor != cursor {
 		if err := s.store.Put(bucketCursor, key, page.Cursor); err != nil {
-			return fmt.Errorf("save cursor: %w", err)
+			return localPullError{fmt.Errorf("save cursor: %w", err)}
 		}
 	}
 	return nil

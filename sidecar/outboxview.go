@@ -37,6 +37,8 @@ type OutboxMessage struct {
 	CreatedAt     time.Time       `json:"created_at"`
 	NextAttemptAt *time.Time      `json:"next_attempt_at"` // null: due (or waiting behind its key's head)
 	LastError     string          `json:"last_error"`
+	Type          string          `json:"type,omitempty"`   // a note's type (noteLabel)
+	Source        string          `json:"source,omitempty"` // SourceSummaryFallback; "" = Assist
 	Critical      bool            `json:"critical"`
 	Payload       json.RawMessage `json:"payload,omitempty"`
 }
@@ -123,7 +125,7 @@ func outboxView(m outbox.Message, content bool) OutboxMessage {
 	if m.Topic == outbox.TopicNote {
 		var q queuedNote
 		if json.Unmarshal(m.Payload, &q) == nil {
-			v.Critical = q.Event == "" && q.Note.Critical
+			v.Type, v.Critical, v.Source = noteLabel(q)
 		}
 	}
 	if content {

@@ -16,6 +16,7 @@ const PollFailReminder = 5 * time.Minute
 type failStreak struct {
 	mu       sync.Mutex
 	what     string // "CAD poll"
+	unit     string // what is counted in the log: "polls" ("" = "polls"), "pulls"
 	since    time.Time
 	reminded time.Time
 	polls    int
@@ -24,6 +25,12 @@ type failStreak struct {
 
 // fail records one failed poll at now and logs it as described on failStreak.
 func (f *failStreak) fail(log *slog.Logger, now time.Time, err error) {
+	f.failDetail(log, log, now, err)
+}
+
+// failDetail is fail with the DEBUG lines on detail (e.g. with the ids of what failed)
+// and the WARN lines on log.
+func (f *failStreak) failDetail(log, detail *slog.Logger, now time.Time, err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.polls++
@@ -34,9 +41,9 @@ func (f *failStreak) fail(log *slog.Logger, now time.Time, err error) {
 		log.Warn(f.what+" failed", "err", err)
 	case now.Sub(f.reminded) >= PollFailReminder:
 		f.reminded = now
-		log.Warn(f.what+" still failing", "for", now.Sub(f.since).Round(time.Second).String(), "polls", f.polls, "err", err)
+		log.Warn(f.what+" still failing", "for", now.Sub(f.since).Round(time.Second).String(), f.unitKey(), f.polls, "err", err)
 	default:
-		log.Debug(f.what+" failed", "polls", f.polls, "err", err)
+		detail.Debug(f.what+" failed", f.unitKey(), f.polls, "err", err)
 	}
 }
 
@@ -47,8 +54,16 @@ func (f *failStreak) ok(log *slog.Logger, now time.Time) {
 	if f.polls == 0 {
 		return
 	}
-	log.Info(f.what+" recovered", "failed_for", now.Sub(f.since).Round(time.Second).String(), "failed_polls", f.polls)
+	log.Info(f.what+" recovered", "failed_for", now.Sub(f.since).Round(time.Second).String(), "failed_"+f.unitKey(), f.polls)
 	f.polls = 0
+}
+
+// unitKey is the log key of the count: "polls" unless unit says otherwise.
+func (f *failStreak) unitKey() string {
+	if f.unit == "" {
+		return "polls"
+	}
+	return f.unit
 }
 
 // lastFailure is when the latest failed poll was (zero: none since start).

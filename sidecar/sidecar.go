@@ -60,6 +60,7 @@ type Sidecar struct {
 	lastPollOK atomic.Int64 // unix nanos of the last good poll; 0 = none yet
 	pollErr    atomic.Pointer[string]
 	pollFails  failStreak  // failed polls, logged sparingly (pollfail.go)
+	pullFails  pullFails   // failed notes pulls, logged sparingly per kind (pullfail.go)
 	writes     writeHealth // the CAD's answers to note writes, for readiness (notehealth.go)
 	cursor     cursorGuard // CAD cursors found in the future (cursor.go)
 
@@ -257,6 +258,24 @@ func (s *Sidecar) PublicAddr() string { return addr(s.publicLn) }
 // AdminAddr is the admin listener's bound address.
 func (s *Sidecar) AdminAddr() string { return addr(s.adminLn) }
 
+// DashboardURL is the dashboard's address, the admin listener's root
+// ("http://127.0.0.1:9090/"; an unspecified host, 0.0.0.0 or ::, as 127.0.0.1). "" before
+// Listen.
+func (s *Sidecar) DashboardURL() string {
+	a := s.AdminAddr()
+	if a == "" {
+		return ""
+	}
+	host, port, err := net.SplitHostPort(a)
+	if err != nil {
+		return "http://" + a + "/"
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/"
+}
+
 func addr(l net.Listener) string {
 	if l == nil {
 		return ""
@@ -338,7 +357,7 @@ func (s *Sidecar) Run(ctx context.Context) error {
 		servers = append(servers, s.serve(goOwned, "public listener", s.publicLn, closeOnRefusal(mux), int(s.cfg.Server.MaxHeaderBytes), publicIdleTimeout))
 	}
 	s.log.Info("sidecar started", "adapter", s.cfg.CAD.Adapter, "sink", s.sinkName(), "notes", s.cfg.Assist.Notes,
-		"public", s.PublicAddr(), "admin", s.AdminAddr(), "data", StorePath(s.cfg))
+		"public", s.PublicAddr(), "admin", s.AdminAddr(), "dashboard", s.DashboardURL(), "data", StorePath(s.cfg))
 	if s.shadow != nil { // loud, at start and every hour: it must not be left on by accident
 		since := time.Now()
 		s.warnShadow(since)

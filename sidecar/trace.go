@@ -74,6 +74,7 @@ type TraceEvent struct {
 	NoteID string    `json:"note_id,omitempty"` // Assist's note id, else the note's idempotency key
 	// NoteType and Critical describe the note of a note event (no text).
 	NoteType string `json:"note_type,omitempty"`
+	Source   string `json:"source,omitempty"` // SourceSummaryFallback; "" = Assist
 	Critical bool   `json:"critical,omitempty"`
 	Detail   string `json:"detail"`
 }
@@ -274,7 +275,7 @@ func lastNoteOfTrace(st *outbox.Store, incident string) (*LastNote, error) {
 		default:
 			continue
 		}
-		return &LastNote{At: ev.At, Type: ev.NoteType, Critical: ev.Critical, State: state}, nil
+		return &LastNote{At: ev.At, Type: ev.NoteType, Source: ev.Source, Critical: ev.Critical, State: state}, nil
 	}
 	return nil, nil
 }

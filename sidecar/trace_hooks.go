@@ -60,16 +60,21 @@ func (s *Sidecar) traceCallStatus(incident, callID, status string) {
 
 // noteEvent is a note event of q (ids, type, critical: no text).
 func noteEvent(kind string, q queuedNote, detail string) TraceEvent {
+	typ, critical, source := noteLabel(q)
 	return TraceEvent{Kind: kind, CallID: q.CallID, NoteID: cmp.Or(q.Note.NoteID, deliveryKey(q)),
-		NoteType: cmp.Or(q.Event, q.Note.Type), Critical: q.Event == "" && q.Note.Critical, Detail: detail}
+		NoteType: typ, Source: source, Critical: critical, Detail: detail}
 }
 
 // traceNoteReceived records a note (or call event note) taken in by via (push | pull) at
 // at (before it was queued: its delivery may start before the enqueue returns).
 func (s *Sidecar) traceNoteReceived(q queuedNote, via string, fresh bool, at time.Time) {
-	d := "via " + via + ", queued"
+	from := "via " + via
+	if q.Event == eventSummary {
+		from = "from the call's summary (no CALL_COMPLETED note within the grace)"
+	}
+	d := from + ", queued"
 	if !fresh {
-		d = "via " + via + ", duplicate dropped"
+		d = from + ", duplicate dropped"
 	}
 	ev := noteEvent(traceNoteReceived, q, d)
 	ev.At = at
@@ -119,7 +124,7 @@ func (s *Sidecar) outboxDead(m outbox.Message, reason string) {
 func (s *Sidecar) traceDeadLetter(kind string, v DeadLetterView) {
 	ev := TraceEvent{Kind: kind, CallID: v.CallID, Detail: v.ID + " by an operator"}
 	if v.Topic == string(outbox.TopicNote) {
-		ev.NoteType, ev.Critical = v.Type, v.Critical
+		ev.NoteType, ev.Source, ev.Critical = v.Type, v.Source, v.Critical
 	}
 	s.trace.add(v.IncidentID, ev)
 }

@@ -51,7 +51,7 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return streamBackup(ctx, api, cfg.Admin.Token, w)
 	})
 	if err != nil {
-		fmt.Fprintln(stderr, "backup:", err)
+		fmt.Fprintln(stderr, commandError("backup", err))
 		return exitFailure
 	}
 	fmt.Fprintf(stdout, "backed up %s into %s %s: %d bytes, sound, format %s, store id %s (marker %s)\n",

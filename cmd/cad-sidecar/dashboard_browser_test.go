@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -153,6 +154,12 @@ func TestDashboardInBrowser(t *testing.T) {
 	waitText("the linked incident in the table", "#links-table tbody", has(linked))
 	waitText("the dead letter in the table", "#dead-table tbody", has(locked))
 	waitText("the chart's samples", "#chart-desc", has("samples every 1 s"))
+	// The header's version: a release as "v1.2.3", a build without one as it is ("dev").
+	if want := st.Version; !regexp.MustCompile(`^[0-9]`).MatchString(want) {
+		waitText("the header's version", "#version", is(want))
+	} else {
+		waitText("the header's version", "#version", is("v"+want))
+	}
 	if st.Links.Count != 1 || api.deadCount(t) != 1 {
 		t.Fatalf("the admin API changed under the test: %+v", st)
 	}
@@ -402,7 +409,8 @@ func postWebhookNote(t *testing.T, public, incident, text string) {
 
 // adminStatus is the part of GET /api/v1/status the test compares.
 type adminStatus struct {
-	Outbox struct {
+	Version string
+	Outbox  struct {
 		Link, Note struct{ Depth int }
 	}
 	Links struct{ Count int }

@@ -182,7 +182,7 @@ func printDeadLetters(w io.Writer, page sidecar.DeadLetterPage, content bool) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tINCIDENT\tCALL\tTYPE\tCRITICAL\tATTEMPTS\tFIRST ERROR\tLAST ERROR\tREASON")
 	for _, d := range page.DeadLetters {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", d.ID, dash(d.IncidentID), dash(d.CallID), dash(d.Type),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", d.ID, dash(d.IncidentID), dash(d.CallID), dash(sidecar.NoteTypeLabel(d.Type, d.Source)),
 			yesNo(d.Critical), d.Attempts, stamp(d.FirstErrorAt), stamp(d.LastErrorAt), oneLine(d.Reason))
 	}
 	_ = tw.Flush()

@@ -80,27 +80,40 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("demo", stderr)
 	duration := fs.Duration("duration", 0, "stop after this long and print a JSON summary (0 = until Ctrl-C)")
 	keep := fs.Bool("keep", false, "keep the demo's folder (config and outbox) instead of deleting it")
+	adminToken := fs.String("admin-token", "", "protect the demo's admin API and dashboard with this token (admin.token, at least 16 characters), to try the dashboard's token form")
 	var shadow shadowFlag
 	fs.Var(&shadow, "shadow", "run in shadow mode (cad or all): nothing is written into the simulated CAD; the shadow report is printed at the end")
 	if code := parse(fs, args); code >= 0 {
 		return code
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	if err := runDemo(ctx, *duration, *keep, log, stdout, shadow.mode, stderr); err != nil {
+	if err := runDemo(ctx, demoRun{duration: *duration, keep: *keep, adminToken: *adminToken, shadow: shadow.mode}, log, stdout, stderr); err != nil {
 		log.Error("demo failed", "err", err)
 		return exitFailure
 	}
 	return exitOK
 }
 
-// runDemo runs the demo; with shadow (cad | all) in shadow mode, printing the shadow
+// demoRun is what the demo's flags ask for.
+type demoRun struct {
+	duration   time.Duration // 0 = until ctx ends
+	keep       bool          // keep the demo's folder
+	adminToken string        // admin.token ("" = none: the admin listener is on loopback)
+	shadow     string        // "" | cad | all
+}
+
+// runDemo runs the demo; with o.shadow (cad | all) in shadow mode, printing the shadow
 // report to report at the end.
-func runDemo(ctx context.Context, duration time.Duration, keep bool, log *slog.Logger, stdout io.Writer, shadow string, report io.Writer) error {
+func runDemo(ctx context.Context, o demoRun, log *slog.Logger, stdout io.Writer, report io.Writer) error {
+	duration, keep, shadow := o.duration, o.keep, o.shadow
 	dir, err := os.MkdirTemp("", "cad-sidecar-demo-")
 	if err != nil {
 		return fmt.Errorf("demo folder: %w", err)
 	}
-	if !keep {
+	if keep {
+		log.Info("demo folder (kept: --keep)", "dir", dir)
+	} else {
+		log.Info("demo folder (deleted at the end; --keep keeps it)", "dir", dir)
 		defer os.RemoveAll(dir)
 	}
 	if duration > 0 {
@@ -139,6 +152,10 @@ func runDemo(ctx context.Context, duration time.Duration, keep bool, log *slog.L
 
 	path := filepath.Join(dir, "config.yaml")
 	text := strings.NewReplacer("{{ASSIST}}", assistURL, "{{CAD}}", cadURL).Replace(demoConfig)
+	if o.adminToken != "" {
+		text = strings.Replace(text, `admin: {listen: "127.0.0.1:0"}`,
+			fmt.Sprintf(`admin: {listen: "127.0.0.1:0", token: %q}`, o.adminToken), 1)
+	}
 	if editDemoConfig != nil {
 		text = editDemoConfig(text)
 	}
@@ -152,7 +169,8 @@ func runDemo(ctx context.Context, duration time.Duration, keep bool, log *slog.L
 	if shadow != "" {
 		cfg.Shadow.Mode = shadow
 	}
-	s, err := sidecar.New(cfg, sidecar.Options{Logger: log.With("component", "sidecar"), Version: version})
+	// The sidecar's lines carry no component (as with run); its parts add their own.
+	s, err := sidecar.New(cfg, sidecar.Options{Logger: log, Version: version})
 	if err != nil {
 		return err
 	}
@@ -162,7 +180,7 @@ func runDemo(ctx context.Context, duration time.Duration, keep bool, log *slog.L
 	}
 	cfg.Server.PublicURL = "http://" + s.PublicAddr()
 	log.Info("demo running: a simulated CAD creates incidents, the simulated Assist answers with notes",
-		"cad", cadURL, "assist", assistURL, "metrics", "http://"+s.AdminAddr()+"/metrics", "config", path)
+		"cad", cadURL, "assist", assistURL, "dashboard", s.DashboardURL(), "metrics", s.DashboardURL()+"metrics", "config", path)
 
 	var summary demoSummary
 	runErr := make(chan error, 1)

@@ -25,7 +25,7 @@ func TestDemoShowsSummaryFallback(t *testing.T) {
 	for _, want := range []string{
 		`msg="simulated loss: this call's CALL_COMPLETED note will not be sent"`,
 		`msg="no CALL_COMPLETED note within the grace: the call's summary is queued as one"`,
-		`msg="note written to CAD" component=sidecar incident_id=`,
+		`msg="note written to CAD" incident_id=`,
 	} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("the demo's log has no %s", want)

@@ -93,7 +93,7 @@ func printLinks(w io.Writer, links []sidecar.LinkView) {
 	for _, l := range links {
 		last := "-"
 		if n := l.LastNote; n != nil {
-			last = fmt.Sprintf("%s %s %s", n.State, dash(n.Type), stamp(n.At))
+			last = fmt.Sprintf("%s %s %s", n.State, dash(sidecar.NoteTypeLabel(n.Type, n.Source)), stamp(n.At))
 			if n.Critical {
 				last += " critical"
 			}

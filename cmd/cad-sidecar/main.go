@@ -49,7 +49,9 @@ Usage:
   cad-sidecar map         [--config FILE] (--input FILE|- [--format json|xml|csv] [--items PATH] [--explain] | --note FILE|-)
                                                    map CAD records or render a note
                                                    (exit 0 mapped, 3 all filtered, 2 any error)
-  cad-sidecar demo        [--duration D] [--keep]  run against simulated CAD and Assist (--keep: keep its folder)
+  cad-sidecar demo        [--duration D] [--keep] [--shadow[=cad|all]] [--admin-token TOKEN]
+                                                   run against simulated CAD and Assist (--keep: keep its folder;
+                                                   --admin-token: the admin API and dashboard want it)
   cad-sidecar outbox check [--config FILE]         is the data file sound? (exit 0 sound, 1 damaged)
   cad-sidecar outbox salvage --to NEWFILE [--config FILE]
                                                    copy every readable note and state entry into a new file

@@ -62,14 +62,14 @@ func cmdOutboxCompact(args []string, stdout, stderr io.Writer) int {
 	stamp := time.Now().UTC().Format("20060102T150405Z")
 	tmp, backup := path+".compact-"+stamp, path+".before-compact-"+stamp
 	if err := outbox.Compact(path, tmp); err != nil {
-		fmt.Fprintln(stderr, "outbox compact:", err)
+		fmt.Fprintln(stderr, commandError("outbox compact", err))
 		return exitFailure
 	}
 	before, after := fileSize(path), fileSize(tmp)
 	// Keep the original until the compacted file is in place; a crash between the two
 	// renames leaves both files, named, for the operator.
 	if err := os.Rename(path, backup); err != nil {
-		fmt.Fprintln(stderr, "outbox compact:", err)
+		fmt.Fprintln(stderr, commandError("outbox compact", err))
 		_ = os.Remove(tmp)
 		return exitFailure
 	}
@@ -90,7 +90,7 @@ func cmdOutboxCheck(args []string, stdout, stderr io.Writer) int {
 	path := sidecar.StorePath(cfg)
 	r, err := outbox.Check(path)
 	if err != nil {
-		fmt.Fprintln(stderr, "outbox check:", err)
+		fmt.Fprintln(stderr, commandError("outbox check", err))
 		return exitFailure
 	}
 	if r.Sound() {
@@ -124,7 +124,7 @@ func cmdOutboxSalvage(args []string, stdout, stderr io.Writer) int {
 	path := sidecar.StorePath(cfg)
 	r, err := outbox.Salvage(path, *to)
 	if err != nil {
-		fmt.Fprintln(stderr, "outbox salvage:", err)
+		fmt.Fprintln(stderr, commandError("outbox salvage", err))
 		return exitFailure
 	}
 	fmt.Fprintf(stdout, "salvaged %s into %s (%d bytes, sound, store id %s):\n", path, *to, r.Size, r.StoreID)

@@ -95,7 +95,7 @@ func printOutbox(w io.Writer, msgs []sidecar.OutboxMessage, content bool) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tINCIDENT\tATTEMPTS\tCREATED\tNEXT ATTEMPT\tCRITICAL\tLAST ERROR")
+	fmt.Fprintln(tw, "ID\tINCIDENT\tTYPE\tATTEMPTS\tCREATED\tNEXT ATTEMPT\tCRITICAL\tLAST ERROR")
 	counts := map[string]int{}
 	for _, m := range msgs {
 		counts[m.Topic]++
@@ -103,7 +103,7 @@ func printOutbox(w io.Writer, msgs []sidecar.OutboxMessage, content bool) {
 		if m.NextAttemptAt != nil && m.NextAttemptAt.After(time.Now()) {
 			next = stamp(*m.NextAttemptAt)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", m.ID, m.Key, m.Attempts, stamp(m.CreatedAt), next,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", m.ID, m.Key, dash(sidecar.NoteTypeLabel(m.Type, m.Source)), m.Attempts, stamp(m.CreatedAt), next,
 			yesNo(m.Critical), oneLine(m.LastError))
 	}
 	_ = tw.Flush()

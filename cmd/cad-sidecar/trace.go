@@ -73,7 +73,7 @@ func printTrace(w io.Writer, tr sidecar.Trace) {
 			b.WriteString("  call=" + ev.CallID)
 		}
 		if ev.NoteType != "" {
-			b.WriteString("  note=" + ev.NoteType)
+			b.WriteString("  note=" + sidecar.NoteTypeLabel(ev.NoteType, ev.Source))
 			if ev.Critical {
 				b.WriteString(" critical")
 			}

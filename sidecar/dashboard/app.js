@@ -137,6 +137,19 @@
     return e;
   }
 
+  // versionLabel is the header's version: "v1.2.3" for a release, a build without one as
+  // it is ("dev", "dev-3f2a1c"), nothing when unknown.
+  function versionLabel(v) {
+    if (!v) return "";
+    return /^[0-9]/.test(v) ? "v" + v : v;
+  }
+
+  // typeLabel is a note's type, marked when the sidecar made it from the call's summary
+  // (as sidecar.NoteTypeLabel): "CALL_COMPLETED (summary fallback)".
+  function typeLabel(type, source) {
+    return source === "summary_fallback" ? type + " (summary fallback)" : type;
+  }
+
   // setText changes a node's text only when it differs: a live region announces every
   // change, and the same value written again every refresh would be read out again.
   function setText(node, text) {
@@ -181,7 +194,7 @@
       for (const id of ["cad-facts", "assist-facts"]) facts($(id), [["Status", "not available"]]);
       return;
     }
-    setText($("version"), status.version ? "v" + status.version : "");
+    setText($("version"), versionLabel(status.version));
     const cad = status.cad || {};
     const poll = checks.cad_poll, write = checks.cad_write;
     const cadOK = (poll ? poll.ok : cad.last_poll_ok) && (!write || write.ok);
@@ -292,7 +305,7 @@
         if (l.last_note) {
           const n = l.last_note;
           note = el("span", {},
-            n.type + " ",
+            typeLabel(n.type, n.source) + " ",
             el("span", { class: "state-" + n.state, text: n.state }),
             n.critical ? el("span", { class: "critical", text: " critical" }) : null,
             " · ", when(n.at));
@@ -339,7 +352,7 @@
         tbody.append(el("tr", { "data-id": d.id },
           el("th", { scope: "row", class: "mono", text: d.id }),
           el("td", {}, el("button", { type: "button", class: "linkish", text: d.incident_id, "data-incident": d.incident_id, "aria-label": "Show the trace of incident " + d.incident_id, onclick: () => showTrace(d.incident_id, true) })),
-          el("td", {}, d.type, d.critical ? el("span", { class: "critical", text: " critical" }) : null),
+          el("td", {}, typeLabel(d.type, d.source), d.critical ? el("span", { class: "critical", text: " critical" }) : null),
           el("td", { class: "num", text: String(d.attempts) }),
           el("td", {}, when(d.dead_at)),
           el("td", { text: d.reason }),
