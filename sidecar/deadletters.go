@@ -132,64 +132,24 @@ func ListDeadLetters(st *outbox.Store, q DeadLetterQuery) (DeadLetterPage, error
 	if err != nil {
 		return DeadLetterPage{}, err
 	}
-	limit := q.Limit
-	switch {
-	case limit == 0:
-		limit = DefaultDeadLetterLimit
-	case limit < 0 || limit > MaxDeadLetterLimit:
-		return DeadLetterPage{}, inputErrorf("bad limit %d: want 1 to %d", limit, MaxDeadLetterLimit)
-	}
-	list := known
-	if q.Topic != "" {
-		t, err := checkTopic(known, q.Topic)
+	spec := pageSpec{topic: q.Topic, after: q.After, limit: q.Limit, defaultLimit: DefaultDeadLetterLimit, maxLimit: MaxDeadLetterLimit}
+	fetch := func(t outbox.Topic, after uint64, n int) ([]DeadLetterView, error) {
+		ds, err := st.ListDeadLetters(t, after, n)
 		if err != nil {
-			return DeadLetterPage{}, err
+			return nil, err
 		}
-		list = []outbox.Topic{t}
-	}
-	var afterTopic outbox.Topic
-	var afterSeq uint64
-	if q.After != "" {
-		if afterTopic, afterSeq, err = parseID(known, q.After); err != nil {
-			return DeadLetterPage{}, err
-		}
-		if !slices.Contains(list, afterTopic) {
-			return DeadLetterPage{}, inputErrorf("after %q is not of topic %q", q.After, q.Topic)
-		}
-	}
-	page := DeadLetterPage{DeadLetters: []DeadLetterView{}, Total: total}
-	for _, t := range list {
-		if afterTopic != "" && t < afterTopic {
-			continue
-		}
-		after := uint64(0)
-		if t == afterTopic {
-			after = afterSeq
-		}
-		want := limit - len(page.DeadLetters)
-		ds, err := st.ListDeadLetters(t, after, want+1) // one more: is there a next page?
-		if err != nil {
-			return DeadLetterPage{}, err
-		}
+		vs := make([]DeadLetterView, len(ds))
 		for i, d := range ds {
-			if i == want {
-				page.Next = page.DeadLetters[len(page.DeadLetters)-1].ID
-				return page, nil
-			}
-			page.DeadLetters = append(page.DeadLetters, viewOf(d, q.Content))
+			vs[i] = viewOf(d, q.Content)
 		}
-		if len(page.DeadLetters) == limit {
-			// Full: a next page exists if a later topic has any.
-			for _, later := range list {
-				if later > t && total[string(later)] > 0 {
-					page.Next = page.DeadLetters[len(page.DeadLetters)-1].ID
-					break
-				}
-			}
-			return page, nil
-		}
+		return vs, nil
 	}
-	return page, nil
+	hasAny := func(t outbox.Topic) (bool, error) { return total[string(t)] > 0, nil }
+	views, next, err := pageAcrossTopics(known, spec, fetch, func(v DeadLetterView) string { return v.ID }, hasAny)
+	if err != nil {
+		return DeadLetterPage{}, err
+	}
+	return DeadLetterPage{DeadLetters: views, Total: total, Next: next}, nil
 }
 
 // GetDeadLetter returns one dead letter by id (outbox.ErrNotFound if there is none).

@@ -2,7 +2,6 @@ package sidecar
 
 import (
 	"encoding/json"
-	"slices"
 	"time"
 
 	"github.com/cad-sidecar/cad-sidecar/outbox"
@@ -55,68 +54,27 @@ func ListOutbox(st *outbox.Store, q OutboxQuery) (OutboxPage, error) {
 	if err != nil {
 		return OutboxPage{}, err
 	}
-	limit := q.Limit
-	switch {
-	case limit == 0:
-		limit = DefaultOutboxLimit
-	case limit < 0 || limit > MaxOutboxLimit:
-		return OutboxPage{}, inputErrorf("bad limit %d: want 1 to %d", limit, MaxOutboxLimit)
-	}
-	list := known
-	if q.Topic != "" {
-		t, err := checkTopic(known, q.Topic)
+	spec := pageSpec{topic: q.Topic, after: q.After, limit: q.Limit, defaultLimit: DefaultOutboxLimit, maxLimit: MaxOutboxLimit}
+	fetch := func(t outbox.Topic, after uint64, n int) ([]OutboxMessage, error) {
+		ms, err := st.PendingAfter(t, after, n)
 		if err != nil {
-			return OutboxPage{}, err
+			return nil, err
 		}
-		list = []outbox.Topic{t}
-	}
-	var afterTopic outbox.Topic
-	var afterSeq uint64
-	if q.After != "" {
-		if afterTopic, afterSeq, err = parseID(known, q.After); err != nil {
-			return OutboxPage{}, err
-		}
-		if !slices.Contains(list, afterTopic) {
-			return OutboxPage{}, inputErrorf("after %q is not of topic %q", q.After, q.Topic)
-		}
-	}
-	page := OutboxPage{Messages: []OutboxMessage{}}
-	for _, t := range list {
-		if afterTopic != "" && t < afterTopic {
-			continue
-		}
-		after := uint64(0)
-		if t == afterTopic {
-			after = afterSeq
-		}
-		want := limit - len(page.Messages)
-		ms, err := st.PendingAfter(t, after, want+1) // one more: is there a next page?
-		if err != nil {
-			return OutboxPage{}, err
-		}
+		vs := make([]OutboxMessage, len(ms))
 		for i, m := range ms {
-			if i == want {
-				page.Next = page.Messages[len(page.Messages)-1].ID
-				return page, nil
-			}
-			page.Messages = append(page.Messages, outboxView(m, q.Content))
+			vs[i] = outboxView(m, q.Content)
 		}
-		if len(page.Messages) == limit {
-			for _, later := range list { // full: a next page if a later topic has any
-				if later <= t {
-					continue
-				}
-				if more, err := st.PendingAfter(later, 0, 1); err != nil {
-					return OutboxPage{}, err
-				} else if len(more) > 0 {
-					page.Next = page.Messages[len(page.Messages)-1].ID
-					break
-				}
-			}
-			return page, nil
-		}
+		return vs, nil
 	}
-	return page, nil
+	hasAny := func(t outbox.Topic) (bool, error) {
+		more, err := st.PendingAfter(t, 0, 1)
+		return len(more) > 0, err
+	}
+	msgs, next, err := pageAcrossTopics(known, spec, fetch, func(m OutboxMessage) string { return m.ID }, hasAny)
+	if err != nil {
+		return OutboxPage{}, err
+	}
+	return OutboxPage{Messages: msgs, Next: next}, nil
 }
 
 func outboxView(m outbox.Message, content bool) OutboxMessage {
