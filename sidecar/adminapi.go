@@ -69,6 +69,33 @@ func apiOK(w http.ResponseWriter, v any) {
 	writeJSON(w, http.StatusOK, v)
 }
 
+// listParams are a listing's query parameters: ?topic=&after=&limit=&content=1.
+type listParams struct {
+	topic, after string
+	limit        int
+	content      bool
+}
+
+// readListParams reads a listing's query parameters, the limit with readLimit. When one is bad,
+// or content is asked by a client that may not see it (refuseRemote), it answers the request
+// itself and returns false.
+func (s *Sidecar) readListParams(w http.ResponseWriter, r *http.Request, readLimit func(*http.Request) (int, error)) (listParams, bool) {
+	limit, err := readLimit(r)
+	content, err2 := queryBool(r, "content")
+	if err == nil {
+		err = err2
+	}
+	if err != nil {
+		s.apiFail(w, r, err)
+		return listParams{}, false
+	}
+	if content && refuseRemote(w, r) {
+		return listParams{}, false
+	}
+	q := r.URL.Query()
+	return listParams{topic: q.Get("topic"), after: q.Get("after"), limit: limit, content: content}, true
+}
+
 // queryInt reads an optional whole-number query parameter (0 when absent).
 func queryInt(r *http.Request, name string) (int, error) {
 	v := r.URL.Query().Get(name)

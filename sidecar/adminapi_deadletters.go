@@ -20,28 +20,26 @@ func (s *Sidecar) deadLetterRoutes(mux *http.ServeMux) {
 }
 
 func (s *Sidecar) apiListDeadLetters(w http.ResponseWriter, r *http.Request) {
-	limit, err := queryInt(r, "limit")
-	if err == nil && r.URL.Query().Has("limit") && limit == 0 {
-		err = inputErrorf("bad limit 0: want 1 to %d", MaxDeadLetterLimit)
-	}
-	content, err2 := queryBool(r, "content")
-	if err == nil {
-		err = err2
-	}
-	if err != nil {
-		s.apiFail(w, r, err)
+	p, ok := s.readListParams(w, r, deadLetterLimit)
+	if !ok {
 		return
 	}
-	if content && refuseRemote(w, r) {
-		return
-	}
-	q := r.URL.Query()
-	page, err := ListDeadLetters(s.store, DeadLetterQuery{Topic: q.Get("topic"), After: q.Get("after"), Limit: limit, Content: content})
+	page, err := ListDeadLetters(s.store, DeadLetterQuery{Topic: p.topic, After: p.after, Limit: p.limit, Content: p.content})
 	if err != nil {
 		s.apiFail(w, r, err)
 		return
 	}
 	apiOK(w, page)
+}
+
+// deadLetterLimit reads the listing's optional limit; an explicit 0 is refused (a negative
+// or too large one is refused by ListDeadLetters).
+func deadLetterLimit(r *http.Request) (int, error) {
+	limit, err := queryInt(r, "limit")
+	if err == nil && r.URL.Query().Has("limit") && limit == 0 {
+		err = inputErrorf("bad limit 0: want 1 to %d", MaxDeadLetterLimit)
+	}
+	return limit, err
 }
 
 func (s *Sidecar) apiGetDeadLetter(w http.ResponseWriter, r *http.Request) {

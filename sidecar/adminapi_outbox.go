@@ -16,20 +16,11 @@ func (s *Sidecar) outboxRoutes(mux *http.ServeMux) {
 }
 
 func (s *Sidecar) apiListOutbox(w http.ResponseWriter, r *http.Request) {
-	limit, err := queryLimit(r)
-	content, err2 := queryBool(r, "content")
-	if err == nil {
-		err = err2
-	}
-	if err != nil {
-		s.apiFail(w, r, err)
+	p, ok := s.readListParams(w, r, queryLimit)
+	if !ok {
 		return
 	}
-	if content && refuseRemote(w, r) {
-		return
-	}
-	q := r.URL.Query()
-	page, err := ListOutbox(s.store, OutboxQuery{Topic: q.Get("topic"), After: q.Get("after"), Limit: limit, Content: content})
+	page, err := ListOutbox(s.store, OutboxQuery{Topic: p.topic, After: p.after, Limit: p.limit, Content: p.content})
 	if err != nil {
 		s.apiFail(w, r, err)
 		return
