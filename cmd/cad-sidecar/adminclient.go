@@ -51,6 +51,27 @@ func (t *target) close() {
 	}
 }
 
+// configFlag adds the --config flag of the operator commands.
+func configFlag(fs *flag.FlagSet) *string {
+	return fs.String("config", "", "config file (default $CAD_SIDECAR_CONFIG, then ./config.yaml)")
+}
+
+// openConfigured loads the config at cfgPath, opens its target (openTarget) and says on
+// stderr where it works. On failure it reports under cmd's name and returns nil and the
+// exit code. The caller closes the target.
+func openConfigured(ctx context.Context, cfgPath string, inspect bool, cmd string, stderr io.Writer) (*target, int) {
+	cfg, code := loadConfig(cfgPath, stderr)
+	if cfg == nil {
+		return nil, code
+	}
+	t, err := openTarget(ctx, cfg, inspect)
+	if err != nil {
+		return nil, failed(stderr, cmd, err)
+	}
+	fmt.Fprintln(stderr, "working", t.where())
+	return t, exitOK
+}
+
 // openTarget opens the data file, or finds the running sidecar that holds it. The file is
 // opened with the config's outbox options (sidecar.StoreOptions: the limits the sidecar
 // applies, max_age among them); inspect (list, show) opens it with no background work (no

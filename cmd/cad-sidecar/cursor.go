@@ -21,7 +21,7 @@ set refuses a value later than now + cad.cursor_tolerance unless --force.
 // cmdCursor shows and repairs the CAD poll cursor.
 func cmdCursor(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("cursor", stderr)
-	cfgPath := fs.String("config", "", "config file (default $CAD_SIDECAR_CONFIG, then ./config.yaml)")
+	cfgPath := configFlag(fs)
 	reset := fs.Bool("reset", false, "delete the cursor: the next poll starts from the beginning")
 	force := fs.Bool("force", false, "set: accept a value later than now + cad.cursor_tolerance")
 	asJSON := fs.Bool("json", false, "machine-readable JSON")
@@ -41,16 +41,11 @@ func cmdCursor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprint(stderr, cursorUsage)
 		return exitProblems
 	}
-	cfg, code := loadConfig(*cfgPath, stderr)
-	if cfg == nil {
+	t, code := openConfigured(ctx, *cfgPath, op == "show", "cursor "+op, stderr)
+	if t == nil {
 		return code
 	}
-	t, err := openTarget(ctx, cfg, op == "show")
-	if err != nil {
-		return failed(stderr, "cursor "+op, err)
-	}
 	defer t.close()
-	fmt.Fprintln(stderr, "working", t.where())
 	info, err := t.cursor(ctx, op, value, *force)
 	if err != nil {
 		return failed(stderr, "cursor "+op, err)

@@ -30,7 +30,7 @@ func cmdDeadletter(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	sub := args[0]
 	fs := newFlags("deadletter "+sub, stderr)
-	cfgPath := fs.String("config", "", "config file (default $CAD_SIDECAR_CONFIG, then ./config.yaml)")
+	cfgPath := configFlag(fs)
 	topic := new(string)
 	var asJSON, content, all *bool
 	switch sub {
@@ -62,16 +62,11 @@ func cmdDeadletter(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fmt.Fprint(stderr, deadletterUsage)
 		return exitProblems
 	}
-	cfg, code := loadConfig(*cfgPath, stderr)
-	if cfg == nil {
+	t, code := openConfigured(ctx, *cfgPath, sub == "list", "deadletter "+sub, stderr)
+	if t == nil {
 		return code
 	}
-	t, err := openTarget(ctx, cfg, sub == "list")
-	if err != nil {
-		return failed(stderr, "deadletter "+sub, err)
-	}
 	defer t.close()
-	fmt.Fprintln(stderr, "working", t.where())
 
 	switch {
 	case sub == "list":

@@ -22,23 +22,18 @@ data file when it is stopped.
 // cmdLinks lists incident ↔ call links.
 func cmdLinks(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("links", stderr)
-	cfgPath := fs.String("config", "", "config file (default $CAD_SIDECAR_CONFIG, then ./config.yaml)")
+	cfgPath := configFlag(fs)
 	incident := fs.String("incident", "", "only this incident")
 	asJSON := fs.Bool("json", false, "machine-readable JSON instead of a table")
 	fs.Usage = func() { fmt.Fprint(stderr, linksUsage) }
 	if code := parse(fs, args); code >= 0 {
 		return code
 	}
-	cfg, code := loadConfig(*cfgPath, stderr)
-	if cfg == nil {
+	t, code := openConfigured(ctx, *cfgPath, true, "links", stderr)
+	if t == nil {
 		return code
 	}
-	t, err := openTarget(ctx, cfg, true)
-	if err != nil {
-		return failed(stderr, "links", err)
-	}
 	defer t.close()
-	fmt.Fprintln(stderr, "working", t.where())
 	links, err := t.links(ctx, *incident)
 	if err != nil {
 		return failed(stderr, "links", err)

@@ -24,7 +24,7 @@ file when it is stopped.
 // cmdOutboxList lists the outbox's pending messages.
 func cmdOutboxList(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("outbox list", stderr)
-	cfgPath := fs.String("config", "", "config file (default $CAD_SIDECAR_CONFIG, then ./config.yaml)")
+	cfgPath := configFlag(fs)
 	topic := fs.String("topic", "", "only this topic (link or note)")
 	content := fs.Bool("content", false, "also show each payload: note text, caller data")
 	asJSON := fs.Bool("json", false, "machine-readable JSON instead of a table")
@@ -32,16 +32,11 @@ func cmdOutboxList(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if code := parse(fs, args); code >= 0 {
 		return code
 	}
-	cfg, code := loadConfig(*cfgPath, stderr)
-	if cfg == nil {
+	t, code := openConfigured(ctx, *cfgPath, true, "outbox list", stderr)
+	if t == nil {
 		return code
 	}
-	t, err := openTarget(ctx, cfg, true)
-	if err != nil {
-		return failed(stderr, "outbox list", err)
-	}
 	defer t.close()
-	fmt.Fprintln(stderr, "working", t.where())
 	msgs, err := t.outboxMessages(ctx, *topic, *content)
 	if err != nil {
 		return failed(stderr, "outbox list", err)

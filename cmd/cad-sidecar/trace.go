@@ -22,7 +22,7 @@ sidecar's admin API, or on the data file when it is stopped.
 // cmdTrace prints one incident's trace.
 func cmdTrace(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("trace", stderr)
-	cfgPath := fs.String("config", "", "config file (default $CAD_SIDECAR_CONFIG, then ./config.yaml)")
+	cfgPath := configFlag(fs)
 	asJSON := fs.Bool("json", false, "machine-readable JSON")
 	fs.Usage = func() { fmt.Fprint(stderr, traceUsage) }
 	pos, code := parseMixed(fs, args)
@@ -33,17 +33,13 @@ func cmdTrace(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprint(stderr, traceUsage)
 		return exitProblems
 	}
-	cfg, code := loadConfig(*cfgPath, stderr)
-	if cfg == nil {
+	t, code := openConfigured(ctx, *cfgPath, true, "trace", stderr)
+	if t == nil {
 		return code
 	}
-	t, err := openTarget(ctx, cfg, true)
-	if err != nil {
-		return failed(stderr, "trace", err)
-	}
 	defer t.close()
-	fmt.Fprintln(stderr, "working", t.where())
 	var tr sidecar.Trace
+	var err error
 	if t.store != nil {
 		tr, err = sidecar.ReadTrace(t.store, pos[0])
 	} else {
