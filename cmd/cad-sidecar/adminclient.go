@@ -11,7 +11,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
+	"strconv"
 	"time"
 
 	berrors "go.etcd.io/bbolt/errors"
@@ -49,6 +51,22 @@ func (t *target) close() {
 	if t.store != nil {
 		_ = t.store.Close()
 	}
+}
+
+// topicPagePath is the admin API address of one page of a listing by topic (outbox, dead
+// letters): path?limit=&topic=&after=&content=1, empty parameters left out.
+func topicPagePath(path string, limit int, topic, after string, content bool) string {
+	v := url.Values{"limit": {strconv.Itoa(limit)}}
+	if topic != "" {
+		v.Set("topic", topic)
+	}
+	if after != "" {
+		v.Set("after", after)
+	}
+	if content {
+		v.Set("content", "1")
+	}
+	return path + "?" + v.Encode()
 }
 
 // configFlag adds the --config flag of the operator commands.

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/url"
 	"sort"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -111,17 +110,7 @@ func (t *target) listDeadLetters(ctx context.Context, topic string, content bool
 		if t.store != nil {
 			page, err = sidecar.ListDeadLetters(t.store, q)
 		} else {
-			v := url.Values{"limit": {strconv.Itoa(q.Limit)}}
-			if q.Topic != "" {
-				v.Set("topic", q.Topic)
-			}
-			if q.After != "" {
-				v.Set("after", q.After)
-			}
-			if content {
-				v.Set("content", "1")
-			}
-			err = t.call(ctx, "GET", "/api/v1/deadletters?"+v.Encode(), nil, &page)
+			err = t.call(ctx, "GET", topicPagePath("/api/v1/deadletters", q.Limit, q.Topic, q.After, content), nil, &page)
 		}
 		if err != nil {
 			return all, err

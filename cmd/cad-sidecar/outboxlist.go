@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/url"
-	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -61,17 +59,7 @@ func (t *target) outboxMessages(ctx context.Context, topic string, content bool)
 		if t.store != nil {
 			page, err = sidecar.ListOutbox(t.store, q)
 		} else {
-			v := url.Values{"limit": {strconv.Itoa(q.Limit)}}
-			if q.Topic != "" {
-				v.Set("topic", q.Topic)
-			}
-			if q.After != "" {
-				v.Set("after", q.After)
-			}
-			if content {
-				v.Set("content", "1")
-			}
-			err = t.call(ctx, "GET", "/api/v1/outbox?"+v.Encode(), nil, &page)
+			err = t.call(ctx, "GET", topicPagePath("/api/v1/outbox", q.Limit, q.Topic, q.After, content), nil, &page)
 		}
 		if err != nil {
 			return all, err
