@@ -69,6 +69,13 @@ func topicPagePath(path string, limit int, topic, after string, content bool) st
 	return path + "?" + v.Encode()
 }
 
+// printJSON prints v as indented JSON: the --json output of the operator commands.
+func printJSON(w io.Writer, v any) {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
 // configFlag adds the --config flag of the operator commands.
 func configFlag(fs *flag.FlagSet) *string {
 	return fs.String("config", "", "config file (default $CAD_SIDECAR_CONFIG, then ./config.yaml)")

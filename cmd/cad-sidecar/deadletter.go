@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/url"
@@ -74,9 +73,7 @@ func cmdDeadletter(ctx context.Context, args []string, stdout, stderr io.Writer)
 			return failed(stderr, "deadletter list", err)
 		}
 		if *asJSON {
-			enc := json.NewEncoder(stdout)
-			enc.SetIndent("", "  ")
-			_ = enc.Encode(page)
+			printJSON(stdout, page)
 			return exitOK
 		}
 		printDeadLetters(stdout, page, *content)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/url"
@@ -39,9 +38,7 @@ func cmdLinks(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return failed(stderr, "links", err)
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(sidecar.LinkPage{Links: links})
+		printJSON(stdout, sidecar.LinkPage{Links: links})
 		return exitOK
 	}
 	printLinks(stdout, links)

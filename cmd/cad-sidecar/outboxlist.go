@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -40,9 +39,7 @@ func cmdOutboxList(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return failed(stderr, "outbox list", err)
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(sidecar.OutboxPage{Messages: msgs})
+		printJSON(stdout, sidecar.OutboxPage{Messages: msgs})
 		return exitOK
 	}
 	printOutbox(stdout, msgs, *content)

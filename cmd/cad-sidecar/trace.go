@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/url"
@@ -49,9 +48,7 @@ func cmdTrace(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return failed(stderr, "trace", err)
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(tr)
+		printJSON(stdout, tr)
 		return exitOK
 	}
 	printTrace(stdout, tr)
