@@ -93,8 +93,16 @@ func TestCrashIdempotencyKeys(t *testing.T) {
 	expected := func() map[string][][]string { return expectedWrites(t, as, cad.Incidents(), mapper) }
 	// A write whose answer was lost is in the CAD already but still in the outbox (it is
 	// written again): wait for the outbox to drain too, or the duplicates are counted early.
+	var state string // the last state seen by the wait, printed if it times out
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("last state of the wait: %s\noutbox: %s", state, adminGet(r.admin, "/api/v1/outbox?limit=20"))
+		}
+	})
 	waitFor(t, 120*time.Second, "every call finished, every part of every acknowledged note in the CAD and the note outbox empty", func() bool {
-		return as.Pending() == 0 && missingWrites(expected(), cad) == 0 && noteOutboxEmpty(r.admin)
+		pending, missing, empty := as.Pending(), missingWrites(expected(), cad), noteOutboxEmpty(r.admin)
+		state = fmt.Sprintf("assist pending=%d missing writes=%d note outbox empty=%v", pending, missing, empty)
+		return pending == 0 && missing == 0 && empty
 	})
 
 	rows := map[string][]sim.CADNote{}
@@ -347,4 +355,16 @@ func noteOutboxEmpty(admin string) bool {
 		}
 	}
 	return false
+}
+
+// adminGet returns the body of GET path on the admin listener (or the error), for a
+// failure's log.
+func adminGet(admin, path string) string {
+	resp, err := http.Get("http://" + admin + path)
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 8<<10))
+	return resp.Status + " " + string(b)
 }
