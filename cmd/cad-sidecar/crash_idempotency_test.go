@@ -96,7 +96,8 @@ func TestCrashIdempotencyKeys(t *testing.T) {
 	var state string // the last state seen by the wait, printed if it times out
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("last state of the wait: %s\noutbox: %s", state, adminGet(r.admin, "/api/v1/outbox?limit=20"))
+			t.Logf("last state of the wait: %s\noutbox: %s\ndead letters: %s", state,
+				adminGet(r.admin, "/api/v1/outbox?limit=20"), adminGet(r.admin, "/api/v1/deadletters?limit=20"))
 		}
 	})
 	waitFor(t, 120*time.Second, "every call finished, every part of every acknowledged note in the CAD and the note outbox empty", func() bool {
