@@ -19,9 +19,7 @@ import (
 
 	"github.com/cad-sidecar/cad-sidecar/adapters"
 	"github.com/cad-sidecar/cad-sidecar/adapters/eido" // cad.adapter: eido
-	"github.com/cad-sidecar/cad-sidecar/config"
 	"github.com/cad-sidecar/cad-sidecar/internal/sim"
-	"github.com/cad-sidecar/cad-sidecar/sidecar"
 )
 
 // The eido-stream scenario: a WebSocket server speaking NENA-STA-024 EIDO conveyance (the
@@ -333,26 +331,11 @@ mapping:
     - {name: CallType, from: 'callComponent[0].standardPrimaryCallType'}
     - {name: CallStart, expr: 'format_time(parse_time(callComponent[0].callStartTimestamp))'}
 `, asSrv.URL, benchAssistToken, benchHookToken, "ws"+srv.URL[len("http"):])
-	cfgPath := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
-		return nil, err
-	}
-	cfg, err := config.Load(cfgPath, config.Options{Environ: []string{}})
+	_, stopSidecar, err := runSidecar(ctx, dir, yaml)
 	if err != nil {
 		return nil, err
 	}
-	s, err := sidecar.New(cfg, sidecar.Options{})
-	if err != nil {
-		return nil, err
-	}
-	if err := s.Listen(); err != nil {
-		s.Store().Close()
-		return nil, err
-	}
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- s.Run(runCtx) }()
-	defer func() { cancel(); <-done }()
+	defer func() { _ = stopSidecar() }()
 	stop := p.profile("eido-stream")
 	defer stop()
 	return st.wait(ctx)

@@ -11,10 +11,8 @@ import (
 	"time"
 
 	_ "github.com/cad-sidecar/cad-sidecar/adapters/filedrop" // cad.adapter: filedrop
-	"github.com/cad-sidecar/cad-sidecar/config"
 	"github.com/cad-sidecar/cad-sidecar/internal/sim"
 	"github.com/cad-sidecar/cad-sidecar/record"
-	"github.com/cad-sidecar/cad-sidecar/sidecar"
 )
 
 // filedropResult is the filedrop-burst line: FileDropFiles incident files of 20 KB dropped
@@ -105,26 +103,11 @@ mapping:
   incident_id: id
   fields: [{name: Nature, from: nature}]
 `, asSrv.URL, benchAssistToken, benchHookToken, filedropStable)
-	cfgPath := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
-		return nil, err
-	}
-	cfg, err := config.Load(cfgPath, config.Options{Environ: []string{}})
+	_, stopSidecar, err := runSidecar(ctx, dir, yaml)
 	if err != nil {
 		return nil, err
 	}
-	s, err := sidecar.New(cfg, sidecar.Options{})
-	if err != nil {
-		return nil, err
-	}
-	if err := s.Listen(); err != nil {
-		s.Store().Close()
-		return nil, err
-	}
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- s.Run(runCtx) }()
-	defer func() { cancel(); <-done }()
+	defer func() { _ = stopSidecar() }()
 
 	// The files are written beside the inbound folder first (not timed), then dropped at
 	// once: renamed into it, as a CAD that writes NAME.tmp and renames it does.

@@ -24,9 +24,7 @@ import (
 
 	_ "github.com/cad-sidecar/cad-sidecar/adapters/rest" // cad.adapter: rest
 	"github.com/cad-sidecar/cad-sidecar/assist"
-	"github.com/cad-sidecar/cad-sidecar/config"
 	"github.com/cad-sidecar/cad-sidecar/internal/sim"
-	"github.com/cad-sidecar/cad-sidecar/sidecar"
 )
 
 type ingestResult struct {
@@ -133,28 +131,9 @@ mapping:
     - {name: Status, from: Status}
   note: {text: '[Assist{{if .Critical}} CRITICAL{{end}}] {{.Note}}'}
 `, filepath.Join(dir, "data"), asSrv.URL, benchAssistToken, benchHookToken, webhookPath, cadSrv.URL)
-	path := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
-		return loadStats{}, 0, err
-	}
-	cfg, err := config.Load(path, config.Options{Environ: []string{}})
+	s, stop, err := runSidecar(ctx, dir, yaml)
 	if err != nil {
 		return loadStats{}, 0, err
-	}
-	s, err := sidecar.New(cfg, sidecar.Options{})
-	if err != nil {
-		return loadStats{}, 0, err
-	}
-	if err := s.Listen(); err != nil {
-		s.Store().Close()
-		return loadStats{}, 0, err
-	}
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- s.Run(runCtx) }()
-	stop := func() error {
-		cancel()
-		return <-done
 	}
 	before := cad.NoteCount()
 	stopProf := p.profile("ingest")
