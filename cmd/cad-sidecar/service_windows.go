@@ -78,48 +78,39 @@ func isRegistryKeyExists(err error) bool {
 
 // uninstallService stops the service if it runs, then removes it and its event source.
 func uninstallService(ctx context.Context, name string) error {
-	m, err := connectSCM()
-	if err != nil {
-		return err
-	}
-	defer m.Disconnect()
-	s, err := m.OpenService(name)
-	if err != nil {
-		return fmt.Errorf("open service %q: %w", name, err)
-	}
-	defer s.Close()
-	if st, err := s.Query(); err == nil && st.State != svc.Stopped {
-		if err := controlAndWait(ctx, s, svc.Stop, svc.Stopped); err != nil {
-			return err
+	return withService(name, func(s *mgr.Service) error {
+		if st, err := s.Query(); err == nil && st.State != svc.Stopped {
+			if err := controlAndWait(ctx, s, svc.Stop, svc.Stopped); err != nil {
+				return err
+			}
 		}
-	}
-	if err := s.Delete(); err != nil {
-		return fmt.Errorf("delete service %q: %w", name, err)
-	}
-	eventlog.Remove(name) // best effort: the service itself is gone
-	return nil
+		if err := s.Delete(); err != nil {
+			return fmt.Errorf("delete service %q: %w", name, err)
+		}
+		eventlog.Remove(name) // best effort: the service itself is gone
+		return nil
+	})
 }
 
 // startService starts the service and waits until it runs, or says how it stopped.
 func startService(ctx context.Context, name string) error {
-	m, err := connectSCM()
-	if err != nil {
-		return err
-	}
-	defer m.Disconnect()
-	s, err := m.OpenService(name)
-	if err != nil {
-		return fmt.Errorf("open service %q: %w", name, err)
-	}
-	defer s.Close()
-	if err := s.Start(); err != nil {
-		return fmt.Errorf("start service %q: %w", name, err)
-	}
-	return waitState(ctx, s, svc.Running)
+	return withService(name, func(s *mgr.Service) error {
+		if err := s.Start(); err != nil {
+			return fmt.Errorf("start service %q: %w", name, err)
+		}
+		return waitState(ctx, s, svc.Running)
+	})
 }
 
 // stopService asks the service to stop and waits until it has.
 func stopService(ctx context.Context, name string) error {
+	return withService(name, func(s *mgr.Service) error {
+		return controlAndWait(ctx, s, svc.Stop, svc.Stopped)
+	})
+}
+
+// withService connects to the service manager, opens the service name and calls fn with it.
+func withService(name string, fn func(*mgr.Service) error) error {
 	m, err := connectSCM()
 	if err != nil {
 		return err
@@ -130,7 +121,7 @@ func stopService(ctx context.Context, name string) error {
 		return fmt.Errorf("open service %q: %w", name, err)
 	}
 	defer s.Close()
-	return controlAndWait(ctx, s, svc.Stop, svc.Stopped)
+	return fn(s)
 }
 
 func controlAndWait(ctx context.Context, s *mgr.Service, c svc.Cmd, want svc.State) error {
